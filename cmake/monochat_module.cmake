@@ -1,0 +1,41 @@
+# Shared compile settings and the one-call module definition used by every src/<module>.
+
+add_library(monochat_warnings INTERFACE)
+target_compile_options(monochat_warnings INTERFACE -Wall -Wextra -Wpedantic -Wnon-virtual-dtor)
+if(MONOCHAT_WERROR)
+  target_compile_options(monochat_warnings INTERFACE -Werror)
+endif()
+# Asio/Beast settings shared by every target so that objects agree on the ABI.
+target_compile_definitions(monochat_warnings INTERFACE
+  BOOST_ASIO_NO_DEPRECATED BOOST_ASIO_DISABLE_BOOST_COROUTINE)
+
+if(MONOCHAT_SANITIZE)
+  string(REPLACE "," ";" _san_list "${MONOCHAT_SANITIZE}")
+  set(_san_flags "")
+  foreach(_s IN LISTS _san_list)
+    list(APPEND _san_flags "-fsanitize=${_s}")
+  endforeach()
+  target_compile_options(monochat_warnings INTERFACE ${_san_flags} -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined)
+  target_link_options(monochat_warnings INTERFACE ${_san_flags})
+endif()
+
+# monochat_add_module(NAME storage SOURCES a.cpp b.cpp DEPS infra PRIVATE_DEPS RocksDB::rocksdb)
+# gives the static library monochat_storage with alias monochat::storage. DEPS are other
+# monochat modules (public), PRIVATE_DEPS are third-party targets used only in .cpp files.
+function(monochat_add_module)
+  cmake_parse_arguments(M "" "NAME" "SOURCES;DEPS;PUBLIC_LIBS;PRIVATE_DEPS" ${ARGN})
+  set(target monochat_${M_NAME})
+  add_library(${target} STATIC ${M_SOURCES})
+  add_library(monochat::${M_NAME} ALIAS ${target})
+  target_include_directories(${target}
+    PUBLIC ${PROJECT_SOURCE_DIR}/include
+    PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  set(_deps "")
+  foreach(d IN LISTS M_DEPS)
+    list(APPEND _deps monochat::${d})
+  endforeach()
+  target_link_libraries(${target}
+    PUBLIC ${_deps} ${M_PUBLIC_LIBS} monochat_warnings
+    PRIVATE ${M_PRIVATE_DEPS})
+endfunction()

@@ -1,0 +1,155 @@
+#pragma once
+// Configuration: a tree of plain structs with embedded defaults.
+//
+// Load order: embedded defaults, then the JSON file (`--config FILE`), then environment
+// overrides `MONOCHAT_<SECTION>_<KEY>` (`MONOCHAT_SERVER_PORT=9000`), then validation. An unknown
+// key, a wrong type or an out-of-range value is an error whose message names the key
+// (`server.port: 70000 is outside 0..65535`). Each module receives only its own section.
+//
+// Keys marked live in the key table (see `describe_config()`) may be changed at run time by a
+// reload; the others need a restart. docs/configuration.md lists every key.
+
+#include <cstdint>
+#include <map>
+#include <monochat/infra/result.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace monochat::infra {
+
+struct tls_options {
+    // PEM certificate chain and private key. Both empty: plain HTTP/WS. Default: empty.
+    std::string cert_file;
+    std::string key_file;
+};
+
+struct server_options {
+    // Listening address. Default: 127.0.0.1 (the Docker image sets 0.0.0.0).
+    std::string host = "127.0.0.1";
+    // Listening port; 0 binds a free port and logs it. Default: 8080.
+    std::int64_t port = 8080;
+    // Network threads; 0 means one per core. Default: 0.
+    std::int64_t io_threads = 0;
+    // WebSocket heartbeat interval; a client silent for 3x this is closed. Default: 30000.
+    std::int64_t heartbeat_ms = 30000;
+    // Largest HTTP request body accepted (413 above). Default: 1 MiB.
+    std::int64_t max_body_bytes = 1 << 20;
+    // Largest HTTP request header block accepted (431 above). Default: 16 KiB.
+    std::int64_t max_header_bytes = 16 * 1024;
+    // Time a client has to send a whole request (headers and body) once it started. Default: 10 s.
+    std::int64_t request_timeout_ms = 10000;
+    // Keep-alive: a connection idle between requests this long is closed. Default: 60 s.
+    std::int64_t idle_timeout_ms = 60000;
+    // Graceful stop budget after SIGTERM before the process exits anyway. Default: 8 s.
+    std::int64_t shutdown_timeout_ms = 8000;
+    tls_options tls;
+};
+
+struct storage_options {
+    // Directory of the SQLite and RocksDB files. Default: ./data.
+    std::string data_dir = "./data";
+    // "always": an ack means the WAL was fsync'ed; "none": acks once the OS has the write.
+    std::string sync = "always";
+    // "rocksdb" (durable) or "memory" (nothing survives a restart; for tests and demos).
+    std::string engine = "rocksdb";
+    // Most appends written in one group commit. Default: 1024.
+    std::int64_t max_batch = 1024;
+    // Recent-message cache: conversations kept, and messages kept per conversation.
+    std::int64_t cache_conversations = 10000;
+    std::int64_t cache_messages_per_conversation = 256;
+    // SQLite read connections (one writer besides). Default: 4.
+    std::int64_t sqlite_readers = 4;
+    // RocksDB block cache in MiB. Default: 64.
+    std::int64_t block_cache_mb = 64;
+};
+
+struct limits_options {
+    // Sends per user per second and the burst of its token bucket.
+    double send_rate = 20;
+    std::int64_t send_burst = 50;
+    // Registrations and logins per client address per minute.
+    std::int64_t auth_rate = 30;
+    std::int64_t max_connections = 100000;
+    std::int64_t max_frame_bytes = 65536;
+    std::int64_t max_text_bytes = 8192;
+    std::int64_t max_group_members = 100000;
+};
+
+struct fanout_options {
+    std::int64_t large_group_threshold = 500;
+    std::int64_t shard_size = 500;
+};
+
+struct policy_options {
+    bool dm_requires_friendship = true;
+    std::int64_t edit_window_s = 86400;
+    std::int64_t recall_window_s = 120;
+    std::int64_t idempotency_window_s = 604800;
+};
+
+struct auth_options {
+    // Token lifetime. Default: 30 days.
+    std::int64_t token_ttl_s = 30LL * 24 * 3600;
+    // Argon2id cost: iterations and memory in KiB. Defaults follow OWASP's minimum
+    // (m=19 MiB, t=2).
+    std::int64_t argon2_ops = 2;
+    std::int64_t argon2_memory_kib = 19 * 1024;
+    // Login brute-force guard: failures per username or client address within the window
+    // before further attempts are refused with 429 for lockout_s.
+    std::int64_t login_max_failures = 10;
+    std::int64_t login_failure_window_s = 300;
+    std::int64_t login_lockout_s = 300;
+};
+
+struct log_options {
+    // "trace", "debug", "info", "warn" or "error". Default: info.
+    std::string level = "info";
+    // "logfmt" or "json". Default: logfmt.
+    std::string format = "logfmt";
+};
+
+struct config {
+    server_options server;
+    storage_options storage;
+    limits_options limits;
+    fanout_options fanout;
+    policy_options policy;
+    auth_options auth;
+    log_options log;
+};
+
+// One key of the table: used for documentation, --print-config and reload decisions.
+struct config_key_info {
+    std::string path;           // "server.port"
+    std::string env;            // "MONOCHAT_SERVER_PORT"
+    std::string type;           // "integer", "number", "boolean", "string"
+    std::string default_value;  // as JSON text
+    bool live = false;          // takes effect on reload without a restart
+    std::string doc;
+};
+
+// Environment as name -> value, so that tests need not touch the process environment.
+using environment = std::map<std::string, std::string>;
+
+// The process environment's MONOCHAT_* variables.
+environment monochat_environment();
+
+// Defaults, then the file's JSON text (may be empty; `//` and `/* */` comments allowed), then
+// the environment, then validation. Errors name the key.
+[[nodiscard]] result<config> parse_config(std::string_view json_text, const environment& env);
+
+// Reads `path` (when given) and calls parse_config. A missing file is an error.
+[[nodiscard]] result<config> load_config(const std::optional<std::string>& path,
+                                         const environment& env);
+
+// The effective configuration as pretty JSON (secrets are not redacted: there are none yet).
+std::string to_json(const config& cfg);
+
+std::vector<config_key_info> describe_config();
+
+// Paths of keys whose values differ between `a` and `b` and that are not live: a reload that
+// changes them is applied only after a restart.
+std::vector<std::string> restart_required_changes(const config& a, const config& b);
+
+}  // namespace monochat::infra

@@ -1,0 +1,128 @@
+#pragma once
+// The message log: every conversation's messages in `seq` order, durable, gap-free, with an
+// idempotency index. Replaces the sharded MySQL message table, Redis's recent-message cache and
+// the idempotency store of the original design (shared/architecture.md, "Storage layout").
+//
+// Sequencing: the log assigns `seq = last_seq + 1` itself, inside its single group-commit
+// writer, so seqs are contiguous per conversation under any number of concurrent appends. An
+// append that fails (disk full, I/O error, a target check that fails) consumes no seq and is
+// not acknowledged. The writer takes every pending append, writes them as ONE batch, syncs the
+// WAL once (`storage.sync = always`), then completes every waiter.
+//
+// Idempotency: an append whose (sender_id, client_msg_id) was stored before returns the first
+// append's stored message with `duplicate = true` and writes nothing, whatever its body or
+// conversation, for at least `policy.idempotency_window_s`.
+//
+// Operations on a target (edit, recall, reaction: shared/protocol.md): an append may name a
+// `target_seq` and an `update_target` function. Inside the writer, in the same batch, the log
+// reads the target's current stored message (with its `state`), calls `update_target`, and on
+// success writes the new state next to the target and the operation as a new message; on error
+// the append fails with that error and consumes no seq. A missing target is `not_found`.
+// `update_target` runs on the writer thread: it must be quick and must not block.
+//
+// Thread-safety: every member may be called from any thread. Completion: awaitables resume on
+// the awaiting coroutine's executor. Commit listener: called on the writer thread, after the
+// batch is durable and before the waiters are completed, with the batch's new messages in
+// commit order (per conversation: ascending seq). The listener must not block for long.
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <monochat/infra/result.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace monochat::storage {
+
+struct stored_message {
+    std::string conversation_id;
+    std::uint64_t seq = 0;
+    std::uint64_t message_id = 0;
+    std::uint64_t sender_id = 0;
+    std::string client_msg_id;
+    std::int64_t ts_ms = 0;
+    // The message body as the client sent it (JSON text); the log does not interpret it.
+    std::string body;
+    // The message's current state (JSON text written by update_target: edits, recall,
+    // reactions); empty when nothing changed it.
+    std::string state;
+    // For operations: the seq of the message they changed; 0 otherwise.
+    std::uint64_t target_seq = 0;
+};
+
+struct append_request {
+    std::string conversation_id;
+    std::uint64_t sender_id = 0;
+    std::string client_msg_id;
+    std::uint64_t message_id = 0;  // assigned by the caller (snowflake)
+    std::int64_t ts_ms = 0;
+    std::string body;
+    std::uint64_t target_seq = 0;  // 0: not an operation on another message
+    // Called with the target's stored message; returns the target's new `state`.
+    std::function<result<std::string>(const stored_message& target)> update_target;
+};
+
+struct append_result {
+    stored_message message;
+    bool duplicate = false;  // true: an idempotent retry; nothing was written
+};
+
+struct read_page {
+    std::vector<stored_message> messages;  // ascending seq
+    bool has_more = false;                 // more messages beyond the page in the read direction
+};
+
+class message_log {
+public:
+    virtual ~message_log() = default;
+    message_log() = default;
+    message_log(const message_log&) = delete;
+    message_log& operator=(const message_log&) = delete;
+
+    // Durable append (see the header comment). Errors: invalid_argument (empty conversation or
+    // client_msg_id), not_found (missing target), errors from update_target, unavailable (disk
+    // full, I/O error, log closed).
+    virtual boost::asio::awaitable<result<append_result>> append(append_request req) = 0;
+
+    // Callback form of append for callers that are not coroutines (benchmarks, task workers).
+    // `done` runs on the writer thread (or the caller's thread for immediate errors).
+    virtual void append_async(append_request req,
+                              std::function<void(result<append_result>)> done) = 0;
+
+    // Highest seq of a conversation, 0 when it has none. Answered from memory.
+    virtual std::uint64_t last_seq(const std::string& conversation_id) const = 0;
+
+    // The `limit` messages after `after_seq` (ascending); `has_more` when newer ones exist.
+    virtual boost::asio::awaitable<result<read_page>> read_after(std::string conversation_id,
+                                                                 std::uint64_t after_seq,
+                                                                 std::size_t limit) = 0;
+    // The `limit` messages before `before_seq`, returned ascending; `has_more` when older exist.
+    virtual boost::asio::awaitable<result<read_page>> read_before(std::string conversation_id,
+                                                                  std::uint64_t before_seq,
+                                                                  std::size_t limit) = 0;
+    // The latest `limit` messages, ascending; `has_more` when older ones exist.
+    virtual boost::asio::awaitable<result<read_page>> read_latest(std::string conversation_id,
+                                                                  std::size_t limit) = 0;
+    // One message; not_found when absent.
+    virtual boost::asio::awaitable<result<stored_message>> get(std::string conversation_id,
+                                                               std::uint64_t seq) = 0;
+
+    // Every conversation with at least one message and its last_seq (start-up, indexer
+    // catch-up, conversation lists). Answered from memory.
+    virtual std::vector<std::pair<std::string, std::uint64_t>> conversations() const = 0;
+
+    // See the header comment. Set once, before the first append.
+    virtual void set_commit_listener(
+        std::function<void(const std::vector<stored_message>&)> listener) = 0;
+
+    // Writes a consistent copy into `dir` (which must not exist): a RocksDB checkpoint for the
+    // durable log. Errors: unavailable, invalid_argument.
+    [[nodiscard]] virtual status checkpoint(const std::string& dir) = 0;
+
+    // Completes every pending append, then stops accepting new ones (unavailable) and flushes.
+    virtual void close() = 0;
+};
+
+}  // namespace monochat::storage

@@ -1,0 +1,425 @@
+#include <monochat/infra/config.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <variant>
+
+extern char** environ;  // NOLINT: POSIX
+
+namespace monochat::infra {
+namespace {
+
+using json = nlohmann::json;
+
+// A key of the table, bound to the member it sets. Accessors take the config so that one
+// table serves loading, printing, comparing and documenting.
+struct field {
+    std::string path;
+    bool live;
+    std::string doc;
+    std::variant<std::int64_t* (*)(config&), double* (*)(config&), bool* (*)(config&),
+                 std::string* (*)(config&)>
+        get;
+    double min = 0;
+    double max = 0;
+    std::vector<std::string> allowed;  // for strings: the only values accepted (empty = any)
+    bool non_empty = false;            // for strings without `allowed`
+};
+
+#define MC_I(p, member, lo, hi, live, doc) \
+    field { p, live, doc, +[](config& c) { return &c.member; }, lo, hi, {}, false }
+#define MC_D(p, member, lo, hi, live, doc) \
+    field { p, live, doc, +[](config& c) { return &c.member; }, lo, hi, {}, false }
+#define MC_B(p, member, live, doc) \
+    field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, {}, false }
+#define MC_S(p, member, live, non_empty, doc) \
+    field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, {}, non_empty }
+#define MC_E(p, member, live, allowed, doc) \
+    field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, allowed, true }
+
+constexpr double i64max = 9.0e18;
+
+const std::vector<field>& fields() {
+    static const std::vector<field> table = {
+        MC_S("server.host", server.host, false, true, "Listening address."),
+        MC_I("server.port", server.port, 0, 65535, false,
+             "Listening port; 0 binds a free port and logs it."),
+        MC_I("server.io_threads", server.io_threads, 0, 256, false,
+             "Network threads; 0 means one per core."),
+        MC_I("server.heartbeat_ms", server.heartbeat_ms, 100, 3600000, true,
+             "WebSocket ping interval; a client silent for 3x this is closed with 4002."),
+        MC_I("server.max_body_bytes", server.max_body_bytes, 1024, 1LL << 30, true,
+             "Largest HTTP request body; larger requests get 413."),
+        MC_I("server.max_header_bytes", server.max_header_bytes, 1024, 1 << 20, true,
+             "Largest HTTP header block; larger requests get 431."),
+        MC_I("server.request_timeout_ms", server.request_timeout_ms, 100, 3600000, true,
+             "Time allowed to send one whole request; slower clients are dropped."),
+        MC_I("server.idle_timeout_ms", server.idle_timeout_ms, 100, 86400000, true,
+             "Keep-alive connections idle this long between requests are closed."),
+        MC_I("server.shutdown_timeout_ms", server.shutdown_timeout_ms, 0, 60000, true,
+             "How long a graceful stop may take before the process exits anyway."),
+        MC_S("server.tls.cert_file", server.tls.cert_file, true, false,
+             "PEM certificate chain; with key_file, serves HTTPS and WSS."),
+        MC_S("server.tls.key_file", server.tls.key_file, true, false, "PEM private key."),
+
+        MC_S("storage.data_dir", storage.data_dir, false, true,
+             "Directory of the SQLite and RocksDB files."),
+        MC_E("storage.sync", storage.sync, false, (std::vector<std::string>{"always", "none"}),
+             "always: an ack means fsync'ed; none: an ack means the OS has the write."),
+        MC_E("storage.engine", storage.engine, false,
+             (std::vector<std::string>{"rocksdb", "memory"}),
+             "rocksdb (durable) or memory (nothing survives a restart)."),
+        MC_I("storage.max_batch", storage.max_batch, 1, 65536, false,
+             "Most appends written by one group commit."),
+        MC_I("storage.cache_conversations", storage.cache_conversations, 0, 10000000, false,
+             "Conversations kept in the recent-message cache."),
+        MC_I("storage.cache_messages_per_conversation", storage.cache_messages_per_conversation,
+             0, 100000, false, "Recent messages cached per conversation."),
+        MC_I("storage.sqlite_readers", storage.sqlite_readers, 1, 64, false,
+             "SQLite read connections besides the one writer."),
+        MC_I("storage.block_cache_mb", storage.block_cache_mb, 1, 1 << 20, false,
+             "RocksDB block cache size in MiB."),
+
+        MC_D("limits.send_rate", limits.send_rate, 0.001, 1e9, true,
+             "Sends per user per second (token bucket refill)."),
+        MC_I("limits.send_burst", limits.send_burst, 1, 1000000000, true,
+             "Token bucket size for sends per user."),
+        MC_I("limits.auth_rate", limits.auth_rate, 1, 1000000000, true,
+             "Registrations and logins per client address per minute."),
+        MC_I("limits.max_connections", limits.max_connections, 1, 100000000, true,
+             "Open connections in all (HTTP and WebSocket)."),
+        MC_I("limits.max_frame_bytes", limits.max_frame_bytes, 256, 64 << 20, true,
+             "Largest WebSocket frame a client may send; larger closes with 1009."),
+        MC_I("limits.max_text_bytes", limits.max_text_bytes, 1, 16 << 20, true,
+             "Largest text body of a message."),
+        MC_I("limits.max_group_members", limits.max_group_members, 2, 100000000, true,
+             "Most members of one group."),
+
+        MC_I("fanout.large_group_threshold", fanout.large_group_threshold, 1, 100000000, true,
+             "Groups above this many members are fanned out by task workers."),
+        MC_I("fanout.shard_size", fanout.shard_size, 1, 1000000, true,
+             "Members per fan-out shard."),
+
+        MC_B("policy.dm_requires_friendship", policy.dm_requires_friendship, true,
+             "Direct chats only between friends."),
+        MC_I("policy.edit_window_s", policy.edit_window_s, 0, i64max, true,
+             "How long after sending a message its sender may edit it."),
+        MC_I("policy.recall_window_s", policy.recall_window_s, 0, i64max, true,
+             "How long after sending a message its sender may recall it."),
+        MC_I("policy.idempotency_window_s", policy.idempotency_window_s, 60, i64max, false,
+             "How long a client_msg_id is remembered for idempotent retries."),
+
+        MC_I("auth.token_ttl_s", auth.token_ttl_s, 60, i64max, true, "Token lifetime."),
+        MC_I("auth.argon2_ops", auth.argon2_ops, 1, 100, true,
+             "Argon2id iterations for new password hashes."),
+        MC_I("auth.argon2_memory_kib", auth.argon2_memory_kib, 8, 4 << 20, true,
+             "Argon2id memory in KiB for new password hashes."),
+        MC_I("auth.login_max_failures", auth.login_max_failures, 1, 1000000, true,
+             "Failed logins per username or address within the window before lockout."),
+        MC_I("auth.login_failure_window_s", auth.login_failure_window_s, 1, i64max, true,
+             "Window in which failed logins are counted."),
+        MC_I("auth.login_lockout_s", auth.login_lockout_s, 1, i64max, true,
+             "How long a locked-out username or address is refused with 429."),
+
+        MC_E("log.level", log.level, true,
+             (std::vector<std::string>{"trace", "debug", "info", "warn", "error"}),
+             "Least severe level written."),
+        MC_E("log.format", log.format, true, (std::vector<std::string>{"logfmt", "json"}),
+             "Log line format."),
+    };
+    return table;
+}
+
+#undef MC_I
+#undef MC_D
+#undef MC_B
+#undef MC_S
+#undef MC_E
+
+std::string env_name(const std::string& path) {
+    std::string out = "MONOCHAT_";
+    for (char ch : path) {
+        out += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return out;
+}
+
+std::string type_name(const field& f) {
+    switch (f.get.index()) {
+        case 0: return "integer";
+        case 1: return "number";
+        case 2: return "boolean";
+        default: return "string";
+    }
+}
+
+json current_value(const field& f, config& c) {
+    return std::visit([&](auto getter) { return json(*getter(c)); }, f.get);
+}
+
+std::string format_number(double v) {
+    if (v >= i64max) {
+        return "max";
+    }
+    return fmt::format("{}", v);
+}
+
+std::string range_text(const field& f) {
+    return fmt::format("{}..{}", format_number(f.min), format_number(f.max));
+}
+
+// Sets one key from a JSON value, checking type and range.
+status assign(const field& f, config& c, const json& v) {
+    const std::string& p = f.path;
+    switch (f.get.index()) {
+        case 0: {
+            std::int64_t n = 0;
+            if (v.is_number_integer()) {
+                n = v.get<std::int64_t>();
+            } else if (v.is_number_unsigned()) {
+                if (v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+                    return make_error(errc::invalid_argument,
+                                      fmt::format("{}: {} is outside {}", p, v.dump(), range_text(f)));
+                }
+                n = static_cast<std::int64_t>(v.get<std::uint64_t>());
+            } else {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected an integer, got {}", p, v.dump()));
+            }
+            if (static_cast<double>(n) < f.min || static_cast<double>(n) > f.max) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: {} is outside {}", p, n, range_text(f)));
+            }
+            *std::get<0>(f.get)(c) = n;
+            return {};
+        }
+        case 1: {
+            if (!v.is_number()) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected a number, got {}", p, v.dump()));
+            }
+            const double d = v.get<double>();
+            if (!(d >= f.min && d <= f.max)) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: {} is outside {}", p, d, range_text(f)));
+            }
+            *std::get<1>(f.get)(c) = d;
+            return {};
+        }
+        case 2: {
+            if (!v.is_boolean()) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected true or false, got {}", p, v.dump()));
+            }
+            *std::get<2>(f.get)(c) = v.get<bool>();
+            return {};
+        }
+        default: {
+            if (!v.is_string()) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected a string, got {}", p, v.dump()));
+            }
+            auto s = v.get<std::string>();
+            if (!f.allowed.empty() &&
+                std::find(f.allowed.begin(), f.allowed.end(), s) == f.allowed.end()) {
+                std::string list;
+                for (const auto& a : f.allowed) {
+                    list += (list.empty() ? "" : ", ") + a;
+                }
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: \"{}\" is not one of {}", p, s, list));
+            }
+            if (f.non_empty && s.empty()) {
+                return make_error(errc::invalid_argument, fmt::format("{}: must not be empty", p));
+            }
+            *std::get<3>(f.get)(c) = std::move(s);
+            return {};
+        }
+    }
+}
+
+const field* find_field(std::string_view path) {
+    for (const auto& f : fields()) {
+        if (f.path == path) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+bool is_section_prefix(std::string_view path) {
+    for (const auto& f : fields()) {
+        if (f.path.size() > path.size() && f.path.compare(0, path.size(), path) == 0 &&
+            f.path[path.size()] == '.') {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Walks a JSON object; every leaf must be a known key.
+status apply_object(const json& obj, const std::string& prefix, config& c) {
+    for (const auto& [key, value] : obj.items()) {
+        const std::string path = prefix.empty() ? key : prefix + "." + key;
+        if (const field* f = find_field(path)) {
+            if (auto st = assign(*f, c, value); !st) {
+                return st;
+            }
+            continue;
+        }
+        if (is_section_prefix(path)) {
+            if (!value.is_object()) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected an object, got {}", path, value.dump()));
+            }
+            if (auto st = apply_object(value, path, c); !st) {
+                return st;
+            }
+            continue;
+        }
+        return make_error(errc::invalid_argument, fmt::format("{}: unknown key", path));
+    }
+    return {};
+}
+
+// Environment values are text; they are read as the key's type.
+status apply_env(const field& f, config& c, const std::string& text) {
+    const std::string where = env_name(f.path) + " (" + f.path + ")";
+    json v;
+    switch (f.get.index()) {
+        case 0:
+        case 1: {
+            v = json::parse(text, nullptr, false);
+            if (v.is_discarded() || !v.is_number()) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected a number, got \"{}\"", where, text));
+            }
+            break;
+        }
+        case 2: {
+            if (text == "true" || text == "1") {
+                v = true;
+            } else if (text == "false" || text == "0") {
+                v = false;
+            } else {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected true or false, got \"{}\"", where, text));
+            }
+            break;
+        }
+        default: v = text; break;
+    }
+    return assign(f, c, v);
+}
+
+}  // namespace
+
+environment monochat_environment() {
+    environment env;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        std::string_view kv(*e);
+        if (kv.rfind("MONOCHAT_", 0) != 0) {
+            continue;
+        }
+        const auto eq = kv.find('=');
+        if (eq == std::string_view::npos) {
+            continue;
+        }
+        env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
+    return env;
+}
+
+result<config> parse_config(std::string_view json_text, const environment& env) {
+    config c;
+    const bool blank = std::all_of(json_text.begin(), json_text.end(),
+                                   [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); });
+    if (!blank) {
+        json doc;
+        try {
+            doc = json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
+        } catch (const json::parse_error& e) {
+            return make_error(errc::invalid_argument,
+                              fmt::format("config: not valid JSON: {}", e.what()));
+        }
+        if (!doc.is_object()) {
+            return make_error(errc::invalid_argument, "config: the top level must be an object");
+        }
+        if (auto st = apply_object(doc, "", c); !st) {
+            return st.error();
+        }
+    }
+    for (const auto& f : fields()) {
+        if (auto it = env.find(env_name(f.path)); it != env.end()) {
+            if (auto st = apply_env(f, c, it->second); !st) {
+                return st.error();
+            }
+        }
+    }
+    // Cross-field rules.
+    if (c.server.tls.cert_file.empty() != c.server.tls.key_file.empty()) {
+        return make_error(errc::invalid_argument,
+                          "server.tls.cert_file: cert_file and key_file must be set together");
+    }
+    return c;
+}
+
+result<config> load_config(const std::optional<std::string>& path, const environment& env) {
+    std::string text;
+    if (path) {
+        std::ifstream in(*path, std::ios::binary);
+        if (!in) {
+            return make_error(errc::invalid_argument,
+                              fmt::format("config: cannot read file \"{}\"", *path));
+        }
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        text = ss.str();
+    }
+    return parse_config(text, env);
+}
+
+std::string to_json(const config& cfg) {
+    config copy = cfg;
+    json out = json::object();
+    for (const auto& f : fields()) {
+        json* node = &out;
+        std::string_view rest = f.path;
+        for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
+            node = &(*node)[std::string(rest.substr(0, dot))];
+            rest.remove_prefix(dot + 1);
+        }
+        (*node)[std::string(rest)] = current_value(f, copy);
+    }
+    return out.dump(2);
+}
+
+std::vector<config_key_info> describe_config() {
+    config defaults;
+    std::vector<config_key_info> out;
+    for (const auto& f : fields()) {
+        out.push_back({f.path, env_name(f.path), type_name(f), current_value(f, defaults).dump(),
+                       f.live, f.doc});
+    }
+    return out;
+}
+
+std::vector<std::string> restart_required_changes(const config& a, const config& b) {
+    config ca = a;
+    config cb = b;
+    std::vector<std::string> out;
+    for (const auto& f : fields()) {
+        if (!f.live && current_value(f, ca) != current_value(f, cb)) {
+            out.push_back(f.path);
+        }
+    }
+    return out;
+}
+
+}  // namespace monochat::infra
