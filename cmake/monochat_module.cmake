@@ -26,15 +26,23 @@ endif()
 function(monochat_add_module)
   cmake_parse_arguments(M "" "NAME" "SOURCES;DEPS;PUBLIC_LIBS;PRIVATE_DEPS" ${ARGN})
   set(target monochat_${M_NAME})
+  set(_deps "")
+  foreach(d IN LISTS M_DEPS)
+    list(APPEND _deps monochat::${d})
+  endforeach()
+  if(NOT M_SOURCES)
+    # A layer with no code yet is still a target, so that its dependants link against it.
+    add_library(${target} INTERFACE)
+    add_library(monochat::${M_NAME} ALIAS ${target})
+    target_include_directories(${target} INTERFACE ${PROJECT_SOURCE_DIR}/include)
+    target_link_libraries(${target} INTERFACE ${_deps} ${M_PUBLIC_LIBS} monochat_warnings)
+    return()
+  endif()
   add_library(${target} STATIC ${M_SOURCES})
   add_library(monochat::${M_NAME} ALIAS ${target})
   target_include_directories(${target}
     PUBLIC ${PROJECT_SOURCE_DIR}/include
     PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  set(_deps "")
-  foreach(d IN LISTS M_DEPS)
-    list(APPEND _deps monochat::${d})
-  endforeach()
   target_link_libraries(${target}
     PUBLIC ${_deps} ${M_PUBLIC_LIBS} monochat_warnings
     PRIVATE ${M_PRIVATE_DEPS})

@@ -62,6 +62,8 @@ const std::vector<field>& fields() {
              "Time allowed to send one whole request; slower clients are dropped."),
         MC_I("server.idle_timeout_ms", server.idle_timeout_ms, 100, 86400000, true,
              "Keep-alive connections idle this long between requests are closed."),
+        MC_I("server.drain_delay_ms", server.drain_delay_ms, 0, 60000, true,
+             "After SIGTERM, /readyz fails this long before the listener closes."),
         MC_I("server.shutdown_timeout_ms", server.shutdown_timeout_ms, 0, 60000, true,
              "How long a graceful stop may take before the process exits anyway."),
         MC_S("server.tls.cert_file", server.tls.cert_file, true, false,
@@ -315,7 +317,11 @@ status apply_env(const field& f, config& c, const std::string& text) {
         }
         default: v = text; break;
     }
-    return assign(f, c, v);
+    auto st = assign(f, c, v);
+    if (!st) {
+        return make_error(errc::invalid_argument, env_name(f.path) + ": " + st.error().message);
+    }
+    return st;
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ struct server_options {
     std::int64_t request_timeout_ms = 10000;
     // Keep-alive: a connection idle between requests this long is closed. Default: 60 s.
     std::int64_t idle_timeout_ms = 60000;
+    // After SIGTERM, /readyz fails this long before the listener closes, so that a load
+    // balancer stops sending new clients first. Default: 0.
+    std::int64_t drain_delay_ms = 0;
     // Graceful stop budget after SIGTERM before the process exits anyway. Default: 8 s.
     std::int64_t shutdown_timeout_ms = 8000;
     tls_options tls;

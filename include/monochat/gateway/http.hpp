@@ -1,0 +1,100 @@
+#pragma once
+// HTTP vocabulary shared by the listener and every REST handler, free of Beast so that handler
+// files compile fast: a parsed request, a response, and a router with path parameters.
+//
+// Errors: handlers return `error_response(e)`, which maps the protocol's codes to statuses and
+// writes `{"error": {"code", "message"}}` (plus Retry-After for rate_limited).
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <monochat/infra/result.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace monochat::gateway {
+
+enum class http_method { get, head, post, put, patch, del, options, other };
+
+std::string_view to_string(http_method m) noexcept;
+
+using string_pairs = std::vector<std::pair<std::string, std::string>>;
+
+struct http_request {
+    http_method method = http_method::get;
+    std::string target;  // as received: path and query
+    std::string path;    // percent-decoded path without the query
+    string_pairs query;  // percent-decoded query parameters, in order
+    string_pairs path_params;
+    std::string body;
+    std::string authorization;  // the Authorization header, empty when absent
+    std::string user_agent;
+    std::string client_address;  // peer IP address
+    std::string trace_id;        // X-Request-Id when sane, else a fresh id
+    std::string route;           // the matched route template, for metrics and logs
+
+    // First query parameter with this name.
+    std::optional<std::string_view> query_param(std::string_view name) const;
+    // Path parameter (always present for a matched route).
+    std::string_view param(std::string_view name) const;
+    // The token of an `Authorization: Bearer <token>` header, empty otherwise.
+    std::string_view bearer_token() const;
+};
+
+struct http_response {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    string_pairs headers;
+
+    static http_response json(int status, std::string body);
+    static http_response no_content();
+};
+
+// The HTTP status of a protocol error code.
+int http_status(errc code) noexcept;
+http_response error_response(const error& e);
+
+using route_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
+
+// Routes are templates with `{name}` segments: `/api/v1/groups/{group_id}/members/{user_id}`.
+// A path matches a template when every literal segment is equal and the segment counts agree.
+// Literal segments win over parameters when two templates match (`/friends/requests` before
+// `/friends/{user_id}`).
+class router {
+public:
+    void add(http_method method, std::string pattern, route_handler handler);
+    // Serves every path no route template matches (the web client).
+    void set_fallback(route_handler handler);
+
+    struct match {
+        const route_handler* handler = nullptr;  // null: nothing matched (or method mismatch)
+        const std::string* pattern = nullptr;
+        string_pairs params;
+        std::vector<http_method> allowed;  // non-empty: the path matched under other methods
+    };
+    match find(http_method method, std::string_view path) const;
+    const route_handler* fallback() const { return fallback_ ? &*fallback_ : nullptr; }
+
+private:
+    struct route {
+        http_method method;
+        std::string pattern;
+        std::vector<std::string> segments;
+        int literal_count;
+        route_handler handler;
+    };
+    std::vector<route> routes_;
+    std::optional<route_handler> fallback_;
+};
+
+// Percent-decoding for paths and queries ("+" is a space only in queries). False on a
+// malformed escape.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
+// Splits "a=1&b=2" into decoded pairs; false on a malformed escape.
+bool parse_query(std::string_view query, string_pairs& out);
+
+}  // namespace monochat::gateway

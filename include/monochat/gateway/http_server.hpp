@@ -1,0 +1,75 @@
+#pragma once
+// The listener: accepts TCP connections, reads HTTP/1.1 requests with size limits and
+// deadlines, dispatches them through a `router`, and hands WebSocket upgrades to the upgrade
+// handler. One coroutine per connection on its own strand.
+//
+// Limits (from `infra::server_options` and `limits.max_connections`): header block
+// (431), body (413), a deadline for a whole request once its first byte arrived
+// (`request_timeout_ms`, so a client holding half a request is dropped) and for keep-alive
+// idleness (`idle_timeout_ms`). Past `max_connections` a new connection gets 503 and is closed.
+//
+// Thread-safety: listen/stop_accepting/close_idle may be called from any thread.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <monochat/gateway/http.hpp>
+#include <monochat/infra/config.hpp>
+#include <monochat/infra/result.hpp>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+namespace monochat::infra {
+class metrics_registry;
+}
+
+namespace monochat::gateway {
+
+// An HTTP request asking for a WebSocket upgrade, with the connection it came on (defined in
+// src/gateway/upgrade.hpp; only gateway code looks inside).
+struct upgrade_request;
+using upgrade_handler = std::function<void(std::unique_ptr<upgrade_request>)>;
+
+// Settings read per request, so a reload can change them (see infra::config live keys).
+struct http_limits {
+    std::atomic<std::int64_t> max_body_bytes{1 << 20};
+    std::atomic<std::int64_t> max_header_bytes{16 * 1024};
+    std::atomic<std::int64_t> request_timeout_ms{10000};
+    std::atomic<std::int64_t> idle_timeout_ms{60000};
+    std::atomic<std::int64_t> max_connections{100000};
+
+    void apply(const infra::config& cfg);
+};
+
+class http_server {
+public:
+    http_server(boost::asio::io_context& ioc, const http_limits& limits, const router& routes,
+                infra::metrics_registry& metrics);
+    ~http_server();
+    http_server(const http_server&) = delete;
+    http_server& operator=(const http_server&) = delete;
+
+    // Paths `/api/v1/ws` with an Upgrade header go here; without a handler they get 404.
+    void set_upgrade_handler(upgrade_handler handler);
+
+    // Binds and starts accepting. Returns the bound address as "host:port".
+    [[nodiscard]] result<std::string> listen(const std::string& host, std::uint16_t port);
+
+    // Stops accepting new connections; running requests finish, later keep-alive requests are
+    // answered with `Connection: close`.
+    void stop_accepting();
+    // Closes connections that are waiting for their next request.
+    void close_idle();
+    // Connections with a request being handled now.
+    std::size_t busy_connections() const;
+    std::size_t open_connections() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace monochat::gateway

@@ -1,0 +1,79 @@
+// monochat: parse arguments, load the configuration, run. Everything else is in application.cpp.
+
+#include <cstdio>
+#include <cstring>
+#include <monochat/infra/config.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/application.hpp"
+
+#ifndef MONOCHAT_VERSION
+#define MONOCHAT_VERSION "unknown"
+#endif
+
+namespace {
+
+constexpr const char* usage =
+    "usage: monochat [--config FILE] [--print-config] [--version]\n"
+    "       monochat backup DIR [--config FILE]\n"
+    "       monochat restore DIR [--config FILE]\n"
+    "\n"
+    "Runs the monochat chat server. Without --config the embedded defaults apply\n"
+    "(127.0.0.1:8080, data in ./data). Environment variables MONOCHAT_<SECTION>_<KEY>\n"
+    "override the file, e.g. MONOCHAT_SERVER_PORT=9000. See docs/configuration.md.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::optional<std::string> config_path;
+    bool print_config = false;
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--config" || arg == "-c") {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "monochat: --config needs a file\n%s", usage);
+                return 2;
+            }
+            config_path = argv[++i];
+        } else if (arg.rfind("--config=", 0) == 0) {
+            config_path = arg.substr(std::strlen("--config="));
+        } else if (arg == "--print-config") {
+            print_config = true;
+        } else if (arg == "--version" || arg == "-V") {
+            std::printf("monochat %s\n", MONOCHAT_VERSION);
+            return 0;
+        } else if (arg == "--help" || arg == "-h") {
+            std::printf("%s", usage);
+            return 0;
+        } else if (!arg.empty() && arg[0] == '-') {
+            std::fprintf(stderr, "monochat: unknown option %s\n%s", arg.c_str(), usage);
+            return 2;
+        } else {
+            positional.push_back(arg);
+        }
+    }
+
+    auto cfg = monochat::infra::load_config(config_path, monochat::infra::monochat_environment());
+    if (!cfg) {
+        std::fprintf(stderr, "monochat: invalid configuration: %s\n", cfg.error().message.c_str());
+        return 1;
+    }
+    if (print_config) {
+        std::printf("%s\n", monochat::infra::to_json(*cfg).c_str());
+        return 0;
+    }
+    if (positional.empty()) {
+        return monochat::app::run(*cfg, config_path);
+    }
+    if (positional.size() == 2 && positional[0] == "backup") {
+        return monochat::app::backup(*cfg, positional[1]);
+    }
+    if (positional.size() == 2 && positional[0] == "restore") {
+        return monochat::app::restore(*cfg, positional[1]);
+    }
+    std::fprintf(stderr, "monochat: unexpected arguments\n%s", usage);
+    return 2;
+}
