@@ -1,0 +1,58 @@
+#include <monochat/logic/delivery.hpp>
+
+#include <cstring>
+
+namespace monochat::logic {
+
+// Layout: kind (1 byte), close_code (2), exclude_session (8), recipient count (4), recipients
+// (8 each), frame (the rest). Integers little-endian, as the only reader is this code.
+namespace {
+template <class T>
+void put(std::string& out, T v) {
+    char buf[sizeof(T)];
+    std::memcpy(buf, &v, sizeof(T));
+    out.append(buf, sizeof(T));
+}
+template <class T>
+bool get(std::string_view& in, T& v) {
+    if (in.size() < sizeof(T)) {
+        return false;
+    }
+    std::memcpy(&v, in.data(), sizeof(T));
+    in.remove_prefix(sizeof(T));
+    return true;
+}
+}  // namespace
+
+std::string encode_delivery(const delivery& d) {
+    std::string out;
+    out.reserve(15 + d.user_ids.size() * 8 + d.frame.size());
+    put(out, static_cast<std::uint8_t>(d.kind));
+    put(out, d.close_code);
+    put(out, d.exclude_session);
+    put(out, static_cast<std::uint32_t>(d.user_ids.size()));
+    for (auto id : d.user_ids) {
+        put(out, id);
+    }
+    out += d.frame;
+    return out;
+}
+
+result<delivery> decode_delivery(std::string_view in) {
+    delivery d;
+    std::uint8_t kind = 0;
+    std::uint32_t n = 0;
+    if (!get(in, kind) || !get(in, d.close_code) || !get(in, d.exclude_session) || !get(in, n) ||
+        kind < 1 || kind > 4 || in.size() / 8 < n) {
+        return make_error(errc::invalid_argument, "malformed delivery");
+    }
+    d.kind = static_cast<delivery_kind>(kind);
+    d.user_ids.resize(n);
+    for (auto& id : d.user_ids) {
+        get(in, id);
+    }
+    d.frame.assign(in);
+    return d;
+}
+
+}  // namespace monochat::logic
