@@ -1,0 +1,47 @@
+#pragma once
+// Who may read and send where (shared/protocol.md, "Conversations and ordering" and "Guests").
+//
+//   world               every user, guests included
+//   dm:<low>:<high>     the two users; sending needs friendship unless
+//                       policy.dm_requires_friendship is false; guests never
+//   group:<group_id>    the group's current members; guests never
+//
+// A conversation that does not exist is not_found; one that exists but that the caller may not
+// see is forbidden; a malformed id is invalid_argument.
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <monochat/infra/result.hpp>
+#include <string>
+#include <string_view>
+
+namespace monochat::logic {
+
+// The authenticated caller of an operation.
+struct identity {
+    std::uint64_t user_id = 0;
+    bool guest = false;
+    std::string token_hash;  // of the token that authenticated this caller
+};
+
+enum class conversation_kind { world, direct, group };
+
+struct conversation_ref {
+    conversation_kind kind = conversation_kind::world;
+    std::string id;             // canonical spelling
+    std::uint64_t group_id = 0; // group
+    std::uint64_t low = 0;      // direct: the two users, low < high
+    std::uint64_t high = 0;
+};
+
+inline constexpr std::string_view world_conversation_id = "world";
+
+// Parses "world", "dm:<low>:<high>" (low < high, both decimal u64 without leading zeros) or
+// "group:<id>". Errors: invalid_argument.
+[[nodiscard]] result<conversation_ref> parse_conversation_id(std::string_view id);
+
+// Parses a decimal unsigned 64-bit id as sent on the wire ("7290512345678901248"): digits only,
+// no sign, no leading zeros, at most 2^64-1. Errors: invalid_argument naming `what`.
+[[nodiscard]] result<std::uint64_t> parse_id(std::string_view text, std::string_view what);
+
+}  // namespace monochat::logic
