@@ -1,0 +1,242 @@
+#include "storage/sqlite_migrations.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace monochat::storage::sqlite {
+
+namespace {
+
+// Conventions: ids are INTEGER (snowflakes below 2^63); times are INTEGER milliseconds since
+// the Unix epoch; enums are TEXT in their wire spelling with a CHECK, so that the file reads
+// well in the sqlite3 shell and a backup needs no code to interpret. Child tables keyed by a
+// pair are WITHOUT ROWID: the primary key is the only index they need.
+constexpr const char* v1_accounts_and_groups = R"sql(
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT    NOT NULL,
+    display_name  TEXT    NOT NULL,
+    password_hash TEXT    NOT NULL DEFAULT '',
+    guest         INTEGER NOT NULL CHECK (guest IN (0, 1)),
+    created_ms    INTEGER NOT NULL
+);
+-- Usernames are unique among registered users only: guests are named by the server and are
+-- never looked up or searched by name. Login and prefix search use this partial index.
+CREATE UNIQUE INDEX users_username ON users (username) WHERE guest = 0;
+
+CREATE TABLE tokens (
+    token_hash BLOB    PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tokens_user ON tokens (user_id);
+CREATE INDEX tokens_expiry ON tokens (expires_ms);
+
+CREATE TABLE friend_requests (
+    id           INTEGER PRIMARY KEY,
+    from_user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    to_user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    note         TEXT    NOT NULL DEFAULT '',
+    status       TEXT    NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected')),
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL,
+    CHECK (from_user_id <> to_user_id)
+);
+-- At most one pending request per direction. The store checks first and answers conflict;
+-- the index makes a bug a constraint error instead of a duplicate.
+CREATE UNIQUE INDEX friend_requests_pending_out
+    ON friend_requests (from_user_id, to_user_id) WHERE status = 'pending';
+CREATE INDEX friend_requests_pending_in
+    ON friend_requests (to_user_id) WHERE status = 'pending';
+
+-- A friendship is stored both ways, so listing a user's friends is one range of the key.
+CREATE TABLE friendships (
+    user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    friend_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    since_ms  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, friend_id)
+) WITHOUT ROWID;
+
+-- "groups" is an SQL keyword (window frames), hence chat_groups.
+CREATE TABLE chat_groups (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    owner_id   INTEGER NOT NULL REFERENCES users (id),
+    public     INTEGER NOT NULL CHECK (public IN (0, 1)),
+    created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE group_members (
+    group_id  INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
+    user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role      TEXT    NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    joined_ms INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_user ON group_members (user_id);
+)sql";
+
+// Conversation state, and a member count kept with the group: counting a 100000-member group's
+// index on every message's fan-out decision and every group answer costs milliseconds.
+constexpr const char* v2_conversation_state = R"sql(
+ALTER TABLE chat_groups ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0;
+UPDATE chat_groups
+   SET member_count = (SELECT count(*) FROM group_members m WHERE m.group_id = chat_groups.id);
+
+CREATE TABLE read_state (
+    user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    conversation_id TEXT    NOT NULL,
+    read_seq        INTEGER NOT NULL CHECK (read_seq >= 0),
+    updated_ms      INTEGER NOT NULL,
+    PRIMARY KEY (user_id, conversation_id)
+) WITHOUT ROWID;
+-- Read receipts: who in a conversation has read at or past a seq.
+CREATE INDEX read_state_conversation ON read_state (conversation_id, read_seq);
+
+-- One row per user and peer, written when the direct conversation gets a message.
+CREATE TABLE direct_conversations (
+    user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    peer_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    conversation_id TEXT    NOT NULL,
+    last_message_ms INTEGER NOT NULL,
+    PRIMARY KEY (user_id, peer_id)
+) WITHOUT ROWID;
+CREATE INDEX direct_conversations_recent ON direct_conversations (user_id, last_message_ms);
+)sql";
+
+constexpr std::array<migration, 2> all_migrations{{
+    {1, "accounts, friends and groups", v1_accounts_and_groups},
+    {2, "read state, direct conversations, group member count", v2_conversation_state},
+}};
+
+result<bool> table_exists(connection& conn, std::string_view name) {
+    auto stmt = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+    if (!stmt) {
+        return stmt.error();
+    }
+    if (auto st = stmt->bind(name); !st) {
+        return st.error();
+    }
+    return stmt->step();
+}
+
+status apply(connection& conn, const migration& m) {
+    auto tx = transaction::begin(conn, true);
+    if (!tx) {
+        return tx.error();
+    }
+    if (auto st = conn.exec(m.sql); !st) {
+        return monochat::make_error(
+            st.error().code,
+            fmt::format("migration {} ({}): {}", m.version, m.description, st.error().message));
+    }
+    auto stmt = conn.prepare("UPDATE schema_version SET version = ?1");
+    if (!stmt) {
+        return stmt.error();
+    }
+    if (auto st = stmt->bind(m.version); !st) {
+        return st;
+    }
+    if (auto st = stmt->run(); !st) {
+        return st;
+    }
+    return tx->commit();
+}
+
+}  // namespace
+
+std::span<const migration> social_migrations() { return all_migrations; }
+
+result<int> schema_version(connection& conn) {
+    auto exists = table_exists(conn, "schema_version");
+    if (!exists) {
+        return exists.error();
+    }
+    if (!*exists) {
+        auto any = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'");
+        if (!any) {
+            return any.error();
+        }
+        auto row = any->step();
+        if (!row) {
+            return row.error();
+        }
+        if (*row) {
+            return monochat::make_error(
+                errc::internal,
+                fmt::format("{}: has tables but no schema_version: not a monochat database",
+                            conn.path()));
+        }
+        return 0;
+    }
+    auto stmt = conn.prepare("SELECT version FROM schema_version");
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = stmt->step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return monochat::make_error(
+            errc::internal, fmt::format("{}: schema_version has no row", conn.path()));
+    }
+    return static_cast<int>(stmt->column_int64(0));
+}
+
+result<int> migrate(connection& conn, std::span<const migration> migrations,
+                    std::optional<int> target) {
+    const int known = migrations.empty() ? 0 : migrations.back().version;
+    const int goal = target.value_or(known);
+
+    // The version table is created in its own transaction, taken IMMEDIATE so that two
+    // processes opening a new file at once do not both create it.
+    int found = 0;
+    {
+        auto tx = transaction::begin(conn, true);
+        if (!tx) {
+            return tx.error();
+        }
+        auto version = schema_version(conn);
+        if (!version) {
+            return version.error();
+        }
+        found = *version;
+        auto exists = table_exists(conn, "schema_version");
+        if (!exists) {
+            return exists.error();
+        }
+        if (!*exists) {
+            if (auto st = conn.exec("CREATE TABLE schema_version ("
+                                    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+                                    "  version INTEGER NOT NULL);"
+                                    "INSERT INTO schema_version (id, version) VALUES (1, 0);");
+                !st) {
+                return st.error();
+            }
+        }
+        if (auto st = tx->commit(); !st) {
+            return st.error();
+        }
+    }
+    if (found > known) {
+        return monochat::make_error(
+            errc::internal,
+            fmt::format("{}: schema version {} is newer than this build knows ({}); "
+                        "use a newer monochat or restore a backup",
+                        conn.path(), found, known));
+    }
+    for (const migration& m : migrations) {
+        if (m.version <= found || m.version > goal) {
+            continue;
+        }
+        if (auto st = apply(conn, m); !st) {
+            return st.error();
+        }
+    }
+    return found;
+}
+
+}  // namespace monochat::storage::sqlite
