@@ -1,0 +1,1250 @@
+#include <monochat/storage/social_store.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <monochat/infra/metrics.hpp>
+#include <utility>
+
+#include "storage/sqlite_db.hpp"
+#include "storage/sqlite_migrations.hpp"
+#include "storage/sqlite_threads.hpp"
+
+namespace monochat::storage {
+
+namespace {
+
+using sqlite::connection;
+using sqlite::statement;
+
+constexpr std::uint64_t max_id = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+
+// Ids are stored as SQLite INTEGER (int64): valid ones are 1..2^63-1.
+bool valid_id(std::uint64_t id) { return id != 0 && id <= max_id; }
+
+std::int64_t to_limit(std::size_t limit) {
+    return static_cast<std::int64_t>(std::min<std::uint64_t>(limit, max_id));
+}
+
+// ---- statement helpers: prepare, bind, step, map rows ----
+
+template <class... Args>
+result<statement> bound(connection& c, std::string_view sql, const Args&... args) {
+    auto stmt = c.prepare(sql);
+    if (!stmt) {
+        return stmt.error();
+    }
+    if (auto st = stmt->bind(args...); !st) {
+        return st.error();
+    }
+    return stmt;
+}
+
+// Runs a statement that returns no rows; answers how many rows it changed.
+template <class... Args>
+result<std::int64_t> execute(connection& c, std::string_view sql, const Args&... args) {
+    auto stmt = bound(c, sql, args...);
+    if (!stmt) {
+        return stmt.error();
+    }
+    if (auto st = stmt->run(); !st) {
+        return st.error();
+    }
+    return c.changes();
+}
+
+template <class Map, class... Args>
+auto query_one(connection& c, std::string_view sql, Map map, const Args&... args)
+    -> result<std::optional<decltype(map(std::declval<const statement&>()))>> {
+    auto stmt = bound(c, sql, args...);
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = stmt->step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return std::nullopt;
+    }
+    return std::optional(map(*stmt));
+}
+
+template <class Map, class... Args>
+auto query_all(connection& c, std::string_view sql, Map map, const Args&... args)
+    -> result<std::vector<decltype(map(std::declval<const statement&>()))>> {
+    std::vector<decltype(map(std::declval<const statement&>()))> rows;
+    auto stmt = bound(c, sql, args...);
+    if (!stmt) {
+        return stmt.error();
+    }
+    for (;;) {
+        auto row = stmt->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            return rows;
+        }
+        rows.push_back(map(*stmt));
+    }
+}
+
+// ---- row mappings ----
+// The column lists are macros only so that they concatenate with the constant SQL around them;
+// each sits next to the function that reads its columns by position.
+
+#define MONOCHAT_USER_COLUMNS "id, username, display_name, password_hash, guest, created_ms"
+user_record user_from(const statement& s, int first = 0) {
+    return user_record{s.column_uint64(first),     s.column_text(first + 1),
+                       s.column_text(first + 2),   s.column_text(first + 3),
+                       s.column_bool(first + 4),   s.column_int64(first + 5)};
+}
+
+#define MONOCHAT_GROUP_COLUMNS "id, name, owner_id, public, member_count, created_ms"
+group_record group_from(const statement& s, int first = 0) {
+    return group_record{s.column_uint64(first),   s.column_text(first + 1),
+                        s.column_uint64(first + 2), s.column_bool(first + 3),
+                        s.column_uint64(first + 4), s.column_int64(first + 5)};
+}
+
+friend_request_status status_from(const std::string& text) {
+    if (text == "accepted") {
+        return friend_request_status::accepted;
+    }
+    if (text == "rejected") {
+        return friend_request_status::rejected;
+    }
+    return friend_request_status::pending;  // the CHECK constraint admits nothing else
+}
+
+#define MONOCHAT_REQUEST_COLUMNS \
+    "id, from_user_id, to_user_id, note, status, created_ms, updated_ms"
+friend_request_record request_from(const statement& s) {
+    return friend_request_record{s.column_uint64(0),          s.column_uint64(1),
+                                 s.column_uint64(2),          s.column_text(3),
+                                 status_from(s.column_text(4)), s.column_int64(5),
+                                 s.column_int64(6)};
+}
+
+member_role role_from(const std::string& text) {
+    // The CHECK constraint admits only the three spellings.
+    return parse_member_role(text).value_or(member_role::member);
+}
+
+member_record member_from(const statement& s) {
+    return member_record{s.column_uint64(0), role_from(s.column_text(1)), s.column_int64(2)};
+}
+
+std::uint64_t id_from(const statement& s) { return s.column_uint64(0); }
+bool true_from(const statement&) { return true; }
+
+// ---- users ----
+
+error user_not_found(std::uint64_t id) {
+    return make_error(errc::not_found, fmt::format("user {} not found", id));
+}
+
+result<user_record> get_user(connection& c, std::uint64_t id) {
+    auto row = query_one(c, "SELECT " MONOCHAT_USER_COLUMNS " FROM users WHERE id = ?1",
+                         [](const statement& s) { return user_from(s); }, id);
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return user_not_found(id);
+    }
+    return std::move(**row);
+}
+
+result<user_record> create_user(connection& c, const user_record& u) {
+    if (!valid_id(u.id)) {
+        return make_error(errc::invalid_argument, fmt::format("user id {} out of range", u.id));
+    }
+    auto same_id = query_one(c, "SELECT 1 FROM users WHERE id = ?1", true_from, u.id);
+    if (!same_id) {
+        return same_id.error();
+    }
+    if (*same_id) {
+        return make_error(errc::conflict, fmt::format("user id {} exists", u.id));
+    }
+    if (!u.guest) {
+        auto taken = query_one(c, "SELECT 1 FROM users WHERE guest = 0 AND username = ?1",
+                               true_from, u.username);
+        if (!taken) {
+            return taken.error();
+        }
+        if (*taken) {
+            return make_error(errc::conflict, fmt::format("username '{}' is taken", u.username));
+        }
+    }
+    auto inserted = execute(c,
+                            "INSERT INTO users (" MONOCHAT_USER_COLUMNS
+                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            u.id, u.username, u.display_name, u.password_hash, u.guest,
+                            u.created_ms);
+    if (!inserted) {
+        return inserted.error();
+    }
+    return u;
+}
+
+// The user's guest flag; not_found when the user does not exist.
+result<bool> is_guest(connection& c, std::uint64_t id) {
+    auto row = query_one(c, "SELECT guest FROM users WHERE id = ?1",
+                         [](const statement& s) { return s.column_bool(0); }, id);
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return user_not_found(id);
+    }
+    return **row;
+}
+
+status require_user(connection& c, std::uint64_t id) {
+    auto guest = is_guest(c, id);
+    if (!guest) {
+        return guest.error();
+    }
+    return {};
+}
+
+// ---- friends ----
+
+result<bool> are_friends(connection& c, std::uint64_t a, std::uint64_t b) {
+    auto row = query_one(c, "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2",
+                         true_from, a, b);
+    if (!row) {
+        return row.error();
+    }
+    return row->has_value();
+}
+
+result<std::optional<friend_request_record>> pending_request(connection& c, std::uint64_t from,
+                                                             std::uint64_t to) {
+    return query_one(c,
+                     "SELECT " MONOCHAT_REQUEST_COLUMNS
+                     " FROM friend_requests"
+                     " WHERE from_user_id = ?1 AND to_user_id = ?2 AND status = 'pending'",
+                     request_from, from, to);
+}
+
+result<friend_request_record> get_request(connection& c, std::uint64_t id) {
+    auto row = query_one(
+        c, "SELECT " MONOCHAT_REQUEST_COLUMNS " FROM friend_requests WHERE id = ?1",
+        request_from, id);
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return make_error(errc::not_found, fmt::format("friend request {} not found", id));
+    }
+    return std::move(**row);
+}
+
+status befriend(connection& c, std::uint64_t a, std::uint64_t b, std::int64_t now_ms) {
+    // OR IGNORE: accepting must succeed even if the two somehow are friends already.
+    for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
+        auto done = execute(c,
+                            "INSERT OR IGNORE INTO friendships (user_id, friend_id, since_ms)"
+                            " VALUES (?1, ?2, ?3)",
+                            x, y, now_ms);
+        if (!done) {
+            return done.error();
+        }
+    }
+    return {};
+}
+
+// Moves a pending request to `to`; makes the two friends when accepting.
+result<friend_request_record> answer_request(connection& c, friend_request_record request,
+                                             friend_request_status to, std::int64_t now_ms) {
+    auto updated = execute(c,
+                           "UPDATE friend_requests SET status = ?2, updated_ms = ?3"
+                           " WHERE id = ?1 AND status = 'pending'",
+                           request.id, to_string(to), now_ms);
+    if (!updated) {
+        return updated.error();
+    }
+    if (to == friend_request_status::accepted) {
+        if (auto st = befriend(c, request.from_user_id, request.to_user_id, now_ms); !st) {
+            return st.error();
+        }
+    }
+    request.status = to;
+    request.updated_ms = now_ms;
+    return request;
+}
+
+result<send_friend_request_result> send_friend_request(connection& c, std::uint64_t id,
+                                                       std::uint64_t from, std::uint64_t to,
+                                                       const std::string& note,
+                                                       std::int64_t now_ms) {
+    if (from == to) {
+        return make_error(errc::invalid_argument, "cannot send a friend request to oneself");
+    }
+    if (!valid_id(id)) {
+        return make_error(errc::invalid_argument, fmt::format("request id {} out of range", id));
+    }
+    for (const std::uint64_t user : {from, to}) {
+        auto guest = is_guest(c, user);
+        if (!guest) {
+            return guest.error();
+        }
+        if (*guest) {
+            return make_error(errc::forbidden,
+                              fmt::format("user {} is a guest; guests have no friends", user));
+        }
+    }
+    auto friends = are_friends(c, from, to);
+    if (!friends) {
+        return friends.error();
+    }
+    if (*friends) {
+        return make_error(errc::conflict, fmt::format("already friends with user {}", to));
+    }
+    auto mine = pending_request(c, from, to);
+    if (!mine) {
+        return mine.error();
+    }
+    if (*mine) {
+        return make_error(errc::conflict,
+                          fmt::format("a friend request to user {} is already pending", to));
+    }
+    auto theirs = pending_request(c, to, from);
+    if (!theirs) {
+        return theirs.error();
+    }
+    if (*theirs) {
+        auto accepted =
+            answer_request(c, std::move(**theirs), friend_request_status::accepted, now_ms);
+        if (!accepted) {
+            return accepted.error();
+        }
+        return send_friend_request_result{std::move(*accepted), true};
+    }
+    friend_request_record request{id, from, to, note, friend_request_status::pending,
+                                  now_ms, now_ms};
+    auto inserted = execute(c,
+                            "INSERT INTO friend_requests (" MONOCHAT_REQUEST_COLUMNS
+                            ") VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+                            id, from, to, note, now_ms);
+    if (!inserted) {
+        return inserted.error();
+    }
+    return send_friend_request_result{std::move(request), false};
+}
+
+result<friend_request_record> respond(connection& c, std::uint64_t id, std::uint64_t actor,
+                                      friend_request_status to, std::int64_t now_ms) {
+    auto request = get_request(c, id);
+    if (!request) {
+        return request.error();
+    }
+    if (request->to_user_id != actor) {
+        return make_error(errc::forbidden, "only the addressee may answer a friend request");
+    }
+    if (request->status != friend_request_status::pending) {
+        return make_error(errc::conflict, fmt::format("friend request {} is already {}", id,
+                                                      to_string(request->status)));
+    }
+    return answer_request(c, std::move(*request), to, now_ms);
+}
+
+// ---- groups ----
+
+result<group_record> get_group(connection& c, std::uint64_t id) {
+    auto row = query_one(c, "SELECT " MONOCHAT_GROUP_COLUMNS " FROM chat_groups WHERE id = ?1",
+                         [](const statement& s) { return group_from(s); }, id);
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return make_error(errc::not_found, fmt::format("group {} not found", id));
+    }
+    return std::move(**row);
+}
+
+status require_group(connection& c, std::uint64_t id) {
+    auto group = query_one(c, "SELECT 1 FROM chat_groups WHERE id = ?1", true_from, id);
+    if (!group) {
+        return group.error();
+    }
+    if (!*group) {
+        return make_error(errc::not_found, fmt::format("group {} not found", id));
+    }
+    return {};
+}
+
+// A user may become a member: exists (not_found) and is no guest (forbidden).
+status require_member_candidate(connection& c, std::uint64_t id) {
+    auto guest = is_guest(c, id);
+    if (!guest) {
+        return guest.error();
+    }
+    if (*guest) {
+        return make_error(errc::forbidden,
+                          fmt::format("user {} is a guest; guests cannot join groups", id));
+    }
+    return {};
+}
+
+error group_full(std::uint64_t max_members) {
+    return make_error(errc::conflict,
+                      fmt::format("a group has at most {} members", max_members));
+}
+
+result<std::optional<member_role>> role_of(connection& c, std::uint64_t group_id,
+                                           std::uint64_t user_id) {
+    return query_one(c, "SELECT role FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+                     [](const statement& s) { return role_from(s.column_text(0)); }, group_id,
+                     user_id);
+}
+
+status insert_member(connection& c, std::uint64_t group_id, std::uint64_t user_id,
+                     member_role role, std::int64_t joined_ms) {
+    auto done = execute(c,
+                        "INSERT INTO group_members (group_id, user_id, role, joined_ms)"
+                        " VALUES (?1, ?2, ?3, ?4)",
+                        group_id, user_id, to_string(role), joined_ms);
+    if (!done) {
+        return done.error();
+    }
+    return {};
+}
+
+std::vector<std::uint64_t> sorted_unique(std::vector<std::uint64_t> ids) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+result<group_record> create_group(connection& c, std::uint64_t id, const std::string& name,
+                                  std::uint64_t owner, bool is_public,
+                                  std::vector<std::uint64_t> member_ids, std::int64_t created_ms,
+                                  std::uint64_t max_members) {
+    if (!valid_id(id)) {
+        return make_error(errc::invalid_argument, fmt::format("group id {} out of range", id));
+    }
+    auto existing = query_one(c, "SELECT 1 FROM chat_groups WHERE id = ?1", true_from, id);
+    if (!existing) {
+        return existing.error();
+    }
+    if (*existing) {
+        return make_error(errc::conflict, fmt::format("group id {} exists", id));
+    }
+    member_ids = sorted_unique(std::move(member_ids));
+    std::erase(member_ids, owner);
+    if (1 + member_ids.size() > max_members) {
+        return group_full(max_members);
+    }
+    if (auto st = require_member_candidate(c, owner); !st) {
+        return st.error();
+    }
+    for (const std::uint64_t m : member_ids) {
+        if (auto st = require_member_candidate(c, m); !st) {
+            return st.error();
+        }
+    }
+    group_record group{id, name, owner, is_public, 1 + member_ids.size(), created_ms};
+    auto inserted = execute(c,
+                            "INSERT INTO chat_groups (" MONOCHAT_GROUP_COLUMNS
+                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            group.id, group.name, group.owner_id, group.is_public,
+                            group.member_count, group.created_ms);
+    if (!inserted) {
+        return inserted.error();
+    }
+    if (auto st = insert_member(c, id, owner, member_role::owner, created_ms); !st) {
+        return st.error();
+    }
+    for (const std::uint64_t m : member_ids) {
+        if (auto st = insert_member(c, id, m, member_role::member, created_ms); !st) {
+            return st.error();
+        }
+    }
+    return group;
+}
+
+result<members_added> add_members(connection& c, std::uint64_t group_id,
+                                  std::vector<std::uint64_t> user_ids, std::int64_t joined_ms,
+                                  std::uint64_t max_members) {
+    auto group = get_group(c, group_id);
+    if (!group) {
+        return group.error();
+    }
+    std::vector<std::uint64_t> added;
+    for (const std::uint64_t u : sorted_unique(std::move(user_ids))) {
+        auto role = role_of(c, group_id, u);
+        if (!role) {
+            return role.error();
+        }
+        if (*role) {
+            continue;
+        }
+        if (auto st = require_member_candidate(c, u); !st) {
+            return st.error();
+        }
+        added.push_back(u);
+    }
+    if (added.empty()) {
+        return members_added{std::move(*group), {}};
+    }
+    if (group->member_count + added.size() > max_members) {
+        return group_full(max_members);
+    }
+    for (const std::uint64_t u : added) {
+        if (auto st = insert_member(c, group_id, u, member_role::member, joined_ms); !st) {
+            return st.error();
+        }
+    }
+    auto counted = execute(c, "UPDATE chat_groups SET member_count = member_count + ?2 WHERE id = ?1",
+                           group_id, added.size());
+    if (!counted) {
+        return counted.error();
+    }
+    group->member_count += added.size();
+    return members_added{std::move(*group), std::move(added)};
+}
+
+error not_a_member(std::uint64_t group_id, std::uint64_t user_id) {
+    return make_error(errc::not_found,
+                      fmt::format("user {} is not a member of group {}", user_id, group_id));
+}
+
+result<group_record> remove_member(connection& c, std::uint64_t group_id,
+                                   std::uint64_t user_id) {
+    auto group = get_group(c, group_id);
+    if (!group) {
+        return group.error();
+    }
+    auto role = role_of(c, group_id, user_id);
+    if (!role) {
+        return role.error();
+    }
+    if (!*role) {
+        return not_a_member(group_id, user_id);
+    }
+    if (**role == member_role::owner) {
+        return make_error(errc::conflict,
+                          "the owner cannot leave the group; transfer ownership first");
+    }
+    auto removed = execute(c, "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+                           group_id, user_id);
+    if (!removed) {
+        return removed.error();
+    }
+    auto counted = execute(c, "UPDATE chat_groups SET member_count = member_count - 1 WHERE id = ?1",
+                           group_id);
+    if (!counted) {
+        return counted.error();
+    }
+    group->member_count -= 1;
+    return std::move(*group);
+}
+
+status update_role(connection& c, std::uint64_t group_id, std::uint64_t user_id,
+                   member_role role) {
+    auto done = execute(c,
+                        "UPDATE group_members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
+                        group_id, user_id, to_string(role));
+    if (!done) {
+        return done.error();
+    }
+    return {};
+}
+
+result<group_record> set_member_role(connection& c, std::uint64_t group_id,
+                                     std::uint64_t user_id, member_role role) {
+    auto group = get_group(c, group_id);
+    if (!group) {
+        return group.error();
+    }
+    auto current = role_of(c, group_id, user_id);
+    if (!current) {
+        return current.error();
+    }
+    if (!*current) {
+        return not_a_member(group_id, user_id);
+    }
+    if (**current == role) {
+        return std::move(*group);
+    }
+    if (**current == member_role::owner) {
+        return make_error(errc::conflict,
+                          "the owner's role changes only by giving ownership to another member");
+    }
+    if (role == member_role::owner) {
+        // One transaction: the group never has zero or two owners.
+        if (auto st = update_role(c, group_id, group->owner_id, member_role::admin); !st) {
+            return st.error();
+        }
+        auto moved = execute(c, "UPDATE chat_groups SET owner_id = ?2 WHERE id = ?1", group_id,
+                             user_id);
+        if (!moved) {
+            return moved.error();
+        }
+        group->owner_id = user_id;
+    }
+    if (auto st = update_role(c, group_id, user_id, role); !st) {
+        return st.error();
+    }
+    return std::move(*group);
+}
+
+result<member_page> list_members(connection& c, std::uint64_t group_id, std::uint64_t after,
+                                 std::size_t limit) {
+    if (limit == 0) {
+        return make_error(errc::invalid_argument, "limit must be at least 1");
+    }
+    if (auto st = require_group(c, group_id); !st) {
+        return st.error();
+    }
+    member_page page;
+    if (after >= max_id) {
+        return page;
+    }
+    // One more than asked tells whether another page follows.
+    auto rows = query_all(c,
+                          "SELECT user_id, role, joined_ms FROM group_members"
+                          " WHERE group_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3",
+                          member_from, group_id, after, to_limit(limit) + 1);
+    if (!rows) {
+        return rows.error();
+    }
+    page.members = std::move(*rows);
+    if (page.members.size() > limit) {
+        page.members.resize(limit);
+        page.next = page.members.back().user_id;
+    }
+    return page;
+}
+
+result<std::vector<std::uint64_t>> member_ids(connection& c, std::uint64_t group_id,
+                                              std::uint64_t after, std::size_t limit) {
+    if (limit == 0) {
+        return make_error(errc::invalid_argument, "limit must be at least 1");
+    }
+    if (auto st = require_group(c, group_id); !st) {
+        return st.error();
+    }
+    if (after >= max_id) {
+        return std::vector<std::uint64_t>{};
+    }
+    return query_all(c,
+                     "SELECT user_id FROM group_members"
+                     " WHERE group_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3",
+                     id_from, group_id, after, to_limit(limit));
+}
+
+// ---- direct conversations and read state ----
+
+status record_direct_message(connection& c, std::uint64_t a, std::uint64_t b,
+                             std::int64_t message_ms) {
+    if (a == b) {
+        return make_error(errc::invalid_argument, "a direct conversation needs two users");
+    }
+    for (const std::uint64_t u : {a, b}) {
+        if (auto st = require_user(c, u); !st) {
+            return st;
+        }
+    }
+    const std::string cid = direct_conversation_id(a, b);
+    for (const auto& [user, peer] : {std::pair{a, b}, std::pair{b, a}}) {
+        // max(): a late, out-of-order record never moves the conversation back in the list.
+        auto done = execute(c,
+                            "INSERT INTO direct_conversations"
+                            " (user_id, peer_id, conversation_id, last_message_ms)"
+                            " VALUES (?1, ?2, ?3, ?4)"
+                            " ON CONFLICT (user_id, peer_id) DO UPDATE"
+                            " SET last_message_ms = max(last_message_ms, excluded.last_message_ms)",
+                            user, peer, cid, message_ms);
+        if (!done) {
+            return done.error();
+        }
+    }
+    return {};
+}
+
+result<bool> set_read_position(connection& c, std::uint64_t user_id, const std::string& cid,
+                               std::uint64_t seq, std::int64_t now_ms) {
+    if (seq > max_id) {
+        return make_error(errc::invalid_argument, fmt::format("seq {} out of range", seq));
+    }
+    if (auto st = require_user(c, user_id); !st) {
+        return st.error();
+    }
+    if (seq == 0) {
+        return false;  // every position starts at 0: nothing to move
+    }
+    // The WHERE of the upsert is the monotonicity rule: an older position changes no row.
+    auto changed = execute(c,
+                           "INSERT INTO read_state (user_id, conversation_id, read_seq, updated_ms)"
+                           " VALUES (?1, ?2, ?3, ?4)"
+                           " ON CONFLICT (user_id, conversation_id) DO UPDATE"
+                           " SET read_seq = excluded.read_seq, updated_ms = excluded.updated_ms"
+                           " WHERE excluded.read_seq > read_state.read_seq",
+                           user_id, cid, seq, now_ms);
+    if (!changed) {
+        return changed.error();
+    }
+    return *changed > 0;
+}
+
+result<readers_result> conversation_readers(connection& c, const std::string& cid,
+                                            std::uint64_t seq, std::size_t limit,
+                                            std::optional<std::uint64_t> group) {
+    readers_result out;
+    if (seq > max_id) {
+        return out;
+    }
+    const auto count_from = [](const statement& s) { return s.column_uint64(0); };
+    result<std::optional<std::uint64_t>> count =
+        group ? query_one(c,
+                          "SELECT count(*) FROM read_state r"
+                          " WHERE r.conversation_id = ?1 AND r.read_seq >= ?2 AND EXISTS"
+                          " (SELECT 1 FROM group_members m"
+                          "  WHERE m.group_id = ?3 AND m.user_id = r.user_id)",
+                          count_from, cid, seq, *group)
+              : query_one(c,
+                          "SELECT count(*) FROM read_state"
+                          " WHERE conversation_id = ?1 AND read_seq >= ?2",
+                          count_from, cid, seq);
+    if (!count) {
+        return count.error();
+    }
+    out.count = count->value_or(0);
+    if (limit == 0 || out.count == 0) {
+        return out;
+    }
+    auto ids = group ? query_all(c,
+                                 "SELECT r.user_id FROM read_state r"
+                                 " WHERE r.conversation_id = ?1 AND r.read_seq >= ?2 AND EXISTS"
+                                 " (SELECT 1 FROM group_members m"
+                                 "  WHERE m.group_id = ?3 AND m.user_id = r.user_id)"
+                                 " ORDER BY r.user_id LIMIT ?4",
+                                 id_from, cid, seq, *group, to_limit(limit))
+                     : query_all(c,
+                                 "SELECT user_id FROM read_state"
+                                 " WHERE conversation_id = ?1 AND read_seq >= ?2"
+                                 " ORDER BY user_id LIMIT ?3",
+                                 id_from, cid, seq, to_limit(limit));
+    if (!ids) {
+        return ids.error();
+    }
+    out.user_ids = std::move(*ids);
+    return out;
+}
+
+// ---- the store ----
+
+class sqlite_social_store final : public social_store {
+public:
+    sqlite_social_store(std::unique_ptr<connection> writer_conn,
+                        std::vector<std::unique_ptr<connection>> reader_conns,
+                        std::size_t max_batch, infra::metrics_registry& metrics)
+        : metrics_(metrics),
+          readers_(std::move(reader_conns), make_thread_metrics(metrics)),
+          writer_(std::move(writer_conn), max_batch, make_thread_metrics(metrics)) {
+        metrics_.gauge_callback(
+            "monochat_queue_depth", "Items waiting in a queue.", {{"queue", "sqlite_writer"}},
+            [this] { return static_cast<double>(writer_.queue_depth()); }, this);
+    }
+
+    ~sqlite_social_store() override { metrics_.remove_callbacks(this); }
+
+    // ---- users ----
+
+    task<user_record> create_user(user_record user) override {
+        return write<user_record>(
+            [u = std::move(user)](connection& c) { return storage::create_user(c, u); });
+    }
+
+    task<user_record> get_user(std::uint64_t user_id) override {
+        return read<user_record>([=](connection& c) { return storage::get_user(c, user_id); });
+    }
+
+    task<user_record> get_user_by_username(std::string username) override {
+        return read<user_record>([name = std::move(username)](connection& c)
+                                     -> result<user_record> {
+            auto row = query_one(c,
+                                 "SELECT " MONOCHAT_USER_COLUMNS
+                                 " FROM users WHERE guest = 0 AND username = ?1",
+                                 [](const statement& s) { return user_from(s); }, name);
+            if (!row) {
+                return row.error();
+            }
+            if (!*row) {
+                return make_error(errc::not_found, "no user with that username");
+            }
+            return std::move(**row);
+        });
+    }
+
+    task<std::vector<user_record>> get_users(std::vector<std::uint64_t> user_ids) override {
+        return read<std::vector<user_record>>(
+            [ids = std::move(user_ids)](connection& c) -> result<std::vector<user_record>> {
+                std::vector<user_record> users;
+                users.reserve(ids.size());
+                for (const std::uint64_t id : ids) {
+                    auto user = storage::get_user(c, id);
+                    if (user) {
+                        users.push_back(std::move(*user));
+                    } else if (user.error().code != errc::not_found) {
+                        return user.error();
+                    }
+                }
+                return users;
+            });
+    }
+
+    task<std::vector<user_record>> search_users(std::string prefix, std::size_t limit) override {
+        return read<std::vector<user_record>>(
+            [p = std::move(prefix), limit](connection& c) -> result<std::vector<user_record>> {
+                if (limit == 0) {
+                    return make_error(errc::invalid_argument, "limit must be at least 1");
+                }
+                // A range on the username index: every valid UTF-8 string that starts with
+                // `p` sorts below p + 0xFF (a byte UTF-8 never contains).
+                const std::string upper = p + '\xff';
+                return query_all(c,
+                                 "SELECT " MONOCHAT_USER_COLUMNS
+                                 " FROM users WHERE guest = 0 AND username >= ?1"
+                                 " AND username < ?2 ORDER BY username LIMIT ?3",
+                                 [](const statement& s) { return user_from(s); }, p, upper,
+                                 to_limit(limit));
+            });
+    }
+
+    task<user_record> update_display_name(std::uint64_t user_id,
+                                          std::string display_name) override {
+        return write<user_record>(
+            [=, name = std::move(display_name)](connection& c) -> result<user_record> {
+                auto changed = execute(c, "UPDATE users SET display_name = ?2 WHERE id = ?1",
+                                       user_id, name);
+                if (!changed) {
+                    return changed.error();
+                }
+                if (*changed == 0) {
+                    return user_not_found(user_id);
+                }
+                return storage::get_user(c, user_id);
+            });
+    }
+
+    // ---- tokens ----
+
+    task<void> create_token(token_record token) override {
+        return write<void>([t = std::move(token)](connection& c) -> status {
+            if (auto st = require_user(c, t.user_id); !st) {
+                return st;
+            }
+            auto exists = query_one(c, "SELECT 1 FROM tokens WHERE token_hash = ?1", true_from,
+                                    sqlite::blob{t.token_hash});
+            if (!exists) {
+                return exists.error();
+            }
+            if (*exists) {
+                return make_error(errc::conflict, "token exists");
+            }
+            auto done = execute(c,
+                                "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms)"
+                                " VALUES (?1, ?2, ?3, ?4)",
+                                sqlite::blob{t.token_hash}, t.user_id, t.created_ms,
+                                t.expires_ms);
+            if (!done) {
+                return done.error();
+            }
+            return {};
+        });
+    }
+
+    task<token_record> lookup_token(std::string token_hash) override {
+        return read<token_record>([h = std::move(token_hash)](connection& c)
+                                      -> result<token_record> {
+            auto row = query_one(
+                c, "SELECT user_id, created_ms, expires_ms FROM tokens WHERE token_hash = ?1",
+                [&h](const statement& s) {
+                    return token_record{h, s.column_uint64(0), s.column_int64(1),
+                                        s.column_int64(2)};
+                },
+                sqlite::blob{h});
+            if (!row) {
+                return row.error();
+            }
+            if (!*row) {
+                return make_error(errc::not_found, "token not found");
+            }
+            return std::move(**row);
+        });
+    }
+
+    task<void> delete_token(std::string token_hash) override {
+        return write<void>([h = std::move(token_hash)](connection& c) -> status {
+            auto deleted =
+                execute(c, "DELETE FROM tokens WHERE token_hash = ?1", sqlite::blob{h});
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "token not found");
+            }
+            return {};
+        });
+    }
+
+    task<std::uint64_t> delete_user_tokens(std::uint64_t user_id) override {
+        return write<std::uint64_t>([=](connection& c) -> result<std::uint64_t> {
+            auto deleted = execute(c, "DELETE FROM tokens WHERE user_id = ?1", user_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            return static_cast<std::uint64_t>(*deleted);
+        });
+    }
+
+    task<std::uint64_t> delete_expired_tokens(std::int64_t now_ms) override {
+        return write<std::uint64_t>([=](connection& c) -> result<std::uint64_t> {
+            auto deleted = execute(c, "DELETE FROM tokens WHERE expires_ms <= ?1", now_ms);
+            if (!deleted) {
+                return deleted.error();
+            }
+            return static_cast<std::uint64_t>(*deleted);
+        });
+    }
+
+    // ---- friends ----
+
+    task<send_friend_request_result> send_friend_request(std::uint64_t request_id,
+                                                         std::uint64_t from_user_id,
+                                                         std::uint64_t to_user_id,
+                                                         std::string note,
+                                                         std::int64_t now_ms) override {
+        return write<send_friend_request_result>([=, n = std::move(note)](connection& c) {
+            return storage::send_friend_request(c, request_id, from_user_id, to_user_id, n,
+                                                now_ms);
+        });
+    }
+
+    task<friend_request_record> get_friend_request(std::uint64_t request_id) override {
+        return read<friend_request_record>(
+            [=](connection& c) { return get_request(c, request_id); });
+    }
+
+    task<friend_request_record> accept_friend_request(std::uint64_t request_id,
+                                                      std::uint64_t actor_id,
+                                                      std::int64_t now_ms) override {
+        return write<friend_request_record>([=](connection& c) {
+            return respond(c, request_id, actor_id, friend_request_status::accepted, now_ms);
+        });
+    }
+
+    task<friend_request_record> reject_friend_request(std::uint64_t request_id,
+                                                      std::uint64_t actor_id,
+                                                      std::int64_t now_ms) override {
+        return write<friend_request_record>([=](connection& c) {
+            return respond(c, request_id, actor_id, friend_request_status::rejected, now_ms);
+        });
+    }
+
+    task<friend_requests> list_friend_requests(std::uint64_t user_id) override {
+        return read<friend_requests>([=](connection& c) -> result<friend_requests> {
+            auto incoming = query_all(c,
+                                      "SELECT " MONOCHAT_REQUEST_COLUMNS
+                                      " FROM friend_requests"
+                                      " WHERE to_user_id = ?1 AND status = 'pending'"
+                                      " ORDER BY created_ms DESC, id DESC",
+                                      request_from, user_id);
+            if (!incoming) {
+                return incoming.error();
+            }
+            auto outgoing = query_all(c,
+                                      "SELECT " MONOCHAT_REQUEST_COLUMNS
+                                      " FROM friend_requests"
+                                      " WHERE from_user_id = ?1 AND status = 'pending'"
+                                      " ORDER BY created_ms DESC, id DESC",
+                                      request_from, user_id);
+            if (!outgoing) {
+                return outgoing.error();
+            }
+            return friend_requests{std::move(*incoming), std::move(*outgoing)};
+        });
+    }
+
+    task<std::vector<user_record>> list_friends(std::uint64_t user_id) override {
+        return read<std::vector<user_record>>([=](connection& c) {
+            return query_all(c,
+                             "SELECT u.id, u.username, u.display_name, u.password_hash,"
+                             " u.guest, u.created_ms"
+                             " FROM friendships f JOIN users u ON u.id = f.friend_id"
+                             " WHERE f.user_id = ?1 ORDER BY u.username, u.id",
+                             [](const statement& s) { return user_from(s); }, user_id);
+        });
+    }
+
+    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override {
+        return read<bool>([=](connection& c) { return storage::are_friends(c, a, b); });
+    }
+
+    task<void> remove_friend(std::uint64_t user_id, std::uint64_t friend_id) override {
+        return write<void>([=](connection& c) -> status {
+            auto deleted = execute(c,
+                                   "DELETE FROM friendships"
+                                   " WHERE (user_id = ?1 AND friend_id = ?2)"
+                                   " OR (user_id = ?2 AND friend_id = ?1)",
+                                   user_id, friend_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found,
+                                  fmt::format("not friends with user {}", friend_id));
+            }
+            return {};
+        });
+    }
+
+    // ---- groups ----
+
+    task<group_record> create_group(std::uint64_t group_id, std::string name,
+                                    std::uint64_t owner_id, bool is_public,
+                                    std::vector<std::uint64_t> member_ids,
+                                    std::int64_t created_ms,
+                                    std::uint64_t max_members) override {
+        return write<group_record>(
+            [=, n = std::move(name), m = std::move(member_ids)](connection& c) {
+                return storage::create_group(c, group_id, n, owner_id, is_public, m, created_ms,
+                                             max_members);
+            });
+    }
+
+    task<group_record> get_group(std::uint64_t group_id) override {
+        return read<group_record>([=](connection& c) { return storage::get_group(c, group_id); });
+    }
+
+    task<member_page> list_members(std::uint64_t group_id, std::uint64_t after_user_id,
+                                   std::size_t limit) override {
+        return read<member_page>([=](connection& c) {
+            return storage::list_members(c, group_id, after_user_id, limit);
+        });
+    }
+
+    task<std::optional<member_role>> member_role_of(std::uint64_t group_id,
+                                                    std::uint64_t user_id) override {
+        return read<std::optional<member_role>>(
+            [=](connection& c) -> result<std::optional<member_role>> {
+                if (auto st = require_group(c, group_id); !st) {
+                    return st.error();
+                }
+                return role_of(c, group_id, user_id);
+            });
+    }
+
+    task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
+                                    std::int64_t joined_ms,
+                                    std::uint64_t max_members) override {
+        return write<members_added>([=, ids = std::move(user_ids)](connection& c) {
+            return storage::add_members(c, group_id, ids, joined_ms, max_members);
+        });
+    }
+
+    task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
+                                   std::int64_t joined_ms, std::uint64_t max_members) override {
+        return write<members_added>([=](connection& c) {
+            return storage::add_members(c, group_id, {user_id}, joined_ms, max_members);
+        });
+    }
+
+    task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
+        return write<group_record>(
+            [=](connection& c) { return storage::remove_member(c, group_id, user_id); });
+    }
+
+    task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
+                                       member_role role) override {
+        return write<group_record>(
+            [=](connection& c) { return storage::set_member_role(c, group_id, user_id, role); });
+    }
+
+    task<std::vector<user_group>> groups_of_user(std::uint64_t user_id) override {
+        return read<std::vector<user_group>>([=](connection& c) {
+            return query_all(c,
+                             "SELECT g.id, g.name, g.owner_id, g.public, g.member_count,"
+                             " g.created_ms, m.role, m.joined_ms"
+                             " FROM group_members m JOIN chat_groups g ON g.id = m.group_id"
+                             " WHERE m.user_id = ?1 ORDER BY g.id",
+                             [](const statement& s) {
+                                 return user_group{group_from(s), role_from(s.column_text(6)),
+                                                   s.column_int64(7)};
+                             },
+                             user_id);
+        });
+    }
+
+    task<std::vector<std::uint64_t>> member_ids(std::uint64_t group_id,
+                                                std::uint64_t after_user_id,
+                                                std::size_t limit) override {
+        return read<std::vector<std::uint64_t>>([=](connection& c) {
+            return storage::member_ids(c, group_id, after_user_id, limit);
+        });
+    }
+
+    task<std::uint64_t> member_count(std::uint64_t group_id) override {
+        return read<std::uint64_t>([=](connection& c) -> result<std::uint64_t> {
+            auto group = storage::get_group(c, group_id);
+            if (!group) {
+                return group.error();
+            }
+            return group->member_count;
+        });
+    }
+
+    // ---- direct conversations ----
+
+    task<void> record_direct_message(std::uint64_t a, std::uint64_t b,
+                                     std::int64_t message_ms) override {
+        return write<void>(
+            [=](connection& c) { return storage::record_direct_message(c, a, b, message_ms); });
+    }
+
+    task<std::vector<direct_conversation>> direct_conversations(std::uint64_t user_id) override {
+        return read<std::vector<direct_conversation>>([=](connection& c) {
+            return query_all(c,
+                             "SELECT conversation_id, peer_id, last_message_ms"
+                             " FROM direct_conversations WHERE user_id = ?1"
+                             " ORDER BY last_message_ms DESC, peer_id",
+                             [](const statement& s) {
+                                 return direct_conversation{s.column_text(0), s.column_uint64(1),
+                                                            s.column_int64(2)};
+                             },
+                             user_id);
+        });
+    }
+
+    // ---- read state ----
+
+    task<bool> set_read_position(std::uint64_t user_id, std::string conversation_id,
+                                 std::uint64_t seq, std::int64_t now_ms) override {
+        return write<bool>([=, cid = std::move(conversation_id)](connection& c) {
+            return storage::set_read_position(c, user_id, cid, seq, now_ms);
+        });
+    }
+
+    task<std::uint64_t> get_read_position(std::uint64_t user_id,
+                                          std::string conversation_id) override {
+        return read<std::uint64_t>(
+            [=, cid = std::move(conversation_id)](connection& c) -> result<std::uint64_t> {
+                auto row = query_one(
+                    c,
+                    "SELECT read_seq FROM read_state WHERE user_id = ?1 AND conversation_id = ?2",
+                    [](const statement& s) { return s.column_uint64(0); }, user_id, cid);
+                if (!row) {
+                    return row.error();
+                }
+                return row->value_or(0);
+            });
+    }
+
+    task<std::vector<read_position>> read_positions(std::uint64_t user_id) override {
+        return read<std::vector<read_position>>([=](connection& c) {
+            return query_all(c,
+                             "SELECT conversation_id, read_seq, updated_ms FROM read_state"
+                             " WHERE user_id = ?1 ORDER BY conversation_id",
+                             [](const statement& s) {
+                                 return read_position{s.column_text(0), s.column_uint64(1),
+                                                      s.column_int64(2)};
+                             },
+                             user_id);
+        });
+    }
+
+    task<readers_result> conversation_readers(
+        std::string conversation_id, std::uint64_t seq, std::size_t limit,
+        std::optional<std::uint64_t> members_of_group) override {
+        return read<readers_result>([=, cid = std::move(conversation_id)](connection& c) {
+            return storage::conversation_readers(c, cid, seq, limit, members_of_group);
+        });
+    }
+
+    // ---- operations ----
+
+    task<void> backup_to(std::string path) override {
+        return readers_.run<void>([p = std::move(path)](connection& c) {
+            return sqlite::backup_database(c, p);
+        });
+    }
+
+private:
+    static sqlite::thread_metrics make_thread_metrics(infra::metrics_registry& m) {
+        return sqlite::thread_metrics{
+            &m.get_counter("monochat_sqlite_write_batches_total",
+                           "SQLite write transactions committed by the group-commit writer."),
+            &m.get_counter("monochat_sqlite_writes_total", "SQLite write operations."),
+            &m.get_counter("monochat_sqlite_write_errors_total",
+                           "SQLite write operations that failed (their changes rolled back)."),
+            &m.get_counter("monochat_sqlite_reads_total", "SQLite read operations."),
+            &m.get_histogram("monochat_sqlite_commit_seconds",
+                             "Time to run and commit one SQLite write batch.",
+                             infra::latency_buckets()),
+        };
+    }
+
+    template <class T, class F>
+    task<T> write(F fn) {
+        return writer_.write<T>(std::move(fn));
+    }
+
+    template <class T, class F>
+    task<T> read(F fn) {
+        return readers_.read<T>(std::move(fn));
+    }
+
+    infra::metrics_registry& metrics_;
+    sqlite::reader_pool readers_;
+    // Declared last: destroyed first, so pending writes complete while readers still exist.
+    sqlite::writer writer_;
+};
+
+#undef MONOCHAT_USER_COLUMNS
+#undef MONOCHAT_GROUP_COLUMNS
+#undef MONOCHAT_REQUEST_COLUMNS
+
+}  // namespace
+
+result<std::unique_ptr<social_store>> open_sqlite_social_store(
+    const sqlite_social_store_options& options, infra::metrics_registry& metrics) {
+    if (options.path.empty()) {
+        return make_error(errc::invalid_argument, "storage: the SQLite path is empty");
+    }
+    if (options.readers == 0) {
+        return make_error(errc::invalid_argument, "storage.sqlite_readers: must be at least 1");
+    }
+    sqlite::open_options writer_options;
+    writer_options.synchronous_full = options.synchronous_full;
+    writer_options.busy_timeout_ms = options.busy_timeout_ms;
+    auto writer_conn = connection::open(options.path, writer_options);
+    if (!writer_conn) {
+        return writer_conn.error();
+    }
+    if (auto migrated = sqlite::migrate(**writer_conn, sqlite::social_migrations()); !migrated) {
+        return migrated.error();
+    }
+    sqlite::open_options reader_options = writer_options;
+    reader_options.read_only = true;
+    std::vector<std::unique_ptr<connection>> readers;
+    for (std::size_t i = 0; i < options.readers; ++i) {
+        auto conn = connection::open(options.path, reader_options);
+        if (!conn) {
+            return conn.error();
+        }
+        readers.push_back(std::move(*conn));
+    }
+    return std::unique_ptr<social_store>(
+        new sqlite_social_store(std::move(*writer_conn), std::move(readers),
+                                options.max_write_batch, metrics));
+}
+
+}  // namespace monochat::storage
