@@ -16,7 +16,11 @@
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
 #include <monochat/infra/log.hpp>
+#include <monochat/infra/live_config.hpp>
 #include <monochat/infra/metrics.hpp>
+#include <monochat/logic/delivery.hpp>
+#include <monochat/storage/message_log_factory.hpp>
+#include <monochat/storage/social_store.hpp>
 #include <thread>
 #include <unistd.h>
 
@@ -29,6 +33,55 @@ namespace monochat::app {
 namespace net = boost::asio;
 
 namespace {
+
+struct stores {
+    std::unique_ptr<storage::message_log> log;
+    std::unique_ptr<storage::social_store> social;
+};
+
+std::filesystem::path messages_path(const infra::config& cfg) {
+    return std::filesystem::path(cfg.storage.data_dir) / "messages";
+}
+std::filesystem::path social_path(const infra::config& cfg) {
+    return std::filesystem::path(cfg.storage.data_dir) / "monochat.db";
+}
+
+result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
+                           infra::metrics_registry& metrics) {
+    stores s;
+    auto opts = storage::message_log_options_from_config(cfg.storage, cfg.policy, clock, metrics);
+    if (!opts) {
+        return opts.error();
+    }
+    opts->path = messages_path(cfg).string();
+    if (cfg.storage.engine == "memory") {
+        s.log = storage::make_memory_message_log(*opts);
+    } else {
+        auto log = storage::open_rocksdb_message_log(*opts);
+        if (!log) {
+            return log.error();
+        }
+        s.log = std::move(*log);
+    }
+    storage::sqlite_social_store_options sopts;
+    // The memory engine keeps nothing between runs: its relational half lives in a file that
+    // is recreated at every start.
+    sopts.path = social_path(cfg).string();
+    if (cfg.storage.engine == "memory") {
+        std::error_code ec;
+        std::filesystem::remove(sopts.path, ec);
+        std::filesystem::remove(sopts.path + "-wal", ec);
+        std::filesystem::remove(sopts.path + "-shm", ec);
+    }
+    sopts.readers = static_cast<std::size_t>(cfg.storage.sqlite_readers);
+    sopts.synchronous_full = cfg.storage.sync == "always";
+    auto social = storage::open_sqlite_social_store(sopts, metrics);
+    if (!social) {
+        return social.error();
+    }
+    s.social = std::move(*social);
+    return s;
+}
 
 void apply_logging(const infra::config& cfg) {
     infra::log::level l = infra::log::level::info;
@@ -56,7 +109,23 @@ public:
                            {{"version", MONOCHAT_VERSION}})
             .set(1);
 
+        const auto opened_at = std::chrono::steady_clock::now();
+        auto st = open_stores(cfg_, clock_, metrics_);
+        if (!st) {
+            infra::log::error("app", "cannot open storage",
+                              {{"dir", cfg_.storage.data_dir}, {"error", st.error().message}});
+            return 1;
+        }
+        stores_ = std::move(*st);
+        infra::log::info("app", "storage open",
+                         {{"engine", cfg_.storage.engine},
+                          {"conversations", stores_.log->conversations().size()},
+                          {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - opened_at)
+                                     .count()}});
+
         bus_ = bus::make_memory_bus(metrics_);
+        bus_->declare(logic::downstream_topic, {4, 65536});
 
         http_limits_.apply(cfg_);
         gateway::add_ops_routes(routes_, health_, metrics_);
@@ -88,6 +157,9 @@ public:
         // Layers stop in reverse order of construction: the listener is closed already.
         http_.reset();
         bus_->shutdown();
+        stores_.log->close();
+        stores_.social.reset();
+        stores_.log.reset();
         infra::log::info("app", "stopped");
         return 0;
     }
@@ -138,10 +210,12 @@ private:
     }
 
     const infra::config cfg_;
+    infra::live_config live_{cfg_};
     infra::system_clock clock_;
     infra::id_generator ids_;
     infra::metrics_registry metrics_;
     net::io_context ioc_;
+    stores stores_;
     std::unique_ptr<bus::message_bus> bus_;
     gateway::health_state health_;
     gateway::http_limits http_limits_;
@@ -162,14 +236,79 @@ int run(const infra::config& cfg, std::optional<std::string> /*config_path*/) {
     }
 }
 
-int backup(const infra::config&, const std::string&) {
-    std::fprintf(stderr, "monochat: backup is not available in this build\n");
-    return 1;
+int backup(const infra::config& cfg, const std::string& dir) {
+    namespace fs = std::filesystem;
+    if (cfg.storage.engine != "rocksdb") {
+        std::fprintf(stderr, "monochat: backup needs storage.engine = rocksdb\n");
+        return 1;
+    }
+    if (fs::exists(dir)) {
+        std::fprintf(stderr, "monochat: backup: %s exists; name a new directory\n", dir.c_str());
+        return 1;
+    }
+    infra::system_clock clock;
+    infra::metrics_registry metrics;
+    // Opening takes the data directory's locks: a running server makes this fail, and the
+    // message says so (a running server is backed up through its admin API instead).
+    auto st = open_stores(cfg, clock, metrics);
+    if (!st) {
+        std::fprintf(stderr, "monochat: backup: cannot open %s (is a server running on it?): %s\n",
+                     cfg.storage.data_dir.c_str(), st.error().message.c_str());
+        return 1;
+    }
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+        std::fprintf(stderr, "monochat: backup: cannot create %s: %s\n", dir.c_str(),
+                     ec.message().c_str());
+        return 1;
+    }
+    if (auto cp = st->log->checkpoint((fs::path(dir) / "messages").string()); !cp) {
+        std::fprintf(stderr, "monochat: backup: %s\n", cp.error().message.c_str());
+        return 1;
+    }
+    net::io_context ioc;
+    status social_status;
+    net::co_spawn(ioc, st->social->backup_to((fs::path(dir) / "monochat.db").string()),
+                  [&](std::exception_ptr e, status r) {
+                      social_status = e ? status(make_error(errc::internal, "backup failed")) : r;
+                  });
+    ioc.run();
+    if (!social_status) {
+        std::fprintf(stderr, "monochat: backup: %s\n", social_status.error().message.c_str());
+        return 1;
+    }
+    std::printf("backup written to %s\n", dir.c_str());
+    return 0;
 }
 
-int restore(const infra::config&, const std::string&) {
-    std::fprintf(stderr, "monochat: restore is not available in this build\n");
-    return 1;
+int restore(const infra::config& cfg, const std::string& dir) {
+    namespace fs = std::filesystem;
+    const fs::path from(dir);
+    if (!fs::is_directory(from / "messages") || !fs::is_regular_file(from / "monochat.db")) {
+        std::fprintf(stderr, "monochat: restore: %s is not a monochat backup\n", dir.c_str());
+        return 1;
+    }
+    const fs::path to(cfg.storage.data_dir);
+    std::error_code ec;
+    if (fs::exists(to) && !fs::is_empty(to, ec)) {
+        std::fprintf(stderr,
+                     "monochat: restore: %s is not empty; move it away first (restore never "
+                     "overwrites data)\n",
+                     to.c_str());
+        return 1;
+    }
+    fs::create_directories(to, ec);
+    fs::copy(from / "messages", to / "messages", fs::copy_options::recursive, ec);
+    if (!ec) {
+        fs::copy_file(from / "monochat.db", to / "monochat.db", ec);
+    }
+    if (ec) {
+        std::fprintf(stderr, "monochat: restore: %s\n", ec.message().c_str());
+        return 1;
+    }
+    std::printf("restored %s into %s\n", dir.c_str(), to.c_str());
+    return 0;
 }
 
 }  // namespace monochat::app
