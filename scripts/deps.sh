@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Installs what monochat needs to build (and, with --test, to run its tests) from Debian 12's
-# packages, skipping what is already installed. Safe to run again; needs root or sudo.
+# Installs what monochat needs from Debian 12's packages, skipping what is already installed.
+# Safe to run again; needs root or sudo.
+#   deps.sh            to build
+#   deps.sh --test     to build and run every test
+#   deps.sh --runtime  only the shared libraries the built binary loads (the Docker image)
 set -euo pipefail
 
-packages=(g++ cmake ninja-build pkg-config ccache git
-          libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
-          libsodium-dev libssl-dev curl ca-certificates)
-if [[ "${1:-}" == "--test" ]]; then
-    packages+=(catch2 clang libclang-rt-14-dev)
-fi
+case "${1:-}" in
+    --runtime)
+        packages=(librocksdb7.8 libsqlite3-0 libfmt9 libsodium23 libssl3 curl ca-certificates) ;;
+    --test)
+        packages=(g++ cmake ninja-build pkg-config ccache git
+                  libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
+                  libsodium-dev libssl-dev curl ca-certificates
+                  catch2) ;;
+    *)
+        packages=(g++ cmake ninja-build pkg-config ccache git
+                  libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
+                  libsodium-dev libssl-dev curl ca-certificates) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -16,7 +16,7 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: monochat [--config FILE] [--print-config] [--version]\n"
+    "usage: monochat [--config FILE] [--print-config] [--config-reference] [--version]\n"
     "       monochat backup DIR [--config FILE]\n"
     "       monochat restore DIR [--config FILE]\n"
     "\n"
@@ -42,6 +42,16 @@ int main(int argc, char** argv) {
             config_path = arg.substr(std::strlen("--config="));
         } else if (arg == "--print-config") {
             print_config = true;
+        } else if (arg == "--config-reference") {
+            // The table of every key, as docs/configuration.md shows it.
+            std::printf("| key | environment | type | default | live | meaning |\n");
+            std::printf("|---|---|---|---|---|---|\n");
+            for (const auto& k : monochat::infra::describe_config()) {
+                std::printf("| `%s` | `%s` | %s | `%s` | %s | %s |\n", k.path.c_str(), k.env.c_str(),
+                            k.type.c_str(), k.default_value.c_str(), k.live ? "yes" : "no",
+                            k.doc.c_str());
+            }
+            return 0;
         } else if (arg == "--version" || arg == "-V") {
             std::printf("monochat %s\n", MONOCHAT_VERSION);
             return 0;

@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "support/http_client.hpp"
@@ -216,4 +218,41 @@ TEST_CASE("the example configuration file is valid and complete", "[integration]
     const auto example = nlohmann::json::parse(in, nullptr, true, true);
     const auto effective = nlohmann::json::parse(r.output);
     CHECK(example.flatten().size() == effective.flatten().size());
+}
+
+TEST_CASE("the Docker configuration listens on every address and keeps data in /data",
+          "[integration][config]") {
+    const auto r = run_monochat({"--config", MONOCHAT_SOURCE_DIR "/config/docker.json", "--print-config"});
+    REQUIRE(r.exit.exited);
+    REQUIRE(r.exit.code == 0);
+    const auto cfg = nlohmann::json::parse(r.output);
+    CHECK(cfg["server"]["host"] == "0.0.0.0");
+    CHECK(cfg["server"]["port"] == 8080);
+    CHECK(cfg["storage"]["data_dir"] == "/data");
+}
+
+TEST_CASE("docs/configuration.md lists every key", "[integration][config]") {
+    const auto r = run_monochat({"--config-reference"});
+    REQUIRE(r.exit.exited);
+    REQUIRE(r.exit.code == 0);
+    std::ifstream in(MONOCHAT_SOURCE_DIR "/docs/configuration.md");
+    const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream lines(r.output);
+    std::string line;
+    int keys = 0;
+    while (std::getline(lines, line)) {
+        if (line.rfind("| `", 0) == 0) {
+            ++keys;
+            INFO(line);
+            CHECK(doc.find(line) != std::string::npos);
+        }
+    }
+    CHECK(keys > 30);
+}
+
+TEST_CASE("--version prints the version", "[integration][config]") {
+    const auto r = run_monochat({"--version"});
+    REQUIRE(r.exit.exited);
+    CHECK(r.exit.code == 0);
+    CHECK(r.output.rfind("monochat ", 0) == 0);
 }
