@@ -36,7 +36,11 @@ struct delivery {
     delivery_kind kind = delivery_kind::frame;
     std::vector<std::uint64_t> user_ids;
     std::uint64_t exclude_session = 0;
+    // No session of this user gets it (typing never reaches the typer's own connections).
+    std::uint64_t exclude_user = 0;
     std::uint16_t close_code = 0;
+    // A `message` push: counted in monochat_messages_delivered_total.
+    bool is_message = false;
     std::string frame;
 };
 
