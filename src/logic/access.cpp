@@ -63,3 +63,65 @@ result<conversation_ref> parse_conversation_id(std::string_view id) {
 }
 
 }  // namespace monochat::logic
+
+#include <monochat/infra/live_config.hpp>
+#include <monochat/storage/social_store.hpp>
+
+namespace monochat::logic {
+
+boost::asio::awaitable<status> access_control::can_read(const identity& who,
+                                                        const conversation_ref& c) {
+    co_return co_await check(who, c, false);
+}
+
+boost::asio::awaitable<status> access_control::can_send(const identity& who,
+                                                        const conversation_ref& c) {
+    co_return co_await check(who, c, true);
+}
+
+boost::asio::awaitable<status> access_control::check(const identity& who, const conversation_ref& c,
+                                                     bool send) {
+    if (c.kind == conversation_kind::world) {
+        co_return status{};
+    }
+    switch (c.kind) {
+        case conversation_kind::group: {
+            auto role = co_await social_.member_role_of(c.group_id, who.user_id);
+            if (!role) {
+                co_return role.error();  // not_found: no such group
+            }
+            if (who.guest || !*role) {
+                co_return make_error(errc::forbidden, "only members of the group may do this");
+            }
+            co_return status{};
+        }
+        case conversation_kind::direct: {
+            const bool participant = who.user_id == c.low || who.user_id == c.high;
+            // The conversation exists when both users do; outsiders learn only that much.
+            auto users = co_await social_.get_users({c.low, c.high});
+            if (!users) {
+                co_return users.error();
+            }
+            if (users->size() != 2) {
+                co_return make_error(errc::not_found, "no such user in this conversation");
+            }
+            if (who.guest || !participant || (*users)[0].guest || (*users)[1].guest) {
+                co_return make_error(errc::forbidden, "this direct conversation is not yours");
+            }
+            if (send && live_.get()->policy.dm_requires_friendship) {
+                auto friends = co_await social_.are_friends(c.low, c.high);
+                if (!friends) {
+                    co_return friends.error();
+                }
+                if (!*friends) {
+                    co_return make_error(errc::forbidden, "direct messages need friendship");
+                }
+            }
+            co_return status{};
+        }
+        case conversation_kind::world: break;
+    }
+    co_return status{};
+}
+
+}  // namespace monochat::logic

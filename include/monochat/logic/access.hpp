@@ -45,3 +45,35 @@ inline constexpr std::string_view world_conversation_id = "world";
 [[nodiscard]] result<std::uint64_t> parse_id(std::string_view text, std::string_view what);
 
 }  // namespace monochat::logic
+
+namespace monochat::infra {
+class live_config;
+}
+namespace monochat::storage {
+class social_store;
+}
+
+namespace monochat::logic {
+
+// The access rules of the table above, answered from the social store.
+// Thread-safety: any thread; awaitables resume on the caller's executor.
+class access_control {
+public:
+    access_control(storage::social_store& social, const infra::live_config& live)
+        : social_(social), live_(live) {}
+
+    // May `who` read the conversation (history, sync, mark read, online, search)?
+    // Errors: not_found, forbidden.
+    boost::asio::awaitable<status> can_read(const identity& who, const conversation_ref& c);
+    // May `who` send to it? Also needs friendship in direct chats when
+    // policy.dm_requires_friendship. Errors: not_found, forbidden.
+    boost::asio::awaitable<status> can_send(const identity& who, const conversation_ref& c);
+
+private:
+    boost::asio::awaitable<status> check(const identity& who, const conversation_ref& c, bool send);
+
+    storage::social_store& social_;
+    const infra::live_config& live_;
+};
+
+}  // namespace monochat::logic
