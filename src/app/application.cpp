@@ -11,14 +11,20 @@
 #include <cstdio>
 #include <filesystem>
 #include <monochat/bus/message_bus.hpp>
+#include <monochat/gateway/connection_registry.hpp>
 #include <monochat/gateway/http_server.hpp>
+#include <monochat/gateway/message_routes.hpp>
 #include <monochat/gateway/ops_routes.hpp>
+#include <monochat/gateway/websocket_gateway.hpp>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/live_config.hpp>
 #include <monochat/infra/metrics.hpp>
+#include <monochat/logic/access.hpp>
 #include <monochat/logic/delivery.hpp>
+#include <monochat/logic/messaging.hpp>
+#include <monochat/task/fanout_worker.hpp>
 #include <monochat/storage/message_log_factory.hpp>
 #include <monochat/storage/social_store.hpp>
 #include <thread>
@@ -127,9 +133,44 @@ public:
         bus_ = bus::make_memory_bus(metrics_);
         bus_->declare(logic::downstream_topic, {4, 65536});
 
+        // Logic. Issue 4's accounts service replaces authenticate_ when it is wired.
+        access_ = std::make_unique<logic::access_control>(*stores_.social, live_);
+        messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
+                                                    registry_, live_, clock_, ids_, metrics_});
+        messaging_->start();
+
+        // Task.
+        fanout_ = std::make_unique<task::fanout_worker>(*bus_, *stores_.social, live_, metrics_);
+        if (auto st = fanout_->start(); !st) {
+            infra::log::error("app", "cannot start fan-out", {{"error", st.error().message}});
+            return 1;
+        }
+
+        // Gateway.
         http_limits_.apply(cfg_);
+        ws_limits_.apply(cfg_);
         gateway::add_ops_routes(routes_, health_, metrics_);
+        const gateway::authenticator authenticate = [this](std::string token) {
+            return authenticate_(std::move(token));
+        };
+        gateway::add_message_routes(routes_, authenticate, *messaging_);
+        gateway::ws_dependencies ws_deps;
+        ws_deps.authenticate = authenticate;
+        ws_deps.mark_read = [this](logic::identity who, std::string cid, std::uint64_t seq) {
+            return mark_read_(std::move(who), std::move(cid), seq);
+        };
+        ws_deps.messaging = messaging_.get();
+        ws_ = std::make_unique<gateway::websocket_gateway>(registry_, std::move(ws_deps), ws_limits_,
+                                                           metrics_, clock_);
+        auto downstream = bus_->subscribe(logic::downstream_topic, "gateway",
+                                          [this](const bus::envelope& e) { ws_->deliver(*e.payload); });
+        if (!downstream) {
+            infra::log::error("app", "cannot subscribe gateway", {{"error", downstream.error().message}});
+            return 1;
+        }
+        downstream_ = std::move(*downstream);
         http_ = std::make_unique<gateway::http_server>(ioc_, http_limits_, routes_, metrics_);
+        http_->set_upgrade_handler(ws_->handler());
         auto addr = http_->listen(cfg_.server.host, static_cast<std::uint16_t>(cfg_.server.port));
         if (!addr) {
             infra::log::error("app", "cannot start", {{"error", addr.error().message}});
@@ -154,10 +195,14 @@ public:
         for (auto& t : threads) {
             t.join();
         }
-        // Layers stop in reverse order of construction: the listener is closed already.
+        // Layers stop in reverse order of construction: the listener is closed already. The log
+        // completes pending appends first; their deliveries find no sessions and are dropped.
         http_.reset();
-        bus_->shutdown();
         stores_.log->close();
+        downstream_.reset();
+        fanout_->stop();
+        messaging_->stop();
+        bus_->shutdown();
         stores_.social.reset();
         stores_.log.reset();
         infra::log::info("app", "stopped");
@@ -191,6 +236,7 @@ private:
             co_await timer.async_wait(net::as_tuple(net::use_awaitable));
         }
         http_->stop_accepting();
+        ws_->close_all(1001);
         const auto deadline = std::chrono::steady_clock::now() +
                               std::chrono::milliseconds(cfg_.server.shutdown_timeout_ms);
         for (;;) {
@@ -216,7 +262,23 @@ private:
     infra::metrics_registry metrics_;
     net::io_context ioc_;
     stores stores_;
+    // Sessions are registered here; logic reads it as its presence_view.
+    gateway::connection_registry registry_;
     std::unique_ptr<bus::message_bus> bus_;
+    std::unique_ptr<logic::access_control> access_;
+    std::unique_ptr<logic::messaging_service> messaging_;
+    std::function<net::awaitable<result<logic::identity>>(std::string)> authenticate_ =
+        [](std::string) -> net::awaitable<result<logic::identity>> {
+        co_return make_error(errc::unauthenticated, "accounts are not wired");
+    };
+    std::function<net::awaitable<status>(logic::identity, std::string, std::uint64_t)> mark_read_ =
+        [](logic::identity, std::string, std::uint64_t) -> net::awaitable<status> {
+        co_return make_error(errc::unavailable, "read state is not wired");
+    };
+    std::unique_ptr<task::fanout_worker> fanout_;
+    gateway::ws_limits ws_limits_;
+    std::unique_ptr<gateway::websocket_gateway> ws_;
+    std::unique_ptr<bus::subscription> downstream_;
     gateway::health_state health_;
     gateway::http_limits http_limits_;
     gateway::router routes_;

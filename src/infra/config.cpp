@@ -103,6 +103,12 @@ const std::vector<field>& fields() {
         MC_I("limits.max_group_members", limits.max_group_members, 2, 100000000, true,
              "Most members of one group."),
 
+        MC_I("limits.outbox_frames", limits.outbox_frames, 1, 100000000, true,
+             "Frames a WebSocket session may have queued before it is closed with 4008."),
+        MC_I("limits.outbox_bytes", limits.outbox_bytes, 1024, 1LL << 34, true,
+             "Bytes a WebSocket session may have queued before it is closed with 4008."),
+        MC_I("limits.ws_inflight", limits.ws_inflight, 1, 100000, true,
+             "Requests one WebSocket session may have in progress at once."),
         MC_I("fanout.large_group_threshold", fanout.large_group_threshold, 1, 100000000, true,
              "Groups above this many members are fanned out by task workers."),
         MC_I("fanout.shard_size", fanout.shard_size, 1, 1000000, true,

@@ -77,6 +77,13 @@ struct limits_options {
     std::int64_t max_frame_bytes = 65536;
     std::int64_t max_text_bytes = 8192;
     std::int64_t max_group_members = 100000;
+    // A WebSocket session's outgoing queue: frames and bytes waiting to be written. A session
+    // past either bound is closed with 4008 (slow consumer). Defaults: 4096 frames, 4 MiB.
+    std::int64_t outbox_frames = 4096;
+    std::int64_t outbox_bytes = 4 << 20;
+    // Requests (send, sync, read, typing) one WebSocket session may have in progress at once;
+    // the session stops reading frames while at the bound. Default: 256.
+    std::int64_t ws_inflight = 256;
 };
 
 struct fanout_options {

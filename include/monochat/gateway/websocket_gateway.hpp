@@ -1,0 +1,83 @@
+#pragma once
+// The WebSocket half of gateway (shared/protocol.md, "WebSocket"): authenticates the upgrade,
+// runs one session per connection (a reader, a writer and a heartbeat coroutine on the
+// connection's strand), parses client frames and calls logic, and delivers what logic and task
+// publish on the `downstream` topic to the sessions in the connection registry.
+//
+// Bounds, all from config: the largest client frame (`limits.max_frame_bytes`, 1009 above it),
+// the outgoing queue per session (`limits.outbox_frames` / `limits.outbox_bytes`, 4008 past
+// either), requests in progress per session (`limits.ws_inflight`), heartbeat
+// (`server.heartbeat_ms`: a ping every interval, 4002 after three silent ones).
+// Thread-safety: every member may be called from any thread.
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <monochat/gateway/connection_registry.hpp>
+#include <monochat/gateway/http_server.hpp>
+#include <monochat/infra/result.hpp>
+#include <monochat/logic/access.hpp>
+#include <string>
+#include <string_view>
+
+namespace monochat::infra {
+class clock;
+class metrics_registry;
+struct config;
+}  // namespace monochat::infra
+namespace monochat::logic {
+class messaging_service;
+}
+
+namespace monochat::gateway {
+
+struct ws_limits {
+    std::atomic<std::int64_t> heartbeat_ms{30000};
+    std::atomic<std::int64_t> max_frame_bytes{65536};
+    std::atomic<std::int64_t> outbox_frames{4096};
+    std::atomic<std::int64_t> outbox_bytes{4 << 20};
+    std::atomic<std::int64_t> inflight{256};
+
+    void apply(const infra::config& cfg);
+};
+
+// What the WebSocket gateway needs from logic besides messaging.
+struct ws_dependencies {
+    // Resolves a bearer token. Errors: unauthenticated.
+    std::function<boost::asio::awaitable<result<logic::identity>>(std::string token)> authenticate;
+    // `read` frames: moves the read position and pushes receipts.
+    std::function<boost::asio::awaitable<status>(logic::identity who, std::string conversation_id,
+                                                 std::uint64_t seq)>
+        mark_read;
+    logic::messaging_service* messaging = nullptr;
+};
+
+class websocket_gateway {
+public:
+    websocket_gateway(connection_registry& registry, ws_dependencies deps, const ws_limits& limits,
+                      infra::metrics_registry& metrics, const infra::clock& clock);
+    ~websocket_gateway();
+    websocket_gateway(const websocket_gateway&) = delete;
+    websocket_gateway& operator=(const websocket_gateway&) = delete;
+
+    // For http_server::set_upgrade_handler.
+    upgrade_handler handler();
+
+    // Decodes one `downstream` bus payload (logic::delivery) and queues it on the sessions it
+    // names. Called on the bus's consumer threads.
+    void deliver(std::string_view payload);
+
+    // Refuses new upgrades from now on and closes every session with `code` (1001 at shutdown).
+    void close_all(std::uint16_t code);
+    std::size_t sessions() const;
+
+    // The shared state of every session (defined in websocket_gateway.cpp).
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace monochat::gateway

@@ -1,0 +1,132 @@
+#pragma once
+// Messaging: the send path, history and sync, typing (shared/architecture.md, "Send path";
+// shared/protocol.md, "Delivery guarantees"). Shared by the WebSocket frames and the HTTP
+// routes, so both behave identically.
+//
+// Send: validate, check access, look up (sender, client_msg_id) for an idempotent retry, take a
+// token from the sender's rate-limit bucket, then append through storage's group commit; the
+// ack is returned only once the message is durable. Delivery happens after the commit, from
+// storage's commit listener, in seq order per conversation: small conversations go straight to
+// gateway's downstream topic; groups above `fanout.large_group_threshold` become one fan-out
+// job for task.
+//
+// Thread-safety: every member may be called from any thread; awaitables resume on the caller's
+// executor.
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+#include <monochat/infra/result.hpp>
+#include <monochat/logic/access.hpp>
+#include <monochat/logic/presence.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace monochat::infra {
+class clock;
+class id_generator;
+class live_config;
+class metrics_registry;
+}  // namespace monochat::infra
+namespace monochat::storage {
+class message_log;
+class social_store;
+}  // namespace monochat::storage
+namespace monochat::bus {
+class message_bus;
+}
+
+namespace monochat::logic {
+
+class access_control;
+
+// A message body as the client sent it, parsed but not yet checked against the rules.
+struct message_body {
+    std::string type;  // text, edit, recall, reaction
+    std::optional<std::string> text;
+    std::optional<std::uint64_t> reply_to;
+    std::optional<std::vector<std::uint64_t>> mentions;
+    std::optional<std::uint64_t> target_seq;
+    std::optional<std::string> emoji;
+    std::optional<std::string> op;  // add, remove
+};
+
+struct send_request {
+    identity who;
+    std::uint64_t session_id = 0;  // the sending connection (it gets the ack, not the push)
+    std::string conversation_id;
+    std::string client_msg_id;
+    message_body body;
+    std::string trace_id;
+};
+
+struct send_result {
+    std::string message_json;  // the stored message in wire form
+    std::uint64_t message_id = 0;
+    std::string conversation_id;
+    std::uint64_t seq = 0;
+    std::int64_t ts = 0;
+    std::string client_msg_id;
+    bool duplicate = false;  // an idempotent retry: nothing new was stored or pushed
+};
+
+struct history_request {
+    std::string conversation_id;
+    std::optional<std::uint64_t> after_seq;
+    std::optional<std::uint64_t> before_seq;
+    std::size_t limit = 50;
+};
+
+struct history_page {
+    std::string conversation_id;
+    std::vector<std::string> messages;  // wire form, ascending seq
+    bool has_more = false;
+};
+
+class messaging_service {
+public:
+    virtual ~messaging_service() = default;
+
+    // Errors: invalid_argument (malformed id or body), too_large (text over
+    // limits.max_text_bytes), not_found / forbidden (conversation), rate_limited,
+    // unavailable (storage).
+    virtual boost::asio::awaitable<result<send_result>> send(send_request req) = 0;
+
+    // after_seq: the `limit` messages after it; before_seq: the `limit` before it; neither: the
+    // latest `limit`. Both: invalid_argument. Errors as for reads of the conversation.
+    virtual boost::asio::awaitable<result<history_page>> history(identity who,
+                                                                 history_request req) = 0;
+
+    // Pushes `typing` to the other members' connections (never the typer's). Not stored.
+    virtual boost::asio::awaitable<status> typing(identity who, std::string conversation_id) = 0;
+
+    // Members of the conversation with a live connection (world: every connected user).
+    virtual boost::asio::awaitable<result<std::uint64_t>> online_count(
+        identity who, std::string conversation_id) = 0;
+
+    // A user's first connection opened or last one closed: `presence` to their friends.
+    virtual void presence_changed(std::uint64_t user_id, bool online) = 0;
+
+    // Starts delivering committed messages (subscribes to storage's commit listener and the
+    // bus). Call once, before the first send.
+    virtual void start() = 0;
+    // Stops delivering; sends fail with unavailable afterwards.
+    virtual void stop() = 0;
+};
+
+struct messaging_dependencies {
+    storage::message_log& log;
+    storage::social_store& social;
+    bus::message_bus& bus;
+    access_control& access;
+    presence_view& presence;
+    const infra::live_config& live;
+    const infra::clock& clock;
+    infra::id_generator& ids;
+    infra::metrics_registry& metrics;
+};
+
+std::unique_ptr<messaging_service> make_messaging_service(messaging_dependencies deps);
+
+}  // namespace monochat::logic

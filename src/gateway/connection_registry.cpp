@@ -1,0 +1,148 @@
+#include <monochat/gateway/connection_registry.hpp>
+
+#include <algorithm>
+
+namespace monochat::gateway {
+
+bool connection_registry::add(const std::shared_ptr<ws_connection>& c) {
+    auto& shard = shard_of_user(c->user_id());
+    std::lock_guard lock(shard.mutex);
+    auto& list = shard.users[c->user_id()];
+    list.push_back(c);
+    connections_.fetch_add(1, std::memory_order_relaxed);
+    if (list.size() == 1) {
+        online_users_.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+bool connection_registry::remove(const ws_connection& c) {
+    unsubscribe_world(c);
+    auto& shard = shard_of_user(c.user_id());
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.users.find(c.user_id());
+    if (it == shard.users.end()) {
+        return false;
+    }
+    auto& list = it->second;
+    const auto before = list.size();
+    std::erase_if(list, [&](const auto& p) { return p.get() == &c; });
+    if (list.size() == before) {
+        return false;
+    }
+    connections_.fetch_sub(1, std::memory_order_relaxed);
+    if (list.empty()) {
+        shard.users.erase(it);
+        online_users_.fetch_sub(1, std::memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+void connection_registry::subscribe_world(const std::shared_ptr<ws_connection>& c) {
+    auto& shard = shard_of_session(c->session_id());
+    std::lock_guard lock(shard.mutex);
+    shard.sessions.emplace(c->session_id(), c);
+}
+
+void connection_registry::unsubscribe_world(const ws_connection& c) {
+    auto& shard = shard_of_session(c.session_id());
+    std::lock_guard lock(shard.mutex);
+    shard.sessions.erase(c.session_id());
+}
+
+std::size_t connection_registry::push_to_user(std::uint64_t user_id,
+                                              const std::shared_ptr<const std::string>& frame,
+                                              std::uint64_t exclude_session) {
+    auto& shard = shard_of_user(user_id);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.users.find(user_id);
+    if (it == shard.users.end()) {
+        return 0;
+    }
+    std::size_t n = 0;
+    for (const auto& c : it->second) {
+        if (c->session_id() != exclude_session && c->push(frame)) {
+            ++n;
+        }
+    }
+    return n;
+}
+
+std::size_t connection_registry::push_to_world(const std::shared_ptr<const std::string>& frame,
+                                               std::uint64_t exclude_session,
+                                               std::uint64_t exclude_user) {
+    std::size_t n = 0;
+    for (auto& shard : world_) {
+        std::lock_guard lock(shard.mutex);
+        for (const auto& [id, c] : shard.sessions) {
+            if (id != exclude_session && (exclude_user == 0 || c->user_id() != exclude_user) &&
+                c->push(frame)) {
+                ++n;
+            }
+        }
+    }
+    return n;
+}
+
+void connection_registry::for_each(const std::function<void(ws_connection&)>& f) {
+    for (auto& shard : users_) {
+        std::vector<std::shared_ptr<ws_connection>> snapshot;
+        {
+            std::lock_guard lock(shard.mutex);
+            for (const auto& [user, list] : shard.users) {
+                snapshot.insert(snapshot.end(), list.begin(), list.end());
+            }
+        }
+        for (auto& c : snapshot) {
+            f(*c);
+        }
+    }
+}
+
+void connection_registry::close_token(const std::string& token_hash, std::uint16_t code,
+                                      const std::string& reason) {
+    // Logout is rare; a scan of every session keeps the hot maps free of a third index.
+    for_each([&](ws_connection& c) {
+        if (c.token_hash() == token_hash) {
+            c.close(code, reason);
+        }
+    });
+}
+
+void connection_registry::close_user(std::uint64_t user_id, std::uint16_t code,
+                                     const std::string& reason) {
+    std::vector<std::shared_ptr<ws_connection>> list;
+    {
+        auto& shard = shard_of_user(user_id);
+        std::lock_guard lock(shard.mutex);
+        if (auto it = shard.users.find(user_id); it != shard.users.end()) {
+            list = it->second;
+        }
+    }
+    for (auto& c : list) {
+        c->close(code, reason);
+    }
+}
+
+void connection_registry::close_all(std::uint16_t code, const std::string& reason) {
+    for_each([&](ws_connection& c) { c.close(code, reason); });
+}
+
+std::size_t connection_registry::world_subscribers() const {
+    std::size_t n = 0;
+    for (const auto& shard : world_) {
+        std::lock_guard lock(shard.mutex);
+        n += shard.sessions.size();
+    }
+    return n;
+}
+
+bool connection_registry::is_online(std::uint64_t user_id) const {
+    const auto& shard = shard_of_user(user_id);
+    std::lock_guard lock(shard.mutex);
+    return shard.users.count(user_id) != 0;
+}
+
+}  // namespace monochat::gateway

@@ -1,0 +1,135 @@
+#include <monochat/gateway/message_routes.hpp>
+
+#include <charconv>
+#include <monochat/logic/messaging.hpp>
+#include <nlohmann/json.hpp>
+
+#include "gateway/ws_frames.hpp"
+
+namespace monochat::gateway {
+
+namespace {
+using json = nlohmann::json;
+using net_response = boost::asio::awaitable<http_response>;
+
+result<std::optional<std::uint64_t>> optional_seq(const http_request& req, std::string_view name) {
+    auto v = req.query_param(name);
+    if (!v) {
+        return std::optional<std::uint64_t>{};
+    }
+    std::uint64_t n = 0;
+    const auto* end = v->data() + v->size();
+    const auto [ptr, ec] = std::from_chars(v->data(), end, n);
+    if (v->empty() || ec != std::errc{} || ptr != end) {
+        return make_error(errc::invalid_argument, std::string(name) + " must be a non-negative integer");
+    }
+    return std::optional<std::uint64_t>{n};
+}
+
+std::string page_json(const logic::history_page& page) {
+    std::string out = R"({"messages":[)";
+    for (std::size_t i = 0; i < page.messages.size(); ++i) {
+        if (i != 0) {
+            out += ',';
+        }
+        out += page.messages[i];
+    }
+    out += page.has_more ? R"(],"has_more":true})" : R"(],"has_more":false})";
+    return out;
+}
+}  // namespace
+
+void add_message_routes(router& routes, authenticator authenticate,
+                        logic::messaging_service& messaging) {
+    const auto who_of = [authenticate](const http_request& req)
+        -> boost::asio::awaitable<result<logic::identity>> {
+        const auto token = req.bearer_token();
+        if (token.empty()) {
+            co_return make_error(errc::unauthenticated, "a bearer token is required");
+        }
+        co_return co_await authenticate(std::string(token));
+    };
+
+    routes.add(http_method::get, "/api/v1/conversations/{cid}/messages",
+               [who_of, &messaging](http_request& req) -> net_response {
+                   auto who = co_await who_of(req);
+                   if (!who) {
+                       co_return error_response(who.error());
+                   }
+                   auto after = optional_seq(req, "after_seq");
+                   auto before = optional_seq(req, "before_seq");
+                   auto limit = ws_frames::parse_limit(req.query_param("limit"));
+                   if (!after) {
+                       co_return error_response(after.error());
+                   }
+                   if (!before) {
+                       co_return error_response(before.error());
+                   }
+                   if (!limit) {
+                       co_return error_response(limit.error());
+                   }
+                   logic::history_request h;
+                   h.conversation_id = std::string(req.param("cid"));
+                   h.after_seq = *after;
+                   h.before_seq = *before;
+                   h.limit = *limit;
+                   auto page = co_await messaging.history(*who, std::move(h));
+                   if (!page) {
+                       co_return error_response(page.error());
+                   }
+                   co_return http_response::json(200, page_json(*page));
+               });
+
+    routes.add(http_method::post, "/api/v1/conversations/{cid}/messages",
+               [who_of, &messaging](http_request& req) -> net_response {
+                   auto who = co_await who_of(req);
+                   if (!who) {
+                       co_return error_response(who.error());
+                   }
+                   json body = json::parse(req.body, nullptr, false);
+                   if (body.is_discarded() || !body.is_object()) {
+                       co_return error_response(
+                           make_error(errc::invalid_argument, "the request body must be a JSON object"));
+                   }
+                   auto cmid = body.find("client_msg_id");
+                   if (cmid == body.end() || !cmid->is_string()) {
+                       co_return error_response(
+                           make_error(errc::invalid_argument, "client_msg_id is required and must be a string"));
+                   }
+                   auto b = body.find("body");
+                   if (b == body.end()) {
+                       co_return error_response(make_error(errc::invalid_argument, "body is required"));
+                   }
+                   auto parsed = ws_frames::parse_body_json(b->dump());
+                   if (!parsed) {
+                       co_return error_response(parsed.error());
+                   }
+                   logic::send_request s;
+                   s.who = *who;
+                   s.conversation_id = std::string(req.param("cid"));
+                   s.client_msg_id = cmid->get<std::string>();
+                   s.body = std::move(*parsed);
+                   s.trace_id = req.trace_id;
+                   auto r = co_await messaging.send(std::move(s));
+                   if (!r) {
+                       co_return error_response(r.error());
+                   }
+                   co_return http_response::json(r->duplicate ? 200 : 201,
+                                                 R"({"message":)" + r->message_json + "}");
+               });
+
+    routes.add(http_method::get, "/api/v1/conversations/{cid}/online",
+               [who_of, &messaging](http_request& req) -> net_response {
+                   auto who = co_await who_of(req);
+                   if (!who) {
+                       co_return error_response(who.error());
+                   }
+                   auto n = co_await messaging.online_count(*who, std::string(req.param("cid")));
+                   if (!n) {
+                       co_return error_response(n.error());
+                   }
+                   co_return http_response::json(200, R"({"online":)" + std::to_string(*n) + "}");
+               });
+}
+
+}  // namespace monochat::gateway

@@ -1,0 +1,546 @@
+#include <monochat/gateway/websocket_gateway.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <monochat/infra/clock.hpp>
+#include <monochat/infra/config.hpp>
+#include <monochat/infra/log.hpp>
+#include <monochat/infra/metrics.hpp>
+#include <monochat/logic/delivery.hpp>
+#include <monochat/logic/messaging.hpp>
+#include <nlohmann/json.hpp>
+
+#include "gateway/upgrade.hpp"
+#include "gateway/ws_frames.hpp"
+
+namespace monochat::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using json = nlohmann::json;
+
+namespace {
+constexpr auto token = net::as_tuple(net::use_awaitable);
+
+// Close codes of the protocol.
+constexpr std::uint16_t close_slow_consumer = 4008;
+constexpr std::uint16_t close_heartbeat = 4002;
+
+std::atomic<std::uint64_t> next_session_id{1};
+}  // namespace
+
+void ws_limits::apply(const infra::config& cfg) {
+    heartbeat_ms = cfg.server.heartbeat_ms;
+    max_frame_bytes = cfg.limits.max_frame_bytes;
+    outbox_frames = cfg.limits.outbox_frames;
+    outbox_bytes = cfg.limits.outbox_bytes;
+    inflight = cfg.limits.ws_inflight;
+}
+
+// Metrics shared by every session.
+struct ws_metrics {
+    explicit ws_metrics(infra::metrics_registry& m)
+        : connections(m.get_gauge("monochat_connections", "Open WebSocket connections.")),
+          delivered(m.get_counter("monochat_messages_delivered_total",
+                                  "Message pushes queued on WebSocket connections.")),
+          dropped(m.get_counter("monochat_push_dropped_total",
+                                "Connections closed because their outgoing queue overflowed.")),
+          frames_in(m.get_counter("monochat_ws_frames_received_total", "Client frames received.")),
+          frames_out(m.get_counter("monochat_ws_frames_sent_total", "Frames written to clients.")),
+          refused_auth(m.get_counter("monochat_connections_refused_total",
+                                     "Connections refused at accept.", {{"reason", "unauthenticated"}})),
+          outbox_depth(m.get_gauge("monochat_queue_depth", "Messages waiting in an internal queue.",
+                                   {{"queue", "ws_outbox"}})) {}
+    infra::gauge& connections;
+    infra::counter& delivered;
+    infra::counter& dropped;
+    infra::counter& frames_in;
+    infra::counter& frames_out;
+    infra::counter& refused_auth;
+    infra::gauge& outbox_depth;
+};
+
+class ws_session;
+
+struct websocket_gateway::impl : std::enable_shared_from_this<websocket_gateway::impl> {
+    impl(connection_registry& r, ws_dependencies d, const ws_limits& l, infra::metrics_registry& m,
+         const infra::clock& c)
+        : registry(r), deps(std::move(d)), limits(l), metrics(m), clock(c) {}
+
+    connection_registry& registry;
+    ws_dependencies deps;
+    const ws_limits& limits;
+    ws_metrics metrics;
+    const infra::clock& clock;
+    std::atomic<bool> closing{false};
+    std::atomic<std::size_t> sessions{0};
+
+    void start(std::unique_ptr<upgrade_request> up);
+    net::awaitable<void> refuse(std::unique_ptr<upgrade_request> up, error e);
+    net::awaitable<void> authenticate_and_run(std::unique_ptr<upgrade_request> up);
+};
+
+// One WebSocket connection. Everything that touches `ws_` or the outbox runs on the
+// connection's strand; push() and close() post there from any thread.
+class ws_session final : public ws_connection, public std::enable_shared_from_this<ws_session> {
+public:
+    ws_session(std::shared_ptr<websocket_gateway::impl> gw, upgrade_request& up, logic::identity who)
+        : gw_(std::move(gw)),
+          ws_(std::move(up.stream)),
+          wake_(ws_.get_executor()),
+          heartbeat_(ws_.get_executor()),
+          inflight_wait_(ws_.get_executor()),
+          id_(next_session_id.fetch_add(1)),
+          who_(std::move(who)) {}
+
+    std::uint64_t session_id() const override { return id_; }
+    std::uint64_t user_id() const override { return who_.user_id; }
+    const std::string& token_hash() const override { return who_.token_hash; }
+
+    bool push(const std::shared_ptr<const std::string>& frame) override {
+        if (closing_.load(std::memory_order_relaxed)) {
+            return false;
+        }
+        net::post(ws_.get_executor(), [self = shared_from_this(), frame] { self->enqueue(frame); });
+        return true;
+    }
+
+    void close(std::uint16_t code, std::string reason) override {
+        net::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+            self->begin_close(code, std::move(r));
+        });
+    }
+
+    net::awaitable<void> run(http::request<http::string_body> req) {
+        auto self = shared_from_this();
+        auto& limits = gw_->limits;
+        ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+            res.set(http::field::server, "monochat");
+        }));
+        // Our own heartbeat decides when a silent client goes (4002); Beast's timer covers only
+        // the opening and closing handshakes.
+        websocket::stream_base::timeout t{};
+        t.handshake_timeout = std::chrono::seconds(10);
+        t.idle_timeout = websocket::stream_base::none();
+        t.keep_alive_pings = false;
+        ws_.set_option(t);
+        ws_.read_message_max(static_cast<std::size_t>(limits.max_frame_bytes.load()));
+        ws_.auto_fragment(false);
+        ws_.control_callback([this](websocket::frame_type, beast::string_view) { touch(); });
+
+        auto [aec] = co_await ws_.async_accept(req, token);
+        if (aec) {
+            co_return;
+        }
+        touch();
+        const bool first = gw_->registry.add(self);
+        gw_->metrics.connections.inc();
+        if (first && gw_->deps.messaging != nullptr) {
+            gw_->deps.messaging->presence_changed(who_.user_id, true);
+        }
+        infra::log::debug("gateway", "websocket open",
+                          {{"session", id_}, {"user", who_.user_id}});
+
+        enqueue(std::make_shared<const std::string>(
+            ws_frames::hello(who_.user_id, id_, limits.heartbeat_ms.load(), gw_->clock.now_ms())));
+
+        net::co_spawn(ws_.get_executor(), writer(), net::detached);
+        net::co_spawn(ws_.get_executor(), heartbeat(), net::detached);
+        co_await reader();
+
+        // The connection is over: stop the writer and heartbeat and leave the registry.
+        closing_ = true;
+        done_ = true;
+        wake_.cancel();
+        heartbeat_.cancel();
+        inflight_wait_.cancel();
+        gw_->metrics.outbox_depth.add(-static_cast<double>(outbox_.size()));
+        outbox_.clear();
+        beast::error_code ignored;
+        beast::get_lowest_layer(ws_).socket().close(ignored);
+        const bool last = gw_->registry.remove(*this);
+        gw_->metrics.connections.dec();
+        if (last && gw_->deps.messaging != nullptr) {
+            gw_->deps.messaging->presence_changed(who_.user_id, false);
+        }
+        infra::log::debug("gateway", "websocket closed", {{"session", id_}, {"user", who_.user_id}});
+    }
+
+private:
+    void touch() { last_activity_ = std::chrono::steady_clock::now(); }
+
+    // On the strand. The outbox is bounded in frames and bytes: past either bound the client
+    // is not keeping up, and protocol guarantee 3 forbids skipping frames, so it is closed.
+    void enqueue(std::shared_ptr<const std::string> frame) {
+        if (closing_.load(std::memory_order_relaxed)) {
+            return;
+        }
+        const auto& limits = gw_->limits;
+        if (outbox_.size() >= static_cast<std::size_t>(limits.outbox_frames.load()) ||
+            outbox_bytes_ + frame->size() > static_cast<std::size_t>(limits.outbox_bytes.load())) {
+            gw_->metrics.dropped.inc();
+            infra::log::info("gateway", "slow consumer closed",
+                             {{"session", id_}, {"user", who_.user_id},
+                              {"queued_frames", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
+            begin_close(close_slow_consumer, "slow consumer");
+            return;
+        }
+        outbox_bytes_ += frame->size();
+        outbox_.push_back(std::move(frame));
+        gw_->metrics.outbox_depth.inc();
+        if (outbox_.size() == 1) {
+            wake_.cancel();
+        }
+    }
+
+    // On the strand. Stops queueing, drops what is queued, and sends the close frame; if the
+    // peer does not complete the handshake (a slow consumer's socket may be full), the socket
+    // is closed after a grace period.
+    void begin_close(std::uint16_t code, std::string reason) {
+        if (close_started_ || done_) {
+            return;
+        }
+        close_started_ = true;
+        closing_ = true;
+        gw_->metrics.outbox_depth.add(-static_cast<double>(outbox_.size()));
+        outbox_.clear();
+        outbox_bytes_ = 0;
+        wake_.cancel();
+        net::co_spawn(
+            ws_.get_executor(),
+            [self = shared_from_this(), code, reason = std::move(reason)]() -> net::awaitable<void> {
+                net::steady_timer guard(self->ws_.get_executor());
+                guard.expires_after(std::chrono::seconds(5));
+                guard.async_wait([self](const boost::system::error_code& ec) {
+                    if (!ec) {
+                        beast::error_code ignored;
+                        beast::get_lowest_layer(self->ws_).socket().close(ignored);
+                    }
+                });
+                co_await self->ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), token);
+                guard.cancel();
+            },
+            net::detached);
+    }
+
+    net::awaitable<void> writer() {
+        auto self = shared_from_this();
+        while (!done_) {
+            if (outbox_.empty() || closing_) {
+                if (closing_) {
+                    co_return;
+                }
+                wake_.expires_at(std::chrono::steady_clock::time_point::max());
+                co_await wake_.async_wait(token);
+                continue;
+            }
+            auto frame = std::move(outbox_.front());
+            outbox_.pop_front();
+            outbox_bytes_ -= frame->size();
+            gw_->metrics.outbox_depth.dec();
+            ws_.text(true);
+            auto [ec, n] = co_await ws_.async_write(net::buffer(*frame), token);
+            if (ec) {
+                co_return;
+            }
+            gw_->metrics.frames_out.inc();
+        }
+    }
+
+    net::awaitable<void> heartbeat() {
+        auto self = shared_from_this();
+        while (!done_ && !closing_) {
+            const auto interval = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
+            heartbeat_.expires_after(interval);
+            auto [ec] = co_await heartbeat_.async_wait(token);
+            if (ec || done_ || closing_) {
+                co_return;
+            }
+            if (std::chrono::steady_clock::now() - last_activity_ > 3 * interval) {
+                begin_close(close_heartbeat, "heartbeat timeout");
+                co_return;
+            }
+            auto [pec] = co_await ws_.async_ping({}, token);
+            if (pec) {
+                co_return;
+            }
+        }
+    }
+
+    net::awaitable<void> reader() {
+        beast::flat_buffer buffer;
+        for (;;) {
+            // At the bound of requests in progress, stop reading: TCP flow control then slows
+            // the client down instead of queueing without bound.
+            while (inflight_ >= static_cast<std::size_t>(gw_->limits.inflight.load()) && !done_) {
+                inflight_wait_.expires_at(std::chrono::steady_clock::time_point::max());
+                co_await inflight_wait_.async_wait(token);
+            }
+            buffer.clear();
+            auto [ec, n] = co_await ws_.async_read(buffer, token);
+            if (ec) {
+                co_return;
+            }
+            touch();
+            gw_->metrics.frames_in.inc();
+            if (closing_) {
+                continue;  // draining the peer's frames until its close arrives
+            }
+            if (!ws_.got_text()) {
+                reply(ws_frames::error(std::nullopt, errc::invalid_argument,
+                                       "binary frames are not supported; send JSON text frames"));
+                continue;
+            }
+            handle(beast::buffers_to_string(buffer.data()));
+        }
+    }
+
+    void reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
+
+    // Parses one client frame and starts its handling. Requests that wait (send, sync, read,
+    // typing) run as their own coroutines on this strand, so a slow one does not hold up the
+    // frames behind it; their replies carry the client's `id`.
+    void handle(const std::string& text) {
+        auto parsed = ws_frames::parse_client_frame(text);
+        if (!parsed) {
+            reply(ws_frames::error(parsed.error().id, errc::invalid_argument, parsed.error().message));
+            return;
+        }
+        auto& f = *parsed;
+        switch (f.type) {
+            case ws_frames::frame_type::ping:
+                reply(ws_frames::pong(f.id, gw_->clock.now_ms()));
+                return;
+            case ws_frames::frame_type::subscribe:
+            case ws_frames::frame_type::unsubscribe:
+                if (f.conversation_id != logic::world_conversation_id) {
+                    reply(ws_frames::error(f.id, errc::invalid_argument,
+                                           "only the world conversation can be subscribed to"));
+                    return;
+                }
+                if (f.type == ws_frames::frame_type::subscribe) {
+                    gw_->registry.subscribe_world(shared_from_this());
+                } else {
+                    gw_->registry.unsubscribe_world(*this);
+                }
+                reply(ws_frames::ok(f.id));
+                return;
+            default: break;
+        }
+        ++inflight_;
+        net::co_spawn(ws_.get_executor(), request(std::move(f)), net::detached);
+    }
+
+    net::awaitable<void> request(ws_frames::client_frame f) {
+        auto self = shared_from_this();
+        std::optional<std::string> out;
+        try {
+            out = co_await dispatch(f);
+        } catch (const std::exception& e) {
+            infra::log::error("gateway", "websocket request failed",
+                              {{"session", id_}, {"error", e.what()}});
+            out = ws_frames::error(f.id, errc::internal, "internal error");
+        }
+        if (out) {
+            reply(std::move(*out));
+        }
+        if (inflight_-- >= static_cast<std::size_t>(gw_->limits.inflight.load())) {
+            inflight_wait_.cancel();
+        }
+    }
+
+    net::awaitable<std::optional<std::string>> dispatch(ws_frames::client_frame& f) {
+        auto* messaging = gw_->deps.messaging;
+        switch (f.type) {
+            case ws_frames::frame_type::send: {
+                logic::send_request req;
+                req.who = who_;
+                req.session_id = id_;
+                req.conversation_id = std::move(f.conversation_id);
+                req.client_msg_id = std::move(f.client_msg_id);
+                req.body = std::move(f.body);
+                req.trace_id = infra::log::new_trace_id();
+                auto r = co_await messaging->send(std::move(req));
+                if (!r) {
+                    co_return ws_frames::error(f.id, r.error());
+                }
+                co_return ws_frames::ack(f.id, *r);
+            }
+            case ws_frames::frame_type::sync: {
+                logic::history_request req;
+                req.conversation_id = f.conversation_id;
+                req.after_seq = f.after_seq;
+                req.limit = f.limit;
+                auto r = co_await messaging->history(who_, std::move(req));
+                if (!r) {
+                    co_return ws_frames::error(f.id, r.error());
+                }
+                co_return ws_frames::sync_result(f.id, *r);
+            }
+            case ws_frames::frame_type::read: {
+                auto r = co_await gw_->deps.mark_read(who_, f.conversation_id, f.seq);
+                if (!r) {
+                    co_return ws_frames::error(f.id, r.error());
+                }
+                co_return std::nullopt;
+            }
+            case ws_frames::frame_type::typing: {
+                auto r = co_await messaging->typing(who_, f.conversation_id);
+                if (!r) {
+                    co_return ws_frames::error(f.id, r.error());
+                }
+                co_return std::nullopt;
+            }
+            default: co_return std::nullopt;
+        }
+    }
+
+    std::shared_ptr<websocket_gateway::impl> gw_;
+    websocket::stream<beast::tcp_stream> ws_;
+    net::steady_timer wake_;
+    net::steady_timer heartbeat_;
+    net::steady_timer inflight_wait_;
+    const std::uint64_t id_;
+    const logic::identity who_;
+    std::deque<std::shared_ptr<const std::string>> outbox_;
+    std::size_t outbox_bytes_ = 0;
+    std::size_t inflight_ = 0;
+    std::chrono::steady_clock::time_point last_activity_;
+    std::atomic<bool> closing_{false};
+    bool close_started_ = false;
+    bool done_ = false;
+};
+
+void websocket_gateway::impl::start(std::unique_ptr<upgrade_request> up) {
+    auto ex = up->stream.get_executor();
+    net::co_spawn(ex, authenticate_and_run(std::move(up)), [](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                infra::log::error("gateway", "websocket session failed", {{"error", ex.what()}});
+            }
+        }
+    });
+}
+
+net::awaitable<void> websocket_gateway::impl::refuse(std::unique_ptr<upgrade_request> up, error e) {
+    http_response r = error_response(e);
+    http::response<http::string_body> res{static_cast<http::status>(r.status), up->request.version()};
+    res.set(http::field::server, "monochat");
+    res.set(http::field::content_type, r.content_type);
+    res.body() = std::move(r.body);
+    res.keep_alive(false);
+    res.prepare_payload();
+    up->stream.expires_after(std::chrono::seconds(5));
+    co_await http::async_write(up->stream, res, token);
+    beast::error_code ignored;
+    up->stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_ptr<upgrade_request> up) {
+    struct close_notice {
+        upgrade_request* up;
+        ~close_notice() {
+            if (up->on_close) {
+                up->on_close();
+            }
+        }
+    } notice{up.get()};
+    if (closing) {
+        co_await refuse(std::move(up), make_error(errc::unavailable, "server is stopping"));
+        co_return;
+    }
+    std::string tok(up->parsed.bearer_token());
+    if (tok.empty()) {
+        if (auto q = up->parsed.query_param("token")) {
+            tok = std::string(*q);
+        }
+    }
+    if (tok.empty()) {
+        metrics.refused_auth.inc();
+        co_await refuse(std::move(up), make_error(errc::unauthenticated, "a bearer token is required"));
+        co_return;
+    }
+    auto who = co_await deps.authenticate(std::move(tok));
+    if (!who) {
+        metrics.refused_auth.inc();
+        co_await refuse(std::move(up), who.error());
+        co_return;
+    }
+    auto session = std::make_shared<ws_session>(shared_from_this(), *up, std::move(*who));
+    ++sessions;
+    co_await session->run(std::move(up->request));
+    --sessions;
+}
+
+websocket_gateway::websocket_gateway(connection_registry& registry, ws_dependencies deps,
+                                     const ws_limits& limits, infra::metrics_registry& metrics,
+                                     const infra::clock& clock)
+    : impl_(std::make_shared<impl>(registry, std::move(deps), limits, metrics, clock)) {}
+
+websocket_gateway::~websocket_gateway() = default;
+
+upgrade_handler websocket_gateway::handler() {
+    return [impl = impl_](std::unique_ptr<upgrade_request> up) { impl->start(std::move(up)); };
+}
+
+void websocket_gateway::deliver(std::string_view payload) {
+    auto d = logic::decode_delivery(payload);
+    if (!d) {
+        infra::log::error("gateway", "dropping a malformed delivery");
+        return;
+    }
+    auto& registry = impl_->registry;
+    switch (d->kind) {
+        case logic::delivery_kind::frame: {
+            const auto frame = std::make_shared<const std::string>(std::move(d->frame));
+            std::size_t n = 0;
+            for (auto user : d->user_ids) {
+                if (user != d->exclude_user) {
+                    n += registry.push_to_user(user, frame, d->exclude_session);
+                }
+            }
+            if (d->is_message) {
+                impl_->metrics.delivered.inc(n);
+            }
+            return;
+        }
+        case logic::delivery_kind::world: {
+            const auto frame = std::make_shared<const std::string>(std::move(d->frame));
+            const auto n = registry.push_to_world(frame, d->exclude_session, d->exclude_user);
+            if (d->is_message) {
+                impl_->metrics.delivered.inc(n);
+            }
+            return;
+        }
+        case logic::delivery_kind::close_token:
+            registry.close_token(d->frame, d->close_code, "token revoked");
+            return;
+        case logic::delivery_kind::close_user:
+            for (auto user : d->user_ids) {
+                registry.close_user(user, d->close_code, "closed by the server");
+            }
+            return;
+    }
+}
+
+void websocket_gateway::close_all(std::uint16_t code) {
+    impl_->closing = true;
+    impl_->registry.close_all(code, "server is stopping");
+}
+
+std::size_t websocket_gateway::sessions() const { return impl_->sessions.load(); }
+
+}  // namespace monochat::gateway

@@ -1,0 +1,491 @@
+#include <monochat/logic/messaging.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <monochat/bus/message_bus.hpp>
+#include <monochat/bus/topics.hpp>
+#include <monochat/infra/clock.hpp>
+#include <monochat/infra/ids.hpp>
+#include <monochat/infra/live_config.hpp>
+#include <monochat/infra/log.hpp>
+#include <monochat/infra/metrics.hpp>
+#include <monochat/logic/access.hpp>
+#include <monochat/logic/message_format.hpp>
+#include <monochat/storage/message_log.hpp>
+#include <monochat/storage/social_store.hpp>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "logic/token_buckets.hpp"
+
+namespace monochat::logic {
+
+namespace net = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::size_t max_client_msg_id_bytes = 64;
+constexpr std::size_t max_mentions = 50;
+// A failed publish of a committed message would leave a gap on live connections; the storage
+// writer waits this long for room on the bus before giving up (and logging loudly).
+constexpr auto publish_wait = std::chrono::milliseconds(10000);
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// The text body as it is stored: only the fields of its type, in a fixed order.
+result<std::string> canonical_body(const message_body& b, std::int64_t max_text_bytes) {
+    if (b.type != "text") {
+        if (b.type == "edit" || b.type == "recall" || b.type == "reaction") {
+            return make_error(errc::invalid_argument,
+                              "body.type " + b.type + " is not supported by this server yet");
+        }
+        return make_error(errc::invalid_argument, "body.type must be text, edit, recall or reaction");
+    }
+    if (!b.text || b.text->empty()) {
+        return make_error(errc::invalid_argument, "body.text is required and must not be empty");
+    }
+    if (b.text->size() > static_cast<std::size_t>(max_text_bytes)) {
+        return make_error(errc::too_large, "body.text is longer than " +
+                                               std::to_string(max_text_bytes) + " bytes");
+    }
+    json out = {{"type", "text"}, {"text", *b.text}};
+    if (b.reply_to) {
+        if (*b.reply_to == 0) {
+            return make_error(errc::invalid_argument, "body.reply_to must be a seq (1 or more)");
+        }
+        out["reply_to"] = *b.reply_to;
+    }
+    if (b.mentions) {
+        if (b.mentions->size() > max_mentions) {
+            return make_error(errc::invalid_argument, "body.mentions has more than 50 users");
+        }
+        json ids = json::array();
+        std::unordered_set<std::uint64_t> seen;
+        for (auto id : *b.mentions) {
+            if (seen.insert(id).second) {
+                ids.push_back(std::to_string(id));
+            }
+        }
+        out["mentions"] = std::move(ids);
+    }
+    return dump(out);
+}
+
+bus::message_event to_event(const storage::stored_message& m, std::uint64_t origin_session) {
+    return {m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_msg_id, m.ts_ms,
+            m.body, m.state, m.target_seq, origin_session};
+}
+
+storage::stored_message from_event(const bus::message_event& e) {
+    storage::stored_message m;
+    m.conversation_id = e.conversation_id;
+    m.seq = e.seq;
+    m.message_id = e.message_id;
+    m.sender_id = e.sender_id;
+    m.client_msg_id = e.client_msg_id;
+    m.ts_ms = e.ts_ms;
+    m.body = e.body;
+    m.state = e.state;
+    m.target_seq = e.target_seq;
+    return m;
+}
+
+send_result to_send_result(const storage::stored_message& m, bool duplicate) {
+    send_result r;
+    r.message_json = message_json(m);
+    r.message_id = m.message_id;
+    r.conversation_id = m.conversation_id;
+    r.seq = m.seq;
+    r.ts = m.ts_ms;
+    r.client_msg_id = m.client_msg_id;
+    r.duplicate = duplicate;
+    return r;
+}
+
+class messaging_impl final : public messaging_service {
+public:
+    explicit messaging_impl(messaging_dependencies d)
+        : d_(d),
+          pool_(2),
+          limiter_(d.clock),
+          sent_(d.metrics.get_counter("monochat_messages_sent_total", "Messages stored and acknowledged.")),
+          duplicates_(d.metrics.get_counter("monochat_messages_duplicate_total",
+                                            "Sends answered from the idempotency index.")),
+          rate_limited_(d.metrics.get_counter("monochat_rate_limited_total", "Requests refused by a rate limit.",
+                                              {{"limit", "send"}})),
+          ack_latency_(d.metrics.get_histogram("monochat_message_ack_latency_seconds",
+                                               "From receiving a send to its acknowledgement.",
+                                               infra::latency_buckets())),
+          publish_failed_(d.metrics.get_counter("monochat_publish_failed_total",
+                                                "Committed messages whose delivery could not be queued.")) {}
+
+    ~messaging_impl() override { stop(); }
+
+    void start() override {
+        d_.bus.declare(bus::persisted_topic, {4, 65536});
+        d_.bus.declare(bus::fanout_topic, {2, 65536});
+        d_.bus.declare(bus::downstream_topic, {4, 65536});
+        // Runs on the storage writer thread, after the batch is durable, in commit order.
+        d_.log.set_commit_listener([this](const std::vector<storage::stored_message>& batch) {
+            for (const auto& m : batch) {
+                publish_committed(m);
+            }
+        });
+        auto sub = d_.bus.subscribe(bus::persisted_topic, "router",
+                                    [this](const bus::envelope& e) { route(*e.payload); });
+        if (sub) {
+            router_ = std::move(*sub);
+        }
+    }
+
+    void stop() override {
+        stopped_ = true;
+        if (router_) {
+            router_->stop();
+        }
+        pool_.join();
+    }
+
+    net::awaitable<result<send_result>> send(send_request req) override {
+        const auto started = std::chrono::steady_clock::now();
+        const auto cfg = d_.live.get();
+        if (stopped_) {
+            co_return make_error(errc::unavailable, "server is stopping");
+        }
+        if (req.client_msg_id.empty() || req.client_msg_id.size() > max_client_msg_id_bytes) {
+            co_return make_error(errc::invalid_argument, "client_msg_id must be 1 to 64 bytes");
+        }
+        auto conv = parse_conversation_id(req.conversation_id);
+        if (!conv) {
+            co_return conv.error();
+        }
+        auto body = canonical_body(req.body, cfg->limits.max_text_bytes);
+        if (!body) {
+            co_return body.error();
+        }
+        if (auto ok = co_await d_.access.can_send(req.who, *conv); !ok) {
+            co_return ok.error();
+        }
+        if (req.body.reply_to && *req.body.reply_to > d_.log.last_seq(conv->id)) {
+            co_return make_error(errc::not_found, "reply_to names a message that does not exist");
+        }
+        // Retries are not counted: a refused send that turns out to be a retry is answered
+        // from the idempotency index below; an accepted one that turns out to be a retry gets
+        // its token back.
+        const auto wait = limiter_.take(req.who.user_id, cfg->limits.send_rate,
+                                        static_cast<double>(cfg->limits.send_burst));
+        if (wait > 0) {
+            rate_limited_.inc();
+            auto e = make_error(errc::rate_limited, "sending too fast");
+            e.retry_after_s = static_cast<int>(std::ceil(wait));
+            co_return e;
+        }
+
+        storage::append_request a;
+        a.conversation_id = conv->id;
+        a.sender_id = req.who.user_id;
+        a.client_msg_id = req.client_msg_id;
+        a.message_id = d_.ids.next();
+        a.ts_ms = d_.clock.now_ms();
+        a.body = std::move(*body);
+        const auto message_id = a.message_id;
+        remember_origin(message_id, req.session_id);
+        auto r = co_await d_.log.append(std::move(a));
+        if (!r || r->duplicate) {
+            forget_origin(message_id);
+        }
+        if (!r) {
+            co_return r.error();
+        }
+        if (r->duplicate) {
+            limiter_.refund(req.who.user_id);
+            duplicates_.inc();
+            co_return to_send_result(r->message, true);
+        }
+        sent_.inc();
+        ack_latency_.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        after_send(req.who, *conv, r->message);
+        infra::log::debug("logic", "message stored",
+                          {{"trace", req.trace_id}, {"conversation", conv->id},
+                           {"seq", r->message.seq}, {"message_id", r->message.message_id}});
+        co_return to_send_result(r->message, false);
+    }
+
+    net::awaitable<result<history_page>> history(identity who, history_request req) override {
+        auto conv = parse_conversation_id(req.conversation_id);
+        if (!conv) {
+            co_return conv.error();
+        }
+        if (req.after_seq && req.before_seq) {
+            co_return make_error(errc::invalid_argument, "after_seq and before_seq exclude each other");
+        }
+        if (auto ok = co_await d_.access.can_read(who, *conv); !ok) {
+            co_return ok.error();
+        }
+        result<storage::read_page> page = storage::read_page{};
+        if (req.after_seq) {
+            page = co_await d_.log.read_after(conv->id, *req.after_seq, req.limit);
+        } else if (req.before_seq) {
+            page = co_await d_.log.read_before(conv->id, *req.before_seq, req.limit);
+        } else {
+            page = co_await d_.log.read_latest(conv->id, req.limit);
+        }
+        if (!page) {
+            co_return page.error();
+        }
+        history_page out;
+        out.conversation_id = conv->id;
+        out.has_more = page->has_more;
+        out.messages.reserve(page->messages.size());
+        for (const auto& m : page->messages) {
+            out.messages.push_back(message_json(m));
+        }
+        co_return out;
+    }
+
+    net::awaitable<status> typing(identity who, std::string conversation_id) override {
+        auto conv = parse_conversation_id(conversation_id);
+        if (!conv) {
+            co_return conv.error();
+        }
+        if (auto ok = co_await d_.access.can_read(who, *conv); !ok) {
+            co_return ok.error();
+        }
+        bus::delivery d;
+        d.exclude_user = who.user_id;
+        d.frame = dump({{"type", "typing"},
+                        {"conversation_id", conv->id},
+                        {"user_id", std::to_string(who.user_id)}});
+        switch (conv->kind) {
+            case conversation_kind::world: d.kind = bus::delivery_kind::world; break;
+            case conversation_kind::direct:
+                d.user_ids = {who.user_id == conv->low ? conv->high : conv->low};
+                break;
+            case conversation_kind::group: {
+                // Typing in a group above the fan-out threshold would cost a shard walk per
+                // keystroke for a hint nobody reads among thousands: it is not pushed.
+                const auto threshold =
+                    static_cast<std::size_t>(d_.live.get()->fanout.large_group_threshold);
+                auto ids = co_await d_.social.member_ids(conv->group_id, 0, threshold + 1);
+                if (!ids) {
+                    co_return ids.error();
+                }
+                if (ids->size() > threshold) {
+                    co_return status{};
+                }
+                d.user_ids = std::move(*ids);
+                break;
+            }
+        }
+        // Typing is a hint: when the bus is full it is dropped rather than waited for.
+        (void)d_.bus.try_publish(bus::downstream_topic, conv->id,
+                                 std::make_shared<const std::string>(bus::encode_delivery(d)));
+        co_return status{};
+    }
+
+    net::awaitable<result<std::uint64_t>> online_count(identity who,
+                                                       std::string conversation_id) override {
+        auto conv = parse_conversation_id(conversation_id);
+        if (!conv) {
+            co_return conv.error();
+        }
+        if (auto ok = co_await d_.access.can_read(who, *conv); !ok) {
+            co_return ok.error();
+        }
+        switch (conv->kind) {
+            case conversation_kind::world: co_return d_.presence.online_users();
+            case conversation_kind::direct:
+                co_return std::uint64_t{d_.presence.is_online(conv->low)} +
+                    std::uint64_t{d_.presence.is_online(conv->high)};
+            case conversation_kind::group: {
+                std::uint64_t n = 0;
+                std::uint64_t after = 0;
+                for (;;) {
+                    auto ids = co_await d_.social.member_ids(conv->group_id, after, 1000);
+                    if (!ids) {
+                        co_return ids.error();
+                    }
+                    for (auto id : *ids) {
+                        n += d_.presence.is_online(id) ? 1 : 0;
+                    }
+                    if (ids->size() < 1000) {
+                        co_return n;
+                    }
+                    after = ids->back();
+                }
+            }
+        }
+        co_return std::uint64_t{0};
+    }
+
+    void presence_changed(std::uint64_t user_id, bool online) override {
+        net::co_spawn(
+            pool_,
+            [this, user_id, online]() -> net::awaitable<void> {
+                auto friends = co_await d_.social.list_friends(user_id);
+                if (!friends || friends->empty()) {
+                    co_return;
+                }
+                bus::delivery d;
+                for (const auto& f : *friends) {
+                    d.user_ids.push_back(f.id);
+                }
+                d.frame = dump({{"type", "presence"},
+                                {"user_id", std::to_string(user_id)},
+                                {"online", online}});
+                (void)d_.bus.try_publish(bus::downstream_topic, std::to_string(user_id),
+                                         std::make_shared<const std::string>(bus::encode_delivery(d)));
+            },
+            net::detached);
+    }
+
+private:
+    void remember_origin(std::uint64_t message_id, std::uint64_t session) {
+        std::lock_guard lock(origin_mutex_);
+        origins_[message_id] = session;
+    }
+    void forget_origin(std::uint64_t message_id) {
+        std::lock_guard lock(origin_mutex_);
+        origins_.erase(message_id);
+    }
+    std::uint64_t take_origin(std::uint64_t message_id) {
+        std::lock_guard lock(origin_mutex_);
+        auto it = origins_.find(message_id);
+        if (it == origins_.end()) {
+            return 0;
+        }
+        const auto s = it->second;
+        origins_.erase(it);
+        return s;
+    }
+
+    // After the ack: the sender has read up to its own message, and a direct chat shows up in
+    // both users' lists from its first message. Neither holds the ack up.
+    void after_send(const identity& who, const conversation_ref& conv, const storage::stored_message& m) {
+        net::co_spawn(
+            pool_,
+            [this, user = who.user_id, conv, seq = m.seq, ts = m.ts_ms]() -> net::awaitable<void> {
+                (void)co_await d_.social.set_read_position(user, conv.id, seq, ts);
+                if (conv.kind == conversation_kind::direct && first_direct_message(conv.id)) {
+                    (void)co_await d_.social.record_direct_message(conv.low, conv.high, ts);
+                }
+            },
+            net::detached);
+    }
+
+    // True the first time this process sees a direct conversation (bounded memory: the set is
+    // cleared when it grows large, which only costs a repeated idempotent write).
+    bool first_direct_message(const std::string& cid) {
+        std::lock_guard lock(direct_mutex_);
+        if (direct_seen_.size() > 100000) {
+            direct_seen_.clear();
+        }
+        return direct_seen_.insert(cid).second;
+    }
+
+    // On the storage writer thread, in commit order.
+    void publish_committed(const storage::stored_message& m) {
+        const auto payload = std::make_shared<const std::string>(
+            bus::encode_message_event(to_event(m, take_origin(m.message_id))));
+        auto st = d_.bus.publish(bus::persisted_topic, m.conversation_id, payload, {}, publish_wait);
+        if (!st) {
+            publish_failed_.inc();
+            infra::log::error("logic", "a committed message could not be queued for delivery",
+                              {{"conversation", m.conversation_id}, {"seq", m.seq},
+                               {"error", st.error().message}});
+        }
+    }
+
+    // On a bus consumer thread: decide who gets a committed message and queue it for gateway
+    // (small conversations) or task (large groups). Blocking reads are allowed here.
+    void route(const std::string& payload) {
+        auto ev = bus::decode_message_event(payload);
+        if (!ev) {
+            return;
+        }
+        const auto conv = parse_conversation_id(ev->conversation_id);
+        if (!conv) {
+            return;
+        }
+        std::string frame = R"({"type":"message","message":)" + message_json(from_event(*ev)) + "}";
+        bus::delivery d;
+        d.is_message = true;
+        d.exclude_session = ev->origin_session;
+        switch (conv->kind) {
+            case conversation_kind::world: d.kind = bus::delivery_kind::world; break;
+            case conversation_kind::direct: d.user_ids = {conv->low, conv->high}; break;
+            case conversation_kind::group: {
+                const auto threshold =
+                    static_cast<std::size_t>(d_.live.get()->fanout.large_group_threshold);
+                auto ids = wait_for(d_.social.member_ids(conv->group_id, 0, threshold + 1));
+                if (!ids) {
+                    infra::log::error("logic", "cannot read group members",
+                                      {{"conversation", conv->id}, {"error", ids.error().message}});
+                    return;
+                }
+                if (ids->size() > threshold) {
+                    bus::fanout_job job{conv->id, conv->group_id, ev->origin_session, std::move(frame)};
+                    publish_or_log(bus::fanout_topic, conv->id, bus::encode_fanout_job(job), *ev);
+                    return;
+                }
+                d.user_ids = std::move(*ids);
+                break;
+            }
+        }
+        d.frame = std::move(frame);
+        publish_or_log(bus::downstream_topic, conv->id, bus::encode_delivery(d), *ev);
+    }
+
+    void publish_or_log(std::string_view topic, const std::string& key, std::string bytes,
+                        const bus::message_event& ev) {
+        auto st = d_.bus.publish(topic, key, std::make_shared<const std::string>(std::move(bytes)), {},
+                                 publish_wait);
+        if (!st) {
+            publish_failed_.inc();
+            infra::log::error("logic", "a message could not be queued for delivery",
+                              {{"conversation", ev.conversation_id}, {"seq", ev.seq},
+                               {"error", st.error().message}});
+        }
+    }
+
+    // Runs an awaitable of the stores from a plain thread and waits for it.
+    template <class T>
+    T wait_for(net::awaitable<T> a) {
+        try {
+            return net::co_spawn(pool_, std::move(a), net::use_future).get();
+        } catch (const std::exception& e) {
+            return make_error(errc::internal, e.what());
+        }
+    }
+
+    messaging_dependencies d_;
+    net::thread_pool pool_;
+    token_buckets limiter_;
+    infra::counter& sent_;
+    infra::counter& duplicates_;
+    infra::counter& rate_limited_;
+    infra::histogram& ack_latency_;
+    infra::counter& publish_failed_;
+    std::unique_ptr<bus::subscription> router_;
+    std::atomic<bool> stopped_{false};
+
+    std::mutex origin_mutex_;
+    std::unordered_map<std::uint64_t, std::uint64_t> origins_;
+    std::mutex direct_mutex_;
+    std::unordered_set<std::string> direct_seen_;
+};
+
+}  // namespace
+
+std::unique_ptr<messaging_service> make_messaging_service(messaging_dependencies deps) {
+    return std::make_unique<messaging_impl>(deps);
+}
+
+}  // namespace monochat::logic

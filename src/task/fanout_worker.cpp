@@ -1,0 +1,112 @@
+#include <monochat/task/fanout_worker.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <monochat/bus/message_bus.hpp>
+#include <monochat/bus/topics.hpp>
+#include <monochat/infra/live_config.hpp>
+#include <monochat/infra/log.hpp>
+#include <monochat/infra/metrics.hpp>
+#include <monochat/storage/social_store.hpp>
+
+namespace monochat::task {
+
+namespace net = boost::asio;
+
+struct fanout_worker::impl {
+    impl(bus::message_bus& b, storage::social_store& s, const infra::live_config& l,
+         infra::metrics_registry& m)
+        : bus(b),
+          social(s),
+          live(l),
+          pool(1),
+          jobs(m.get_counter("monochat_fanout_jobs_total", "Large-group messages fanned out by task.")),
+          shards(m.get_counter("monochat_fanout_shards_total", "Per-shard deliveries published by task.")),
+          failed(m.get_counter("monochat_publish_failed_total",
+                               "Committed messages whose delivery could not be queued.")) {}
+
+    bus::message_bus& bus;
+    storage::social_store& social;
+    const infra::live_config& live;
+    net::thread_pool pool;
+    infra::counter& jobs;
+    infra::counter& shards;
+    infra::counter& failed;
+    std::unique_ptr<bus::subscription> sub;
+
+    void handle(const std::string& payload) {
+        auto job = bus::decode_fanout_job(payload);
+        if (!job) {
+            infra::log::error("task", "dropping a malformed fan-out job");
+            return;
+        }
+        jobs.inc();
+        const auto shard_size = static_cast<std::size_t>(live.get()->fanout.shard_size);
+        std::uint64_t after = 0;
+        for (;;) {
+            result<std::vector<std::uint64_t>> ids = make_error(errc::internal, "not run");
+            try {
+                ids = net::co_spawn(pool, social.member_ids(job->group_id, after, shard_size),
+                                    net::use_future)
+                          .get();
+            } catch (const std::exception& e) {
+                ids = make_error(errc::internal, e.what());
+            }
+            if (!ids) {
+                infra::log::error("task", "cannot read a fan-out shard",
+                                  {{"conversation", job->conversation_id}, {"error", ids.error().message}});
+                return;
+            }
+            if (ids->empty()) {
+                return;
+            }
+            after = ids->back();
+            const bool last = ids->size() < shard_size;
+            bus::delivery d;
+            d.is_message = true;
+            d.exclude_session = job->exclude_session;
+            d.user_ids = std::move(*ids);
+            d.frame = job->frame;
+            auto st = bus.publish(bus::downstream_topic, job->conversation_id,
+                                  std::make_shared<const std::string>(bus::encode_delivery(d)), {},
+                                  std::chrono::milliseconds(10000));
+            if (!st) {
+                failed.inc();
+                infra::log::error("task", "a fan-out shard could not be queued",
+                                  {{"conversation", job->conversation_id}, {"error", st.error().message}});
+            }
+            shards.inc();
+            if (last) {
+                return;
+            }
+        }
+    }
+};
+
+fanout_worker::fanout_worker(bus::message_bus& bus, storage::social_store& social,
+                             const infra::live_config& live, infra::metrics_registry& metrics)
+    : impl_(std::make_unique<impl>(bus, social, live, metrics)) {}
+
+fanout_worker::~fanout_worker() { stop(); }
+
+status fanout_worker::start() {
+    impl_->bus.declare(bus::fanout_topic, {2, 65536});
+    auto sub = impl_->bus.subscribe(bus::fanout_topic, "fanout",
+                                    [this](const bus::envelope& e) { impl_->handle(*e.payload); });
+    if (!sub) {
+        return sub.error();
+    }
+    impl_->sub = std::move(*sub);
+    return {};
+}
+
+void fanout_worker::stop() {
+    if (impl_->sub) {
+        impl_->sub->stop();
+        impl_->sub.reset();
+    }
+    impl_->pool.join();
+}
+
+}  // namespace monochat::task

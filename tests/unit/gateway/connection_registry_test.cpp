@@ -1,0 +1,104 @@
+#include <catch2/catch.hpp>
+#include <monochat/gateway/connection_registry.hpp>
+
+using namespace monochat::gateway;
+
+namespace {
+class fake_connection final : public ws_connection {
+public:
+    fake_connection(std::uint64_t session, std::uint64_t user, std::string token = "t")
+        : session_(session), user_(user), token_(std::move(token)) {}
+    std::uint64_t session_id() const override { return session_; }
+    std::uint64_t user_id() const override { return user_; }
+    const std::string& token_hash() const override { return token_; }
+    bool push(const std::shared_ptr<const std::string>& frame) override {
+        frames.push_back(*frame);
+        return true;
+    }
+    void close(std::uint16_t code, std::string) override { closed_with = code; }
+
+    std::vector<std::string> frames;
+    std::uint16_t closed_with = 0;
+
+private:
+    std::uint64_t session_;
+    std::uint64_t user_;
+    std::string token_;
+};
+
+std::shared_ptr<const std::string> frame(std::string s) {
+    return std::make_shared<const std::string>(std::move(s));
+}
+}  // namespace
+
+TEST_CASE("the first and last session of a user report presence changes", "[gateway][registry]") {
+    connection_registry r;
+    auto a = std::make_shared<fake_connection>(1, 7);
+    auto b = std::make_shared<fake_connection>(2, 7);
+    CHECK(r.add(a));
+    CHECK_FALSE(r.add(b));
+    CHECK(r.is_online(7));
+    CHECK(r.online_users() == 1);
+    CHECK(r.connections() == 2);
+    CHECK_FALSE(r.remove(*a));
+    CHECK(r.remove(*b));
+    CHECK_FALSE(r.is_online(7));
+    CHECK(r.online_users() == 0);
+    CHECK_FALSE(r.remove(*b));  // twice is harmless
+    CHECK(r.connections() == 0);
+}
+
+TEST_CASE("pushes reach every session of a user except the excluded one", "[gateway][registry]") {
+    connection_registry r;
+    auto a = std::make_shared<fake_connection>(1, 7);
+    auto b = std::make_shared<fake_connection>(2, 7);
+    auto c = std::make_shared<fake_connection>(3, 8);
+    r.add(a);
+    r.add(b);
+    r.add(c);
+    CHECK(r.push_to_user(7, frame("x"), 1) == 1);
+    CHECK(a->frames.empty());
+    CHECK(b->frames == std::vector<std::string>{"x"});
+    CHECK(c->frames.empty());
+    CHECK(r.push_to_user(99, frame("y")) == 0);
+}
+
+TEST_CASE("world pushes reach subscribers only, minus excluded session and user", "[gateway][registry]") {
+    connection_registry r;
+    auto a = std::make_shared<fake_connection>(1, 7);
+    auto b = std::make_shared<fake_connection>(2, 8);
+    auto c = std::make_shared<fake_connection>(3, 9);
+    auto d = std::make_shared<fake_connection>(4, 9);
+    for (auto& x : {a, b, c, d}) {
+        r.add(x);
+    }
+    r.subscribe_world(a);
+    r.subscribe_world(b);
+    r.subscribe_world(c);
+    r.subscribe_world(d);
+    CHECK(r.world_subscribers() == 4);
+    CHECK(r.push_to_world(frame("w"), 1, 9) == 1);
+    CHECK(b->frames.size() == 1);
+    CHECK(a->frames.empty());
+    CHECK(c->frames.empty());
+    r.unsubscribe_world(*b);
+    r.remove(*c);
+    CHECK(r.world_subscribers() == 2);
+}
+
+TEST_CASE("closing by token, by user and all", "[gateway][registry]") {
+    connection_registry r;
+    auto a = std::make_shared<fake_connection>(1, 7, "tokA");
+    auto b = std::make_shared<fake_connection>(2, 7, "tokB");
+    auto c = std::make_shared<fake_connection>(3, 8, "tokC");
+    r.add(a);
+    r.add(b);
+    r.add(c);
+    r.close_token("tokA", 4001, "logout");
+    CHECK(a->closed_with == 4001);
+    CHECK(b->closed_with == 0);
+    r.close_user(8, 4003, "suspended");
+    CHECK(c->closed_with == 4003);
+    r.close_all(1001, "going away");
+    CHECK(b->closed_with == 1001);
+}
