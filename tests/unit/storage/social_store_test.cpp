@@ -4,6 +4,8 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <latch>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -758,24 +760,29 @@ TEST_CASE_METHOD(social_fixture, "a failed write in a batch leaves the others co
                  "[social]") {
     // Many writes in flight at once land in shared transactions; the conflicting one must
     // roll back alone.
-    boost::asio::io_context ioc;
-    int ok = 0;
-    int conflicts = 0;
+    // Shared with the handlers, so it outlives the last count_down even after wait() returns.
+    struct tally {
+        std::atomic<int> ok{0};
+        std::atomic<int> conflicts{0};
+        std::latch done{50};
+    };
+    auto t = std::make_shared<tally>();
     for (std::uint64_t id = 1; id <= 50; ++id) {
         const std::string name = id == 25 ? "user1" : "user" + std::to_string(id);
-        boost::asio::co_spawn(
-            ioc, store->create_user({id, name, "d", "h", false, t0}),
-            [&](std::exception_ptr, result<user_record> r) {
-                if (r) {
-                    ++ok;
-                } else if (r.error().code == errc::conflict) {
-                    ++conflicts;
-                }
-            });
+        boost::asio::co_spawn(test::io_runner::instance().executor(),
+                              store->create_user({id, name, "d", "h", false, t0}),
+                              [t](std::exception_ptr, result<user_record> r) {
+                                  if (r) {
+                                      ++t->ok;
+                                  } else if (r.error().code == errc::conflict) {
+                                      ++t->conflicts;
+                                  }
+                                  t->done.count_down();
+                              });
     }
-    ioc.run();
-    CHECK(ok == 49);
-    CHECK(conflicts == 1);
+    t->done.wait();
+    CHECK(t->ok == 49);
+    CHECK(t->conflicts == 1);
     CHECK(error_of(run(store->get_user(25))) == errc::not_found);
     CHECK(value_of(run(store->get_user(26))).username == "user26");
 }

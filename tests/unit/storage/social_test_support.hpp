@@ -1,22 +1,25 @@
 #pragma once
 // Helpers for the social store's tests: a temporary directory per test, a fixture that opens
-// (and reopens) the SQLite store in it, and `run()` to drive an awaitable to completion on a
-// private io_context from plain test code.
+// (and reopens) the SQLite store in it, and `run()` to drive an awaitable to completion from
+// plain test code.
 
 #include <stdlib.h>  // mkdtemp
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <exception>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/infra/result.hpp>
 #include <monochat/storage/social_store.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace monochat::storage::test {
@@ -46,25 +49,55 @@ private:
     std::filesystem::path path_;
 };
 
-// Runs `aw` on a private io_context until it completes and returns its value. The store
-// resumes the coroutine on that io_context, which is what a network thread would see.
+// One io_context for the whole test process, run by one thread that lives until exit. Tests
+// co_spawn their awaitables onto it and wait for the result. (An io_context per call would be
+// destroyed while a store thread may still be returning from posting the completion to it:
+// ThreadSanitizer rightly reports that.)
+class io_runner {
+public:
+    static io_runner& instance() {
+        static io_runner runner;
+        return runner;
+    }
+    ~io_runner() {
+        guard_.reset();
+        thread_.join();
+    }
+    io_runner(const io_runner&) = delete;
+    io_runner& operator=(const io_runner&) = delete;
+
+    boost::asio::io_context::executor_type executor() { return ioc_.get_executor(); }
+
+private:
+    io_runner() : guard_(boost::asio::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
+
+    boost::asio::io_context ioc_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+    std::thread thread_;
+};
+
+// Starts `aw` on the shared io_context; the future holds its value. The store resumes the
+// coroutine there, as it would resume a network thread's coroutine.
+template <class T>
+std::future<T> spawn(boost::asio::awaitable<T> aw) {
+    std::promise<T> promise;
+    std::future<T> future = promise.get_future();
+    // The handler owns the promise, so it is never destroyed while being fulfilled.
+    boost::asio::co_spawn(io_runner::instance().executor(), std::move(aw),
+                          [p = std::move(promise)](std::exception_ptr e, T value) mutable {
+                              if (e) {
+                                  p.set_exception(e);
+                              } else {
+                                  p.set_value(std::move(value));
+                              }
+                          });
+    return future;
+}
+
+// Runs `aw` to completion and returns its value.
 template <class T>
 T run(boost::asio::awaitable<T> aw) {
-    boost::asio::io_context ioc;
-    std::optional<T> out;
-    std::exception_ptr failure;
-    boost::asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T value) {
-        if (e) {
-            failure = e;
-        } else {
-            out.emplace(std::move(value));
-        }
-    });
-    ioc.run();
-    if (failure) {
-        std::rethrow_exception(failure);
-    }
-    return std::move(*out);
+    return spawn(std::move(aw)).get();
 }
 
 // The value of a result that must have succeeded; fails the test with the error otherwise.
