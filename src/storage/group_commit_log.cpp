@@ -1,0 +1,564 @@
+#include "storage/group_commit_log.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <monochat/infra/log.hpp>
+#include <unordered_set>
+
+namespace monochat::storage::detail {
+
+namespace net = boost::asio;
+
+namespace {
+
+constexpr std::string_view log_module = "storage";
+// Conversation ids are short protocol strings ("group:42"); the bound keeps keys small and a
+// NUL would make message keys ambiguous.
+constexpr std::size_t max_conversation_id_bytes = 1024;
+
+std::vector<double> batch_buckets() {
+    std::vector<double> b;
+    for (double v = 1; v <= 65536; v *= 2) {
+        b.push_back(v);
+    }
+    return b;
+}
+
+std::optional<error> validate(const append_request& req) {
+    if (req.conversation_id.empty()) {
+        return make_error(errc::invalid_argument, "conversation_id is empty");
+    }
+    if (req.conversation_id.size() > max_conversation_id_bytes ||
+        req.conversation_id.find('\0') != std::string::npos) {
+        return make_error(errc::invalid_argument, "conversation_id is not a valid id");
+    }
+    if (req.client_msg_id.empty()) {
+        return make_error(errc::invalid_argument, "client_msg_id is empty");
+    }
+    if (req.update_target && req.target_seq == 0) {
+        return make_error(errc::invalid_argument, "update_target without a target_seq");
+    }
+    return std::nullopt;
+}
+
+std::optional<error> validate_read(const std::string& conversation_id, std::size_t limit) {
+    if (conversation_id.empty()) {
+        return make_error(errc::invalid_argument, "conversation_id is empty");
+    }
+    if (limit == 0) {
+        return make_error(errc::invalid_argument, "limit must be at least 1");
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// The outcome of one append while its group is being staged.
+struct group_commit_log::staged {
+    enum class kind {
+        fresh,         // a new message: key `message_key`
+        in_batch_dup,  // same idempotency key as an earlier fresh append of this group
+        stored_dup,    // idempotency hit on a committed message: `message`
+        failed,        // `failure`
+    };
+    kind what = kind::failed;
+    std::string message_key;
+    stored_message message;
+    error failure;
+};
+
+template <class Handler>
+struct group_commit_log::awaitable_append final : pending_append {
+    explicit awaitable_append(Handler&& h)
+        : handler(std::move(h)),
+          // Keeps the awaiting coroutine's execution context alive while the append waits.
+          work(net::prefer(net::get_associated_executor(handler),
+                           net::execution::outstanding_work.tracked)) {}
+
+    // Posted, never run inline: an immediate failure completes inside the initiation, where
+    // the coroutine must not be resumed re-entrantly.
+    void complete(result<append_result> outcome) noexcept override {
+        net::post(work, [h = std::move(handler), r = std::move(outcome)]() mutable {
+            std::move(h)(std::move(r));
+        });
+    }
+
+    Handler handler;
+    std::decay_t<decltype(net::prefer(std::declval<net::associated_executor_t<Handler>>(),
+                                      net::execution::outstanding_work.tracked))>
+        work;
+};
+
+struct group_commit_log::callback_append final : pending_append {
+    explicit callback_append(std::function<void(result<append_result>)> d) : done(std::move(d)) {}
+
+    void complete(result<append_result> outcome) noexcept override {
+        try {
+            done(std::move(outcome));
+        } catch (const std::exception& e) {
+            infra::log::error(log_module, "append callback threw", {{"error", e.what()}});
+        } catch (...) {
+            infra::log::error(log_module, "append callback threw");
+        }
+    }
+
+    std::function<void(result<append_result>)> done;
+};
+
+group_commit_log::group_commit_log(const message_log_options& options)
+    : options_(options),
+      own_clock_(options.clock ? nullptr : std::make_unique<infra::system_clock>()),
+      own_metrics_(options.metrics ? nullptr : std::make_unique<infra::metrics_registry>()),
+      clock_(options.clock ? options.clock : own_clock_.get()),
+      metrics_(options.metrics ? options.metrics : own_metrics_.get()),
+      appends_total_(metrics_->get_counter("monochat_storage_appends_total",
+                                           "Messages appended to the message log.")),
+      duplicates_total_(metrics_->get_counter(
+          "monochat_storage_append_duplicates_total",
+          "Appends answered from the idempotency index (retries), nothing written.")),
+      failures_total_(metrics_->get_counter("monochat_storage_append_failures_total",
+                                            "Appends that failed (any error).")),
+      write_errors_total_(metrics_->get_counter(
+          "monochat_storage_write_errors_total",
+          "Group commits whose write failed; each failed all of its appends.")),
+      batch_size_(metrics_->get_histogram("monochat_storage_group_commit_size",
+                                          "Appends per group commit.", batch_buckets())),
+      latency_(metrics_->get_histogram("monochat_storage_append_latency_seconds",
+                                       "Time from append to its completion.",
+                                       infra::latency_buckets())),
+      queue_depth_(metrics_->get_gauge("monochat_queue_depth", "Items waiting in a queue.",
+                                       {{"queue", "storage_append"}})) {
+    options_.max_batch = std::max<std::size_t>(options_.max_batch, 1);
+    options_.max_pending = std::max<std::size_t>(options_.max_pending, 1);
+    options_.max_read_limit = std::max<std::size_t>(options_.max_read_limit, 1);
+}
+
+group_commit_log::~group_commit_log() {
+    // Engines close first (they own what the writer uses); this catches a forgotten call.
+    close();
+}
+
+void group_commit_log::start(std::unordered_map<std::string, codec::conversation_head> heads) {
+    {
+        std::unique_lock lock(heads_mutex_);
+        heads_ = std::move(heads);
+    }
+    writer_ = std::thread([this] { writer_loop(); });
+}
+
+void group_commit_log::close() {
+    std::call_once(close_once_, [this] {
+        queue_.close();
+        if (writer_.joinable()) {
+            writer_.join();
+        }
+        engine_closed();
+    });
+}
+
+void group_commit_log::engine_committed(const commit_batch&) {}
+void group_commit_log::engine_closed() {}
+
+net::awaitable<result<append_result>> group_commit_log::append(append_request req) {
+    if (auto err = validate(req)) {
+        failures_total_.inc();
+        co_return std::move(*err);
+    }
+    co_return co_await net::async_initiate<const net::use_awaitable_t<>&,
+                                           void(result<append_result>)>(
+        [this](auto handler, append_request r) {
+            using handler_type = decltype(handler);
+            auto node = std::make_unique<awaitable_append<handler_type>>(std::move(handler));
+            node->request = std::move(r);
+            enqueue(std::move(node));
+        },
+        net::use_awaitable, std::move(req));
+}
+
+void group_commit_log::append_async(append_request req,
+                                    std::function<void(result<append_result>)> done) {
+    if (auto err = validate(req)) {
+        failures_total_.inc();
+        done(std::move(*err));
+        return;
+    }
+    auto node = std::make_unique<callback_append>(std::move(done));
+    node->request = std::move(req);
+    enqueue(std::move(node));
+}
+
+void group_commit_log::enqueue(std::unique_ptr<pending_append> node) {
+    node->enqueued_at = clock_->steady_now();
+    // Reserve a slot first so that the bound holds under concurrent producers.
+    if (pending_.fetch_add(1, std::memory_order_relaxed) >= options_.max_pending) {
+        pending_.fetch_sub(1, std::memory_order_relaxed);
+        failures_total_.inc();
+        node->complete(make_error(errc::unavailable, "message log: append queue is full"));
+        return;
+    }
+    pending_append* raw = node.get();
+    if (!queue_.push(raw)) {
+        pending_.fetch_sub(1, std::memory_order_relaxed);
+        failures_total_.inc();
+        node->complete(make_error(errc::unavailable, "message log is closed"));
+        return;
+    }
+    queue_depth_.inc();
+    // The writer owns the node now and deletes it after completing it.
+    (void)node.release();
+}
+
+void group_commit_log::writer_loop() {
+    std::vector<pending_append*> group;
+    group.reserve(options_.max_batch);
+    for (;;) {
+        const auto taken = queue_.take();
+        for (pending_append* node = taken.oldest; node != nullptr;) {
+            // commit_group deletes the nodes of the group: read the link first.
+            pending_append* newer = node->queue_next_;
+            group.push_back(node);
+            if (group.size() == options_.max_batch) {
+                commit_group(group);
+                group.clear();
+            }
+            node = newer;
+        }
+        if (!group.empty()) {
+            commit_group(group);
+            group.clear();
+        }
+        if (taken.oldest == nullptr && taken.closed) {
+            return;
+        }
+    }
+}
+
+std::uint64_t group_commit_log::committed_last_seq_for_writer(
+    const std::string& conversation_id) const {
+    // The writer is the only thread that modifies heads_, so it may read without the lock.
+    const auto it = heads_.find(conversation_id);
+    return it == heads_.end() ? 0 : it->second.last_seq;
+}
+
+result<std::optional<stored_message>> group_commit_log::load_for_writer(
+    const std::string& conversation_id, std::uint64_t seq,
+    const std::unordered_map<std::string, stored_message>& touched) {
+    if (const auto it = touched.find(codec::message_key(conversation_id, seq));
+        it != touched.end()) {
+        return std::optional<stored_message>(it->second);
+    }
+    return engine_load(conversation_id, seq);
+}
+
+void group_commit_log::commit_group(std::vector<pending_append*>& group) {
+    batch_size_.observe(static_cast<double>(group.size()));
+
+    std::vector<std::string> keys;
+    keys.reserve(group.size());
+    for (const auto* node : group) {
+        keys.push_back(codec::idempotency_key(node->request.sender_id, node->request.client_msg_id));
+    }
+    auto found = engine_find_idempotency(keys);
+    if (!found) {
+        for (auto* node : group) {
+            finish(node, found.error());
+        }
+        return;
+    }
+
+    const std::int64_t now_ms = clock_->now_ms();
+    const std::int64_t window_ms = options_.idempotency_window_s * 1000;
+
+    std::vector<staged> outcomes(group.size());
+    // Latest version of every message this group writes (new ones and changed targets), by
+    // message key.
+    std::unordered_map<std::string, stored_message> touched;
+    std::vector<std::string> new_order;
+    std::unordered_set<std::string> updated_existing;
+    // Idempotency key -> message key of the fresh append that claimed it in this group.
+    std::unordered_map<std::string, std::string> in_batch;
+    // Batch-local heads; dropped if the write fails, which is how a failure consumes no seq.
+    std::unordered_map<std::string, codec::conversation_head> working;
+    std::vector<std::pair<std::string, codec::idempotency_record>> idempotency;
+
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        append_request& req = group[i]->request;
+        staged& out = outcomes[i];
+
+        if (const auto it = in_batch.find(keys[i]); it != in_batch.end()) {
+            out.what = staged::kind::in_batch_dup;
+            out.message_key = it->second;
+            continue;
+        }
+        if (const auto& hit = (*found)[i];
+            hit && now_ms - hit->written_at_ms <= window_ms) {
+            auto original = load_for_writer(hit->conversation_id, hit->seq, touched);
+            if (!original) {
+                out.failure = original.error();
+            } else if (!*original) {
+                out.failure = make_error(errc::internal,
+                                         fmt::format("idempotency entry points to a missing "
+                                                     "message {}/{}",
+                                                     hit->conversation_id, hit->seq));
+                infra::log::error(log_module, out.failure.message);
+            } else {
+                out.what = staged::kind::stored_dup;
+                out.message = std::move(**original);
+            }
+            continue;
+        }
+
+        auto head_it = working.find(req.conversation_id);
+        if (head_it == working.end()) {
+            codec::conversation_head head;
+            head.last_seq = committed_last_seq_for_writer(req.conversation_id);
+            head_it = working.emplace(req.conversation_id, head).first;
+        }
+        codec::conversation_head& head = head_it->second;
+
+        if (req.target_seq != 0) {
+            if (req.target_seq > head.last_seq) {
+                out.failure = make_error(errc::not_found,
+                                         fmt::format("no message {} in {}", req.target_seq,
+                                                     req.conversation_id));
+                continue;
+            }
+            auto target = load_for_writer(req.conversation_id, req.target_seq, touched);
+            if (!target) {
+                out.failure = target.error();
+                continue;
+            }
+            if (!*target) {
+                out.failure = make_error(errc::not_found,
+                                         fmt::format("no message {} in {}", req.target_seq,
+                                                     req.conversation_id));
+                continue;
+            }
+            if (req.update_target) {
+                result<std::string> new_state = make_error(errc::internal, "");
+                try {
+                    new_state = req.update_target(**target);
+                } catch (const std::exception& e) {
+                    new_state = make_error(errc::internal,
+                                           fmt::format("update_target threw: {}", e.what()));
+                } catch (...) {
+                    new_state = make_error(errc::internal, "update_target threw");
+                }
+                if (!new_state) {
+                    out.failure = new_state.error();
+                    continue;
+                }
+                stored_message updated = std::move(**target);
+                updated.state = std::move(*new_state);
+                std::string key = codec::message_key(updated.conversation_id, updated.seq);
+                updated_existing.insert(key);
+                touched.insert_or_assign(std::move(key), std::move(updated));
+            }
+        }
+
+        stored_message msg;
+        msg.conversation_id = req.conversation_id;
+        msg.seq = head.last_seq + 1;
+        msg.message_id = req.message_id;
+        msg.sender_id = req.sender_id;
+        msg.client_msg_id = req.client_msg_id;
+        msg.ts_ms = req.ts_ms;
+        msg.body = std::move(req.body);
+        msg.target_seq = req.target_seq;
+        head.last_seq = msg.seq;
+        head.last_ts_ms = msg.ts_ms;
+
+        codec::idempotency_record record;
+        record.conversation_id = msg.conversation_id;
+        record.seq = msg.seq;
+        record.message_id = msg.message_id;
+        record.ts_ms = msg.ts_ms;
+        record.written_at_ms = now_ms;
+        idempotency.emplace_back(keys[i], std::move(record));
+
+        std::string key = codec::message_key(msg.conversation_id, msg.seq);
+        in_batch.emplace(keys[i], key);
+        out.what = staged::kind::fresh;
+        out.message_key = key;
+        new_order.push_back(key);
+        touched.emplace(std::move(key), std::move(msg));
+    }
+
+    commit_batch batch;
+    batch.new_messages.reserve(new_order.size());
+    for (const auto& key : new_order) {
+        // A message created in this group is written once, in its final state.
+        updated_existing.erase(key);
+        batch.new_messages.push_back(touched.at(key));
+    }
+    for (const auto& key : updated_existing) {
+        batch.updated_targets.push_back(touched.at(key));
+    }
+    batch.idempotency = std::move(idempotency);
+    for (const auto& [conversation_id, head] : working) {
+        if (head.last_seq != committed_last_seq_for_writer(conversation_id)) {
+            batch.conversations.emplace_back(conversation_id, head);
+        }
+    }
+
+    if (!batch.empty()) {
+        const status written = engine_write(batch);
+        if (!written) {
+            write_errors_total_.inc();
+            infra::log::warn(log_module, "group commit failed",
+                             {{"appends", group.size()}, {"error", written.error().message}});
+            const error failure =
+                make_error(errc::unavailable,
+                           fmt::format("message log write failed: {}", written.error().message));
+            for (std::size_t i = 0; i < group.size(); ++i) {
+                // Duplicates of committed messages needed no write: they are still answered.
+                if (outcomes[i].what == staged::kind::fresh ||
+                    outcomes[i].what == staged::kind::in_batch_dup) {
+                    outcomes[i].what = staged::kind::failed;
+                    outcomes[i].failure = failure;
+                }
+            }
+        } else {
+            {
+                std::unique_lock lock(heads_mutex_);
+                for (const auto& [conversation_id, head] : batch.conversations) {
+                    heads_.insert_or_assign(conversation_id, head);
+                }
+            }
+            engine_committed(batch);
+            std::shared_ptr<const std::function<void(const std::vector<stored_message>&)>>
+                listener;
+            {
+                std::lock_guard lock(listener_mutex_);
+                listener = listener_;
+            }
+            if (listener && *listener && !batch.new_messages.empty()) {
+                try {
+                    (*listener)(batch.new_messages);
+                } catch (const std::exception& e) {
+                    infra::log::error(log_module, "commit listener threw", {{"error", e.what()}});
+                } catch (...) {
+                    infra::log::error(log_module, "commit listener threw");
+                }
+            }
+            appends_total_.inc(batch.new_messages.size());
+        }
+    }
+
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        staged& out = outcomes[i];
+        switch (out.what) {
+            case staged::kind::fresh:
+                finish(group[i], append_result{touched.at(out.message_key), false});
+                break;
+            case staged::kind::in_batch_dup:
+                duplicates_total_.inc();
+                finish(group[i], append_result{touched.at(out.message_key), true});
+                break;
+            case staged::kind::stored_dup:
+                duplicates_total_.inc();
+                finish(group[i], append_result{std::move(out.message), true});
+                break;
+            case staged::kind::failed:
+                failures_total_.inc();
+                finish(group[i], std::move(out.failure));
+                break;
+        }
+    }
+}
+
+void group_commit_log::finish(pending_append* node, result<append_result> outcome) {
+    const auto elapsed = clock_->steady_now() - node->enqueued_at;
+    latency_.observe(std::chrono::duration<double>(elapsed).count());
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    queue_depth_.dec();
+    node->complete(std::move(outcome));
+    delete node;
+}
+
+std::uint64_t group_commit_log::last_seq(const std::string& conversation_id) const {
+    std::shared_lock lock(heads_mutex_);
+    const auto it = heads_.find(conversation_id);
+    return it == heads_.end() ? 0 : it->second.last_seq;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> group_commit_log::conversations() const {
+    std::shared_lock lock(heads_mutex_);
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    out.reserve(heads_.size());
+    for (const auto& [conversation_id, head] : heads_) {
+        out.emplace_back(conversation_id, head.last_seq);
+    }
+    return out;
+}
+
+void group_commit_log::set_commit_listener(
+    std::function<void(const std::vector<stored_message>&)> listener) {
+    auto shared =
+        std::make_shared<const std::function<void(const std::vector<stored_message>&)>>(
+            std::move(listener));
+    std::lock_guard lock(listener_mutex_);
+    listener_ = std::move(shared);
+}
+
+result<read_range> group_commit_log::plan_after(const std::string& conversation_id,
+                                                std::uint64_t after_seq, std::size_t limit) const {
+    if (auto err = validate_read(conversation_id, limit)) {
+        return std::move(*err);
+    }
+    limit = std::min(limit, options_.max_read_limit);
+    const std::uint64_t last = last_seq(conversation_id);
+    read_range r;
+    if (after_seq >= last) {
+        return r;
+    }
+    r.first = after_seq + 1;
+    r.last = last - after_seq > limit ? after_seq + limit : last;
+    r.has_more = r.last < last;
+    return r;
+}
+
+result<read_range> group_commit_log::plan_before(const std::string& conversation_id,
+                                                 std::uint64_t before_seq,
+                                                 std::size_t limit) const {
+    if (auto err = validate_read(conversation_id, limit)) {
+        return std::move(*err);
+    }
+    limit = std::min(limit, options_.max_read_limit);
+    const std::uint64_t last = last_seq(conversation_id);
+    read_range r;
+    if (before_seq <= 1 || last == 0) {
+        return r;
+    }
+    r.last = std::min(before_seq - 1, last);
+    r.first = r.last >= limit ? r.last - limit + 1 : 1;
+    r.has_more = r.first > 1;
+    return r;
+}
+
+result<read_range> group_commit_log::plan_latest(const std::string& conversation_id,
+                                                 std::size_t limit) const {
+    if (auto err = validate_read(conversation_id, limit)) {
+        return std::move(*err);
+    }
+    limit = std::min(limit, options_.max_read_limit);
+    const std::uint64_t last = last_seq(conversation_id);
+    read_range r;
+    if (last == 0) {
+        return r;
+    }
+    r.last = last;
+    r.first = last >= limit ? last - limit + 1 : 1;
+    r.has_more = r.first > 1;
+    return r;
+}
+
+}  // namespace monochat::storage::detail

@@ -1,0 +1,595 @@
+// The durable message log on RocksDB (shared/architecture.md, "Storage layout").
+//
+// Column families: `messages` (conversation_id \0 seq -> message), `idempotency`
+// (sender_id \0 client_msg_id -> where the message is), `conversations` (conversation_id ->
+// last_seq, last ts). Each group commit is ONE WriteBatch holding the new messages, their
+// idempotency entries, the changed targets and the new heads, written with
+// WriteOptions::sync = (storage.sync == always): the batch is atomic in the WAL, so after a
+// crash a conversation's head, its messages and their idempotency entries agree, and replay
+// (kPointInTimeRecovery) never leaves a hole in a conversation.
+//
+// Start-up reads only the conversations column family. Reads are planned from the committed
+// last_seq (seqs are contiguous), answered from the recent-message cache on the caller's thread
+// when it holds the whole page (no I/O, a short lock), and otherwise read by one range scan on
+// the log's read pool. Expired idempotency entries are dropped by a compaction filter.
+
+#include <monochat/storage/message_log_factory.hpp>
+
+#include <fmt/format.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <boost/asio/thread_pool.hpp>
+#include <filesystem>
+#include <monochat/infra/blocking.hpp>
+#include <monochat/infra/log.hpp>
+#include <system_error>
+
+#include "storage/group_commit_log.hpp"
+#include "storage/message_cache.hpp"
+#include "storage/message_codec.hpp"
+#include "storage/message_log_faults.hpp"
+
+namespace monochat::storage {
+
+namespace {
+
+namespace net = boost::asio;
+using detail::read_range;
+
+constexpr std::string_view log_module = "storage";
+constexpr const char* cf_messages = "messages";
+constexpr const char* cf_idempotency = "idempotency";
+constexpr const char* cf_conversations = "conversations";
+
+error to_error(const rocksdb::Status& s, std::string_view what) {
+    errc code = errc::unavailable;  // I/O errors, a full disk, a locked directory, busy
+    if (s.IsCorruption()) {
+        code = errc::internal;
+    } else if (s.IsInvalidArgument()) {
+        code = errc::invalid_argument;
+    } else if (s.IsNotSupported()) {
+        code = errc::internal;
+    }
+    return make_error(code, fmt::format("message log: {}: {}", what, s.ToString()));
+}
+
+bool is_wal(const std::string& fname) {
+    return fname.size() > 4 && fname.compare(fname.size() - 4, 4, ".log") == 0;
+}
+
+// A WAL file that fails every write while the fault switch says the disk is full.
+class faulty_wal_file final : public rocksdb::FSWritableFileOwnerWrapper {
+public:
+    faulty_wal_file(std::unique_ptr<rocksdb::FSWritableFile> file,
+                    std::shared_ptr<write_faults> faults)
+        : FSWritableFileOwnerWrapper(std::move(file)), faults_(std::move(faults)) {}
+
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* dbg) override {
+        if (faults_->fail_write()) {
+            return no_space();
+        }
+        return FSWritableFileOwnerWrapper::Append(data, options, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+        if (faults_->fail_write()) {
+            return no_space();
+        }
+        return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* dbg) override {
+        if (faults_->fail_write()) {
+            return no_space();
+        }
+        return FSWritableFileOwnerWrapper::Sync(options, dbg);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* dbg) override {
+        if (faults_->fail_write()) {
+            return no_space();
+        }
+        return FSWritableFileOwnerWrapper::Fsync(options, dbg);
+    }
+
+private:
+    static rocksdb::IOStatus no_space() {
+        return rocksdb::IOStatus::NoSpace("injected fault: no space left on device");
+    }
+
+    std::shared_ptr<write_faults> faults_;
+};
+
+class faulty_file_system final : public rocksdb::FileSystemWrapper {
+public:
+    faulty_file_system(const std::shared_ptr<rocksdb::FileSystem>& target,
+                       std::shared_ptr<write_faults> faults)
+        : FileSystemWrapper(target), faults_(std::move(faults)) {}
+
+    const char* Name() const override { return "monochat_faulty_file_system"; }
+
+    rocksdb::IOStatus NewWritableFile(const std::string& fname,
+                                      const rocksdb::FileOptions& options,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                      rocksdb::IODebugContext* dbg) override {
+        return wrap(fname, target()->NewWritableFile(fname, options, result, dbg), result);
+    }
+    rocksdb::IOStatus ReopenWritableFile(const std::string& fname,
+                                         const rocksdb::FileOptions& options,
+                                         std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                         rocksdb::IODebugContext* dbg) override {
+        return wrap(fname, target()->ReopenWritableFile(fname, options, result, dbg), result);
+    }
+    rocksdb::IOStatus ReuseWritableFile(const std::string& fname, const std::string& old_fname,
+                                        const rocksdb::FileOptions& options,
+                                        std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                        rocksdb::IODebugContext* dbg) override {
+        return wrap(fname, target()->ReuseWritableFile(fname, old_fname, options, result, dbg),
+                    result);
+    }
+
+private:
+    rocksdb::IOStatus wrap(const std::string& fname, rocksdb::IOStatus s,
+                           std::unique_ptr<rocksdb::FSWritableFile>* result) {
+        if (s.ok() && is_wal(fname)) {
+            *result = std::make_unique<faulty_wal_file>(std::move(*result), faults_);
+        }
+        return s;
+    }
+
+    std::shared_ptr<write_faults> faults_;
+};
+
+// Drops idempotency entries older than the window. Runs on RocksDB's compaction threads;
+// it only reads the clock, which is thread-safe. Entries it has not dropped yet are ignored by
+// the writer once expired, so both paths agree.
+class idempotency_expiry final : public rocksdb::CompactionFilter {
+public:
+    idempotency_expiry(const infra::clock& clock, std::int64_t window_s)
+        : clock_(clock), window_ms_(window_s * 1000) {}
+
+    bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+                std::string* /*new_value*/, bool* /*value_changed*/) const override {
+        const auto record = codec::decode_idempotency(std::string_view(value.data(), value.size()));
+        // A value that does not decode is kept: dropping data is never the answer to a bug.
+        return record && clock_.now_ms() - record->written_at_ms > window_ms_;
+    }
+
+    const char* Name() const override { return "monochat.idempotency_expiry"; }
+
+private:
+    const infra::clock& clock_;
+    const std::int64_t window_ms_;
+};
+
+class rocksdb_message_log final : public detail::group_commit_log {
+    // Before their first use: their return types are deduced.
+    // The work of the read pool is built by these plain functions, never by a lambda or an
+    // aggregate written inside a coroutine: g++ 12 miscompiles such an object when it holds a
+    // std::string and is passed by value from a coroutine (ASan: the string's buffer is freed
+    // inside the coroutine frame, or twice).
+    auto get_work(std::string conversation_id, std::uint64_t seq) {
+        return [this, c = std::move(conversation_id), seq]() -> result<stored_message> {
+            auto found = load(c, seq);
+            if (!found) {
+                return found.error();
+            }
+            if (!*found) {
+                return make_error(errc::not_found, "no such message");
+            }
+            return std::move(**found);
+        };
+    }
+
+    auto scan_work(std::string conversation_id, read_range r,
+                   detail::message_cache::ticket ticket) {
+        return [this, c = std::move(conversation_id), r,
+                ticket]() -> result<std::vector<stored_message>> {
+            auto messages = scan(c, r);
+            if (messages) {
+                cache_.fill(c, *messages, ticket);
+            }
+            return messages;
+        };
+    }
+
+public:
+    rocksdb_message_log(const message_log_options& options, std::shared_ptr<write_faults> faults)
+        : group_commit_log(options),
+          faults_(std::move(faults)),
+          expiry_(clock(), options.idempotency_window_s),
+          cache_(detail::message_cache::limits{options.cache_conversations,
+                                               options.cache_messages_per_conversation,
+                                               options.cache_max_bytes},
+                 metrics()),
+          pool_(std::max<std::size_t>(options.read_threads, 1)) {
+        write_options_.sync = options.sync == sync_mode::always;
+    }
+
+    ~rocksdb_message_log() override {
+        close();
+        pool_.join();
+        if (db_ != nullptr) {
+            for (auto* handle : handles_) {
+                // Status of releasing a handle is irrelevant at shutdown.
+                (void)db_->DestroyColumnFamilyHandle(handle);
+            }
+            if (const auto s = db_->Close(); !s.ok()) {
+                infra::log::warn(log_module, "closing the message log failed",
+                                 {{"error", s.ToString()}});
+            }
+            delete db_;
+        }
+    }
+
+    // Opens the database and starts the writer.
+    status open() {
+        const std::string& path = options().path;
+        if (path.empty()) {
+            return make_error(errc::invalid_argument, "message log: path is empty");
+        }
+        std::error_code ec;
+        std::filesystem::create_directories(path, ec);
+        if (ec) {
+            return make_error(errc::unavailable,
+                              fmt::format("message log: cannot create {}: {}", path,
+                                          ec.message()));
+        }
+
+        rocksdb::DBOptions db_options;
+        db_options.create_if_missing = true;
+        db_options.create_missing_column_families = true;
+        db_options.keep_log_file_num = 10;
+        // A torn tail of the WAL after a crash is cut off; every acknowledged batch before it
+        // was synced completely (sync = always) and replays whole.
+        db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+        if (faults_) {
+            env_ = rocksdb::NewCompositeEnv(
+                std::make_shared<faulty_file_system>(rocksdb::FileSystem::Default(), faults_));
+            db_options.env = env_.get();
+        }
+
+        rocksdb::BlockBasedTableOptions table;
+        table.block_cache = rocksdb::NewLRUCache(options().block_cache_mb << 20);
+        table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+        table.cache_index_and_filter_blocks = true;
+        table.pin_l0_filter_and_index_blocks_in_cache = true;
+        rocksdb::ColumnFamilyOptions cf;
+        cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+        rocksdb::ColumnFamilyOptions idempotency_cf = cf;
+        idempotency_cf.compaction_filter = &expiry_;
+        // Rewrites old files now and then so that expired entries leave even without traffic.
+        idempotency_cf.periodic_compaction_seconds =
+            static_cast<std::uint64_t>(std::max<std::int64_t>(options().idempotency_window_s,
+                                                              86400));
+
+        const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+            {rocksdb::kDefaultColumnFamilyName, cf},
+            {cf_messages, cf},
+            {cf_idempotency, idempotency_cf},
+            {cf_conversations, cf},
+        };
+        if (const auto s = rocksdb::DB::Open(db_options, path, families, &handles_, &db_);
+            !s.ok()) {
+            db_ = nullptr;
+            return to_error(s, fmt::format("open {}", path));
+        }
+        messages_ = handles_[1];
+        idempotency_ = handles_[2];
+        conversations_ = handles_[3];
+
+        auto heads = load_heads();
+        if (!heads) {
+            return heads.error();
+        }
+        infra::log::info(log_module, "message log open",
+                         {{"path", path}, {"conversations", heads->size()}});
+        start(std::move(*heads));
+        return {};
+    }
+
+    net::awaitable<result<read_page>> read_after(std::string conversation_id,
+                                                 std::uint64_t after_seq,
+                                                 std::size_t limit) override {
+        auto range = plan_after(conversation_id, after_seq, limit);
+        co_return co_await read(std::move(conversation_id), std::move(range));
+    }
+
+    net::awaitable<result<read_page>> read_before(std::string conversation_id,
+                                                  std::uint64_t before_seq,
+                                                  std::size_t limit) override {
+        auto range = plan_before(conversation_id, before_seq, limit);
+        co_return co_await read(std::move(conversation_id), std::move(range));
+    }
+
+    net::awaitable<result<read_page>> read_latest(std::string conversation_id,
+                                                  std::size_t limit) override {
+        auto range = plan_latest(conversation_id, limit);
+        co_return co_await read(std::move(conversation_id), std::move(range));
+    }
+
+    net::awaitable<result<stored_message>> get(std::string conversation_id,
+                                               std::uint64_t seq) override {
+        if (conversation_id.empty()) {
+            co_return make_error(errc::invalid_argument, "conversation_id is empty");
+        }
+        if (seq == 0 || seq > last_seq(conversation_id)) {
+            co_return make_error(errc::not_found, "no such message");
+        }
+        detail::message_cache::ticket ticket;
+        if (auto hit = cache_.lookup(conversation_id, seq, seq, ticket)) {
+            co_return std::move(hit->front());
+        }
+        auto loaded = co_await infra::run_blocking(pool_.get_executor(),
+                                                   get_work(std::move(conversation_id), seq));
+        co_return loaded;
+    }
+
+    status checkpoint(const std::string& dir) override {
+        if (dir.empty()) {
+            return make_error(errc::invalid_argument, "checkpoint: directory is empty");
+        }
+        std::error_code ec;
+        if (std::filesystem::exists(dir, ec)) {
+            return make_error(errc::invalid_argument,
+                              fmt::format("checkpoint: {} already exists", dir));
+        }
+        rocksdb::Checkpoint* raw = nullptr;
+        if (const auto s = rocksdb::Checkpoint::Create(db_, &raw); !s.ok()) {
+            return to_error(s, "checkpoint");
+        }
+        const std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+        if (const auto s = cp->CreateCheckpoint(dir); !s.ok()) {
+            return to_error(s, fmt::format("checkpoint into {}", dir));
+        }
+        return {};
+    }
+
+protected:
+    result<std::vector<std::optional<codec::idempotency_record>>> engine_find_idempotency(
+        const std::vector<std::string>& keys) override {
+        const std::size_t n = keys.size();
+        std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+        std::vector<rocksdb::PinnableSlice> values(n);
+        std::vector<rocksdb::Status> statuses(n);
+        db_->MultiGet(rocksdb::ReadOptions(), idempotency_, n, slices.data(), values.data(),
+                      statuses.data());
+        std::vector<std::optional<codec::idempotency_record>> out(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (statuses[i].IsNotFound()) {
+                continue;
+            }
+            if (!statuses[i].ok()) {
+                return to_error(statuses[i], "idempotency lookup");
+            }
+            auto record =
+                codec::decode_idempotency(std::string_view(values[i].data(), values[i].size()));
+            if (!record) {
+                return record.error();
+            }
+            out[i] = std::move(*record);
+        }
+        return out;
+    }
+
+    result<std::optional<stored_message>> engine_load(const std::string& conversation_id,
+                                                      std::uint64_t seq) override {
+        if (auto cached = cache_.peek(conversation_id, seq)) {
+            return cached;
+        }
+        return load(conversation_id, seq);
+    }
+
+    status engine_write(const detail::commit_batch& batch) override {
+        rocksdb::WriteBatch wb;
+        for (const auto& m : batch.new_messages) {
+            put(wb, messages_, codec::message_key(m.conversation_id, m.seq),
+                codec::encode_message(m));
+        }
+        for (const auto& m : batch.updated_targets) {
+            put(wb, messages_, codec::message_key(m.conversation_id, m.seq),
+                codec::encode_message(m));
+        }
+        for (const auto& [key, record] : batch.idempotency) {
+            put(wb, idempotency_, key, codec::encode_idempotency(record));
+        }
+        for (const auto& [conversation_id, head] : batch.conversations) {
+            put(wb, conversations_, conversation_id, codec::encode_conversation(head));
+        }
+        if (needs_resume_) {
+            // After a failed write RocksDB refuses writes until it has recovered (it does so by
+            // itself once space returns; Resume() speeds that up). Busy means recovery is
+            // already running; the write below then fails again and the batch with it.
+            const auto s = db_->Resume();
+            if (!s.ok() && !s.IsBusy()) {
+                infra::log::debug(log_module, "resume after a write error",
+                                  {{"status", s.ToString()}});
+            }
+        }
+        const auto s = db_->Write(write_options_, &wb);
+        if (!s.ok()) {
+            needs_resume_ = true;
+            return to_error(s, "write");
+        }
+        needs_resume_ = false;
+        return {};
+    }
+
+    void engine_committed(const detail::commit_batch& batch) override {
+        cache_.apply(batch.new_messages, batch.updated_targets);
+    }
+
+    void engine_closed() override {
+        if (db_ == nullptr) {
+            return;
+        }
+        // With sync = none the WAL may still sit in the OS; flushing the memtables also keeps
+        // the next start-up's WAL replay short.
+        if (const auto s = db_->FlushWAL(true); !s.ok()) {
+            infra::log::warn(log_module, "WAL sync at close failed", {{"error", s.ToString()}});
+        }
+        rocksdb::FlushOptions flush;
+        if (const auto s = db_->Flush(flush, {messages_, idempotency_, conversations_});
+            !s.ok()) {
+            infra::log::warn(log_module, "flush at close failed", {{"error", s.ToString()}});
+        }
+    }
+
+private:
+    static void put(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* cf,
+                    const std::string& key, const std::string& value) {
+        // WriteBatch::Put fails only for keys or values over 4 GiB, which the codec never makes.
+        (void)wb.Put(cf, key, value);
+    }
+
+    result<std::unordered_map<std::string, codec::conversation_head>> load_heads() {
+        std::unordered_map<std::string, codec::conversation_head> heads;
+        const std::unique_ptr<rocksdb::Iterator> it(
+            db_->NewIterator(rocksdb::ReadOptions(), conversations_));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+            auto head = codec::decode_conversation(
+                std::string_view(it->value().data(), it->value().size()));
+            if (!head) {
+                return head.error();
+            }
+            heads.emplace(it->key().ToString(), *head);
+        }
+        if (!it->status().ok()) {
+            return to_error(it->status(), "loading conversations");
+        }
+        return heads;
+    }
+
+    result<std::optional<stored_message>> load(const std::string& conversation_id,
+                                               std::uint64_t seq) {
+        rocksdb::PinnableSlice value;
+        const auto s = db_->Get(rocksdb::ReadOptions(), messages_,
+                                codec::message_key(conversation_id, seq), &value);
+        if (s.IsNotFound()) {
+            return std::optional<stored_message>();
+        }
+        if (!s.ok()) {
+            return to_error(s, "read");
+        }
+        auto m = codec::decode_message(std::string_view(value.data(), value.size()),
+                                       conversation_id, seq);
+        if (!m) {
+            return m.error();
+        }
+        return std::optional<stored_message>(std::move(*m));
+    }
+
+    // One range scan over [r.first, r.last]. Seqs are contiguous, so anything but exactly
+    // those messages means the database is damaged.
+    result<std::vector<stored_message>> scan(const std::string& conversation_id,
+                                             const read_range& r) {
+        const std::string upper = codec::message_key_successor(conversation_id, r.last);
+        const rocksdb::Slice upper_bound(upper);
+        rocksdb::ReadOptions ro;
+        ro.iterate_upper_bound = &upper_bound;
+        const std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+        std::vector<stored_message> out;
+        out.reserve(r.size());
+        std::uint64_t expected = r.first;
+        for (it->Seek(codec::message_key(conversation_id, r.first)); it->Valid(); it->Next()) {
+            std::string_view key_conversation;
+            std::uint64_t seq = 0;
+            const auto key = it->key();
+            if (auto ok = codec::decode_message_key(std::string_view(key.data(), key.size()),
+                                                    key_conversation, seq);
+                !ok) {
+                return ok.error();
+            }
+            if (key_conversation != conversation_id || seq != expected) {
+                break;
+            }
+            auto m = codec::decode_message(
+                std::string_view(it->value().data(), it->value().size()), conversation_id, seq);
+            if (!m) {
+                return m.error();
+            }
+            out.push_back(std::move(*m));
+            ++expected;
+        }
+        if (!it->status().ok()) {
+            return to_error(it->status(), "read");
+        }
+        if (expected != r.last + 1) {
+            infra::log::error(log_module, "message log has a hole",
+                              {{"conversation", conversation_id}, {"missing_seq", expected}});
+            return make_error(errc::internal,
+                              fmt::format("message log: {}/{} is missing", conversation_id,
+                                          expected));
+        }
+        return out;
+    }
+
+    net::awaitable<result<read_page>> read(std::string conversation_id,
+                                           result<read_range> range) {
+        if (!range) {
+            co_return range.error();
+        }
+        read_page page;
+        page.has_more = range->has_more;
+        if (range->empty()) {
+            co_return page;
+        }
+        detail::message_cache::ticket ticket;
+        if (auto hit = cache_.lookup(conversation_id, range->first, range->last, ticket)) {
+            page.messages = std::move(*hit);
+            co_return page;
+        }
+        auto loaded = co_await infra::run_blocking(
+            pool_.get_executor(), scan_work(std::move(conversation_id), *range, ticket));
+        if (!loaded) {
+            co_return loaded.error();
+        }
+        page.messages = std::move(*loaded);
+        co_return page;
+    }
+
+    std::shared_ptr<write_faults> faults_;
+    // The Env (fault injection only) must outlive the database.
+    std::unique_ptr<rocksdb::Env> env_;
+    idempotency_expiry expiry_;
+    detail::message_cache cache_;
+    rocksdb::WriteOptions write_options_;
+    rocksdb::DB* db_ = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+    rocksdb::ColumnFamilyHandle* messages_ = nullptr;
+    rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
+    rocksdb::ColumnFamilyHandle* conversations_ = nullptr;
+    // Writer thread only.
+    bool needs_resume_ = false;
+    net::thread_pool pool_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<message_log>> open_rocksdb_message_log(
+    const message_log_options& options, std::shared_ptr<write_faults> faults) {
+    auto log = std::make_unique<rocksdb_message_log>(options, std::move(faults));
+    if (auto opened = log->open(); !opened) {
+        return opened.error();
+    }
+    return std::unique_ptr<message_log>(std::move(log));
+}
+
+result<std::unique_ptr<message_log>> open_rocksdb_message_log(
+    const message_log_options& options) {
+    return open_rocksdb_message_log(options, nullptr);
+}
+
+}  // namespace monochat::storage
