@@ -118,6 +118,35 @@ void add_message_routes(router& routes, authenticator authenticate,
                                                  R"({"message":)" + r->message_json + "}");
                });
 
+    routes.add(http_method::get, "/api/v1/conversations/{cid}/messages/{seq}/readers",
+               [who_of, &messaging](http_request& req) -> net_response {
+                   auto who = co_await who_of(req);
+                   if (!who) {
+                       co_return error_response(who.error());
+                   }
+                   const auto seq_text = req.param("seq");
+                   std::uint64_t seq = 0;
+                   const auto* end = seq_text.data() + seq_text.size();
+                   const auto [ptr, ec] = std::from_chars(seq_text.data(), end, seq);
+                   if (ec != std::errc{} || ptr != end) {
+                       co_return error_response(make_error(errc::invalid_argument, "seq must be a number"));
+                   }
+                   auto limit = ws_frames::parse_limit(req.query_param("limit"));
+                   if (!limit) {
+                       co_return error_response(limit.error());
+                   }
+                   auto r = co_await messaging.readers(*who, std::string(req.param("cid")), seq, *limit);
+                   if (!r) {
+                       co_return error_response(r.error());
+                   }
+                   json ids = json::array();
+                   for (auto id : r->read_by) {
+                       ids.push_back(std::to_string(id));
+                   }
+                   co_return http_response::json(
+                       200, json{{"read_by", ids}, {"read_count", r->read_count}, {"member_count", r->member_count}}.dump());
+               });
+
     routes.add(http_method::get, "/api/v1/conversations/{cid}/online",
                [who_of, &messaging](http_request& req) -> net_response {
                    auto who = co_await who_of(req);

@@ -38,44 +38,169 @@ constexpr auto publish_wait = std::chrono::milliseconds(10000);
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// The text body as it is stored: only the fields of its type, in a fixed order.
-result<std::string> canonical_body(const message_body& b, std::int64_t max_text_bytes) {
-    if (b.type != "text") {
-        if (b.type == "edit" || b.type == "recall" || b.type == "reaction") {
-            return make_error(errc::invalid_argument,
-                              "body.type " + b.type + " is not supported by this server yet");
+constexpr std::size_t max_emoji_bytes = 64;
+
+// A body as it is stored: only the fields of its type, in a fixed order. Operations (edit,
+// recall, reaction) also name their target.
+struct checked_body {
+    std::string json;
+    std::uint64_t target_seq = 0;
+};
+
+result<checked_body> check_body(const message_body& b, std::int64_t max_text_bytes) {
+    const auto text_field = [&]() -> result<std::string> {
+        if (!b.text || b.text->empty()) {
+            return make_error(errc::invalid_argument, "body.text is required and must not be empty");
         }
-        return make_error(errc::invalid_argument, "body.type must be text, edit, recall or reaction");
-    }
-    if (!b.text || b.text->empty()) {
-        return make_error(errc::invalid_argument, "body.text is required and must not be empty");
-    }
-    if (b.text->size() > static_cast<std::size_t>(max_text_bytes)) {
-        return make_error(errc::too_large, "body.text is longer than " +
-                                               std::to_string(max_text_bytes) + " bytes");
-    }
-    json out = {{"type", "text"}, {"text", *b.text}};
-    if (b.reply_to) {
-        if (*b.reply_to == 0) {
-            return make_error(errc::invalid_argument, "body.reply_to must be a seq (1 or more)");
+        if (b.text->size() > static_cast<std::size_t>(max_text_bytes)) {
+            return make_error(errc::too_large, "body.text is longer than " +
+                                                   std::to_string(max_text_bytes) + " bytes");
         }
-        out["reply_to"] = *b.reply_to;
-    }
-    if (b.mentions) {
-        if (b.mentions->size() > max_mentions) {
-            return make_error(errc::invalid_argument, "body.mentions has more than 50 users");
+        return *b.text;
+    };
+    const auto target = [&]() -> result<std::uint64_t> {
+        if (!b.target_seq || *b.target_seq == 0) {
+            return make_error(errc::invalid_argument, "body.target_seq is required (a seq, 1 or more)");
         }
-        json ids = json::array();
-        std::unordered_set<std::uint64_t> seen;
-        for (auto id : *b.mentions) {
-            if (seen.insert(id).second) {
-                ids.push_back(std::to_string(id));
+        return *b.target_seq;
+    };
+    if (b.type == "text") {
+        auto text = text_field();
+        if (!text) {
+            return text.error();
+        }
+        json out = {{"type", "text"}, {"text", std::move(*text)}};
+        if (b.reply_to) {
+            if (*b.reply_to == 0) {
+                return make_error(errc::invalid_argument, "body.reply_to must be a seq (1 or more)");
+            }
+            out["reply_to"] = *b.reply_to;
+        }
+        if (b.mentions) {
+            if (b.mentions->size() > max_mentions) {
+                return make_error(errc::invalid_argument, "body.mentions has more than 50 users");
+            }
+            json ids = json::array();
+            std::unordered_set<std::uint64_t> seen;
+            for (auto id : *b.mentions) {
+                if (seen.insert(id).second) {
+                    ids.push_back(std::to_string(id));
+                }
+            }
+            out["mentions"] = std::move(ids);
+        }
+        return checked_body{dump(out), 0};
+    }
+    if (b.type == "edit") {
+        auto t = target();
+        auto text = text_field();
+        if (!t) {
+            return t.error();
+        }
+        if (!text) {
+            return text.error();
+        }
+        return checked_body{dump({{"type", "edit"}, {"target_seq", *t}, {"text", std::move(*text)}}), *t};
+    }
+    if (b.type == "recall") {
+        auto t = target();
+        if (!t) {
+            return t.error();
+        }
+        return checked_body{dump({{"type", "recall"}, {"target_seq", *t}}), *t};
+    }
+    if (b.type == "reaction") {
+        auto t = target();
+        if (!t) {
+            return t.error();
+        }
+        if (!b.emoji || b.emoji->empty() || b.emoji->size() > max_emoji_bytes) {
+            return make_error(errc::invalid_argument, "body.emoji must be 1 to 64 bytes");
+        }
+        if (!b.op || (*b.op != "add" && *b.op != "remove")) {
+            return make_error(errc::invalid_argument, "body.op must be add or remove");
+        }
+        return checked_body{
+            dump({{"type", "reaction"}, {"target_seq", *t}, {"emoji", *b.emoji}, {"op", *b.op}}), *t};
+    }
+    return make_error(errc::invalid_argument, "body.type must be text, edit, recall or reaction");
+}
+
+// What an operation may do to its target, decided on the storage writer thread against the
+// target's current state, so that concurrent operations apply in log order.
+struct operation_rules {
+    std::string type;  // edit, recall, reaction
+    std::uint64_t actor = 0;
+    std::int64_t now_ms = 0;
+    std::int64_t edit_window_ms = 0;
+    std::int64_t recall_window_ms = 0;
+    bool actor_moderates = false;  // owner or admin of the group
+    std::string text;
+    std::string emoji;
+    bool add = true;
+
+    result<std::string> operator()(const storage::stored_message& target) const {
+        json body = json::parse(target.body, nullptr, false);
+        if (!body.is_object() || body.value("type", "") != "text") {
+            return make_error(errc::invalid_argument, "only text messages can be edited, recalled or reacted to");
+        }
+        json state = target.state.empty() ? json::object() : json::parse(target.state, nullptr, false);
+        if (!state.is_object()) {
+            state = json::object();
+        }
+        const bool recalled = state.value("recalled", false);
+        const bool own = target.sender_id == actor;
+        if (type == "edit") {
+            if (!own) {
+                return make_error(errc::forbidden, "only the sender may edit a message");
+            }
+            if (recalled) {
+                return make_error(errc::forbidden, "a recalled message cannot be edited");
+            }
+            if (now_ms - target.ts_ms > edit_window_ms) {
+                return make_error(errc::forbidden, "the edit window of this message has passed");
+            }
+            state["text"] = text;
+            state["edited_at"] = now_ms;
+        } else if (type == "recall") {
+            if (!actor_moderates) {
+                if (!own) {
+                    return make_error(errc::forbidden, "only the sender or a group owner or admin may recall");
+                }
+                if (now_ms - target.ts_ms > recall_window_ms) {
+                    return make_error(errc::forbidden, "the recall window of this message has passed");
+                }
+            }
+            state = json{{"recalled", true}};
+        } else {
+            if (recalled) {
+                return make_error(errc::forbidden, "a recalled message takes no reactions");
+            }
+            json& reactions = state["reactions"];
+            if (!reactions.is_object()) {
+                reactions = json::object();
+            }
+            json& users = reactions[emoji];
+            if (!users.is_array()) {
+                users = json::array();
+            }
+            const std::string me = std::to_string(actor);
+            auto it = std::find(users.begin(), users.end(), me);
+            if (add && it == users.end()) {
+                users.push_back(me);
+            } else if (!add && it != users.end()) {
+                users.erase(it);
+            }
+            if (users.empty()) {
+                reactions.erase(emoji);
+            }
+            if (reactions.empty()) {
+                state.erase("reactions");
             }
         }
-        out["mentions"] = std::move(ids);
+        return dump(state);
     }
-    return dump(out);
-}
+};
 
 bus::message_event to_event(const storage::stored_message& m, std::uint64_t origin_session) {
     return {m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_msg_id, m.ts_ms,
@@ -165,12 +290,28 @@ public:
         if (!conv) {
             co_return conv.error();
         }
-        auto body = canonical_body(req.body, cfg->limits.max_text_bytes);
+        auto body = check_body(req.body, cfg->limits.max_text_bytes);
         if (!body) {
             co_return body.error();
         }
         if (auto ok = co_await d_.access.can_send(req.who, *conv); !ok) {
             co_return ok.error();
+        }
+        std::optional<operation_rules> rules;
+        if (body->target_seq != 0) {
+            rules = operation_rules{req.body.type,
+                                    req.who.user_id,
+                                    d_.clock.now_ms(),
+                                    cfg->policy.edit_window_s * 1000,
+                                    cfg->policy.recall_window_s * 1000,
+                                    false,
+                                    req.body.text.value_or(""),
+                                    req.body.emoji.value_or(""),
+                                    req.body.op.value_or("add") == "add"};
+            if (req.body.type == "recall" && conv->kind == conversation_kind::group) {
+                auto role = co_await d_.social.member_role_of(conv->group_id, req.who.user_id);
+                rules->actor_moderates = role && *role && **role != storage::member_role::member;
+            }
         }
         if (req.body.reply_to && *req.body.reply_to > d_.log.last_seq(conv->id)) {
             co_return make_error(errc::not_found, "reply_to names a message that does not exist");
@@ -192,8 +333,12 @@ public:
         a.sender_id = req.who.user_id;
         a.client_msg_id = req.client_msg_id;
         a.message_id = d_.ids.next();
-        a.ts_ms = d_.clock.now_ms();
-        a.body = std::move(*body);
+        a.ts_ms = rules ? rules->now_ms : d_.clock.now_ms();
+        a.body = std::move(body->json);
+        a.target_seq = body->target_seq;
+        if (rules) {
+            a.update_target = std::move(*rules);
+        }
         const auto message_id = a.message_id;
         remember_origin(message_id, req.session_id);
         auto r = co_await d_.log.append(std::move(a));
@@ -323,6 +468,47 @@ public:
             }
         }
         co_return std::uint64_t{0};
+    }
+
+    net::awaitable<result<readers_page>> readers(identity who, std::string conversation_id,
+                                                 std::uint64_t seq, std::size_t limit) override {
+        auto conv = parse_conversation_id(conversation_id);
+        if (!conv) {
+            co_return conv.error();
+        }
+        if (conv->kind == conversation_kind::world) {
+            co_return make_error(errc::invalid_argument, "world has no members to count readers among");
+        }
+        if (auto ok = co_await d_.access.can_read(who, *conv); !ok) {
+            co_return ok.error();
+        }
+        if (seq == 0 || seq > d_.log.last_seq(conv->id)) {
+            co_return make_error(errc::not_found, "no message with this seq");
+        }
+        // The store answers from its (conversation_id, read_seq) index: counting costs one index
+        // range of the readers, and only `limit` ids are materialised, so a 100,000-member group
+        // costs no member scan per call. Members who left are not counted.
+        std::optional<std::uint64_t> group;
+        if (conv->kind == conversation_kind::group) {
+            group = conv->group_id;
+        }
+        auto r = co_await d_.social.conversation_readers(conv->id, seq, limit, group);
+        if (!r) {
+            co_return r.error();
+        }
+        readers_page out;
+        out.read_by = std::move(r->user_ids);
+        out.read_count = r->count;
+        if (conv->kind == conversation_kind::group) {
+            auto n = co_await d_.social.member_count(conv->group_id);
+            if (!n) {
+                co_return n.error();
+            }
+            out.member_count = *n;
+        } else {
+            out.member_count = 2;
+        }
+        co_return out;
     }
 
     void presence_changed(std::uint64_t user_id, bool online) override {

@@ -3,6 +3,7 @@
 //   GET  /api/v1/conversations/{cid}/messages?after_seq=&before_seq=&limit=
 //   POST /api/v1/conversations/{cid}/messages   {"client_msg_id", "body"}
 //   GET  /api/v1/conversations/{cid}/online
+//   GET  /api/v1/conversations/{cid}/messages/{seq}/readers
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>

@@ -105,6 +105,19 @@ public:
     virtual boost::asio::awaitable<result<std::uint64_t>> online_count(
         identity who, std::string conversation_id) = 0;
 
+    // Group read receipts ("read by 12 of 40"): members whose read position is at or past
+    // `seq`, counted in full, the lowest `limit` ids listed. Errors: as for reads, not_found
+    // (no such seq), invalid_argument (world has no members to count).
+    struct readers_page {
+        std::vector<std::uint64_t> read_by;
+        std::uint64_t read_count = 0;
+        std::uint64_t member_count = 0;
+    };
+    virtual boost::asio::awaitable<result<readers_page>> readers(identity who,
+                                                                 std::string conversation_id,
+                                                                 std::uint64_t seq,
+                                                                 std::size_t limit) = 0;
+
     // A user's first connection opened or last one closed: `presence` to their friends.
     virtual void presence_changed(std::uint64_t user_id, bool online) = 0;
 
