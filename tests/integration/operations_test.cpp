@@ -244,8 +244,13 @@ TEST_CASE("group read receipts count members at or past a seq", "[integration][o
     group_fixture g;
     const auto s1 = g.send_text(g.owner, "one");
     const auto s2 = g.send_text(g.alice, "two");  // moves alice's read position to s2
-    auto r = g.http->get("/api/v1/conversations/" + g.cid + "/messages/" + std::to_string(s1) + "/readers",
-                         g.bob.token);
+    const auto readers_of = [&](std::uint64_t seq) {
+        return g.http->get("/api/v1/conversations/" + g.cid + "/messages/" + std::to_string(seq) + "/readers",
+                           g.bob.token);
+    };
+    // The sender's position moves right after the ack, off the ack's path.
+    CHECK(wait_until([&] { return readers_of(s1).json().value("read_count", 0) == 2; }, 3000ms));
+    auto r = readers_of(s1);
     REQUIRE(r.status == 200);
     CHECK(r.json()["member_count"] == 3);
     CHECK(r.json()["read_count"] == 2);  // owner (sent s1) and alice (sent s2)
