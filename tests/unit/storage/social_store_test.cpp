@@ -298,7 +298,7 @@ TEST_CASE_METHOD(people, "pending requests are listed as incoming and outgoing, 
     CHECK(again.incoming[1].id == 1);
 }
 
-TEST_CASE_METHOD(people, "removing a friend ends it both ways; a non-friend is not_found",
+TEST_CASE_METHOD(people, "removing a friend ends it both ways, and removing a non-friend is not_found",
                  "[social]") {
     value_of(run(store->send_friend_request(1, alice, bob, "", t0)));
     value_of(run(store->accept_friend_request(1, bob, t0 + 1)));
@@ -459,7 +459,7 @@ TEST_CASE_METHOD(people, "joining a group one is already in is a no-op", "[socia
     CHECK(error_of(run(store->join_group(8, bob, t0, no_limit))) == errc::not_found);
 }
 
-TEST_CASE_METHOD(people, "the owner cannot be removed; removing a non-member is not_found",
+TEST_CASE_METHOD(people, "the owner cannot be removed and removing a non-member is not_found",
                  "[social]") {
     value_of(run(store->create_group(7, "g", alice, false, {bob}, t0, no_limit)));
     CHECK(error_of(run(store->remove_member(7, alice))) == errc::conflict);
@@ -487,7 +487,7 @@ TEST_CASE_METHOD(people, "giving ownership makes the previous owner an admin", "
           }) == 1);
 }
 
-TEST_CASE_METHOD(people, "roles change between admin and member; the owner only by transfer",
+TEST_CASE_METHOD(people, "roles change between admin and member, the owner's only by transfer",
                  "[social]") {
     value_of(run(store->create_group(7, "g", alice, false, {bob}, t0, no_limit)));
     value_of(run(store->set_member_role(7, bob, member_role::admin)));
