@@ -7,11 +7,16 @@
 // writer, so seqs are contiguous per conversation under any number of concurrent appends. An
 // append that fails (disk full, I/O error, a target check that fails) consumes no seq and is
 // not acknowledged. The writer takes every pending append, writes them as ONE batch, syncs the
-// WAL once (`storage.sync = always`), then completes every waiter.
+// WAL once (`storage.sync = always`), then completes every waiter. A failed write fails every
+// append of the batch that needed it with `unavailable`; retries answered from the idempotency
+// index need no write and still succeed. Within a run a failed append never becomes visible;
+// only if the process dies right after a failed fsync may the OS have kept the batch, which a
+// restart then shows as committed (a retry with the same client_msg_id returns it).
 //
 // Idempotency: an append whose (sender_id, client_msg_id) was stored before returns the first
 // append's stored message with `duplicate = true` and writes nothing, whatever its body or
-// conversation, for at least `policy.idempotency_window_s`.
+// conversation, for at least `policy.idempotency_window_s`. An entry older than the window is
+// ignored: a retry after it is stored as a new message.
 //
 // Operations on a target (edit, recall, reaction: shared/protocol.md): an append may name a
 // `target_seq` and an `update_target` function. Inside the writer, in the same batch, the log
@@ -21,9 +26,13 @@
 // `update_target` runs on the writer thread: it must be quick and must not block.
 //
 // Thread-safety: every member may be called from any thread. Completion: awaitables resume on
-// the awaiting coroutine's executor. Commit listener: called on the writer thread, after the
-// batch is durable and before the waiters are completed, with the batch's new messages in
-// commit order (per conversation: ascending seq). The listener must not block for long.
+// the awaiting coroutine's executor. Reads see committed messages only (up to last_seq); a
+// limit of 0 is invalid_argument, a limit above the log's maximum is clamped (has_more then
+// says so). A read the recent-message cache can answer completes without leaving the caller's
+// thread (no I/O); the others run on the log's read pool. Commit listener: called on the
+// writer thread, after the batch is durable and before the waiters are completed, with the
+// batch's new messages in commit order (per conversation: ascending seq). The listener must not
+// block for long.
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
@@ -122,6 +131,8 @@ public:
     [[nodiscard]] virtual status checkpoint(const std::string& dir) = 0;
 
     // Completes every pending append, then stops accepting new ones (unavailable) and flushes.
+    // Reads keep working until destruction. Must not be called from the writer thread (an
+    // append_async callback or the commit listener). The destructor calls it.
     virtual void close() = 0;
 };
 
