@@ -264,7 +264,8 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     std::vector<std::string> keys;
     keys.reserve(group.size());
     for (const auto* node : group) {
-        keys.push_back(codec::idempotency_key(node->request.sender_id, node->request.client_msg_id));
+        keys.push_back(
+            codec::idempotency_key(node->request.sender_id, node->request.client_msg_id));
     }
     auto found = engine_find_idempotency(keys);
     if (!found) {
@@ -298,16 +299,15 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
             out.message_key = it->second;
             continue;
         }
-        if (const auto& hit = (*found)[i];
-            hit && now_ms - hit->written_at_ms <= window_ms) {
+        if (const auto& hit = (*found)[i]; hit && now_ms - hit->written_at_ms <= window_ms) {
             auto original = load_for_writer(hit->conversation_id, hit->seq, touched);
             if (!original) {
                 out.failure = original.error();
             } else if (!*original) {
-                out.failure = make_error(errc::internal,
-                                         fmt::format("idempotency entry points to a missing "
-                                                     "message {}/{}",
-                                                     hit->conversation_id, hit->seq));
+                out.failure =
+                    make_error(errc::internal, fmt::format("idempotency entry points to a missing "
+                                                           "message {}/{}",
+                                                           hit->conversation_id, hit->seq));
                 infra::log::error(log_module, out.failure.message);
             } else {
                 out.what = staged::kind::stored_dup;
@@ -326,9 +326,9 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
 
         if (req.target_seq != 0) {
             if (req.target_seq > head.last_seq) {
-                out.failure = make_error(errc::not_found,
-                                         fmt::format("no message {} in {}", req.target_seq,
-                                                     req.conversation_id));
+                out.failure = make_error(
+                    errc::not_found,
+                    fmt::format("no message {} in {}", req.target_seq, req.conversation_id));
                 continue;
             }
             auto target = load_for_writer(req.conversation_id, req.target_seq, touched);
@@ -337,9 +337,9 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                 continue;
             }
             if (!*target) {
-                out.failure = make_error(errc::not_found,
-                                         fmt::format("no message {} in {}", req.target_seq,
-                                                     req.conversation_id));
+                out.failure = make_error(
+                    errc::not_found,
+                    fmt::format("no message {} in {}", req.target_seq, req.conversation_id));
                 continue;
             }
             if (req.update_target) {
@@ -434,8 +434,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                 }
             }
             engine_committed(batch);
-            std::shared_ptr<const std::function<void(const std::vector<stored_message>&)>>
-                listener;
+            std::shared_ptr<const std::function<void(const std::vector<stored_message>&)>> listener;
             {
                 std::lock_guard lock(listener_mutex_);
                 listener = listener_;
@@ -502,9 +501,8 @@ std::vector<std::pair<std::string, std::uint64_t>> group_commit_log::conversatio
 
 void group_commit_log::set_commit_listener(
     std::function<void(const std::vector<stored_message>&)> listener) {
-    auto shared =
-        std::make_shared<const std::function<void(const std::vector<stored_message>&)>>(
-            std::move(listener));
+    auto shared = std::make_shared<const std::function<void(const std::vector<stored_message>&)>>(
+        std::move(listener));
     std::lock_guard lock(listener_mutex_);
     listener_ = std::move(shared);
 }

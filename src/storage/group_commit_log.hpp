@@ -87,8 +87,7 @@ public:
     ~group_commit_log() override;
 
     boost::asio::awaitable<result<append_result>> append(append_request req) override;
-    void append_async(append_request req,
-                      std::function<void(result<append_result>)> done) override;
+    void append_async(append_request req, std::function<void(result<append_result>)> done) override;
     std::uint64_t last_seq(const std::string& conversation_id) const override;
     std::vector<std::pair<std::string, std::uint64_t>> conversations() const override;
     void set_commit_listener(

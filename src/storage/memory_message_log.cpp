@@ -2,11 +2,10 @@
 // Same contract as the RocksDB log (the contract tests run against both); nothing survives
 // destruction. Reads never wait for I/O, so they are answered on the caller's thread.
 
-#include <monochat/storage/message_log_factory.hpp>
-
 #include <cstdlib>
 #include <deque>
 #include <monochat/infra/log.hpp>
+#include <monochat/storage/message_log_factory.hpp>
 #include <shared_mutex>
 
 #include "storage/group_commit_log.hpp"

@@ -32,16 +32,18 @@ std::size_t message_cache::size_of(const stored_message& m) {
            m.body.size() + m.state.size();
 }
 
-std::optional<std::vector<stored_message>> message_cache::lookup(
-    const std::string& conversation_id, std::uint64_t first, std::uint64_t last, ticket& miss) {
+std::optional<std::vector<stored_message>> message_cache::lookup(const std::string& conversation_id,
+                                                                 std::uint64_t first,
+                                                                 std::uint64_t last, ticket& miss) {
     {
         std::lock_guard lock(mutex_);
-        if (entry* e = find(conversation_id);
-            e != nullptr && !e->messages.empty() && first >= e->messages.front().seq &&
-            last <= e->messages.back().seq && first <= last) {
+        if (entry* e = find(conversation_id); e != nullptr && !e->messages.empty() &&
+                                              first >= e->messages.front().seq &&
+                                              last <= e->messages.back().seq && first <= last) {
             const std::uint64_t base = e->messages.front().seq;
-            std::vector<stored_message> out(e->messages.begin() + static_cast<long>(first - base),
-                                            e->messages.begin() + static_cast<long>(last - base + 1));
+            std::vector<stored_message> out(
+                e->messages.begin() + static_cast<long>(first - base),
+                e->messages.begin() + static_cast<long>(last - base + 1));
             touch(*e);
             hits_.inc();
             return out;
@@ -139,8 +141,8 @@ void message_cache::apply(const std::vector<stored_message>& new_messages,
     for (const auto& m : updated_targets) {
         ++generations_[bucket_of(m.conversation_id)];
         if (entry* e = find(m.conversation_id); e != nullptr && !e->messages.empty() &&
-                                                 m.seq >= e->messages.front().seq &&
-                                                 m.seq <= e->messages.back().seq) {
+                                                m.seq >= e->messages.front().seq &&
+                                                m.seq <= e->messages.back().seq) {
             replace(*e, m);
         }
     }

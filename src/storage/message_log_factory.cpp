@@ -17,9 +17,10 @@ result<std::size_t> size_from(std::int64_t value, std::string_view key) {
 
 }  // namespace
 
-result<message_log_options> message_log_options_from_config(
-    const infra::storage_options& storage, const infra::policy_options& policy,
-    const infra::clock& clock, infra::metrics_registry& metrics) {
+result<message_log_options> message_log_options_from_config(const infra::storage_options& storage,
+                                                            const infra::policy_options& policy,
+                                                            const infra::clock& clock,
+                                                            infra::metrics_registry& metrics) {
     message_log_options o;
     o.path = (std::filesystem::path(storage.data_dir) / "messages").string();
     if (storage.sync == "always") {

@@ -13,8 +13,6 @@
 // when it holds the whole page (no I/O, a short lock), and otherwise read by one range scan on
 // the log's read pool. Expired idempotency entries are dropped by a compaction filter.
 
-#include <monochat/storage/message_log_factory.hpp>
-
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
@@ -31,6 +29,7 @@
 #include <filesystem>
 #include <monochat/infra/blocking.hpp>
 #include <monochat/infra/log.hpp>
+#include <monochat/storage/message_log_factory.hpp>
 #include <system_error>
 
 #include "storage/group_commit_log.hpp"
@@ -119,8 +118,7 @@ public:
 
     const char* Name() const override { return "monochat_faulty_file_system"; }
 
-    rocksdb::IOStatus NewWritableFile(const std::string& fname,
-                                      const rocksdb::FileOptions& options,
+    rocksdb::IOStatus NewWritableFile(const std::string& fname, const rocksdb::FileOptions& options,
                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
                                       rocksdb::IODebugContext* dbg) override {
         return wrap(fname, target()->NewWritableFile(fname, options, result, dbg), result);
@@ -243,8 +241,7 @@ public:
         std::filesystem::create_directories(path, ec);
         if (ec) {
             return make_error(errc::unavailable,
-                              fmt::format("message log: cannot create {}: {}", path,
-                                          ec.message()));
+                              fmt::format("message log: cannot create {}: {}", path, ec.message()));
         }
 
         rocksdb::DBOptions db_options;
@@ -271,9 +268,8 @@ public:
         rocksdb::ColumnFamilyOptions idempotency_cf = cf;
         idempotency_cf.compaction_filter = &expiry_;
         // Rewrites old files now and then so that expired entries leave even without traffic.
-        idempotency_cf.periodic_compaction_seconds =
-            static_cast<std::uint64_t>(std::max<std::int64_t>(options().idempotency_window_s,
-                                                              86400));
+        idempotency_cf.periodic_compaction_seconds = static_cast<std::uint64_t>(
+            std::max<std::int64_t>(options().idempotency_window_s, 86400));
 
         const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
             {rocksdb::kDefaultColumnFamilyName, cf},
@@ -441,8 +437,7 @@ protected:
             infra::log::warn(log_module, "WAL sync at close failed", {{"error", s.ToString()}});
         }
         rocksdb::FlushOptions flush;
-        if (const auto s = db_->Flush(flush, {messages_, idempotency_, conversations_});
-            !s.ok()) {
+        if (const auto s = db_->Flush(flush, {messages_, idempotency_, conversations_}); !s.ok()) {
             infra::log::warn(log_module, "flush at close failed", {{"error", s.ToString()}});
         }
     }
@@ -515,8 +510,8 @@ private:
             if (key_conversation != conversation_id || seq != expected) {
                 break;
             }
-            auto m = codec::decode_message(
-                std::string_view(it->value().data(), it->value().size()), conversation_id, seq);
+            auto m = codec::decode_message(std::string_view(it->value().data(), it->value().size()),
+                                           conversation_id, seq);
             if (!m) {
                 return m.error();
             }
@@ -529,15 +524,13 @@ private:
         if (expected != r.last + 1) {
             infra::log::error(log_module, "message log has a hole",
                               {{"conversation", conversation_id}, {"missing_seq", expected}});
-            return make_error(errc::internal,
-                              fmt::format("message log: {}/{} is missing", conversation_id,
-                                          expected));
+            return make_error(errc::internal, fmt::format("message log: {}/{} is missing",
+                                                          conversation_id, expected));
         }
         return out;
     }
 
-    net::awaitable<result<read_page>> read(std::string conversation_id,
-                                           result<read_range> range) {
+    net::awaitable<result<read_page>> read(std::string conversation_id, result<read_range> range) {
         if (!range) {
             co_return range.error();
         }
@@ -587,8 +580,7 @@ result<std::unique_ptr<message_log>> open_rocksdb_message_log(
     return std::unique_ptr<message_log>(std::move(log));
 }
 
-result<std::unique_ptr<message_log>> open_rocksdb_message_log(
-    const message_log_options& options) {
+result<std::unique_ptr<message_log>> open_rocksdb_message_log(const message_log_options& options) {
     return open_rocksdb_message_log(options, nullptr);
 }
 

@@ -8,7 +8,6 @@
 // The child is this test binary itself, started with posix_spawn (fork + exec): forking a
 // process that has RocksDB's background threads and then using RocksDB in the child is unsafe.
 
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -21,6 +20,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -68,8 +68,7 @@ T run(net::awaitable<T> op) {
     net::io_context ioc;
     std::optional<T> out;
     net::co_spawn(
-        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); },
-        net::detached);
+        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); }, net::detached);
     ioc.run();
     return std::move(*out);
 }
@@ -127,9 +126,9 @@ std::pair<pid_t, int> spawn_child(const std::string& dir) {
 // Reads from `fd` into `buffer` until `deadline`; false at end of file.
 bool read_until(int fd, std::string& buffer, clock_type::time_point deadline) {
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              deadline - clock_type::now())
-                              .count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now())
+                .count();
         if (left <= 0) {
             return true;
         }
@@ -182,18 +181,16 @@ TEST_CASE("crash child appends until it is killed", "[.crash_child]") {
                 req.body = R"({"type":"text","text":"crash test"})";
                 auto done = std::make_shared<std::promise<result<append_result>>>();
                 auto future = done->get_future();
-                log->append_async(req, [done](result<append_result> r) {
-                    done->set_value(std::move(r));
-                });
+                log->append_async(
+                    req, [done](result<append_result> r) { done->set_value(std::move(r)); });
                 auto out = future.get();
                 if (!out) {
                     std::_Exit(4);
                 }
                 // One write() of less than PIPE_BUF bytes: lines never interleave.
                 const std::string line =
-                    fmt::format("{} {} {} {} {}\n", out->message.conversation_id,
-                                out->message.seq, out->message.message_id, req.sender_id,
-                                req.client_msg_id);
+                    fmt::format("{} {} {} {} {}\n", out->message.conversation_id, out->message.seq,
+                                out->message.message_id, req.sender_id, req.client_msg_id);
                 if (::write(child_fd, line.data(), line.size()) < 0) {
                     std::_Exit(5);
                 }
@@ -206,8 +203,7 @@ TEST_CASE("crash child appends until it is killed", "[.crash_child]") {
     std::_Exit(0);
 }
 
-TEST_CASE("acknowledged appends survive a SIGKILL at a random moment",
-          "[message_log][crash]") {
+TEST_CASE("acknowledged appends survive a SIGKILL at a random moment", "[message_log][crash]") {
     crash_dir dir;
     const std::string path = (dir.path / "messages").string();
     const auto seed = std::random_device{}();
@@ -283,9 +279,8 @@ TEST_CASE("acknowledged appends survive a SIGKILL at a random moment",
             auto appended = run(log.append(req));
             REQUIRE(appended.has_value());
             REQUIRE(appended->message.seq == last + 1);
-            acked[c].emplace(appended->message.seq,
-                             ack{appended->message.seq, req.message_id, req.sender_id,
-                                 req.client_msg_id});
+            acked[c].emplace(appended->message.seq, ack{appended->message.seq, req.message_id,
+                                                        req.sender_id, req.client_msg_id});
         }
         // Retries of the last acknowledged appends are answered with the original.
         for (std::size_t i = this_round.size() >= 3 ? this_round.size() - 3 : 0;

@@ -1,10 +1,10 @@
 // Unit tests of the message log's private parts: the byte codec, the group-commit queue and
 // the recent-message cache.
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <map>
 #include <monochat/infra/metrics.hpp>
 #include <thread>

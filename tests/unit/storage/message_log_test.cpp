@@ -2,7 +2,6 @@
 // every implementation: in memory, RocksDB, and RocksDB with its recent-message cache off (so
 // that every read goes to disk). Durable-only properties (reopen) run where they apply.
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -59,8 +59,7 @@ T run(net::awaitable<T> op) {
     net::io_context ioc;
     std::optional<T> out;
     net::co_spawn(
-        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); },
-        net::detached);
+        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); }, net::detached);
     ioc.run();
     return std::move(*out);
 }
@@ -267,8 +266,8 @@ std::vector<stored_message> read_all(Fixture& f, const std::string& c) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("concurrent appends to one conversation get contiguous seqs",
-                   "[message_log]", ENGINES) {
+TEMPLATE_TEST_CASE("concurrent appends to one conversation get contiguous seqs", "[message_log]",
+                   ENGINES) {
     log_fixture<TestType> f;
     constexpr int threads = 8;
     constexpr int per_thread = 150;
@@ -281,7 +280,8 @@ TEMPLATE_TEST_CASE("concurrent appends to one conversation get contiguous seqs",
                 auto out = f.append_later(f.text("room", 10 + t, fmt::format("{}-{}", t, i))).get();
                 REQUIRE(out.has_value());
                 std::lock_guard lock(mutex);
-                REQUIRE(message_id_by_seq.emplace(out->message.seq, out->message.message_id).second);
+                REQUIRE(
+                    message_id_by_seq.emplace(out->message.seq, out->message.message_id).second);
             }
         });
     }
@@ -528,8 +528,8 @@ TEMPLATE_TEST_CASE("range reads at the edges", "[message_log]", ENGINES) {
     }
 }
 
-TEMPLATE_TEST_CASE("reads larger than max_read_limit are clamped and say has_more",
-                   "[message_log]", ENGINES) {
+TEMPLATE_TEST_CASE("reads larger than max_read_limit are clamped and say has_more", "[message_log]",
+                   ENGINES) {
     log_fixture<TestType> f;
     f.options.max_read_limit = 4;
     f.log.reset();
@@ -542,8 +542,8 @@ TEMPLATE_TEST_CASE("reads larger than max_read_limit are clamped and say has_mor
     REQUIRE(p.has_more);
 }
 
-TEMPLATE_TEST_CASE("an operation updates its target's state in the same commit",
-                   "[message_log]", ENGINES) {
+TEMPLATE_TEST_CASE("an operation updates its target's state in the same commit", "[message_log]",
+                   ENGINES) {
     log_fixture<TestType> f;
     const auto target = f.must_append(f.text("group:5", 1, "t"));
     f.must_append(f.text("group:5", 2, "u"));
@@ -581,8 +581,8 @@ TEMPLATE_TEST_CASE("an operation updates its target's state in the same commit",
     }
 }
 
-TEMPLATE_TEST_CASE("operations on a target in one batch see each other's state",
-                   "[message_log]", ENGINES) {
+TEMPLATE_TEST_CASE("operations on a target in one batch see each other's state", "[message_log]",
+                   ENGINES) {
     log_fixture<TestType> f;
     f.must_append(f.text("c", 1, "first"));
     f.hold_writer();
@@ -637,8 +637,8 @@ TEMPLATE_TEST_CASE("an operation on a missing target is not_found and consumes n
     REQUIRE(f.must_append(f.text("a", 1, "a3")).message.seq == 3);
 }
 
-TEMPLATE_TEST_CASE("an update_target error fails the append and consumes no seq",
-                   "[message_log]", ENGINES) {
+TEMPLATE_TEST_CASE("an update_target error fails the append and consumes no seq", "[message_log]",
+                   ENGINES) {
     log_fixture<TestType> f;
     f.must_append(f.text("c", 1, "t"));
     auto op = f.text("c", 2, "recall");
@@ -762,8 +762,7 @@ TEMPLATE_TEST_CASE("a failed write acknowledges nothing and consumes no seq", "[
     }
 }
 
-TEMPLATE_TEST_CASE("a full append queue fails fast with unavailable", "[message_log]",
-                   ENGINES) {
+TEMPLATE_TEST_CASE("a full append queue fails fast with unavailable", "[message_log]", ENGINES) {
     log_fixture<TestType> f(4);
     f.hold_writer();  // the gate append holds one slot
     std::vector<std::future<result<append_result>>> queued;
