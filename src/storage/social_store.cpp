@@ -1,23 +1,28 @@
-#include <monochat/storage/social_store.hpp>
-
 #include <algorithm>
+#include <monochat/storage/social_store.hpp>
 
 namespace monochat::storage {
 
 std::string_view to_string(friend_request_status s) noexcept {
     switch (s) {
-        case friend_request_status::pending: return "pending";
-        case friend_request_status::accepted: return "accepted";
-        case friend_request_status::rejected: return "rejected";
+        case friend_request_status::pending:
+            return "pending";
+        case friend_request_status::accepted:
+            return "accepted";
+        case friend_request_status::rejected:
+            return "rejected";
     }
     return "pending";
 }
 
 std::string_view to_string(member_role r) noexcept {
     switch (r) {
-        case member_role::owner: return "owner";
-        case member_role::admin: return "admin";
-        case member_role::member: return "member";
+        case member_role::owner:
+            return "owner";
+        case member_role::admin:
+            return "admin";
+        case member_role::member:
+            return "member";
     }
     return "member";
 }

@@ -1,11 +1,10 @@
-#include <monochat/storage/social_store.hpp>
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <monochat/infra/metrics.hpp>
+#include <monochat/storage/social_store.hpp>
 #include <utility>
 
 #include "storage/sqlite_db.hpp"
@@ -19,7 +18,8 @@ namespace {
 using sqlite::connection;
 using sqlite::statement;
 
-constexpr std::uint64_t max_id = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+constexpr std::uint64_t max_id =
+    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
 // Ids are stored as SQLite INTEGER (int64): valid ones are 1..2^63-1.
 bool valid_id(std::uint64_t id) { return id != 0 && id <= max_id; }
@@ -98,14 +98,14 @@ auto query_all(connection& c, std::string_view sql, Map map, const Args&... args
 
 #define MONOCHAT_USER_COLUMNS "id, username, display_name, password_hash, guest, created_ms"
 user_record user_from(const statement& s, int first = 0) {
-    return user_record{s.column_uint64(first),     s.column_text(first + 1),
-                       s.column_text(first + 2),   s.column_text(first + 3),
-                       s.column_bool(first + 4),   s.column_int64(first + 5)};
+    return user_record{s.column_uint64(first),   s.column_text(first + 1),
+                       s.column_text(first + 2), s.column_text(first + 3),
+                       s.column_bool(first + 4), s.column_int64(first + 5)};
 }
 
 #define MONOCHAT_GROUP_COLUMNS "id, name, owner_id, public, member_count, created_ms"
 group_record group_from(const statement& s, int first = 0) {
-    return group_record{s.column_uint64(first),   s.column_text(first + 1),
+    return group_record{s.column_uint64(first),     s.column_text(first + 1),
                         s.column_uint64(first + 2), s.column_bool(first + 3),
                         s.column_uint64(first + 4), s.column_int64(first + 5)};
 }
@@ -123,9 +123,12 @@ friend_request_status status_from(const std::string& text) {
 #define MONOCHAT_REQUEST_COLUMNS \
     "id, from_user_id, to_user_id, note, status, created_ms, updated_ms"
 friend_request_record request_from(const statement& s) {
-    return friend_request_record{s.column_uint64(0),          s.column_uint64(1),
-                                 s.column_uint64(2),          s.column_text(3),
-                                 status_from(s.column_text(4)), s.column_int64(5),
+    return friend_request_record{s.column_uint64(0),
+                                 s.column_uint64(1),
+                                 s.column_uint64(2),
+                                 s.column_text(3),
+                                 status_from(s.column_text(4)),
+                                 s.column_int64(5),
                                  s.column_int64(6)};
 }
 
@@ -148,8 +151,9 @@ error user_not_found(std::uint64_t id) {
 }
 
 result<user_record> get_user(connection& c, std::uint64_t id) {
-    auto row = query_one(c, "SELECT " MONOCHAT_USER_COLUMNS " FROM users WHERE id = ?1",
-                         [](const statement& s) { return user_from(s); }, id);
+    auto row = query_one(
+        c, "SELECT " MONOCHAT_USER_COLUMNS " FROM users WHERE id = ?1",
+        [](const statement& s) { return user_from(s); }, id);
     if (!row) {
         return row.error();
     }
@@ -180,11 +184,9 @@ result<user_record> create_user(connection& c, const user_record& u) {
             return make_error(errc::conflict, fmt::format("username '{}' is taken", u.username));
         }
     }
-    auto inserted = execute(c,
-                            "INSERT INTO users (" MONOCHAT_USER_COLUMNS
-                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            u.id, u.username, u.display_name, u.password_hash, u.guest,
-                            u.created_ms);
+    auto inserted =
+        execute(c, "INSERT INTO users (" MONOCHAT_USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                u.id, u.username, u.display_name, u.password_hash, u.guest, u.created_ms);
     if (!inserted) {
         return inserted.error();
     }
@@ -193,8 +195,9 @@ result<user_record> create_user(connection& c, const user_record& u) {
 
 // The user's guest flag; not_found when the user does not exist.
 result<bool> is_guest(connection& c, std::uint64_t id) {
-    auto row = query_one(c, "SELECT guest FROM users WHERE id = ?1",
-                         [](const statement& s) { return s.column_bool(0); }, id);
+    auto row = query_one(
+        c, "SELECT guest FROM users WHERE id = ?1",
+        [](const statement& s) { return s.column_bool(0); }, id);
     if (!row) {
         return row.error();
     }
@@ -233,9 +236,9 @@ result<std::optional<friend_request_record>> pending_request(connection& c, std:
 }
 
 result<friend_request_record> get_request(connection& c, std::uint64_t id) {
-    auto row = query_one(
-        c, "SELECT " MONOCHAT_REQUEST_COLUMNS " FROM friend_requests WHERE id = ?1",
-        request_from, id);
+    auto row =
+        query_one(c, "SELECT " MONOCHAT_REQUEST_COLUMNS " FROM friend_requests WHERE id = ?1",
+                  request_from, id);
     if (!row) {
         return row.error();
     }
@@ -326,7 +329,7 @@ result<send_friend_request_result> send_friend_request(connection& c, std::uint6
         }
         return send_friend_request_result{std::move(*accepted), true};
     }
-    friend_request_record request{id, from, to, note, friend_request_status::pending,
+    friend_request_record request{id,     from,  to, note, friend_request_status::pending,
                                   now_ms, now_ms};
     auto inserted = execute(c,
                             "INSERT INTO friend_requests (" MONOCHAT_REQUEST_COLUMNS
@@ -357,8 +360,9 @@ result<friend_request_record> respond(connection& c, std::uint64_t id, std::uint
 // ---- groups ----
 
 result<group_record> get_group(connection& c, std::uint64_t id) {
-    auto row = query_one(c, "SELECT " MONOCHAT_GROUP_COLUMNS " FROM chat_groups WHERE id = ?1",
-                         [](const statement& s) { return group_from(s); }, id);
+    auto row = query_one(
+        c, "SELECT " MONOCHAT_GROUP_COLUMNS " FROM chat_groups WHERE id = ?1",
+        [](const statement& s) { return group_from(s); }, id);
     if (!row) {
         return row.error();
     }
@@ -393,19 +397,18 @@ status require_member_candidate(connection& c, std::uint64_t id) {
 }
 
 error group_full(std::uint64_t max_members) {
-    return make_error(errc::conflict,
-                      fmt::format("a group has at most {} members", max_members));
+    return make_error(errc::conflict, fmt::format("a group has at most {} members", max_members));
 }
 
 result<std::optional<member_role>> role_of(connection& c, std::uint64_t group_id,
                                            std::uint64_t user_id) {
-    return query_one(c, "SELECT role FROM group_members WHERE group_id = ?1 AND user_id = ?2",
-                     [](const statement& s) { return role_from(s.column_text(0)); }, group_id,
-                     user_id);
+    return query_one(
+        c, "SELECT role FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+        [](const statement& s) { return role_from(s.column_text(0)); }, group_id, user_id);
 }
 
-status insert_member(connection& c, std::uint64_t group_id, std::uint64_t user_id,
-                     member_role role, std::int64_t joined_ms) {
+status insert_member(connection& c, std::uint64_t group_id, std::uint64_t user_id, member_role role,
+                     std::int64_t joined_ms) {
     auto done = execute(c,
                         "INSERT INTO group_members (group_id, user_id, role, joined_ms)"
                         " VALUES (?1, ?2, ?3, ?4)",
@@ -450,11 +453,10 @@ result<group_record> create_group(connection& c, std::uint64_t id, const std::st
         }
     }
     group_record group{id, name, owner, is_public, 1 + member_ids.size(), created_ms};
-    auto inserted = execute(c,
-                            "INSERT INTO chat_groups (" MONOCHAT_GROUP_COLUMNS
-                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                            group.id, group.name, group.owner_id, group.is_public,
-                            group.member_count, group.created_ms);
+    auto inserted = execute(
+        c, "INSERT INTO chat_groups (" MONOCHAT_GROUP_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        group.id, group.name, group.owner_id, group.is_public, group.member_count,
+        group.created_ms);
     if (!inserted) {
         return inserted.error();
     }
@@ -501,8 +503,9 @@ result<members_added> add_members(connection& c, std::uint64_t group_id,
             return st.error();
         }
     }
-    auto counted = execute(c, "UPDATE chat_groups SET member_count = member_count + ?2 WHERE id = ?1",
-                           group_id, added.size());
+    auto counted =
+        execute(c, "UPDATE chat_groups SET member_count = member_count + ?2 WHERE id = ?1",
+                group_id, added.size());
     if (!counted) {
         return counted.error();
     }
@@ -515,8 +518,7 @@ error not_a_member(std::uint64_t group_id, std::uint64_t user_id) {
                       fmt::format("user {} is not a member of group {}", user_id, group_id));
 }
 
-result<group_record> remove_member(connection& c, std::uint64_t group_id,
-                                   std::uint64_t user_id) {
+result<group_record> remove_member(connection& c, std::uint64_t group_id, std::uint64_t user_id) {
     auto group = get_group(c, group_id);
     if (!group) {
         return group.error();
@@ -537,8 +539,8 @@ result<group_record> remove_member(connection& c, std::uint64_t group_id,
     if (!removed) {
         return removed.error();
     }
-    auto counted = execute(c, "UPDATE chat_groups SET member_count = member_count - 1 WHERE id = ?1",
-                           group_id);
+    auto counted = execute(
+        c, "UPDATE chat_groups SET member_count = member_count - 1 WHERE id = ?1", group_id);
     if (!counted) {
         return counted.error();
     }
@@ -546,19 +548,18 @@ result<group_record> remove_member(connection& c, std::uint64_t group_id,
     return std::move(*group);
 }
 
-status update_role(connection& c, std::uint64_t group_id, std::uint64_t user_id,
-                   member_role role) {
-    auto done = execute(c,
-                        "UPDATE group_members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
-                        group_id, user_id, to_string(role));
+status update_role(connection& c, std::uint64_t group_id, std::uint64_t user_id, member_role role) {
+    auto done =
+        execute(c, "UPDATE group_members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2",
+                group_id, user_id, to_string(role));
     if (!done) {
         return done.error();
     }
     return {};
 }
 
-result<group_record> set_member_role(connection& c, std::uint64_t group_id,
-                                     std::uint64_t user_id, member_role role) {
+result<group_record> set_member_role(connection& c, std::uint64_t group_id, std::uint64_t user_id,
+                                     member_role role) {
     auto group = get_group(c, group_id);
     if (!group) {
         return group.error();
@@ -582,8 +583,8 @@ result<group_record> set_member_role(connection& c, std::uint64_t group_id,
         if (auto st = update_role(c, group_id, group->owner_id, member_role::admin); !st) {
             return st.error();
         }
-        auto moved = execute(c, "UPDATE chat_groups SET owner_id = ?2 WHERE id = ?1", group_id,
-                             user_id);
+        auto moved =
+            execute(c, "UPDATE chat_groups SET owner_id = ?2 WHERE id = ?1", group_id, user_id);
         if (!moved) {
             return moved.error();
         }
@@ -768,12 +769,11 @@ public:
     }
 
     task<user_record> get_user_by_username(std::string username) override {
-        return read<user_record>([name = std::move(username)](connection& c)
-                                     -> result<user_record> {
-            auto row = query_one(c,
-                                 "SELECT " MONOCHAT_USER_COLUMNS
-                                 " FROM users WHERE guest = 0 AND username = ?1",
-                                 [](const statement& s) { return user_from(s); }, name);
+        return read<user_record>([name =
+                                      std::move(username)](connection& c) -> result<user_record> {
+            auto row = query_one(
+                c, "SELECT " MONOCHAT_USER_COLUMNS " FROM users WHERE guest = 0 AND username = ?1",
+                [](const statement& s) { return user_from(s); }, name);
             if (!row) {
                 return row.error();
             }
@@ -810,12 +810,12 @@ public:
                 // A range on the username index: every valid UTF-8 string that starts with
                 // `p` sorts below p + 0xFF (a byte UTF-8 never contains).
                 const std::string upper = p + '\xff';
-                return query_all(c,
-                                 "SELECT " MONOCHAT_USER_COLUMNS
-                                 " FROM users WHERE guest = 0 AND username >= ?1"
-                                 " AND username < ?2 ORDER BY username LIMIT ?3",
-                                 [](const statement& s) { return user_from(s); }, p, upper,
-                                 to_limit(limit));
+                return query_all(
+                    c,
+                    "SELECT " MONOCHAT_USER_COLUMNS
+                    " FROM users WHERE guest = 0 AND username >= ?1"
+                    " AND username < ?2 ORDER BY username LIMIT ?3",
+                    [](const statement& s) { return user_from(s); }, p, upper, to_limit(limit));
             });
     }
 
@@ -823,8 +823,8 @@ public:
                                           std::string display_name) override {
         return write<user_record>(
             [=, name = std::move(display_name)](connection& c) -> result<user_record> {
-                auto changed = execute(c, "UPDATE users SET display_name = ?2 WHERE id = ?1",
-                                       user_id, name);
+                auto changed =
+                    execute(c, "UPDATE users SET display_name = ?2 WHERE id = ?1", user_id, name);
                 if (!changed) {
                     return changed.error();
                 }
@@ -853,8 +853,7 @@ public:
             auto done = execute(c,
                                 "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms)"
                                 " VALUES (?1, ?2, ?3, ?4)",
-                                sqlite::blob{t.token_hash}, t.user_id, t.created_ms,
-                                t.expires_ms);
+                                sqlite::blob{t.token_hash}, t.user_id, t.created_ms, t.expires_ms);
             if (!done) {
                 return done.error();
             }
@@ -863,29 +862,28 @@ public:
     }
 
     task<token_record> lookup_token(std::string token_hash) override {
-        return read<token_record>([h = std::move(token_hash)](connection& c)
-                                      -> result<token_record> {
-            auto row = query_one(
-                c, "SELECT user_id, created_ms, expires_ms FROM tokens WHERE token_hash = ?1",
-                [&h](const statement& s) {
-                    return token_record{h, s.column_uint64(0), s.column_int64(1),
-                                        s.column_int64(2)};
-                },
-                sqlite::blob{h});
-            if (!row) {
-                return row.error();
-            }
-            if (!*row) {
-                return make_error(errc::not_found, "token not found");
-            }
-            return std::move(**row);
-        });
+        return read<token_record>(
+            [h = std::move(token_hash)](connection& c) -> result<token_record> {
+                auto row = query_one(
+                    c, "SELECT user_id, created_ms, expires_ms FROM tokens WHERE token_hash = ?1",
+                    [&h](const statement& s) {
+                        return token_record{h, s.column_uint64(0), s.column_int64(1),
+                                            s.column_int64(2)};
+                    },
+                    sqlite::blob{h});
+                if (!row) {
+                    return row.error();
+                }
+                if (!*row) {
+                    return make_error(errc::not_found, "token not found");
+                }
+                return std::move(**row);
+            });
     }
 
     task<void> delete_token(std::string token_hash) override {
         return write<void>([h = std::move(token_hash)](connection& c) -> status {
-            auto deleted =
-                execute(c, "DELETE FROM tokens WHERE token_hash = ?1", sqlite::blob{h});
+            auto deleted = execute(c, "DELETE FROM tokens WHERE token_hash = ?1", sqlite::blob{h});
             if (!deleted) {
                 return deleted.error();
             }
@@ -920,12 +918,10 @@ public:
 
     task<send_friend_request_result> send_friend_request(std::uint64_t request_id,
                                                          std::uint64_t from_user_id,
-                                                         std::uint64_t to_user_id,
-                                                         std::string note,
+                                                         std::uint64_t to_user_id, std::string note,
                                                          std::int64_t now_ms) override {
         return write<send_friend_request_result>([=, n = std::move(note)](connection& c) {
-            return storage::send_friend_request(c, request_id, from_user_id, to_user_id, n,
-                                                now_ms);
+            return storage::send_friend_request(c, request_id, from_user_id, to_user_id, n, now_ms);
         });
     }
 
@@ -976,12 +972,13 @@ public:
 
     task<std::vector<user_record>> list_friends(std::uint64_t user_id) override {
         return read<std::vector<user_record>>([=](connection& c) {
-            return query_all(c,
-                             "SELECT u.id, u.username, u.display_name, u.password_hash,"
-                             " u.guest, u.created_ms"
-                             " FROM friendships f JOIN users u ON u.id = f.friend_id"
-                             " WHERE f.user_id = ?1 ORDER BY u.username, u.id",
-                             [](const statement& s) { return user_from(s); }, user_id);
+            return query_all(
+                c,
+                "SELECT u.id, u.username, u.display_name, u.password_hash,"
+                " u.guest, u.created_ms"
+                " FROM friendships f JOIN users u ON u.id = f.friend_id"
+                " WHERE f.user_id = ?1 ORDER BY u.username, u.id",
+                [](const statement& s) { return user_from(s); }, user_id);
         });
     }
 
@@ -1011,8 +1008,7 @@ public:
 
     task<group_record> create_group(std::uint64_t group_id, std::string name,
                                     std::uint64_t owner_id, bool is_public,
-                                    std::vector<std::uint64_t> member_ids,
-                                    std::int64_t created_ms,
+                                    std::vector<std::uint64_t> member_ids, std::int64_t created_ms,
                                     std::uint64_t max_members) override {
         return write<group_record>(
             [=, n = std::move(name), m = std::move(member_ids)](connection& c) {
@@ -1044,8 +1040,7 @@ public:
     }
 
     task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
-                                    std::int64_t joined_ms,
-                                    std::uint64_t max_members) override {
+                                    std::int64_t joined_ms, std::uint64_t max_members) override {
         return write<members_added>([=, ids = std::move(user_ids)](connection& c) {
             return storage::add_members(c, group_id, ids, joined_ms, max_members);
         });
@@ -1071,25 +1066,24 @@ public:
 
     task<std::vector<user_group>> groups_of_user(std::uint64_t user_id) override {
         return read<std::vector<user_group>>([=](connection& c) {
-            return query_all(c,
-                             "SELECT g.id, g.name, g.owner_id, g.public, g.member_count,"
-                             " g.created_ms, m.role, m.joined_ms"
-                             " FROM group_members m JOIN chat_groups g ON g.id = m.group_id"
-                             " WHERE m.user_id = ?1 ORDER BY g.id",
-                             [](const statement& s) {
-                                 return user_group{group_from(s), role_from(s.column_text(6)),
-                                                   s.column_int64(7)};
-                             },
-                             user_id);
+            return query_all(
+                c,
+                "SELECT g.id, g.name, g.owner_id, g.public, g.member_count,"
+                " g.created_ms, m.role, m.joined_ms"
+                " FROM group_members m JOIN chat_groups g ON g.id = m.group_id"
+                " WHERE m.user_id = ?1 ORDER BY g.id",
+                [](const statement& s) {
+                    return user_group{group_from(s), role_from(s.column_text(6)),
+                                      s.column_int64(7)};
+                },
+                user_id);
         });
     }
 
-    task<std::vector<std::uint64_t>> member_ids(std::uint64_t group_id,
-                                                std::uint64_t after_user_id,
+    task<std::vector<std::uint64_t>> member_ids(std::uint64_t group_id, std::uint64_t after_user_id,
                                                 std::size_t limit) override {
-        return read<std::vector<std::uint64_t>>([=](connection& c) {
-            return storage::member_ids(c, group_id, after_user_id, limit);
-        });
+        return read<std::vector<std::uint64_t>>(
+            [=](connection& c) { return storage::member_ids(c, group_id, after_user_id, limit); });
     }
 
     task<std::uint64_t> member_count(std::uint64_t group_id) override {
@@ -1112,15 +1106,16 @@ public:
 
     task<std::vector<direct_conversation>> direct_conversations(std::uint64_t user_id) override {
         return read<std::vector<direct_conversation>>([=](connection& c) {
-            return query_all(c,
-                             "SELECT conversation_id, peer_id, last_message_ms"
-                             " FROM direct_conversations WHERE user_id = ?1"
-                             " ORDER BY last_message_ms DESC, peer_id",
-                             [](const statement& s) {
-                                 return direct_conversation{s.column_text(0), s.column_uint64(1),
-                                                            s.column_int64(2)};
-                             },
-                             user_id);
+            return query_all(
+                c,
+                "SELECT conversation_id, peer_id, last_message_ms"
+                " FROM direct_conversations WHERE user_id = ?1"
+                " ORDER BY last_message_ms DESC, peer_id",
+                [](const statement& s) {
+                    return direct_conversation{s.column_text(0), s.column_uint64(1),
+                                               s.column_int64(2)};
+                },
+                user_id);
         });
     }
 
@@ -1135,29 +1130,28 @@ public:
 
     task<std::uint64_t> get_read_position(std::uint64_t user_id,
                                           std::string conversation_id) override {
-        return read<std::uint64_t>(
-            [=, cid = std::move(conversation_id)](connection& c) -> result<std::uint64_t> {
-                auto row = query_one(
-                    c,
-                    "SELECT read_seq FROM read_state WHERE user_id = ?1 AND conversation_id = ?2",
-                    [](const statement& s) { return s.column_uint64(0); }, user_id, cid);
-                if (!row) {
-                    return row.error();
-                }
-                return row->value_or(0);
-            });
+        return read<std::uint64_t>([=, cid = std::move(conversation_id)](
+                                       connection& c) -> result<std::uint64_t> {
+            auto row = query_one(
+                c, "SELECT read_seq FROM read_state WHERE user_id = ?1 AND conversation_id = ?2",
+                [](const statement& s) { return s.column_uint64(0); }, user_id, cid);
+            if (!row) {
+                return row.error();
+            }
+            return row->value_or(0);
+        });
     }
 
     task<std::vector<read_position>> read_positions(std::uint64_t user_id) override {
         return read<std::vector<read_position>>([=](connection& c) {
-            return query_all(c,
-                             "SELECT conversation_id, read_seq, updated_ms FROM read_state"
-                             " WHERE user_id = ?1 ORDER BY conversation_id",
-                             [](const statement& s) {
-                                 return read_position{s.column_text(0), s.column_uint64(1),
-                                                      s.column_int64(2)};
-                             },
-                             user_id);
+            return query_all(
+                c,
+                "SELECT conversation_id, read_seq, updated_ms FROM read_state"
+                " WHERE user_id = ?1 ORDER BY conversation_id",
+                [](const statement& s) {
+                    return read_position{s.column_text(0), s.column_uint64(1), s.column_int64(2)};
+                },
+                user_id);
         });
     }
 
@@ -1172,9 +1166,8 @@ public:
     // ---- operations ----
 
     task<void> backup_to(std::string path) override {
-        return readers_.run<void>([p = std::move(path)](connection& c) {
-            return sqlite::backup_database(c, p);
-        });
+        return readers_.run<void>(
+            [p = std::move(path)](connection& c) { return sqlite::backup_database(c, p); });
     }
 
 private:
@@ -1242,9 +1235,8 @@ result<std::unique_ptr<social_store>> open_sqlite_social_store(
         }
         readers.push_back(std::move(*conn));
     }
-    return std::unique_ptr<social_store>(
-        new sqlite_social_store(std::move(*writer_conn), std::move(readers),
-                                options.max_write_batch, metrics));
+    return std::unique_ptr<social_store>(new sqlite_social_store(
+        std::move(*writer_conn), std::move(readers), options.max_write_batch, metrics));
 }
 
 }  // namespace monochat::storage

@@ -108,8 +108,8 @@ status statement::bind_int64(int index, std::int64_t v) {
 
 status statement::bind_text(int index, std::string_view v) {
     // SQLITE_TRANSIENT: SQLite copies, so the caller's buffer may die before step().
-    const int rc = sqlite3_bind_text64(stmt_, index, v.data(), v.size(), SQLITE_TRANSIENT,
-                                       SQLITE_UTF8);
+    const int rc =
+        sqlite3_bind_text64(stmt_, index, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK) {
         return conn_->make_error(rc, "bind");
     }
@@ -266,9 +266,9 @@ status backup_database(connection& source, const std::string& dest_path) {
     fs::remove(partial, ec);
 
     sqlite3* dest = nullptr;
-    int rc = sqlite3_open_v2(partial.c_str(), &dest,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(partial.c_str(), &dest,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         error e = make_error_from(rc, dest, fmt::format("backup: open {}", partial));
         sqlite3_close_v2(dest);

@@ -94,7 +94,10 @@ private:
             return bind_blob(index, v.bytes);
         } else if constexpr (std::is_same_v<T, std::nullopt_t>) {
             return bind_null(index);
-        } else if constexpr (requires { v.has_value(); *v; }) {
+        } else if constexpr (requires {
+                                 v.has_value();
+                                 *v;
+                             }) {
             return v.has_value() ? bind_one(index, *v) : bind_null(index);
         } else {
             return bind_text(index, std::string_view(v));

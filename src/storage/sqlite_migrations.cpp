@@ -180,8 +180,8 @@ result<int> schema_version(connection& conn) {
         return row.error();
     }
     if (!*row) {
-        return monochat::make_error(
-            errc::internal, fmt::format("{}: schema_version has no row", conn.path()));
+        return monochat::make_error(errc::internal,
+                                    fmt::format("{}: schema_version has no row", conn.path()));
     }
     return static_cast<int>(stmt->column_int64(0));
 }

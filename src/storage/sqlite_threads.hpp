@@ -72,12 +72,10 @@ public:
     // Runs `fn(connection&) -> result<T>` as one write job; see the header comment.
     template <class T, class F>
     boost::asio::awaitable<result<T>> write(F fn) {
-        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                           void(result<T>)>(
+        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(result<T>)>(
             [this](auto handler, F f) {
                 using handler_type = decltype(handler);
-                submit(std::make_unique<job<T, F, handler_type>>(std::move(f),
-                                                                 std::move(handler)));
+                submit(std::make_unique<job<T, F, handler_type>>(std::move(f), std::move(handler)));
             },
             boost::asio::use_awaitable, std::move(fn));
     }

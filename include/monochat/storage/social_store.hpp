@@ -117,7 +117,7 @@ struct member_page {
 };
 
 struct members_added {
-    group_record group;                  // after the change
+    group_record group;                   // after the change
     std::vector<std::uint64_t> user_ids;  // who was actually added (ascending); may be empty
 };
 
@@ -230,8 +230,7 @@ public:
     virtual task<group_record> create_group(std::uint64_t group_id, std::string name,
                                             std::uint64_t owner_id, bool is_public,
                                             std::vector<std::uint64_t> member_ids,
-                                            std::int64_t created_ms,
-                                            std::uint64_t max_members) = 0;
+                                            std::int64_t created_ms, std::uint64_t max_members) = 0;
     // Errors: not_found.
     virtual task<group_record> get_group(std::uint64_t group_id) = 0;
     // Members with user_id > after_user_id (0: from the start), ascending, at most `limit`.
@@ -246,14 +245,12 @@ public:
     // max_members (conflict). Errors also: not_found (no such group).
     virtual task<members_added> add_members(std::uint64_t group_id,
                                             std::vector<std::uint64_t> user_ids,
-                                            std::int64_t joined_ms,
-                                            std::uint64_t max_members) = 0;
+                                            std::int64_t joined_ms, std::uint64_t max_members) = 0;
     // A user joining by themself; a no-op (empty user_ids) when already a member. Errors:
     // not_found (group or user), forbidden (guest), conflict (group full). Whether the group
     // is public is logic's check.
     virtual task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
-                                           std::int64_t joined_ms,
-                                           std::uint64_t max_members) = 0;
+                                           std::int64_t joined_ms, std::uint64_t max_members) = 0;
     // Errors: not_found (group, or not a member), conflict (the user is the owner: ownership
     // must pass first). Returns the group after the change.
     virtual task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) = 0;
@@ -281,8 +278,7 @@ public:
     virtual task<void> record_direct_message(std::uint64_t a, std::uint64_t b,
                                              std::int64_t message_ms) = 0;
     // The user's direct conversations, most recent message first.
-    virtual task<std::vector<direct_conversation>> direct_conversations(
-        std::uint64_t user_id) = 0;
+    virtual task<std::vector<direct_conversation>> direct_conversations(std::uint64_t user_id) = 0;
 
     // ---- read state ----
 

@@ -1,11 +1,10 @@
-#include "storage/sqlite_migrations.hpp"
-
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "storage/sqlite_db.hpp"
+#include "storage/sqlite_migrations.hpp"
 #include "unit/storage/social_test_support.hpp"
 
 namespace monochat::storage {
@@ -24,7 +23,8 @@ std::unique_ptr<connection> open_raw(const std::string& path) {
 int latest() { return sqlite::social_migrations().back().version; }
 
 bool has_table(connection& c, const std::string& name) {
-    auto stmt = value_of(c.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"));
+    auto stmt =
+        value_of(c.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"));
     value_of(stmt.bind(name));
     return value_of(stmt.step());
 }
@@ -81,16 +81,20 @@ TEST_CASE("a version 1 file migrates to the latest version and keeps its data", 
                  "created_ms) VALUES (?1, ?2, ?3, 'h', 0, ?4)",
                  id, "user" + std::to_string(id), "User " + std::to_string(id), t0);
         }
-        exec(*c, "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms)"
-                 " VALUES (?1, 1, ?2, ?3)",
+        exec(*c,
+             "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms)"
+             " VALUES (?1, 1, ?2, ?3)",
              sqlite::blob{"hash-1"}, t0, t0 + 1000);
-        exec(*c, "INSERT INTO friendships (user_id, friend_id, since_ms) VALUES (1, 2, ?1), (2, 1, ?1)",
+        exec(*c,
+             "INSERT INTO friendships (user_id, friend_id, since_ms) VALUES (1, 2, ?1), (2, 1, ?1)",
              t0);
-        exec(*c, "INSERT INTO chat_groups (id, name, owner_id, public, created_ms)"
-                 " VALUES (50, 'old group', 1, 1, ?1)",
+        exec(*c,
+             "INSERT INTO chat_groups (id, name, owner_id, public, created_ms)"
+             " VALUES (50, 'old group', 1, 1, ?1)",
              t0);
-        exec(*c, "INSERT INTO group_members (group_id, user_id, role, joined_ms)"
-                 " VALUES (50, 1, 'owner', ?1), (50, 2, 'admin', ?1), (50, 3, 'member', ?1)",
+        exec(*c,
+             "INSERT INTO group_members (group_id, user_id, role, joined_ms)"
+             " VALUES (50, 1, 'owner', ?1), (50, 2, 'admin', ?1), (50, 3, 'member', ?1)",
              t0);
     }
 
@@ -171,9 +175,10 @@ TEST_CASE("a failing migration leaves the file at the previous whole version", "
 TEST_CASE("sqlite errors map to the protocol's codes", "[social]") {
     test::scratch_dir dir;
     auto c = open_raw(dir.file("db"));
-    value_of(c->exec("CREATE TABLE p (id INTEGER PRIMARY KEY);"
-                     "CREATE TABLE ch (p INTEGER NOT NULL REFERENCES p (id), v INTEGER CHECK (v > 0));"
-                     "INSERT INTO p VALUES (1);"));
+    value_of(
+        c->exec("CREATE TABLE p (id INTEGER PRIMARY KEY);"
+                "CREATE TABLE ch (p INTEGER NOT NULL REFERENCES p (id), v INTEGER CHECK (v > 0));"
+                "INSERT INTO p VALUES (1);"));
     auto insert = [&](std::string_view sql, std::int64_t a, std::int64_t b) {
         auto stmt = value_of(c->prepare(sql));
         value_of(stmt.bind(a, b));

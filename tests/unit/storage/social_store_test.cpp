@@ -1,11 +1,10 @@
-#include <monochat/storage/social_store.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <latch>
 #include <memory>
+#include <monochat/storage/social_store.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,8 +82,7 @@ TEST_CASE_METHOD(social_fixture,
     CHECK(value_of(run(store->get_user(guest))).guest);
 }
 
-TEST_CASE_METHOD(social_fixture, "an unknown user is not_found by id and by username",
-                 "[social]") {
+TEST_CASE_METHOD(social_fixture, "an unknown user is not_found by id and by username", "[social]") {
     CHECK(error_of(run(store->get_user(unknown))) == errc::not_found);
     CHECK(error_of(run(store->get_user_by_username("nobody"))) == errc::not_found);
 }
@@ -110,11 +108,9 @@ TEST_CASE_METHOD(social_fixture,
     CHECK(error_of(run(store->search_users("a", 0))) == errc::invalid_argument);
 }
 
-TEST_CASE_METHOD(social_fixture, "updating a display name is seen by later reads",
-                 "[social]") {
+TEST_CASE_METHOD(social_fixture, "updating a display name is seen by later reads", "[social]") {
     add_user(alice, "alice");
-    CHECK(value_of(run(store->update_display_name(alice, "Alice A."))).display_name ==
-          "Alice A.");
+    CHECK(value_of(run(store->update_display_name(alice, "Alice A."))).display_name == "Alice A.");
     CHECK(value_of(run(store->get_user(alice))).display_name == "Alice A.");
     CHECK(error_of(run(store->update_display_name(unknown, "x"))) == errc::not_found);
 }
@@ -182,12 +178,9 @@ TEST_CASE_METHOD(people, "a friend request to oneself is invalid_argument", "[so
 TEST_CASE_METHOD(people,
                  "a friend request to an unknown user is not_found and to a guest forbidden",
                  "[social]") {
-    CHECK(error_of(run(store->send_friend_request(1, alice, unknown, "", t0))) ==
-          errc::not_found);
-    CHECK(error_of(run(store->send_friend_request(2, alice, guest, "", t0))) ==
-          errc::forbidden);
-    CHECK(error_of(run(store->send_friend_request(3, guest, alice, "", t0))) ==
-          errc::forbidden);
+    CHECK(error_of(run(store->send_friend_request(1, alice, unknown, "", t0))) == errc::not_found);
+    CHECK(error_of(run(store->send_friend_request(2, alice, guest, "", t0))) == errc::forbidden);
+    CHECK(error_of(run(store->send_friend_request(3, guest, alice, "", t0))) == errc::forbidden);
     CHECK(value_of(run(store->list_friend_requests(alice))).outgoing.empty());
 }
 
@@ -205,8 +198,7 @@ TEST_CASE_METHOD(people, "a new friend request is pending with its note and time
     CHECK(error_of(run(store->get_friend_request(77))) == errc::not_found);
 }
 
-TEST_CASE_METHOD(people, "a second pending request to the same user is a conflict",
-                 "[social]") {
+TEST_CASE_METHOD(people, "a second pending request to the same user is a conflict", "[social]") {
     value_of(run(store->send_friend_request(1, alice, bob, "", t0)));
     CHECK(error_of(run(store->send_friend_request(2, alice, bob, "again", t0 + 1))) ==
           errc::conflict);
@@ -229,8 +221,7 @@ TEST_CASE_METHOD(people, "a request to someone who already asked accepts theirs"
     CHECK(value_of(run(store->list_friend_requests(bob))).incoming.empty());
 }
 
-TEST_CASE_METHOD(people, "only the addressee may accept, and then both are friends",
-                 "[social]") {
+TEST_CASE_METHOD(people, "only the addressee may accept, and then both are friends", "[social]") {
     value_of(run(store->send_friend_request(1, alice, bob, "", t0)));
     CHECK(error_of(run(store->accept_friend_request(1, alice, t0 + 1))) == errc::forbidden);
     CHECK(error_of(run(store->accept_friend_request(1, carol, t0 + 1))) == errc::forbidden);
@@ -255,8 +246,7 @@ TEST_CASE_METHOD(people, "answering a request that is no longer pending is a con
     value_of(run(store->accept_friend_request(1, bob, t0 + 1)));
     CHECK(error_of(run(store->accept_friend_request(1, bob, t0 + 2))) == errc::conflict);
     CHECK(error_of(run(store->reject_friend_request(1, bob, t0 + 2))) == errc::conflict);
-    CHECK(value_of(run(store->get_friend_request(1))).status ==
-          friend_request_status::accepted);
+    CHECK(value_of(run(store->get_friend_request(1))).status == friend_request_status::accepted);
 }
 
 TEST_CASE_METHOD(people, "a rejected request makes nobody friends and allows a new one",
@@ -266,17 +256,15 @@ TEST_CASE_METHOD(people, "a rejected request makes nobody friends and allows a n
           friend_request_status::rejected);
     CHECK_FALSE(value_of(run(store->are_friends(alice, bob))));
     CHECK(value_of(run(store->list_friend_requests(bob))).incoming.empty());
-    CHECK_FALSE(value_of(run(store->send_friend_request(2, alice, bob, "", t0 + 2)))
-                    .accepted_existing);
+    CHECK_FALSE(
+        value_of(run(store->send_friend_request(2, alice, bob, "", t0 + 2))).accepted_existing);
 }
 
 TEST_CASE_METHOD(people, "requesting an existing friend is a conflict", "[social]") {
     value_of(run(store->send_friend_request(1, alice, bob, "", t0)));
     value_of(run(store->accept_friend_request(1, bob, t0 + 1)));
-    CHECK(error_of(run(store->send_friend_request(2, alice, bob, "", t0 + 2))) ==
-          errc::conflict);
-    CHECK(error_of(run(store->send_friend_request(3, bob, alice, "", t0 + 2))) ==
-          errc::conflict);
+    CHECK(error_of(run(store->send_friend_request(2, alice, bob, "", t0 + 2))) == errc::conflict);
+    CHECK(error_of(run(store->send_friend_request(3, bob, alice, "", t0 + 2))) == errc::conflict);
 }
 
 TEST_CASE_METHOD(people, "pending requests are listed as incoming and outgoing, newest first",
@@ -298,7 +286,8 @@ TEST_CASE_METHOD(people, "pending requests are listed as incoming and outgoing, 
     CHECK(again.incoming[1].id == 1);
 }
 
-TEST_CASE_METHOD(people, "removing a friend ends it both ways, and removing a non-friend is not_found",
+TEST_CASE_METHOD(people,
+                 "removing a friend ends it both ways, and removing a non-friend is not_found",
                  "[social]") {
     value_of(run(store->send_friend_request(1, alice, bob, "", t0)));
     value_of(run(store->accept_friend_request(1, bob, t0 + 1)));
@@ -327,9 +316,8 @@ TEST_CASE_METHOD(people, "friends are listed by username", "[social]") {
 
 TEST_CASE_METHOD(people, "creating a group makes the owner and the listed users members",
                  "[social]") {
-    const auto g =
-        value_of(run(store->create_group(7, "team", alice, true, {bob, carol, bob, alice}, t0,
-                                         no_limit)));
+    const auto g = value_of(
+        run(store->create_group(7, "team", alice, true, {bob, carol, bob, alice}, t0, no_limit)));
     CHECK(g.id == 7);
     CHECK(g.name == "team");
     CHECK(g.owner_id == alice);
@@ -347,8 +335,8 @@ TEST_CASE_METHOD(people, "creating a group makes the owner and the listed users 
 
 TEST_CASE_METHOD(people, "creating a group with an unknown user or a guest creates nothing",
                  "[social]") {
-    auto unknown_member = run(store->create_group(7, "g", alice, false, {bob, unknown}, t0,
-                                                  no_limit));
+    auto unknown_member =
+        run(store->create_group(7, "g", alice, false, {bob, unknown}, t0, no_limit));
     CHECK(error_of(unknown_member) == errc::not_found);
     CHECK(unknown_member.error().message.find("999") != std::string::npos);
     CHECK(error_of(run(store->create_group(7, "g", alice, false, {guest}, t0, no_limit))) ==
@@ -365,8 +353,7 @@ TEST_CASE_METHOD(people, "creating a group with an unknown user or a guest creat
 TEST_CASE_METHOD(people, "creating a group over max_members is a conflict", "[social]") {
     CHECK(error_of(run(store->create_group(7, "g", alice, false, {bob, carol}, t0, 2))) ==
           errc::conflict);
-    CHECK(value_of(run(store->create_group(7, "g", alice, false, {bob}, t0, 2))).member_count ==
-          2);
+    CHECK(value_of(run(store->create_group(7, "g", alice, false, {bob}, t0, 2))).member_count == 2);
 }
 
 TEST_CASE_METHOD(social_fixture, "members are paged by ascending user_id with a next cursor",
@@ -428,8 +415,7 @@ TEST_CASE_METHOD(people, "adding an unknown user or a guest adds nobody", "[soci
     auto with_guest = run(store->add_members(7, {bob, guest}, t0, no_limit));
     CHECK(error_of(with_guest) == errc::forbidden);
     CHECK(with_guest.error().message.find("900") != std::string::npos);
-    CHECK(error_of(run(store->add_members(7, {bob, unknown}, t0, no_limit))) ==
-          errc::not_found);
+    CHECK(error_of(run(store->add_members(7, {bob, unknown}, t0, no_limit))) == errc::not_found);
     CHECK(value_of(run(store->member_count(7))) == 1);
     CHECK(value_of(run(store->member_role_of(7, bob))) == std::nullopt);
     CHECK(error_of(run(store->add_members(8, {bob}, t0, no_limit))) == errc::not_found);
@@ -482,9 +468,8 @@ TEST_CASE_METHOD(people, "giving ownership makes the previous owner an admin", "
     CHECK(error_of(run(store->remove_member(7, bob))) == errc::conflict);
     // Exactly one owner among the members.
     const auto page = value_of(run(store->list_members(7, 0, 10)));
-    CHECK(std::count_if(page.members.begin(), page.members.end(), [](const member_record& m) {
-              return m.role == member_role::owner;
-          }) == 1);
+    CHECK(std::count_if(page.members.begin(), page.members.end(),
+                        [](const member_record& m) { return m.role == member_role::owner; }) == 1);
 }
 
 TEST_CASE_METHOD(people, "roles change between admin and member, the owner's only by transfer",
@@ -494,11 +479,9 @@ TEST_CASE_METHOD(people, "roles change between admin and member, the owner's onl
     CHECK(value_of(run(store->member_role_of(7, bob))) == member_role::admin);
     value_of(run(store->set_member_role(7, bob, member_role::member)));
     CHECK(value_of(run(store->member_role_of(7, bob))) == member_role::member);
-    CHECK(error_of(run(store->set_member_role(7, alice, member_role::admin))) ==
-          errc::conflict);
+    CHECK(error_of(run(store->set_member_role(7, alice, member_role::admin))) == errc::conflict);
     CHECK(value_of(run(store->set_member_role(7, alice, member_role::owner))).owner_id == alice);
-    CHECK(error_of(run(store->set_member_role(7, carol, member_role::admin))) ==
-          errc::not_found);
+    CHECK(error_of(run(store->set_member_role(7, carol, member_role::admin))) == errc::not_found);
     CHECK(error_of(run(store->set_member_role(8, bob, member_role::admin))) == errc::not_found);
 }
 
@@ -509,8 +492,7 @@ TEST_CASE_METHOD(people, "an unknown group is not_found for every group read", "
     CHECK(error_of(run(store->member_ids(8, 0, 10))) == errc::not_found);
 }
 
-TEST_CASE_METHOD(people, "groups of a user come with the role and the joining time",
-                 "[social]") {
+TEST_CASE_METHOD(people, "groups of a user come with the role and the joining time", "[social]") {
     value_of(run(store->create_group(7, "a", alice, false, {bob}, t0, no_limit)));
     value_of(run(store->create_group(9, "b", carol, true, {}, t0 + 1, no_limit)));
     value_of(run(store->join_group(9, bob, t0 + 5, no_limit)));
@@ -572,8 +554,7 @@ TEST_CASE_METHOD(people, "direct conversations are listed most recent first", "[
 }
 
 TEST_CASE_METHOD(people, "a direct conversation needs two existing users", "[social]") {
-    CHECK(error_of(run(store->record_direct_message(alice, alice, t0))) ==
-          errc::invalid_argument);
+    CHECK(error_of(run(store->record_direct_message(alice, alice, t0))) == errc::invalid_argument);
     CHECK(error_of(run(store->record_direct_message(alice, unknown, t0))) == errc::not_found);
     CHECK(value_of(run(store->direct_conversations(alice))).empty());
 }
@@ -678,8 +659,7 @@ TEST_CASE_METHOD(people, "a backup into a missing directory is unavailable", "[s
     CHECK(error_of(run(store->backup_to(dir.file("missing/backup.db")))) == errc::unavailable);
 }
 
-TEST_CASE_METHOD(social_fixture, "concurrent writers from several threads all commit",
-                 "[social]") {
+TEST_CASE_METHOD(social_fixture, "concurrent writers from several threads all commit", "[social]") {
     constexpr int threads = 4;
     constexpr int per_thread = 40;
     add_user(1, "owner");

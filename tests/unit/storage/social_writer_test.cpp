@@ -1,5 +1,3 @@
-#include "storage/sqlite_threads.hpp"
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "storage/sqlite_db.hpp"
+#include "storage/sqlite_threads.hpp"
 #include "unit/storage/social_test_support.hpp"
 
 namespace monochat::storage {
@@ -62,8 +61,8 @@ struct writer_fixture {
     std::future<result<std::int64_t>> hold(std::shared_future<void> release) {
         auto started = std::make_shared<std::promise<void>>();
         auto running = started->get_future();
-        auto done = test::spawn(writer->write<std::int64_t>(
-            [started, release](connection&) -> result<std::int64_t> {
+        auto done = test::spawn(
+            writer->write<std::int64_t>([started, release](connection&) -> result<std::int64_t> {
                 started->set_value();
                 release.wait();
                 return 0;
@@ -94,22 +93,22 @@ TEST_CASE_METHOD(writer_fixture,
     auto held = hold(release.get_future().share());
     auto ok1 = test::spawn(insert(1));
     // Writes row 100, then fails on a duplicate key: row 100 must not survive.
-    auto failing = test::spawn(writer->write<std::int64_t>([](connection& c)
-                                                               -> result<std::int64_t> {
-        for (const std::int64_t x : {100, 1}) {
-            auto stmt = c.prepare("INSERT INTO t (x) VALUES (?1)");
-            if (!stmt) {
-                return stmt.error();
+    auto failing =
+        test::spawn(writer->write<std::int64_t>([](connection& c) -> result<std::int64_t> {
+            for (const std::int64_t x : {100, 1}) {
+                auto stmt = c.prepare("INSERT INTO t (x) VALUES (?1)");
+                if (!stmt) {
+                    return stmt.error();
+                }
+                if (auto st = stmt->bind(x); !st) {
+                    return st.error();
+                }
+                if (auto st = stmt->run(); !st) {
+                    return st.error();
+                }
             }
-            if (auto st = stmt->bind(x); !st) {
-                return st.error();
-            }
-            if (auto st = stmt->run(); !st) {
-                return st.error();
-            }
-        }
-        return 0;
-    }));
+            return 0;
+        }));
     auto ok2 = test::spawn(insert(2));
     wait_for_queue(3);
     release.set_value();
@@ -134,11 +133,11 @@ TEST_CASE_METHOD(writer_fixture,
     auto lost = test::spawn(insert(1));
     // Stands in for SQLITE_FULL or IOERR, after which SQLite has rolled the whole transaction
     // back by itself.
-    auto breaking = test::spawn(writer->write<std::int64_t>([](connection& c)
-                                                                -> result<std::int64_t> {
-        value_of(c.exec("ROLLBACK;"));
-        return make_error(errc::unavailable, "disk full");
-    }));
+    auto breaking =
+        test::spawn(writer->write<std::int64_t>([](connection& c) -> result<std::int64_t> {
+            value_of(c.exec("ROLLBACK;"));
+            return make_error(errc::unavailable, "disk full");
+        }));
     auto later = test::spawn(insert(2));
     wait_for_queue(3);
     release.set_value();
