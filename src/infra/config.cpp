@@ -113,6 +113,12 @@ const std::vector<field>& fields() {
              "Groups above this many members are fanned out by task workers."),
         MC_I("fanout.shard_size", fanout.shard_size, 1, 1000000, true,
              "Members per fan-out shard."),
+        MC_I("search.max_batch", search.max_batch, 1, 65536, false,
+             "Most messages the search indexer writes in one transaction."),
+        MC_I("search.batch_delay_ms", search.batch_delay_ms, 0, 60000, false,
+             "How long the search indexer waits for more messages before writing a batch."),
+        MC_I("search.readers", search.readers, 1, 64, false,
+             "Read connections of the search index: searches that run at once."),
 
         MC_B("policy.dm_requires_friendship", policy.dm_requires_friendship, true,
              "Direct chats only between friends."),

@@ -91,6 +91,16 @@ struct fanout_options {
     std::int64_t shard_size = 500;
 };
 
+struct search_options {
+    // Most messages the search indexer writes in one transaction. Default: 1024.
+    std::int64_t max_batch = 1024;
+    // How long the indexer waits for more messages after the first of a batch before writing
+    // it; under load batches fill without waiting. Default: 0.
+    std::int64_t batch_delay_ms = 0;
+    // Read connections of the search index (searches running at once). Default: 2.
+    std::int64_t readers = 2;
+};
+
 struct policy_options {
     bool dm_requires_friendship = true;
     std::int64_t edit_window_s = 86400;
@@ -124,6 +134,7 @@ struct config {
     storage_options storage;
     limits_options limits;
     fanout_options fanout;
+    search_options search;
     policy_options policy;
     auth_options auth;
     log_options log;
