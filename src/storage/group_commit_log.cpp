@@ -204,14 +204,16 @@ void group_commit_log::enqueue(std::unique_ptr<pending_append> node) {
         node->complete(make_error(errc::unavailable, "message log: append queue is full"));
         return;
     }
-    pending_append* raw = node.get();
-    if (!queue_.push(raw)) {
+    // Counted before the push: once pushed, the writer may complete (and count out) the node
+    // before this thread runs another line.
+    queue_depth_.inc();
+    if (!queue_.push(node.get())) {
+        queue_depth_.dec();
         pending_.fetch_sub(1, std::memory_order_relaxed);
         failures_total_.inc();
         node->complete(make_error(errc::unavailable, "message log is closed"));
         return;
     }
-    queue_depth_.inc();
     // The writer owns the node now and deletes it after completing it.
     (void)node.release();
 }

@@ -53,10 +53,13 @@ struct temp_dir {
     temp_dir& operator=(const temp_dir&) = delete;
 };
 
-// Runs one awaitable to completion on a private io_context.
+// Runs one awaitable to completion. The io_context lives as long as the thread: a pool thread
+// that has just posted a completion may still be inside the io_context's wake-up call when
+// run() returns, so a per-call io_context would be destroyed under it.
 template <class T>
 T run(net::awaitable<T> op) {
-    net::io_context ioc;
+    thread_local net::io_context ioc;
+    ioc.restart();
     std::optional<T> out;
     net::co_spawn(
         ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); }, net::detached);
