@@ -15,6 +15,7 @@
 #include <monochat/gateway/http_server.hpp>
 #include <monochat/gateway/message_routes.hpp>
 #include <monochat/gateway/ops_routes.hpp>
+#include <monochat/gateway/rest_routes.hpp>
 #include <monochat/gateway/websocket_gateway.hpp>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
@@ -22,8 +23,11 @@
 #include <monochat/infra/live_config.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/access.hpp>
+#include <monochat/logic/accounts.hpp>
+#include <monochat/logic/conversations.hpp>
 #include <monochat/logic/delivery.hpp>
 #include <monochat/logic/messaging.hpp>
+#include <monochat/logic/social.hpp>
 #include <monochat/task/fanout_worker.hpp>
 #include <monochat/storage/message_log_factory.hpp>
 #include <monochat/storage/social_store.hpp>
@@ -139,6 +143,28 @@ public:
                                                     registry_, live_, clock_, ids_, metrics_});
         messaging_->start();
 
+        // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
+        const logic::dependencies social_deps{*stores_.social, *stores_.log, *bus_, live_, clock_,
+                                              ids_, registry_, metrics_};
+        accounts_ = logic::make_accounts(social_deps);
+        social_ = logic::make_social(social_deps);
+        conversations_ = logic::make_conversations(social_deps);
+        authenticate_ = [this](std::string token) {
+            return accounts_->authenticate(std::move(token));
+        };
+        mark_read_ = [this](logic::identity who, std::string cid,
+                            std::uint64_t seq) -> net::awaitable<status> {
+            auto ref = logic::parse_conversation_id(cid);
+            if (!ref) {
+                co_return ref.error();
+            }
+            auto moved = co_await conversations_->mark_read(std::move(who), std::move(*ref), seq);
+            if (!moved) {
+                co_return moved.error();
+            }
+            co_return status{};
+        };
+
         // Task.
         fanout_ = std::make_unique<task::fanout_worker>(*bus_, *stores_.social, live_, metrics_);
         if (auto st = fanout_->start(); !st) {
@@ -154,6 +180,7 @@ public:
             return authenticate_(std::move(token));
         };
         gateway::add_message_routes(routes_, authenticate, *messaging_);
+        gateway::add_rest_routes(routes_, {*accounts_, *social_, *conversations_});
         gateway::ws_dependencies ws_deps;
         ws_deps.authenticate = authenticate;
         ws_deps.mark_read = [this](logic::identity who, std::string cid, std::uint64_t seq) {
@@ -267,6 +294,9 @@ private:
     std::unique_ptr<bus::message_bus> bus_;
     std::unique_ptr<logic::access_control> access_;
     std::unique_ptr<logic::messaging_service> messaging_;
+    std::unique_ptr<logic::accounts> accounts_;
+    std::unique_ptr<logic::social> social_;
+    std::unique_ptr<logic::conversations> conversations_;
     std::function<net::awaitable<result<logic::identity>>(std::string)> authenticate_ =
         [](std::string) -> net::awaitable<result<logic::identity>> {
         co_return make_error(errc::unauthenticated, "accounts are not wired");

@@ -1,0 +1,38 @@
+#pragma once
+// What the logic services are built from: the composition root (src/app) passes the same set to
+// each factory. Everything is borrowed and must outlive the services.
+
+#include <monochat/infra/live_config.hpp>
+
+namespace monochat::infra {
+class clock;
+class id_generator;
+class metrics_registry;
+}  // namespace monochat::infra
+namespace monochat::storage {
+class social_store;
+class message_log;
+}  // namespace monochat::storage
+namespace monochat::bus {
+class message_bus;
+}
+
+namespace monochat::logic {
+
+class presence_view;
+
+struct dependencies {
+    storage::social_store& store;
+    storage::message_log& log;
+    // Deliveries (events, receipts, closes) go to logic::downstream_topic, which must be
+    // declared.
+    bus::message_bus& bus;
+    // Read once per operation (`config.get()`), so a reload applies to the next call.
+    const infra::live_config& config;
+    const infra::clock& clock;
+    infra::id_generator& ids;
+    const presence_view& presence;
+    infra::metrics_registry& metrics;
+};
+
+}  // namespace monochat::logic

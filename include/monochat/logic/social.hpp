@@ -1,0 +1,109 @@
+#pragma once
+// Friends and groups (shared/protocol.md, "Friends", "Groups" and "Details that clients rely
+// on"). The store keeps each change consistent in one transaction (crossing requests, one owner,
+// the member limit); this service adds who may do what, and queues the `event` frames of each
+// change for gateway on the bus (logic::downstream_topic):
+//
+//   friend_request {request}                             to its recipient
+//   friend_added   {user}                                to both users (each gets the other)
+//   member_joined  {group_id, conversation_id, user_ids}  to every member, the new ones included
+//   member_left    {group_id, conversation_id, user_id}   to every member and the one who left
+//   group_updated  {group, user_id, role}                 to every member (role change, transfer)
+//
+// Events are best effort: a full downstream queue drops them (counted in
+// monochat_events_dropped_total); clients read the current state over HTTP.
+//
+// Guests get forbidden from every call. A group that exists but that the caller may not see
+// (private, not a member) is forbidden; one that does not exist is not_found.
+//
+// Thread-safety: every member may be called from any thread. Awaitables resume on the awaiting
+// coroutine's executor.
+
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <monochat/infra/result.hpp>
+#include <monochat/logic/access.hpp>
+#include <monochat/logic/dependencies.hpp>
+#include <monochat/logic/wire.hpp>
+#include <string>
+#include <vector>
+
+namespace monochat::logic {
+
+struct friend_request_outcome {
+    friend_request_info request;
+    // The target had already asked the caller: their request was accepted instead and is
+    // `request`; the two are friends now.
+    bool accepted_existing = false;
+};
+
+struct friend_request_lists {
+    std::vector<friend_request_info> incoming;  // pending, newest first
+    std::vector<friend_request_info> outgoing;  // pending, newest first
+};
+
+class social {
+public:
+    social() = default;
+    virtual ~social() = default;
+    social(const social&) = delete;
+    social& operator=(const social&) = delete;
+
+    template <class T>
+    using task = boost::asio::awaitable<result<T>>;
+
+    // ---- friends ----
+
+    // Errors: invalid_argument (oneself, note too long), not_found (no such user), forbidden
+    // (a guest target), conflict (already friends, or a pending request to them exists).
+    virtual task<friend_request_outcome> send_friend_request(identity who,
+                                                             std::uint64_t to_user_id,
+                                                             std::string note) = 0;
+    virtual task<friend_request_lists> list_friend_requests(identity who) = 0;
+    // Only the addressee answers. Errors: not_found, forbidden (not the addressee), conflict
+    // (no longer pending).
+    virtual task<friend_request_info> accept_friend_request(identity who,
+                                                            std::uint64_t request_id) = 0;
+    virtual task<friend_request_info> reject_friend_request(identity who,
+                                                            std::uint64_t request_id) = 0;
+    // Ascending by username.
+    virtual task<std::vector<user_info>> list_friends(identity who) = 0;
+    // Errors: not_found (not friends).
+    virtual task<void> remove_friend(identity who, std::uint64_t user_id) = 0;
+
+    // ---- groups ----
+
+    // The caller becomes owner. Errors: invalid_argument (name), not_found (a member id),
+    // forbidden (a guest member), conflict (more than limits.max_group_members).
+    virtual task<group_info> create_group(identity who, std::string name,
+                                          std::vector<std::uint64_t> member_ids,
+                                          bool is_public) = 0;
+    // Members see their groups; anyone (but guests) sees public groups.
+    virtual task<group_info> get_group(identity who, std::uint64_t group_id) = 0;
+    // Visible as get_group. Members with user_id > after_user_id, at most `limit`.
+    virtual task<member_list> list_members(identity who, std::uint64_t group_id,
+                                           std::uint64_t after_user_id, std::size_t limit) = 0;
+    // Owner or admin only. Users already in the group are skipped. Errors: forbidden (caller's
+    // role, a guest among the users), not_found (group or a user), conflict (member limit).
+    virtual task<group_info> add_members(identity who, std::uint64_t group_id,
+                                         std::vector<std::uint64_t> user_ids) = 0;
+    // Anyone removes themself (leaving); owner or admin remove anyone but the owner. Errors:
+    // conflict (the owner leaving before passing ownership), forbidden, not_found (group, or
+    // not a member).
+    virtual task<void> remove_member(identity who, std::uint64_t group_id,
+                                     std::uint64_t user_id) = 0;
+    // Owner only. `role` is "owner", "admin" or "member"; giving "owner" passes ownership and
+    // makes the caller an admin. Errors: invalid_argument (role), forbidden, not_found (group or
+    // member), conflict (the owner demoting themself).
+    virtual task<group_info> set_member_role(identity who, std::uint64_t group_id,
+                                             std::uint64_t user_id, std::string role) = 0;
+    // Public groups only; a no-op for a member. Errors: forbidden (private), not_found,
+    // conflict (member limit).
+    virtual task<group_info> join_group(identity who, std::uint64_t group_id) = 0;
+};
+
+[[nodiscard]] std::unique_ptr<social> make_social(const dependencies& deps);
+
+}  // namespace monochat::logic

@@ -1,0 +1,486 @@
+#include <monochat/logic/accounts.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <limits>
+#include <monochat/infra/blocking.hpp>
+#include <monochat/infra/clock.hpp>
+#include <monochat/infra/ids.hpp>
+#include <monochat/infra/log.hpp>
+#include <monochat/infra/metrics.hpp>
+#include <monochat/logic/delivery.hpp>
+#include <monochat/logic/presence.hpp>
+#include <monochat/logic/rate_limit.hpp>
+#include <monochat/logic/tokens.hpp>
+#include <monochat/logic/validation.hpp>
+#include <monochat/storage/social_store.hpp>
+#include <mutex>
+#include <thread>
+
+#include "logic/convert.hpp"
+#include "logic/events.hpp"
+#include "logic/passwords.hpp"
+#include "logic/token_cache.hpp"
+
+namespace monochat::logic {
+
+namespace {
+
+namespace net = boost::asio;
+
+constexpr std::uint16_t close_logged_out = 4001;
+
+argon2_cost cost_of(const infra::config& cfg) {
+    return {static_cast<std::uint64_t>(cfg.auth.argon2_ops),
+            static_cast<std::size_t>(cfg.auth.argon2_memory_kib) * 1024};
+}
+
+std::int64_t expiry_of(std::int64_t now_ms, std::int64_t ttl_s) {
+    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+    if (ttl_s > (max - now_ms) / 1000) {
+        return max;
+    }
+    return now_ms + ttl_s * 1000;
+}
+
+error wrong_credentials() {
+    return make_error(errc::unauthenticated, "wrong username or password");
+}
+error username_taken() { return make_error(errc::conflict, "username is taken"); }
+error bad_token() { return make_error(errc::unauthenticated, "invalid or expired token"); }
+
+std::size_t thread_count(std::size_t wanted) {
+    if (wanted > 0) {
+        return wanted;
+    }
+    return std::max(1U, std::thread::hardware_concurrency());
+}
+
+class accounts_impl final : public accounts {
+public:
+    accounts_impl(const dependencies& deps, accounts_options options)
+        : deps_(deps),
+          options_(options),
+          pool_(thread_count(options.hashing_threads)),
+          rate_(deps.clock),
+          guard_(deps.clock),
+          cache_(options.token_cache_entries),
+          events_(deps.bus, deps.store, deps.config, deps.metrics),
+          hash_seconds_(deps.metrics.get_histogram(
+              "monochat_password_hash_seconds",
+              "Time to hash or verify one password (Argon2id), on the hashing pool.",
+              infra::latency_buckets())),
+          registered_(counter("register", "ok")),
+          guests_(counter("guest", "ok")),
+          logins_ok_(counter("login", "ok")),
+          logins_failed_(counter("login", "failed")),
+          logins_locked_(counter("login", "locked")),
+          rate_limited_(counter("any", "rate_limited")),
+          cache_hits_(deps.metrics.get_counter("monochat_token_cache_hits_total",
+                                               "Bearer tokens answered from memory.")),
+          cache_misses_(deps.metrics.get_counter("monochat_token_cache_misses_total",
+                                                 "Bearer tokens looked up in the store.")) {
+        deps.metrics.gauge_callback(
+            "monochat_token_cache_entries", "Token hashes cached by authentication.", {},
+            [this] { return static_cast<double>(cache_.size()); }, this);
+        // The dummy hash makes a login for an unknown username cost what a real one costs.
+        const argon2_cost cost = cost_of(*deps_.config.get());
+        if (auto h = hash_password(new_token(), cost); h) {
+            dummy_ = std::move(*h);
+            dummy_cost_ = cost;
+        }
+    }
+
+    ~accounts_impl() override {
+        deps_.metrics.remove_callbacks(this);
+        pool_.join();
+    }
+
+    task<auth_result> register_user(std::string username, std::string password,
+                                    std::optional<std::string> display_name,
+                                    std::string client_address) override {
+        const auto cfg = deps_.config.get();
+        if (auto st = check_auth_rate(*cfg, client_address); !st) {
+            co_return st.error();
+        }
+        if (auto st = validate_username(username); !st) {
+            co_return st.error();
+        }
+        if (auto st = validate_password(password); !st) {
+            co_return st.error();
+        }
+        if (display_name) {
+            if (auto st = validate_display_name(*display_name); !st) {
+                co_return st.error();
+            }
+        }
+        // A taken name is answered before the costly hash; create_user still decides races.
+        auto existing = co_await deps_.store.get_user_by_username(username);
+        if (existing) {
+            co_return username_taken();
+        }
+        if (existing.error().code != errc::not_found) {
+            co_return existing.error();
+        }
+        auto hashed = co_await hash(std::move(password), cost_of(*cfg));
+        if (!hashed) {
+            co_return hashed.error();
+        }
+        storage::user_record rec;
+        rec.id = deps_.ids.next();
+        rec.display_name = display_name.value_or(username);
+        rec.username = std::move(username);
+        rec.password_hash = std::move(*hashed);
+        rec.created_ms = deps_.clock.now_ms();
+        auto created = co_await deps_.store.create_user(std::move(rec));
+        if (!created) {
+            if (created.error().code == errc::conflict) {
+                co_return username_taken();
+            }
+            co_return created.error();
+        }
+        registered_.inc();
+        infra::log::debug("logic", "user registered",
+                          {{"user_id", created->id}, {"username", created->username}});
+        co_return co_await issue_token(*created, cfg->auth.token_ttl_s);
+    }
+
+    task<auth_result> login(std::string username, std::string password,
+                            std::string client_address) override {
+        const auto cfg = deps_.config.get();
+        if (auto st = check_auth_rate(*cfg, client_address); !st) {
+            co_return st.error();
+        }
+        const login_guard_settings gs{cfg->auth.login_max_failures,
+                                      cfg->auth.login_failure_window_s,
+                                      cfg->auth.login_lockout_s};
+        // Only names that could exist get a per-username counter, so that junk names cannot
+        // fill the guard; the address counter sees every attempt.
+        const bool plausible = validate_username(username).has_value();
+        const std::string user_key = "user:" + (plausible ? username : std::string());
+        const std::string addr_key = "addr:" + client_address;
+        const auto by_addr = guard_.check(addr_key, gs);
+        const auto by_user = plausible ? guard_.check(user_key, gs) : login_guard::verdict{};
+        if (by_addr.locked || by_user.locked) {
+            logins_locked_.inc();
+            error e = make_error(errc::rate_limited, "too many failed logins; retry later");
+            e.retry_after_s = std::max(by_addr.retry_after_s, by_user.retry_after_s);
+            co_return e;
+        }
+        const auto delay = login_delay(std::max(by_addr.failures, by_user.failures),
+                                       options_.login_delay_base, options_.login_delay_cap);
+        if (delay.count() > 0) {
+            // A timer, not a sleep: the connection's strand serves nothing else meanwhile, but
+            // no thread is held.
+            net::steady_timer timer(co_await net::this_coro::executor);
+            timer.expires_after(delay);
+            co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+        }
+        std::optional<storage::user_record> user;
+        if (plausible) {
+            auto found = co_await deps_.store.get_user_by_username(username);
+            if (found) {
+                user = std::move(*found);
+            } else if (found.error().code != errc::not_found) {
+                co_return found.error();
+            }
+        }
+        // An unknown user is checked against the dummy hash: the same work, the same answer.
+        // (Named first: GCC 12 miscompiles a ?: temporary passed to a coroutine in co_await.)
+        std::string encoded;
+        if (user) {
+            encoded = user->password_hash;
+        }
+        auto ok = co_await verify(std::move(encoded), std::move(password), cost_of(*cfg));
+        if (!ok) {
+            co_return ok.error();
+        }
+        if (!*ok || !user) {
+            guard_.record_failure(addr_key, gs);
+            if (plausible) {
+                guard_.record_failure(user_key, gs);
+            }
+            logins_failed_.inc();
+            // The username stays out of the log: people type passwords into it.
+            infra::log::info("logic", "login failed", {{"address", client_address}});
+            co_return wrong_credentials();
+        }
+        guard_.record_success(user_key);
+        logins_ok_.inc();
+        co_return co_await issue_token(*user, cfg->auth.token_ttl_s);
+    }
+
+    task<auth_result> create_guest(std::optional<std::string> display_name,
+                                   std::string client_address) override {
+        const auto cfg = deps_.config.get();
+        if (auto st = check_auth_rate(*cfg, client_address); !st) {
+            co_return st.error();
+        }
+        if (display_name) {
+            if (auto st = validate_display_name(*display_name); !st) {
+                co_return st.error();
+            }
+        }
+        storage::user_record rec;
+        rec.id = deps_.ids.next();
+        // The id makes the name unique without a counter that a restart would reset.
+        rec.username = "guest-" + std::to_string(rec.id);
+        rec.display_name = display_name.value_or(rec.username);
+        rec.guest = true;
+        rec.created_ms = deps_.clock.now_ms();
+        auto created = co_await deps_.store.create_user(std::move(rec));
+        if (!created) {
+            co_return created.error();
+        }
+        guests_.inc();
+        co_return co_await issue_token(*created, cfg->auth.token_ttl_s);
+    }
+
+    task<void> logout(identity who) override {
+        auto st = co_await deps_.store.delete_token(who.token_hash);
+        if (!st && st.error().code != errc::not_found) {
+            co_return st.error();
+        }
+        // After the store: a lookup that read the token before the delete cannot cache it
+        // now (token_cache's epoch).
+        cache_.revoke(who.token_hash);
+        delivery d;
+        d.kind = delivery_kind::close_token;
+        d.close_code = close_logged_out;
+        d.frame = who.token_hash;
+        events_.publish(std::to_string(who.user_id), d);
+        co_return status{};
+    }
+
+    task<identity> authenticate(std::string bearer_token) override {
+        if (bearer_token.empty()) {
+            co_return make_error(errc::unauthenticated, "missing bearer token");
+        }
+        if (!is_well_formed_token(bearer_token)) {
+            co_return bad_token();
+        }
+        std::string token_hash = hash_token(bearer_token);
+        const std::int64_t now = deps_.clock.now_ms();
+        if (auto hit = cache_.find(token_hash, now)) {
+            cache_hits_.inc();
+            co_return std::move(*hit);
+        }
+        cache_misses_.inc();
+        const std::uint64_t epoch = cache_.epoch();
+        auto token = co_await deps_.store.lookup_token(token_hash);
+        if (!token) {
+            if (token.error().code == errc::not_found) {
+                co_return bad_token();
+            }
+            co_return token.error();
+        }
+        if (token->expires_ms <= now) {
+            // Dropping it is housekeeping; the answer is the same either way.
+            auto dropped = co_await deps_.store.delete_token(token_hash);
+            (void)dropped;
+            co_return bad_token();
+        }
+        auto user = co_await deps_.store.get_user(token->user_id);
+        if (!user) {
+            if (user.error().code == errc::not_found) {
+                co_return bad_token();
+            }
+            co_return user.error();
+        }
+        identity who{user->id, user->guest, std::move(token_hash)};
+        cache_.insert(epoch, who, token->expires_ms);
+        co_return who;
+    }
+
+    task<user_info> me(identity who) override {
+        auto user = co_await deps_.store.get_user(who.user_id);
+        if (!user) {
+            if (user.error().code == errc::not_found) {
+                co_return make_error(errc::unauthenticated, "the user no longer exists");
+            }
+            co_return user.error();
+        }
+        co_return to_info(*user, deps_.presence);
+    }
+
+    task<user_info> get_user(identity /*who*/, std::uint64_t user_id) override {
+        auto user = co_await deps_.store.get_user(user_id);
+        if (!user) {
+            if (user.error().code == errc::not_found) {
+                co_return make_error(errc::not_found, "no such user");
+            }
+            co_return user.error();
+        }
+        co_return to_info(*user, deps_.presence);
+    }
+
+    task<std::vector<user_info>> search(identity who, std::string prefix,
+                                        std::size_t limit) override {
+        if (who.guest) {
+            co_return make_error(errc::forbidden, "guests may only use world");
+        }
+        if (prefix.empty()) {
+            co_return make_error(errc::invalid_argument, "q is required");
+        }
+        // Usernames are lower case: fold the query so "Ali" finds "alice".
+        for (char& c : prefix) {
+            if (c >= 'A' && c <= 'Z') {
+                c = static_cast<char>(c - 'A' + 'a');
+            }
+        }
+        std::vector<user_info> out;
+        if (prefix.size() > max_username_bytes) {
+            co_return out;  // no username is that long
+        }
+        auto found = co_await deps_.store.search_users(std::move(prefix), limit);
+        if (!found) {
+            co_return found.error();
+        }
+        out.reserve(found->size());
+        for (const auto& u : *found) {
+            out.push_back(to_info(u, deps_.presence));
+        }
+        co_return out;
+    }
+
+private:
+    infra::counter& counter(std::string_view op, std::string_view outcome) {
+        return deps_.metrics.get_counter("monochat_auth_total",
+                                         "Registrations, guest creations and logins by outcome.",
+                                         {{"op", std::string(op)}, {"result", std::string(outcome)}});
+    }
+
+    status check_auth_rate(const infra::config& cfg, const std::string& client_address) {
+        const auto rate = static_cast<double>(cfg.limits.auth_rate);
+        auto st = rate_.acquire("addr:" + client_address, rate, rate / 60.0);
+        if (!st) {
+            rate_limited_.inc();
+        }
+        return st;
+    }
+
+    net::awaitable<result<auth_result>> issue_token(const storage::user_record& user,
+                                                    std::int64_t ttl_s) {
+        std::string token = new_token();
+        storage::token_record rec;
+        rec.token_hash = hash_token(token);
+        rec.user_id = user.id;
+        rec.created_ms = deps_.clock.now_ms();
+        rec.expires_ms = expiry_of(rec.created_ms, ttl_s);
+        auto st = co_await deps_.store.create_token(std::move(rec));
+        if (!st) {
+            co_return st.error();
+        }
+        co_return auth_result{to_info(user, deps_.presence), std::move(token)};
+    }
+
+    // Hashing and verifying run on pool_, bounded by max_pending_hashes so that a flood gets
+    // a quick `unavailable` instead of a queue of minutes.
+    bool enter_pool() {
+        if (pending_.fetch_add(1) >= options_.max_pending_hashes) {
+            pending_.fetch_sub(1);
+            return false;
+        }
+        return true;
+    }
+    static error pool_full() {
+        return make_error(errc::unavailable, "too many logins in progress; retry shortly");
+    }
+
+    net::awaitable<result<std::string>> hash(std::string password, argon2_cost cost) {
+        if (!enter_pool()) {
+            co_return pool_full();
+        }
+        // A named job: GCC 12 mishandles a lambda with init-captures built inside co_await.
+        auto job = [this, password = std::move(password), cost]() noexcept -> result<std::string> {
+            const auto started = std::chrono::steady_clock::now();
+            auto h = hash_password(password, cost);
+            observe(started);
+            return h;
+        };
+        auto r = co_await infra::run_blocking(pool_.get_executor(), std::move(job));
+        pending_.fetch_sub(1);
+        co_return r;
+    }
+
+    // `encoded` empty: verify against the dummy hash and answer false.
+    net::awaitable<result<bool>> verify(std::string encoded, std::string password,
+                                        argon2_cost cost) {
+        if (!enter_pool()) {
+            co_return pool_full();
+        }
+        auto job = [this, encoded = std::move(encoded), password = std::move(password),
+                    cost]() noexcept -> bool {
+            const auto started = std::chrono::steady_clock::now();
+            bool match = false;
+            if (encoded.empty()) {
+                (void)verify_password(dummy_for(cost), password);
+            } else {
+                match = verify_password(encoded, password);
+            }
+            observe(started);
+            return match;
+        };
+        const bool ok = co_await infra::run_blocking(pool_.get_executor(), std::move(job));
+        pending_.fetch_sub(1);
+        co_return ok;
+    }
+
+    void observe(std::chrono::steady_clock::time_point started) {
+        hash_seconds_.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+
+    // On a pool thread. A reload that changes the cost gets a new dummy, so that unknown names
+    // keep costing what known ones cost with the hashes written now.
+    std::string dummy_for(argon2_cost cost) {
+        {
+            std::lock_guard lock(dummy_mutex_);
+            if (!dummy_.empty() && dummy_cost_ == cost) {
+                return dummy_;
+            }
+        }
+        auto h = hash_password(new_token(), cost);
+        if (!h) {
+            return {};
+        }
+        std::lock_guard lock(dummy_mutex_);
+        dummy_ = *h;
+        dummy_cost_ = cost;
+        return dummy_;
+    }
+
+    const dependencies deps_;
+    const accounts_options options_;
+    net::thread_pool pool_;
+    std::atomic<std::size_t> pending_{0};
+    keyed_rate_limiter rate_;
+    login_guard guard_;
+    token_cache cache_;
+    event_publisher events_;
+    std::mutex dummy_mutex_;
+    std::string dummy_;
+    argon2_cost dummy_cost_;
+    infra::histogram& hash_seconds_;
+    infra::counter& registered_;
+    infra::counter& guests_;
+    infra::counter& logins_ok_;
+    infra::counter& logins_failed_;
+    infra::counter& logins_locked_;
+    infra::counter& rate_limited_;
+    infra::counter& cache_hits_;
+    infra::counter& cache_misses_;
+};
+
+}  // namespace
+
+std::unique_ptr<accounts> make_accounts(const dependencies& deps, accounts_options options) {
+    return std::make_unique<accounts_impl>(deps, options);
+}
+
+}  // namespace monochat::logic

@@ -1,0 +1,24 @@
+#pragma once
+// Store records to wire values. Private to logic (gateway never sees storage types).
+
+#include <monochat/logic/presence.hpp>
+#include <monochat/logic/wire.hpp>
+#include <monochat/storage/social_store.hpp>
+#include <string>
+
+namespace monochat::logic {
+
+inline user_info to_info(const storage::user_record& u, const presence_view& presence) {
+    return {u.id, u.username, u.display_name, u.guest, presence.is_online(u.id)};
+}
+
+inline friend_request_info to_info(const storage::friend_request_record& r) {
+    return {r.id, r.from_user_id, r.to_user_id, r.note, std::string(storage::to_string(r.status)),
+            r.created_ms};
+}
+
+inline group_info to_info(const storage::group_record& g) {
+    return {g.id, g.name, g.owner_id, g.is_public, g.member_count};
+}
+
+}  // namespace monochat::logic

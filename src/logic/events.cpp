@@ -1,0 +1,75 @@
+#include "logic/events.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <monochat/infra/log.hpp>
+#include <monochat/logic/wire.hpp>
+
+namespace monochat::logic {
+
+event_publisher::event_publisher(bus::message_bus& bus, storage::social_store& store,
+                                 const infra::live_config& config,
+                                 infra::metrics_registry& metrics)
+    : bus_(bus),
+      store_(store),
+      config_(config),
+      dropped_(metrics.get_counter("monochat_events_dropped_total",
+                                   "Event and receipt frames dropped because the downstream "
+                                   "queue was full.")) {}
+
+void event_publisher::publish(std::string_view key, const delivery& d) {
+    auto payload = std::make_shared<const std::string>(encode_delivery(d));
+    if (auto st = bus_.try_publish(downstream_topic, key, std::move(payload)); !st) {
+        dropped_.inc();
+        infra::log::warn("logic", "event dropped",
+                         {{"key", key}, {"recipients", d.user_ids.size()},
+                          {"error", st.error().message}});
+    }
+}
+
+void event_publisher::to_users(std::string_view key, std::vector<std::uint64_t> user_ids,
+                               const std::string& frame, std::uint64_t exclude_session) {
+    if (user_ids.empty()) {
+        return;
+    }
+    delivery d;
+    d.kind = delivery_kind::frame;
+    d.user_ids = std::move(user_ids);
+    d.exclude_session = exclude_session;
+    d.frame = frame;
+    publish(key, d);
+}
+
+boost::asio::awaitable<void> event_publisher::to_group(std::uint64_t group_id, std::string frame,
+                                                       std::optional<std::uint64_t> also,
+                                                       std::uint64_t exclude_session) {
+    const std::string key = group_conversation_id(group_id);
+    const auto shard = static_cast<std::size_t>(std::max<std::int64_t>(
+        1, config_.get()->fanout.shard_size));
+    std::uint64_t after = 0;
+    for (;;) {
+        auto ids = co_await store_.member_ids(group_id, after, shard);
+        if (!ids) {
+            infra::log::warn("logic", "group event fan-out stopped",
+                             {{"group_id", group_id}, {"error", ids.error().message}});
+            break;
+        }
+        const bool last_page = ids->size() < shard;
+        if (!ids->empty()) {
+            after = ids->back();
+        }
+        if (also && std::find(ids->begin(), ids->end(), *also) == ids->end()) {
+            ids->push_back(*also);
+        }
+        also.reset();
+        to_users(key, std::move(*ids), frame, exclude_session);
+        if (last_page) {
+            break;
+        }
+    }
+    if (also) {
+        to_users(key, {*also}, frame, exclude_session);
+    }
+}
+
+}  // namespace monochat::logic

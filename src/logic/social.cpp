@@ -1,0 +1,439 @@
+#include <monochat/logic/social.hpp>
+
+#include <algorithm>
+#include <monochat/infra/clock.hpp>
+#include <monochat/infra/ids.hpp>
+#include <monochat/infra/log.hpp>
+#include <monochat/logic/presence.hpp>
+#include <monochat/logic/validation.hpp>
+#include <monochat/storage/social_store.hpp>
+
+#include "logic/convert.hpp"
+#include "logic/events.hpp"
+#include "logic/wire_json.hpp"
+
+namespace monochat::logic {
+
+namespace {
+
+using storage::member_role;
+using wire::json;
+
+error guests_only_world() { return make_error(errc::forbidden, "guests may only use world"); }
+
+std::string event_frame(std::string_view event, json fields) {
+    json frame = {{"type", "event"}, {"event", event}};
+    frame.update(fields);
+    return wire::dump(frame);
+}
+
+json id_array(const std::vector<std::uint64_t>& ids) {
+    json out = json::array();
+    for (const auto id : ids) {
+        out.push_back(std::to_string(id));
+    }
+    return out;
+}
+
+class social_impl final : public social {
+public:
+    explicit social_impl(const dependencies& deps)
+        : deps_(deps), events_(deps.bus, deps.store, deps.config, deps.metrics) {}
+
+    // ---- friends ----
+
+    task<friend_request_outcome> send_friend_request(identity who, std::uint64_t to_user_id,
+                                                     std::string note) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = validate_note(note); !st) {
+            co_return st.error();
+        }
+        if (to_user_id == who.user_id) {
+            co_return make_error(errc::invalid_argument, "cannot send a friend request to oneself");
+        }
+        auto sent = co_await deps_.store.send_friend_request(
+            deps_.ids.next(), who.user_id, to_user_id, std::move(note), deps_.clock.now_ms());
+        if (!sent) {
+            co_return sent.error();
+        }
+        friend_request_outcome out{to_info(sent->request), sent->accepted_existing};
+        if (sent->accepted_existing) {
+            co_await announce_friends(sent->request.from_user_id, sent->request.to_user_id);
+        } else {
+            events_.to_users(std::to_string(to_user_id), {to_user_id},
+                             event_frame("friend_request", {{"request", wire::object(out.request)}}));
+        }
+        co_return out;
+    }
+
+    task<friend_request_lists> list_friend_requests(identity who) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto lists = co_await deps_.store.list_friend_requests(who.user_id);
+        if (!lists) {
+            co_return lists.error();
+        }
+        friend_request_lists out;
+        for (const auto& r : lists->incoming) {
+            out.incoming.push_back(to_info(r));
+        }
+        for (const auto& r : lists->outgoing) {
+            out.outgoing.push_back(to_info(r));
+        }
+        co_return out;
+    }
+
+    task<friend_request_info> accept_friend_request(identity who,
+                                                    std::uint64_t request_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto r = co_await deps_.store.accept_friend_request(request_id, who.user_id,
+                                                            deps_.clock.now_ms());
+        if (!r) {
+            co_return r.error();
+        }
+        co_await announce_friends(r->from_user_id, r->to_user_id);
+        co_return to_info(*r);
+    }
+
+    task<friend_request_info> reject_friend_request(identity who,
+                                                    std::uint64_t request_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto r = co_await deps_.store.reject_friend_request(request_id, who.user_id,
+                                                            deps_.clock.now_ms());
+        if (!r) {
+            co_return r.error();
+        }
+        co_return to_info(*r);
+    }
+
+    task<std::vector<user_info>> list_friends(identity who) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto friends = co_await deps_.store.list_friends(who.user_id);
+        if (!friends) {
+            co_return friends.error();
+        }
+        std::vector<user_info> out;
+        out.reserve(friends->size());
+        for (const auto& u : *friends) {
+            out.push_back(to_info(u, deps_.presence));
+        }
+        co_return out;
+    }
+
+    task<void> remove_friend(identity who, std::uint64_t user_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto st = co_await deps_.store.remove_friend(who.user_id, user_id);
+        if (!st) {
+            if (st.error().code == errc::not_found) {
+                co_return make_error(errc::not_found, "not friends with that user");
+            }
+            co_return st.error();
+        }
+        co_return status{};
+    }
+
+    // ---- groups ----
+
+    task<group_info> create_group(identity who, std::string name,
+                                  std::vector<std::uint64_t> member_ids, bool is_public) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = validate_group_name(name); !st) {
+            co_return st.error();
+        }
+        const auto cfg = deps_.config.get();
+        std::sort(member_ids.begin(), member_ids.end());
+        member_ids.erase(std::unique(member_ids.begin(), member_ids.end()), member_ids.end());
+        std::erase(member_ids, who.user_id);
+        auto g = co_await deps_.store.create_group(
+            deps_.ids.next(), std::move(name), who.user_id, is_public, member_ids,
+            deps_.clock.now_ms(), static_cast<std::uint64_t>(cfg->limits.max_group_members));
+        if (!g) {
+            co_return g.error();
+        }
+        const group_info out = to_info(*g);
+        if (!member_ids.empty()) {
+            co_await events_.to_group(out.group_id, member_joined(out.group_id, member_ids));
+        }
+        co_return out;
+    }
+
+    task<group_info> get_group(identity who, std::uint64_t group_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto g = co_await visible_group(who, group_id);
+        if (!g) {
+            co_return g.error();
+        }
+        co_return to_info(*g);
+    }
+
+    task<member_list> list_members(identity who, std::uint64_t group_id,
+                                   std::uint64_t after_user_id, std::size_t limit) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto g = co_await visible_group(who, group_id); !g) {
+            co_return g.error();
+        }
+        auto page = co_await deps_.store.list_members(group_id, after_user_id, limit);
+        if (!page) {
+            co_return no_such_group(page.error());
+        }
+        member_list out;
+        out.members.reserve(page->members.size());
+        for (const auto& m : page->members) {
+            out.members.push_back({m.user_id, std::string(storage::to_string(m.role))});
+        }
+        out.next = page->next;
+        co_return out;
+    }
+
+    task<group_info> add_members(identity who, std::uint64_t group_id,
+                                 std::vector<std::uint64_t> user_ids) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto role = co_await role_of(group_id, who.user_id);
+        if (!role) {
+            co_return role.error();
+        }
+        if (*role != member_role::owner && *role != member_role::admin) {
+            co_return make_error(errc::forbidden, "only the owner or an admin may add members");
+        }
+        const auto cfg = deps_.config.get();
+        auto added = co_await deps_.store.add_members(
+            group_id, std::move(user_ids), deps_.clock.now_ms(),
+            static_cast<std::uint64_t>(cfg->limits.max_group_members));
+        if (!added) {
+            co_return no_such_group(added.error());
+        }
+        if (!added->user_ids.empty()) {
+            co_await events_.to_group(group_id, member_joined(group_id, added->user_ids));
+        }
+        co_return to_info(added->group);
+    }
+
+    task<void> remove_member(identity who, std::uint64_t group_id,
+                             std::uint64_t user_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (user_id == who.user_id) {
+            auto role = co_await role_of(group_id, who.user_id, "not a member of this group");
+            if (!role) {
+                co_return role.error();
+            }
+            if (*role == member_role::owner) {
+                co_return owner_cannot_leave();
+            }
+        } else {
+            auto role = co_await role_of(group_id, who.user_id);
+            if (!role) {
+                co_return role.error();
+            }
+            if (*role != member_role::owner && *role != member_role::admin) {
+                co_return make_error(errc::forbidden,
+                                     "only the owner or an admin may remove other members");
+            }
+            auto target = co_await role_of(group_id, user_id, "that user is not a member");
+            if (!target) {
+                co_return target.error();
+            }
+            if (*target == member_role::owner) {
+                co_return make_error(errc::forbidden, "the owner cannot be removed");
+            }
+        }
+        auto g = co_await deps_.store.remove_member(group_id, user_id);
+        if (!g) {
+            if (g.error().code == errc::conflict) {
+                co_return owner_cannot_leave();
+            }
+            co_return g.error();
+        }
+        co_await events_.to_group(group_id, member_left(group_id, user_id), user_id);
+        co_return status{};
+    }
+
+    task<group_info> set_member_role(identity who, std::uint64_t group_id, std::uint64_t user_id,
+                                     std::string role_text) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        const auto wanted = storage::parse_member_role(role_text);
+        if (!wanted) {
+            co_return make_error(errc::invalid_argument, "role must be owner, admin or member");
+        }
+        auto mine = co_await role_of(group_id, who.user_id);
+        if (!mine) {
+            co_return mine.error();
+        }
+        if (*mine != member_role::owner) {
+            co_return make_error(errc::forbidden, "only the owner may change roles");
+        }
+        auto current = co_await role_of(group_id, user_id, "that user is not a member");
+        if (!current) {
+            co_return current.error();
+        }
+        if (user_id == who.user_id && *wanted != member_role::owner) {
+            co_return make_error(errc::conflict,
+                                 "the owner cannot step down; give ownership to another member");
+        }
+        if (*current == *wanted) {
+            auto g = co_await deps_.store.get_group(group_id);
+            if (!g) {
+                co_return g.error();
+            }
+            co_return to_info(*g);  // nothing changes, nothing to announce
+        }
+        auto g = co_await deps_.store.set_member_role(group_id, user_id, *wanted);
+        if (!g) {
+            co_return g.error();
+        }
+        const group_info out = to_info(*g);
+        co_await events_.to_group(group_id, group_updated(out, user_id, role_text));
+        co_return out;
+    }
+
+    task<group_info> join_group(identity who, std::uint64_t group_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto g = co_await deps_.store.get_group(group_id);
+        if (!g) {
+            co_return no_such_group(g.error());
+        }
+        auto role = co_await deps_.store.member_role_of(group_id, who.user_id);
+        if (!role) {
+            co_return no_such_group(role.error());
+        }
+        if (role->has_value()) {
+            co_return to_info(*g);  // already a member: a no-op
+        }
+        if (!g->is_public) {
+            co_return make_error(errc::forbidden, "the group is private");
+        }
+        const auto cfg = deps_.config.get();
+        auto joined = co_await deps_.store.join_group(
+            group_id, who.user_id, deps_.clock.now_ms(),
+            static_cast<std::uint64_t>(cfg->limits.max_group_members));
+        if (!joined) {
+            co_return no_such_group(joined.error());
+        }
+        if (!joined->user_ids.empty()) {
+            co_await events_.to_group(group_id, member_joined(group_id, joined->user_ids));
+        }
+        co_return to_info(joined->group);
+    }
+
+private:
+    static error owner_cannot_leave() {
+        return make_error(errc::conflict,
+                          "the owner cannot leave; pass ownership to another member first");
+    }
+
+    // The store's not_found for a missing group, spelled for the client.
+    static error no_such_group(error e) {
+        if (e.code == errc::not_found && e.message.empty()) {
+            e.message = "no such group";
+        }
+        return e;
+    }
+
+    // The caller's role; forbidden (or not_found with `not_member` given) when not a member.
+    task<member_role> role_of(std::uint64_t group_id, std::uint64_t user_id,
+                                  const char* not_member = nullptr) {
+        auto role = co_await deps_.store.member_role_of(group_id, user_id);
+        if (!role) {
+            co_return no_such_group(role.error());
+        }
+        if (!role->has_value()) {
+            if (not_member != nullptr) {
+                co_return make_error(errc::not_found, not_member);
+            }
+            co_return make_error(errc::forbidden, "not a member of this group");
+        }
+        co_return **role;
+    }
+
+    // Members see their group; others see it only when it is public.
+    task<storage::group_record> visible_group(const identity& who, std::uint64_t group_id) {
+        auto g = co_await deps_.store.get_group(group_id);
+        if (!g) {
+            co_return no_such_group(g.error());
+        }
+        if (g->is_public) {
+            co_return std::move(*g);
+        }
+        auto role = co_await deps_.store.member_role_of(group_id, who.user_id);
+        if (!role) {
+            co_return no_such_group(role.error());
+        }
+        if (!role->has_value()) {
+            co_return make_error(errc::forbidden, "the group is private");
+        }
+        co_return std::move(*g);
+    }
+
+    static std::string member_joined(std::uint64_t group_id,
+                                     const std::vector<std::uint64_t>& user_ids) {
+        return event_frame("member_joined", {{"group_id", std::to_string(group_id)},
+                                             {"conversation_id", group_conversation_id(group_id)},
+                                             {"user_ids", id_array(user_ids)}});
+    }
+
+    static std::string member_left(std::uint64_t group_id, std::uint64_t user_id) {
+        return event_frame("member_left", {{"group_id", std::to_string(group_id)},
+                                           {"conversation_id", group_conversation_id(group_id)},
+                                           {"user_id", std::to_string(user_id)}});
+    }
+
+    static std::string group_updated(const group_info& g, std::uint64_t user_id,
+                                     const std::string& role) {
+        return event_frame("group_updated", {{"group", wire::object(g)},
+                                             {"user_id", std::to_string(user_id)},
+                                             {"role", role}});
+    }
+
+    // friend_added to both users, each told about the other.
+    boost::asio::awaitable<void> announce_friends(std::uint64_t a, std::uint64_t b) {
+        std::vector<std::uint64_t> ids{a, b};
+        auto users = co_await deps_.store.get_users(std::move(ids));
+        if (!users || users->size() != 2) {
+            infra::log::warn("logic", "friend_added not sent: users unreadable",
+                             {{"a", a}, {"b", b}});
+            co_return;
+        }
+        for (std::size_t i = 0; i < 2; ++i) {
+            const auto& to = (*users)[i];
+            const auto& other = (*users)[1 - i];
+            events_.to_users(std::to_string(to.id), {to.id},
+                             event_frame("friend_added",
+                                         {{"user", wire::object(to_info(other, deps_.presence))}}));
+        }
+    }
+
+    const dependencies deps_;
+    event_publisher events_;
+};
+
+}  // namespace
+
+std::unique_ptr<social> make_social(const dependencies& deps) {
+    return std::make_unique<social_impl>(deps);
+}
+
+}  // namespace monochat::logic

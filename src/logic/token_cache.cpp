@@ -1,0 +1,62 @@
+#include "logic/token_cache.hpp"
+
+#include <algorithm>
+
+namespace monochat::logic {
+
+token_cache::token_cache(std::size_t capacity) : capacity_(capacity) {}
+
+std::optional<identity> token_cache::find(const std::string& token_hash, std::int64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(token_hash);
+    if (it == entries_.end()) {
+        return std::nullopt;
+    }
+    if (it->second.expires_ms <= now_ms) {
+        lru_.erase(it->second.lru);
+        entries_.erase(it);
+        return std::nullopt;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return it->second.who;
+}
+
+std::uint64_t token_cache::epoch() const {
+    std::lock_guard lock(mutex_);
+    return epoch_;
+}
+
+void token_cache::insert(std::uint64_t seen_epoch, const identity& who, std::int64_t expires_ms) {
+    std::lock_guard lock(mutex_);
+    if (capacity_ == 0 || seen_epoch != epoch_) {
+        return;
+    }
+    if (auto it = entries_.find(who.token_hash); it != entries_.end()) {
+        it->second.who = who;
+        it->second.expires_ms = expires_ms;
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        return;
+    }
+    while (entries_.size() >= capacity_) {
+        entries_.erase(lru_.back());
+        lru_.pop_back();
+    }
+    lru_.push_front(who.token_hash);
+    entries_.emplace(who.token_hash, entry{who, expires_ms, lru_.begin()});
+}
+
+void token_cache::revoke(const std::string& token_hash) {
+    std::lock_guard lock(mutex_);
+    ++epoch_;
+    if (auto it = entries_.find(token_hash); it != entries_.end()) {
+        lru_.erase(it->second.lru);
+        entries_.erase(it);
+    }
+}
+
+std::size_t token_cache::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+}  // namespace monochat::logic

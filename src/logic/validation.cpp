@@ -1,0 +1,156 @@
+#include <monochat/logic/validation.hpp>
+
+#include <string>
+
+namespace monochat::logic {
+
+namespace {
+
+error invalid(std::string message) { return make_error(errc::invalid_argument, std::move(message)); }
+
+// Decodes one code point at `i` (advancing it); -1 on a malformed sequence.
+long next_code_point(std::string_view s, std::size_t& i) noexcept {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    if (b0 < 0x80) {
+        ++i;
+        return b0;
+    }
+    std::size_t len = 0;
+    long cp = 0;
+    long min = 0;
+    if ((b0 & 0xE0) == 0xC0) {
+        len = 2;
+        cp = b0 & 0x1F;
+        min = 0x80;
+    } else if ((b0 & 0xF0) == 0xE0) {
+        len = 3;
+        cp = b0 & 0x0F;
+        min = 0x800;
+    } else if ((b0 & 0xF8) == 0xF0) {
+        len = 4;
+        cp = b0 & 0x07;
+        min = 0x10000;
+    } else {
+        return -1;
+    }
+    if (i + len > s.size()) {
+        return -1;
+    }
+    for (std::size_t k = 1; k < len; ++k) {
+        const auto b = static_cast<unsigned char>(s[i + k]);
+        if ((b & 0xC0) != 0x80) {
+            return -1;
+        }
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return -1;
+    }
+    i += len;
+    return cp;
+}
+
+bool is_control(long cp) noexcept { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+// Valid UTF-8 whose code points all pass `allowed`.
+template <class Pred>
+bool all_code_points(std::string_view s, Pred allowed) noexcept {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const long cp = next_code_point(s, i);
+        if (cp < 0 || !allowed(cp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+status validate_label(std::string_view text, std::string_view field, std::size_t max_bytes) {
+    if (text.empty() || text.size() > max_bytes) {
+        return invalid(std::string(field) + " must be 1 to " + std::to_string(max_bytes) +
+                       " bytes");
+    }
+    if (!all_code_points(text, [](long cp) { return !is_control(cp); })) {
+        return invalid(std::string(field) + " must be UTF-8 text without control characters");
+    }
+    return {};
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) noexcept {
+    return all_code_points(text, [](long) { return true; });
+}
+
+status validate_username(std::string_view username) {
+    if (username.size() < min_username_bytes || username.size() > max_username_bytes) {
+        return invalid("username must be 3 to 32 characters");
+    }
+    for (const char c : username) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                        c == '.' || c == '-';
+        if (!ok) {
+            return invalid("username may only contain a-z, 0-9, '_', '.' and '-'");
+        }
+    }
+    return {};
+}
+
+status validate_password(std::string_view password) {
+    if (password.size() < min_password_bytes || password.size() > max_password_bytes) {
+        return invalid("password must be 8 to 128 bytes");
+    }
+    if (!is_valid_utf8(password)) {
+        return invalid("password must be UTF-8 text");
+    }
+    return {};
+}
+
+status validate_display_name(std::string_view display_name) {
+    return validate_label(display_name, "display_name", max_display_name_bytes);
+}
+
+status validate_group_name(std::string_view name) {
+    return validate_label(name, "name", max_group_name_bytes);
+}
+
+status validate_note(std::string_view note) {
+    if (note.size() > max_note_bytes) {
+        return invalid("note must be at most 256 bytes");
+    }
+    if (!all_code_points(note,
+                         [](long cp) { return cp == '\n' || cp == '\t' || !is_control(cp); })) {
+        return invalid("note must be UTF-8 text without control characters");
+    }
+    return {};
+}
+
+result<std::size_t> parse_limit(std::optional<std::string_view> text) {
+    if (!text) {
+        return default_page_limit;
+    }
+    std::string_view t = *text;
+    const auto bad = [] { return invalid("limit must be a positive integer"); };
+    bool negative = false;
+    if (!t.empty() && (t.front() == '-' || t.front() == '+')) {
+        negative = t.front() == '-';
+        t.remove_prefix(1);
+    }
+    if (t.empty() || t.find_first_not_of("0123456789") != std::string_view::npos) {
+        return bad();
+    }
+    while (t.size() > 1 && t.front() == '0') {
+        t.remove_prefix(1);
+    }
+    if (t == "0" || negative) {
+        return bad();
+    }
+    // Any number with more digits than the maximum is above it: clamp without converting.
+    if (t.size() > 3) {
+        return max_page_limit;
+    }
+    const auto v = static_cast<std::size_t>(std::stoul(std::string(t)));
+    return v > max_page_limit ? max_page_limit : v;
+}
+
+}  // namespace monochat::logic
