@@ -415,8 +415,18 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         const status written = engine_write(batch);
         if (!written) {
             write_errors_total_.inc();
-            infra::log::warn(log_module, "group commit failed",
-                             {{"appends", group.size()}, {"error", written.error().message}});
+            // A full disk fails every group until space returns, thousands per second: one
+            // line per second, with the number of failures it stands for.
+            ++unlogged_write_errors_;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_write_error_log_ >= std::chrono::seconds(1)) {
+                infra::log::warn(log_module, "group commit failed",
+                                 {{"appends", group.size()},
+                                  {"failed_commits", unlogged_write_errors_},
+                                  {"error", written.error().message}});
+                last_write_error_log_ = now;
+                unlogged_write_errors_ = 0;
+            }
             const error failure =
                 make_error(errc::unavailable,
                            fmt::format("message log write failed: {}", written.error().message));

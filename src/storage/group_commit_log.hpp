@@ -23,6 +23,7 @@
 // An engine's destructor must call close() first: the writer calls the engine's hooks.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -169,6 +170,10 @@ private:
     infra::histogram& batch_size_;
     infra::histogram& latency_;
     infra::gauge& queue_depth_;
+
+    // Writer thread only: rate limit of the write-failure log line.
+    std::chrono::steady_clock::time_point last_write_error_log_{};
+    std::uint64_t unlogged_write_errors_ = 0;
 };
 
 }  // namespace monochat::storage::detail
