@@ -16,6 +16,7 @@
 #include <monochat/gateway/message_routes.hpp>
 #include <monochat/gateway/ops_routes.hpp>
 #include <monochat/gateway/rest_routes.hpp>
+#include <monochat/gateway/search_routes.hpp>
 #include <monochat/gateway/websocket_gateway.hpp>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
@@ -27,9 +28,12 @@
 #include <monochat/logic/conversations.hpp>
 #include <monochat/logic/delivery.hpp>
 #include <monochat/logic/messaging.hpp>
+#include <monochat/logic/search.hpp>
 #include <monochat/logic/social.hpp>
 #include <monochat/task/fanout_worker.hpp>
+#include <monochat/task/search_indexer.hpp>
 #include <monochat/storage/message_log_factory.hpp>
+#include <monochat/storage/search_index.hpp>
 #include <monochat/storage/social_store.hpp>
 #include <thread>
 #include <unistd.h>
@@ -47,6 +51,7 @@ namespace {
 struct stores {
     std::unique_ptr<storage::message_log> log;
     std::unique_ptr<storage::social_store> social;
+    std::unique_ptr<storage::search_index> search;
 };
 
 std::filesystem::path messages_path(const infra::config& cfg) {
@@ -54,6 +59,11 @@ std::filesystem::path messages_path(const infra::config& cfg) {
 }
 std::filesystem::path social_path(const infra::config& cfg) {
     return std::filesystem::path(cfg.storage.data_dir) / "monochat.db";
+}
+// Its own file, so that indexing never waits for the social store's writer. Derived data: a
+// missing or older file is rebuilt from the message log by the indexer.
+std::filesystem::path search_path(const infra::config& cfg) {
+    return std::filesystem::path(cfg.storage.data_dir) / "search.db";
 }
 
 result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
@@ -90,6 +100,21 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
         return social.error();
     }
     s.social = std::move(*social);
+    storage::sqlite_search_index_options xopts;
+    xopts.path = search_path(cfg).string();
+    if (cfg.storage.engine == "memory") {
+        // Positions of a previous run would skip the new run's messages.
+        std::error_code ec;
+        std::filesystem::remove(xopts.path, ec);
+        std::filesystem::remove(xopts.path + "-wal", ec);
+        std::filesystem::remove(xopts.path + "-shm", ec);
+    }
+    xopts.readers = static_cast<std::size_t>(cfg.search.readers);
+    auto search = storage::open_sqlite_search_index(xopts, metrics);
+    if (!search) {
+        return search.error();
+    }
+    s.search = std::move(*search);
     return s;
 }
 
@@ -172,6 +197,19 @@ public:
             return 1;
         }
 
+        // Search: the indexer follows `persisted` (declared by messaging) and the log.
+        task::search_indexer_options indexer_opts;
+        indexer_opts.max_batch = static_cast<std::size_t>(cfg_.search.max_batch);
+        indexer_opts.batch_delay = std::chrono::milliseconds(cfg_.search.batch_delay_ms);
+        indexer_ = std::make_unique<task::search_indexer>(*bus_, *stores_.log, *stores_.search,
+                                                          clock_, metrics_, indexer_opts);
+        if (auto st = indexer_->start(); !st) {
+            infra::log::error("app", "cannot start the search indexer", {{"error", st.error().message}});
+            return 1;
+        }
+        search_ = std::make_unique<logic::search_service>(*stores_.search, *stores_.log,
+                                                          *stores_.social, *access_);
+
         // Gateway.
         http_limits_.apply(cfg_);
         ws_limits_.apply(cfg_);
@@ -180,6 +218,7 @@ public:
             return authenticate_(std::move(token));
         };
         gateway::add_message_routes(routes_, authenticate, *messaging_);
+        gateway::add_search_routes(routes_, authenticate, *search_);
         gateway::add_rest_routes(routes_, {*accounts_, *social_, *conversations_});
         gateway::ws_dependencies ws_deps;
         ws_deps.authenticate = authenticate;
@@ -228,8 +267,10 @@ public:
         stores_.log->close();
         downstream_.reset();
         fanout_->stop();
+        indexer_->stop();
         messaging_->stop();
         bus_->shutdown();
+        stores_.search.reset();
         stores_.social.reset();
         stores_.log.reset();
         infra::log::info("app", "stopped");
@@ -306,6 +347,8 @@ private:
         co_return make_error(errc::unavailable, "read state is not wired");
     };
     std::unique_ptr<task::fanout_worker> fanout_;
+    std::unique_ptr<task::search_indexer> indexer_;
+    std::unique_ptr<logic::search_service> search_;
     gateway::ws_limits ws_limits_;
     std::unique_ptr<gateway::websocket_gateway> ws_;
     std::unique_ptr<bus::subscription> downstream_;
