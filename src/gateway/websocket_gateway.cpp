@@ -87,7 +87,7 @@ struct websocket_gateway::impl : std::enable_shared_from_this<websocket_gateway:
     std::atomic<std::size_t> sessions{0};
 
     void start(std::unique_ptr<upgrade_request> up);
-    net::awaitable<void> refuse(std::unique_ptr<upgrade_request> up, error e);
+    net::awaitable<void> refuse(upgrade_request& up, error e);
     net::awaitable<void> authenticate_and_run(std::unique_ptr<upgrade_request> up);
 };
 
@@ -435,18 +435,18 @@ void websocket_gateway::impl::start(std::unique_ptr<upgrade_request> up) {
     });
 }
 
-net::awaitable<void> websocket_gateway::impl::refuse(std::unique_ptr<upgrade_request> up, error e) {
+net::awaitable<void> websocket_gateway::impl::refuse(upgrade_request& up, error e) {
     http_response r = error_response(e);
-    http::response<http::string_body> res{static_cast<http::status>(r.status), up->request.version()};
+    http::response<http::string_body> res{static_cast<http::status>(r.status), up.request.version()};
     res.set(http::field::server, "monochat");
     res.set(http::field::content_type, r.content_type);
     res.body() = std::move(r.body);
     res.keep_alive(false);
     res.prepare_payload();
-    up->stream.expires_after(std::chrono::seconds(5));
-    co_await http::async_write(up->stream, res, token);
+    up.stream.expires_after(std::chrono::seconds(5));
+    co_await http::async_write(up.stream, res, token);
     beast::error_code ignored;
-    up->stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    up.stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
 
 net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_ptr<upgrade_request> up) {
@@ -459,7 +459,7 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
         }
     } notice{up.get()};
     if (closing) {
-        co_await refuse(std::move(up), make_error(errc::unavailable, "server is stopping"));
+        co_await refuse(*up, make_error(errc::unavailable, "server is stopping"));
         co_return;
     }
     std::string tok(up->parsed.bearer_token());
@@ -470,13 +470,13 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
     }
     if (tok.empty()) {
         metrics.refused_auth.inc();
-        co_await refuse(std::move(up), make_error(errc::unauthenticated, "a bearer token is required"));
+        co_await refuse(*up, make_error(errc::unauthenticated, "a bearer token is required"));
         co_return;
     }
     auto who = co_await deps.authenticate(std::move(tok));
     if (!who) {
         metrics.refused_auth.inc();
-        co_await refuse(std::move(up), who.error());
+        co_await refuse(*up, who.error());
         co_return;
     }
     auto session = std::make_shared<ws_session>(shared_from_this(), *up, std::move(*who));

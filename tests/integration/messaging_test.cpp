@@ -10,6 +10,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -410,14 +411,15 @@ TEST_CASE("a client that stops reading is closed with 4008 and others keep chatt
 TEST_CASE("after SIGKILL and a restart nothing acknowledged is lost or doubled and seq continues",
           "[integration][messaging]") {
     two_friends t;
-    std::vector<std::string> acked;
+    std::map<std::string, std::string> acked;  // client_msg_id -> message_id
     {
         ws_client a(t.server.host(), t.server.port(), t.alice.token);
         for (int i = 1; i <= 30; ++i) {
             a.send(text_send(std::to_string(i), t.dm, "k" + std::to_string(i), "m" + std::to_string(i)));
         }
         for (int i = 1; i <= 30; ++i) {
-            acked.push_back(a.expect("ack")["message_id"].get<std::string>());
+            auto ack = a.expect("ack");
+            acked[ack["client_msg_id"].get<std::string>()] = ack["message_id"].get<std::string>();
         }
     }
     t.server.kill9();
@@ -432,11 +434,15 @@ TEST_CASE("after SIGKILL and a restart nothing acknowledged is lost or doubled a
         CHECK(page["messages"][i]["seq"] == i + 1);
         ids.insert(page["messages"][i]["message_id"].get<std::string>());
     }
-    CHECK(ids == std::set<std::string>(acked.begin(), acked.end()));
+    std::set<std::string> acked_ids;
+    for (const auto& [cmid, id] : acked) {
+        acked_ids.insert(id);
+    }
+    CHECK(ids == acked_ids);
     // A retry after the restart is still idempotent, and new messages continue the seq.
     ws_client a(t.server.host(), t.server.port(), t.alice.token);
     a.send(text_send("r", t.dm, "k5", "again"));
-    CHECK(a.expect("ack")["message_id"] == acked[4]);
+    CHECK(a.expect("ack")["message_id"] == acked["k5"]);
     a.send(text_send("n", t.dm, "new", "next"));
     CHECK(a.expect("ack")["seq"] == 31);
 }
@@ -475,7 +481,10 @@ TEST_CASE("a 2000-member public group: every member gets every message once, in 
         const auto st = swarm.stats_of(i);
         INFO("connection " << i);
         REQUIRE(st.out_of_order == 0);
+        REQUIRE(st.duplicates == 0);
+        REQUIRE(st.gaps == 0);
         REQUIRE(st.messages == (i < senders ? total - per_sender : total));
+        REQUIRE(st.acks == (i < senders ? per_sender : 0));
         REQUIRE(st.errors == 0);
     }
     auto metrics = parse_prometheus(http.get("/metrics").body);

@@ -13,6 +13,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -36,7 +37,8 @@ struct ws_swarm::impl : std::enable_shared_from_this<ws_swarm::impl> {
         bool writing = false;
         bool ready = false;
         ws_swarm::stats st;
-        std::map<std::string, std::uint64_t> last;
+        std::map<std::string, std::uint64_t> last;            // last pushed seq
+        std::map<std::string, std::set<std::uint64_t>> seen;  // pushed or acked seqs
     };
 
     std::string host;
@@ -88,14 +90,21 @@ struct ws_swarm::impl : std::enable_shared_from_this<ws_swarm::impl> {
                 ++ready;
             } else if (type == "message") {
                 const auto& m = j["message"];
-                auto& last = c.last[m["conversation_id"].get<std::string>()];
+                const auto cid = m["conversation_id"].get<std::string>();
+                auto& last = c.last[cid];
                 const auto seq = m["seq"].get<std::uint64_t>();
-                if (last != 0 && seq != last + 1) {
+                if (seq <= last) {
                     ++c.st.out_of_order;
                 }
                 last = std::max(last, seq);
+                if (!c.seen[cid].insert(seq).second) {
+                    ++c.st.duplicates;
+                }
                 ++c.st.messages;
             } else if (type == "ack") {
+                if (!c.seen[j["conversation_id"].get<std::string>()].insert(j["seq"].get<std::uint64_t>()).second) {
+                    ++c.st.duplicates;
+                }
                 ++c.st.acks;
             } else if (type == "error") {
                 ++c.st.errors;
@@ -179,7 +188,13 @@ void ws_swarm::send(std::size_t i, const nlohmann::json& frame) {
 
 ws_swarm::stats ws_swarm::stats_of(std::size_t i) const {
     std::lock_guard lock(impl_->mutex);
-    return impl_->conns[i]->st;
+    auto st = impl_->conns[i]->st;
+    for (const auto& [cid, seqs] : impl_->conns[i]->seen) {
+        if (!seqs.empty()) {
+            st.gaps += (*seqs.rbegin() - *seqs.begin() + 1) - seqs.size();
+        }
+    }
+    return st;
 }
 
 std::uint64_t ws_swarm::total_messages() const {

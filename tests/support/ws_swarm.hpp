@@ -1,8 +1,9 @@
 #pragma once
 // Many WebSocket connections on one io thread, for tests with thousands of clients (a
-// ws_client per connection would cost a thread each). Each connection records the `message`
-// pushes it receives per conversation and checks them as they arrive: a seq that is not the
-// previous one + 1 is counted as a gap (or a duplicate when it is not larger).
+// ws_client per connection would cost a thread each). Each connection records, per
+// conversation, the seqs it was pushed and the seqs of its own acks: pushes must come in
+// increasing order, no seq may arrive twice, and pushes and acks together must leave no gap
+// (a sending connection gets an ack instead of the push of its own message).
 
 #include <atomic>
 #include <chrono>
@@ -32,8 +33,10 @@ public:
     void send(std::size_t i, const nlohmann::json& frame);
 
     struct stats {
-        std::uint64_t messages = 0;    // message pushes received
-        std::uint64_t out_of_order = 0;  // seq not previous + 1 (gaps and duplicates)
+        std::uint64_t messages = 0;      // message pushes received
+        std::uint64_t out_of_order = 0;  // pushes whose seq is not above the previous push's
+        std::uint64_t duplicates = 0;    // seqs received twice (push or ack)
+        std::uint64_t gaps = 0;          // seqs missing between the first and last seen
         std::uint64_t acks = 0;
         std::uint64_t errors = 0;
         bool closed = false;
