@@ -2,7 +2,9 @@
 #include <monochat/logic/tokens.hpp>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "unit/logic/logic_test_support.hpp"
 
@@ -185,6 +187,47 @@ TEST_CASE("search finds registered users by prefix, folds case and honours the l
     CHECK(value_of(run(w.accounts->search(alice, std::string(40, 'a'), 50))).empty());
     CHECK(error_of(run(w.accounts->search(alice, "", 50))) == errc::invalid_argument);
     CHECK(error_of(run(w.accounts->get_user(alice, 12345))) == errc::not_found);
+}
+
+}  // namespace
+}  // namespace monochat::logic
+
+namespace monochat::logic {
+namespace {
+
+double median_ms(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+TEST_CASE("at the default cost, an unknown username takes as long as a wrong password",
+          "[logic][accounts]") {
+    auto cfg = test::test_config();
+    cfg.auth.argon2_ops = infra::auth_options{}.argon2_ops;
+    cfg.auth.argon2_memory_kib = infra::auth_options{}.argon2_memory_kib;
+    cfg.auth.login_max_failures = 1000;
+    test::world w(cfg);
+    (void)w.user("alice");
+    const auto time_login = [&](const std::string& name, const std::string& address) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto r = run(w.accounts->login(name, "not-the-password", address));
+        CHECK(error_of(r) == errc::unauthenticated);
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+            .count();
+    };
+    std::vector<double> wrong;
+    std::vector<double> unknown;
+    for (int i = 0; i < 7; ++i) {
+        // A fresh address and a fresh unknown name each time: no slow-down delay is involved.
+        wrong.push_back(time_login("alice", "10.0.1." + std::to_string(i)));
+        unknown.push_back(time_login("nobody" + std::to_string(i), "10.0.2." + std::to_string(i)));
+        w.clock.advance(std::chrono::hours(1));  // forgets alice's failures
+    }
+    const double a = median_ms(wrong);
+    const double b = median_ms(unknown);
+    INFO("median wrong password " << a << " ms, unknown user " << b << " ms");
+    CHECK(b > 0.6 * a);
+    CHECK(b < 1.6 * a);
 }
 
 }  // namespace
