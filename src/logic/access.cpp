@@ -98,7 +98,9 @@ boost::asio::awaitable<status> access_control::check(const identity& who, const 
         case conversation_kind::direct: {
             const bool participant = who.user_id == c.low || who.user_id == c.high;
             // The conversation exists when both users do; outsiders learn only that much.
-            auto users = co_await social_.get_users({c.low, c.high});
+            // (A braced list as a coroutine call argument trips GCC 12: name the vector.)
+            std::vector<std::uint64_t> pair{c.low, c.high};
+            auto users = co_await social_.get_users(std::move(pair));
             if (!users) {
                 co_return users.error();
             }
