@@ -250,7 +250,7 @@ TEST_CASE("docs/configuration.md lists every key", "[integration][config]") {
     CHECK(keys > 30);
 }
 
-TEST_CASE("--version prints the version", "[integration][config]") {
+TEST_CASE("the version option prints the version", "[integration][config]") {
     const auto r = run_monochat({"--version"});
     REQUIRE(r.exit.exited);
     CHECK(r.exit.code == 0);
