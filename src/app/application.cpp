@@ -177,13 +177,16 @@ public:
         authenticate_ = [this](std::string token) {
             return accounts_->authenticate(std::move(token));
         };
-        mark_read_ = [this](logic::identity who, std::string cid,
-                            std::uint64_t seq) -> net::awaitable<status> {
+        mark_read_ = [this](logic::identity who, std::string cid, std::uint64_t seq,
+                            std::uint64_t session) -> net::awaitable<status> {
             auto ref = logic::parse_conversation_id(cid);
             if (!ref) {
                 co_return ref.error();
             }
-            auto moved = co_await conversations_->mark_read(std::move(who), std::move(*ref), seq);
+            logic::read_options options;
+            options.exclude_session = session;
+            auto moved = co_await conversations_->mark_read(std::move(who), std::move(*ref), seq,
+                                                            options);
             if (!moved) {
                 co_return moved.error();
             }
@@ -222,8 +225,9 @@ public:
         gateway::add_rest_routes(routes_, {*accounts_, *social_, *conversations_});
         gateway::ws_dependencies ws_deps;
         ws_deps.authenticate = authenticate;
-        ws_deps.mark_read = [this](logic::identity who, std::string cid, std::uint64_t seq) {
-            return mark_read_(std::move(who), std::move(cid), seq);
+        ws_deps.mark_read = [this](logic::identity who, std::string cid, std::uint64_t seq,
+                                   std::uint64_t session) {
+            return mark_read_(std::move(who), std::move(cid), seq, session);
         };
         ws_deps.messaging = messaging_.get();
         ws_ = std::make_unique<gateway::websocket_gateway>(registry_, std::move(ws_deps), ws_limits_,
@@ -342,8 +346,9 @@ private:
         [](std::string) -> net::awaitable<result<logic::identity>> {
         co_return make_error(errc::unauthenticated, "accounts are not wired");
     };
-    std::function<net::awaitable<status>(logic::identity, std::string, std::uint64_t)> mark_read_ =
-        [](logic::identity, std::string, std::uint64_t) -> net::awaitable<status> {
+    std::function<net::awaitable<status>(logic::identity, std::string, std::uint64_t, std::uint64_t)>
+        mark_read_ = [](logic::identity, std::string, std::uint64_t,
+                        std::uint64_t) -> net::awaitable<status> {
         co_return make_error(errc::unavailable, "read state is not wired");
     };
     std::unique_ptr<task::fanout_worker> fanout_;

@@ -389,7 +389,7 @@ private:
                 co_return ws_frames::sync_result(f.id, *r);
             }
             case ws_frames::frame_type::read: {
-                auto r = co_await gw_->deps.mark_read(who_, f.conversation_id, f.seq);
+                auto r = co_await gw_->deps.mark_read(who_, f.conversation_id, f.seq, id_);
                 if (!r) {
                     co_return ws_frames::error(f.id, r.error());
                 }

@@ -490,3 +490,23 @@ TEST_CASE("a 2000-member public group: every member gets every message once, in 
     auto metrics = parse_prometheus(http.get("/metrics").body);
     CHECK(metrics.value("monochat_fanout_jobs_total") == total);
 }
+
+TEST_CASE("a read frame sends receipts to the others and the reader's other connections only",
+          "[integration][messaging]") {
+    two_friends t;
+    ws_client a(t.server.host(), t.server.port(), t.alice.token);
+    ws_client b1(t.server.host(), t.server.port(), t.bob.token);
+    ws_client b2(t.server.host(), t.server.port(), t.bob.token);
+    a.send(text_send("1", t.dm, "r1", "read me"));
+    a.expect("ack");
+    b1.expect("message");
+    b2.expect("message");
+    b1.send({{"type", "read"}, {"conversation_id", t.dm}, {"seq", 1}});
+    auto receipt = a.expect("receipt");
+    CHECK(receipt["conversation_id"] == t.dm);
+    CHECK(receipt["user_id"] == t.bob.user_id);
+    CHECK(receipt["seq"] == 1);
+    CHECK(b2.expect("receipt")["seq"] == 1);
+    std::this_thread::sleep_for(200ms);
+    CHECK(b1.pending("receipt") == 0);
+}

@@ -47,9 +47,10 @@ struct ws_limits {
 struct ws_dependencies {
     // Resolves a bearer token. Errors: unauthenticated.
     std::function<boost::asio::awaitable<result<logic::identity>>(std::string token)> authenticate;
-    // `read` frames: moves the read position and pushes receipts.
+    // `read` frames: moves the read position and pushes receipts to everyone concerned except
+    // `session_id`, the connection that read.
     std::function<boost::asio::awaitable<status>(logic::identity who, std::string conversation_id,
-                                                 std::uint64_t seq)>
+                                                 std::uint64_t seq, std::uint64_t session_id)>
         mark_read;
     logic::messaging_service* messaging = nullptr;
 };
