@@ -322,6 +322,16 @@ public:
         const auto wait = limiter_.take(req.who.user_id, cfg->limits.send_rate,
                                         static_cast<double>(cfg->limits.send_burst));
         if (wait > 0) {
+            // A retry of a stored message is answered even over the limit.
+            storage::append_request lookup;
+            lookup.conversation_id = conv->id;
+            lookup.sender_id = req.who.user_id;
+            lookup.client_msg_id = req.client_msg_id;
+            lookup.lookup_only = true;
+            if (auto stored = co_await d_.log.append(std::move(lookup)); stored && stored->duplicate) {
+                duplicates_.inc();
+                co_return to_send_result(stored->message, true);
+            }
             rate_limited_.inc();
             auto e = make_error(errc::rate_limited, "sending too fast");
             e.retry_after_s = static_cast<int>(std::ceil(wait));

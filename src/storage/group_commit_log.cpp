@@ -317,6 +317,10 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
             }
             continue;
         }
+        if (req.lookup_only) {
+            out.failure = make_error(errc::not_found, "no message stored under this client_msg_id");
+            continue;
+        }
 
         auto head_it = working.find(req.conversation_id);
         if (head_it == working.end()) {

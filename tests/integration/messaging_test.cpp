@@ -510,3 +510,35 @@ TEST_CASE("a read frame sends receipts to the others and the reader's other conn
     std::this_thread::sleep_for(200ms);
     CHECK(b1.pending("receipt") == 0);
 }
+
+TEST_CASE("sends over the rate limit are refused and stored nothing; retries are still answered",
+          "[integration][messaging]") {
+    auto cfg = fast_test_config();
+    cfg["limits"]["send_rate"] = 0.5;
+    cfg["limits"]["send_burst"] = 3;
+    server_process server(cfg);
+    server.start();
+    http_client http(server.host(), server.port());
+    auto a = register_user(http, unique_name("fast"));
+    auto b = register_user(http, unique_name("slow"));
+    befriend(http, a, b);
+    const auto dm = dm_id(a, b);
+    ws_client c(server.host(), server.port(), a.token);
+    for (int i = 0; i < 3; ++i) {
+        c.send(text_send(std::to_string(i), dm, "b" + std::to_string(i), "burst"));
+        c.expect("ack");
+    }
+    c.send(text_send("x", dm, "over", "one too many"));
+    auto refused = c.expect("error");
+    CHECK(refused["code"] == "rate_limited");
+    CHECK(refused["id"] == "x");
+    // A retry of a stored message is answered from the idempotency index, limit or not.
+    c.send(text_send("retry", dm, "b1", "burst"));
+    CHECK(c.expect("ack")["seq"] == 2);
+    auto over_http = http.post("/api/v1/conversations/" + dm + "/messages",
+                               {{"client_msg_id", "over2"}, {"body", {{"type", "text"}, {"text", "no"}}}}, a.token);
+    CHECK(over_http.status == 429);
+    CHECK(!over_http.header("retry-after").empty());
+    auto history = http.get("/api/v1/conversations/" + dm + "/messages", a.token);
+    CHECK(history.json()["messages"].size() == 3);
+}

@@ -71,6 +71,10 @@ struct append_request {
     std::uint64_t target_seq = 0;  // 0: not an operation on another message
     // Called with the target's stored message; returns the target's new `state`.
     std::function<result<std::string>(const stored_message& target)> update_target;
+    // Only answers a retry: when (sender_id, client_msg_id) is stored, the append returns that
+    // message with duplicate = true; otherwise it fails with not_found and writes nothing. Used
+    // to answer a retry that arrives while its sender is over the rate limit.
+    bool lookup_only = false;
 };
 
 struct append_result {

@@ -371,6 +371,27 @@ TEMPLATE_TEST_CASE("an idempotent append returns the first result and writes not
     }
 }
 
+TEMPLATE_TEST_CASE("a lookup-only append answers a retry and otherwise writes nothing",
+                   "[message_log]", ENGINES) {
+    log_fixture<TestType> f;
+    const auto first = f.must_append(f.text("dm:1:2", 1, "kept"));
+    auto lookup = f.text("dm:1:2", 1, "kept");
+    lookup.lookup_only = true;
+    const auto hit = f.must_append(lookup);
+    REQUIRE(hit.duplicate);
+    REQUIRE(hit.message.message_id == first.message.message_id);
+
+    auto miss = f.text("dm:1:2", 1, "never-sent");
+    miss.lookup_only = true;
+    const auto r = f.append(miss);
+    REQUIRE_FALSE(r.has_value());
+    REQUIRE(r.error().code == monochat::errc::not_found);
+    REQUIRE(f.log->last_seq("dm:1:2") == 1);
+    // The miss claimed nothing: a real send with that id is stored afterwards.
+    REQUIRE_FALSE(f.must_append(f.text("dm:1:2", 1, "never-sent")).duplicate);
+    REQUIRE(f.log->last_seq("dm:1:2") == 2);
+}
+
 TEMPLATE_TEST_CASE("two appends with one client_msg_id in the same batch store one message",
                    "[message_log]", ENGINES) {
     log_fixture<TestType> f;
