@@ -99,7 +99,9 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     if (!social) {
         return social.error();
     }
-    s.social = std::move(*social);
+    // Sends check membership and route by it on every group message: hot groups' members
+    // are served from a bounded cache that membership changes evict.
+    s.social = storage::make_membership_cache(std::move(*social), {}, metrics);
     storage::sqlite_search_index_options xopts;
     xopts.path = search_path(cfg).string();
     if (cfg.storage.engine == "memory") {

@@ -333,3 +333,26 @@ struct sqlite_social_store_options {
     const sqlite_social_store_options& options, infra::metrics_registry& metrics);
 
 }  // namespace monochat::storage
+
+namespace monochat::storage {
+
+// The bounded membership cache of hot groups (shared/architecture.md, "Caches ... membership of
+// hot groups", the Redis of the original design). Wraps a social_store: member_role_of,
+// member_ids and member_count of a cached group are answered from memory; every call that
+// changes a membership (add_members, join_group, remove_member, set_member_role) evicts the
+// group. Everything else goes straight to the wrapped store.
+struct membership_cache_options {
+    // Groups kept, least recently used evicted first. Default: 4096.
+    std::size_t max_groups = 4096;
+    // Member ids kept over all groups. Default: 2,000,000 (about 32 MB).
+    std::size_t max_members = 2'000'000;
+    // Groups larger than this are never cached (their fan-out reads shards anyway).
+    // Default: 200,000.
+    std::size_t max_group_size = 200'000;
+};
+
+std::unique_ptr<social_store> make_membership_cache(std::unique_ptr<social_store> inner,
+                                                    membership_cache_options options,
+                                                    infra::metrics_registry& metrics);
+
+}  // namespace monochat::storage

@@ -1,0 +1,70 @@
+#include <catch2/catch.hpp>
+#include <monochat/storage/social_store.hpp>
+
+#include "unit/storage/social_test_support.hpp"
+
+using namespace monochat;
+using namespace monochat::storage;
+using namespace monochat::storage::test;
+
+namespace {
+struct cache_fixture : social_fixture {
+    std::unique_ptr<social_store> cached;
+    explicit cache_fixture(membership_cache_options o = {}) {
+        for (std::uint64_t id = 1; id <= 6; ++id) {
+            add_user(id, "user" + std::to_string(id));
+        }
+        value_of(run(store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
+        cached = make_membership_cache(std::move(store), o, metrics);
+    }
+    double hits() { return metrics.get_counter("monochat_membership_cache_hits_total", "").value(); }
+};
+}  // namespace
+
+TEST_CASE("the membership cache answers roles, ids and counts after one fill", "[social][cache]") {
+    cache_fixture f;
+    CHECK(value_of(f.run(f.cached->member_role_of(100, 1))) == member_role::owner);
+    CHECK(value_of(f.run(f.cached->member_role_of(100, 3))) == member_role::member);
+    CHECK_FALSE(value_of(f.run(f.cached->member_role_of(100, 4))).has_value());
+    CHECK(value_of(f.run(f.cached->member_ids(100, 1, 10))) == std::vector<std::uint64_t>{2, 3});
+    CHECK(value_of(f.run(f.cached->member_ids(100, 0, 2))) == std::vector<std::uint64_t>{1, 2});
+    CHECK(value_of(f.run(f.cached->member_count(100))) == 3);
+    CHECK(f.hits() == 5);
+    CHECK(error_of(f.run(f.cached->member_role_of(999, 1))) == errc::not_found);
+}
+
+TEST_CASE("every membership change evicts the group", "[social][cache]") {
+    cache_fixture f;
+    REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);
+    value_of(f.run(f.cached->join_group(100, 4, 6000, 1000)));
+    CHECK(value_of(f.run(f.cached->member_role_of(100, 4))) == member_role::member);
+    value_of(f.run(f.cached->add_members(100, {5}, 6000, 1000)));
+    CHECK(value_of(f.run(f.cached->member_count(100))) == 5);
+    value_of(f.run(f.cached->remove_member(100, 2)));
+    CHECK(value_of(f.run(f.cached->member_ids(100, 0, 10))) == std::vector<std::uint64_t>{1, 3, 4, 5});
+    value_of(f.run(f.cached->set_member_role(100, 3, member_role::owner)));
+    CHECK(value_of(f.run(f.cached->member_role_of(100, 3))) == member_role::owner);
+    CHECK(value_of(f.run(f.cached->member_role_of(100, 1))) == member_role::admin);
+}
+
+TEST_CASE("groups over the size bound are read from the store every time", "[social][cache]") {
+    membership_cache_options o;
+    o.max_group_size = 2;
+    cache_fixture f(o);
+    CHECK(value_of(f.run(f.cached->member_count(100))) == 3);
+    CHECK(value_of(f.run(f.cached->member_ids(100, 0, 10))) == std::vector<std::uint64_t>{1, 2, 3});
+    CHECK(f.hits() == 0);
+}
+
+TEST_CASE("the cache keeps at most max_groups groups", "[social][cache]") {
+    membership_cache_options o;
+    o.max_groups = 1;
+    cache_fixture f(o);
+    value_of(f.run(f.cached->create_group(200, "h", 4, false, {5}, 5000, 1000)));
+    REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);
+    REQUIRE(value_of(f.run(f.cached->member_count(200))) == 2);  // evicts 100
+    REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);  // a miss again
+    CHECK(f.hits() == 0);
+    CHECK(value_of(f.run(f.cached->member_count(100))) == 3);
+    CHECK(f.hits() == 1);
+}
