@@ -2,9 +2,6 @@
 // live events, edits and recalls, catch-up from the log after a "crash", gaps, a full queue,
 // an index ahead of its log, and the batch delay.
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 #include <future>
 #include <monochat/bus/message_bus.hpp>
@@ -51,7 +48,6 @@ struct indexer_fixture {
     std::unique_ptr<storage::message_log> log = storage::make_memory_message_log();
     std::unique_ptr<storage::search_index> index;
     std::unique_ptr<task::search_indexer> indexer;
-    boost::asio::thread_pool pool{1};
     // When false, committed messages are not published: what a crash between the commit and
     // the indexing leaves behind.
     std::atomic<bool> publish{true};
@@ -133,7 +129,9 @@ struct indexer_fixture {
         storage::search_request r;
         r.query = value_of(storage::parse_search_query(q));
         r.scope.conversations = {cid};
-        auto hits = boost::asio::co_spawn(pool, index->search(std::move(r)), boost::asio::use_future).get();
+        // On the shared long-lived io_context: a per-test one could be destroyed while a reader
+        // thread is still returning from posting the completion to it.
+        auto hits = storage::test::run(index->search(std::move(r)));
         std::vector<std::uint64_t> out;
         for (const auto& h : value_of(std::move(hits))) {
             out.push_back(h.seq);
@@ -258,7 +256,7 @@ TEST_CASE("an index ahead of its log forgets those conversations and reindexes t
     CHECK(f.seqs("real") == seq_list{1});
 }
 
-TEST_CASE("the batch delay holds a batch back; stop writes what is queued", "[task][search]") {
+TEST_CASE("the batch delay holds a batch back, stop writes what is queued", "[task][search]") {
     indexer_fixture f;
     task::search_indexer_options o;
     o.batch_delay = 60000ms;
