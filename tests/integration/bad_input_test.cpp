@@ -233,7 +233,7 @@ TEST_CASE("bodies over the limit get 413 and very long strings get 400",
     CHECK(f.http->get("/healthz").status == 200);
 }
 
-TEST_CASE("ids that are not numbers get 400; unknown routes 404; wrong methods 405",
+TEST_CASE("ids that are not numbers get 400, unknown routes 404, wrong methods 405",
           "[integration][bad_input]") {
     fixture f;
     const std::string t = f.alice.token;

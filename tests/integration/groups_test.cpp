@@ -101,7 +101,7 @@ TEST_CASE("a group is created with its owner and members, read, and paged",
                 "invalid_argument");
 }
 
-TEST_CASE("owners and admins add and remove; anyone leaves; the owner leaves after a transfer",
+TEST_CASE("owners and admins add and remove, anyone leaves, the owner leaves after a transfer",
           "[integration][groups]") {
     server_process server(rest_test_config());
     server.start();
@@ -167,7 +167,7 @@ TEST_CASE("owners and admins add and remove; anyone leaves; the owner leaves aft
     check_error(http.del(members_path(gid) + "/abc", m1.token), 400, "invalid_argument");
 }
 
-TEST_CASE("public groups can be joined once; private ones cannot; the member limit holds",
+TEST_CASE("public groups can be joined once, private ones cannot, the member limit holds",
           "[integration][groups]") {
     server_process server(rest_test_config({{"limits", {{"max_group_members", 3}}}}));
     server.start();

@@ -511,7 +511,7 @@ TEST_CASE("a read frame sends receipts to the others and the reader's other conn
     CHECK(b1.pending("receipt") == 0);
 }
 
-TEST_CASE("sends over the rate limit are refused and stored nothing; retries are still answered",
+TEST_CASE("sends over the rate limit are refused and stored nothing, retries are still answered",
           "[integration][messaging]") {
     auto cfg = fast_test_config();
     cfg["limits"]["send_rate"] = 0.5;

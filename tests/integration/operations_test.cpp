@@ -64,7 +64,7 @@ json reaction(std::uint64_t seq, const std::string& emoji, const std::string& op
 
 }  // namespace
 
-TEST_CASE("the sender edits a message; history shows the new text and edited_at",
+TEST_CASE("the sender edits a message, history shows the new text and edited_at",
           "[integration][operations]") {
     group_fixture g;
     const auto seq = g.send_text(g.alice, "helo");
@@ -97,7 +97,7 @@ TEST_CASE("edits and recalls past their windows are forbidden, but owners recall
     CHECK_FALSE(m["body"].contains("text"));
 }
 
-TEST_CASE("the sender recalls within the window; others may not", "[integration][operations]") {
+TEST_CASE("the sender recalls within the window, others may not", "[integration][operations]") {
     group_fixture g;
     const auto seq = g.send_text(g.alice, "oops");
     CHECK(g.send(g.bob, "r0", recall(seq)).status == 403);
@@ -160,7 +160,7 @@ TEST_CASE("an offline device syncs the edit, the recall and the reactions", "[in
     CHECK(msgs[4]["body"]["type"] == "reaction");
 }
 
-TEST_CASE("replies and mentions are stored on the text; a reply to nothing is not_found",
+TEST_CASE("replies and mentions are stored on the text, a reply to nothing is not_found",
           "[integration][operations]") {
     group_fixture g;
     const auto seq = g.send_text(g.alice, "question");

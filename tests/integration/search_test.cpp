@@ -183,7 +183,7 @@ TEST_CASE("a quoted phrase needs its words together and in order", "[integration
     CHECK(s.texts(alice, "\"york new\"").empty());
 }
 
-TEST_CASE("an edited message is found by its new text only; a recalled one is not found",
+TEST_CASE("an edited message is found by its new text only, a recalled one is not found",
           "[integration][search]") {
     search_server s;
     auto alice = register_user(*s.http, unique_name("alice"));

@@ -24,7 +24,7 @@ const conversation_info* find(const std::vector<conversation_info>& list, const 
     return nullptr;
 }
 
-TEST_CASE("world is always listed; groups and direct chats with a message join it",
+TEST_CASE("world is always listed, groups and direct chats with a message join it",
           "[logic][conversations]") {
     test::world w;
     const auto a = w.user("alice");
@@ -62,7 +62,7 @@ TEST_CASE("world is always listed; groups and direct chats with a message join i
     CHECK(last["seq"] == 1);
 }
 
-TEST_CASE("unread is last_seq - read_seq; reads are clamped and never move back",
+TEST_CASE("unread is last_seq - read_seq, reads are clamped and never move back",
           "[logic][conversations]") {
     test::world w;
     const auto a = w.user("alice");

@@ -62,7 +62,7 @@ using texts = std::vector<std::string>;
 
 }  // namespace
 
-TEST_CASE("a user finds world, their groups and their direct chats; a guest only world",
+TEST_CASE("a user finds world, their groups and their direct chats, a guest only world",
           "[logic][search]") {
     search_world w;
     auto alice = w.user("alice");
@@ -142,7 +142,7 @@ TEST_CASE("hits are whole messages in history's wire form", "[logic][search]") {
     CHECK(m["body"]["type"] == "text");
 }
 
-TEST_CASE("q and limit are checked; a query of punctuation finds nothing", "[logic][search]") {
+TEST_CASE("q and limit are checked, a query of punctuation finds nothing", "[logic][search]") {
     search_world w;
     auto alice = w.user("alice");
     w.post("world", alice, "one two three");

@@ -14,7 +14,7 @@ using test::value_of;
 
 std::string id_str(std::uint64_t id) { return std::to_string(id); }
 
-TEST_CASE("a friend request reaches its recipient; accepting tells both about the other",
+TEST_CASE("a friend request reaches its recipient, accepting tells both about the other",
           "[logic][social]") {
     test::world w;
     const auto a = w.user("alice");

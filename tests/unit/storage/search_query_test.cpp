@@ -35,7 +35,7 @@ TEST_CASE("words are ANDed, each one quoted", "[storage][search]") {
     CHECK(match_of("北京\u3000上海") == R"("北京" AND "上海")");
 }
 
-TEST_CASE("quotes make a phrase; an unterminated quote runs to the end", "[storage][search]") {
+TEST_CASE("quotes make a phrase, an unterminated quote runs to the end", "[storage][search]") {
     CHECK(match_of(R"(say "new york" now)") == R"("say" AND "new york" AND "now")");
     CHECK(match_of(R"("new   york)") == R"("new   york")");
     CHECK(match_of(R"(a"b c"d)") == R"("a" AND "b c" AND "d")");
@@ -56,7 +56,7 @@ TEST_CASE("one unspaced character becomes a prefix, so it is found inside runs",
     CHECK(match_of("iphone 用") == R"("iphone" AND "用" *)");
 }
 
-TEST_CASE("terms with nothing searchable are dropped; duplicates collapse", "[storage][search]") {
+TEST_CASE("terms with nothing searchable are dropped, duplicates collapse", "[storage][search]") {
     CHECK(match_of("*") == "");
     CHECK(match_of("\"") == "");
     CHECK(match_of("\"\"") == "");

@@ -83,7 +83,7 @@ TEST_CASE("the last character of a run is at the position of the last pair",
     CHECK(colocated == std::vector<bool>{false, false, false, true});
 }
 
-TEST_CASE("Japanese kana and kanji form one run; Korean and Thai are paired too",
+TEST_CASE("Japanese kana and kanji form one run, Korean and Thai are paired too",
           "[storage][search]") {
     CHECK(query("東京タワーに行きました") ==
           strings{"東京", "京タ", "タワ", "ワー", "ーに", "に行", "行き", "きま", "まし", "した"});
