@@ -9,6 +9,7 @@
 #   fanout-lat     the same group, 50 sends/s in total (10 senders x 5/s, staggered), 500 messages
 #   pairs-max      1,000 pairs, window 10, 10 s
 #   pairs-rate     1,000 pairs, 20,000 messages/s in total, 10 s
+#   pairs-2k       1,000 pairs, 2,000 messages/s in total (a load monochat sustains), 10 s
 #   idle-19000     19,000 connections (one guest each) held 10 s
 #   reconnect      10,000 clients in groups of 100 drop, 10 messages each missed, reconnect + sync
 #   search         100,000 messages stored, 32 clients query for 10 s
@@ -49,6 +50,7 @@ args_of() {
     fanout-lat)   echo fanout --members 1010 --senders 10 --window 20 --messages 500 --rate 50 --duration 10 ;;
     pairs-max)    echo pairs --pairs 1000 --window 10 --duration 10 ;;
     pairs-rate)   echo pairs --pairs 1000 --window 10 --rate 20000 --duration 10 ;;
+    pairs-2k)     echo pairs --pairs 1000 --window 10 --rate 2000 --duration 10 ;;
     idle-19000)   echo idle --connections 19000 --duration 10 --connect-concurrency 1000 ;;
     reconnect)    echo reconnect --connections 10000 --group-size 100 --missed 10 ;;
     search)       echo search --messages 100000 --duration 10 --max-seconds 300 ;;

@@ -821,6 +821,7 @@ report run_search(const options& o) {
     json sj = {{"available", true},
                {"seeded", seeded},
                {"seed_secs", round_to(seed_s, 3)},
+               {"seed_per_sec", round_to(seed_s > 0 ? static_cast<double>(seeded) / seed_s : 0, 0)},
                {"index_lag_secs", lag_s >= 0 ? json(round_to(lag_s, 3)) : json(nullptr)},
                {"queries", queries},
                {"failed", failures},
