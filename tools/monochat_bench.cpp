@@ -33,23 +33,34 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "monochat-bench: --server-pid {} is not running\n", o.server_pid);
         return 3;
     }
-    const std::size_t sockets = o.kind == workload::pairs ? 2 * o.pairs
+    const std::size_t sockets = o.kind == workload::pairs    ? 2 * o.pairs
                                 : o.kind == workload::fanout ? o.members
                                 : o.kind == workload::search ? o.senders
                                                              : o.connections;
     if (sockets + o.http_concurrency + 64 > nofile) {
-        fmt::print(stderr, "monochat-bench: {} connections need more descriptors than the limit of {}\n", sockets,
-                   nofile);
+        fmt::print(stderr,
+                   "monochat-bench: {} connections need more descriptors than the limit of {}\n",
+                   sockets, nofile);
         return 3;
     }
     try {
         report r;
         switch (o.kind) {
-            case workload::fanout: r = run_fanout(o); break;
-            case workload::pairs: r = run_pairs(o); break;
-            case workload::idle: r = run_idle(o); break;
-            case workload::reconnect: r = run_reconnect(o); break;
-            case workload::search: r = run_search(o); break;
+            case workload::fanout:
+                r = run_fanout(o);
+                break;
+            case workload::pairs:
+                r = run_pairs(o);
+                break;
+            case workload::idle:
+                r = run_idle(o);
+                break;
+            case workload::reconnect:
+                r = run_reconnect(o);
+                break;
+            case workload::search:
+                r = run_search(o);
+                break;
         }
         r.print(o.json_only, o.out);
         return r.ok ? 0 : 1;

@@ -113,12 +113,14 @@ run_context::run_context(const options& o) : opt(o), run_id(random_id(6)), pool(
     boost::system::error_code ec;
     const auto addr = net::ip::make_address(o.host, ec);
     if (ec || !addr.is_v4() || (addr.to_v4().to_uint() >> 24) != 127) {
-        throw std::runtime_error("--host must be a loopback address in 127.0.0.0/8: this tool talks to loopback only");
+        throw std::runtime_error(
+            "--host must be a loopback address in 127.0.0.0/8: this tool talks to loopback only");
     }
     server.endpoint = net::ip::tcp::endpoint(addr, o.port);
     server.host_header = fmt::format("{}:{}", o.host, o.port);
     for (std::size_t i = 0; i < o.src_ips; ++i) {
-        sources.push_back(net::ip::make_address_v4(static_cast<net::ip::address_v4::uint_type>((127U << 24) | (2 + i))));
+        sources.push_back(net::ip::make_address_v4(
+            static_cast<net::ip::address_v4::uint_type>((127U << 24) | (2 + i))));
     }
     for (std::size_t i = 0; i < pool.size(); ++i) {
         threads.push_back(std::make_unique<thread_ctx>(pool.at(i)));
@@ -171,7 +173,8 @@ double run_context::seconds_left() const {
 
 // ---- client -----------------------------------------------------------------------------
 
-client::client(run_context& rc, thread_ctx& t, std::size_t i) : index(i), th(t), rc_(rc), retry_(t.ioc) {}
+client::client(run_context& rc, thread_ctx& t, std::size_t i)
+    : index(i), th(t), rc_(rc), retry_(t.ioc) {}
 
 client::~client() = default;
 
@@ -231,7 +234,8 @@ void client::on_closed(bool opened, int close_code, std::string_view why) {
             return;
         }
         th.connect_failed.add();
-        rc_.note(fmt::format("client {}: connection failed after {} attempts: {}", index, attempts_, why));
+        rc_.note(fmt::format("client {}: connection failed after {} attempts: {}", index, attempts_,
+                             why));
         if (handshake_pending_) {
             handshake_pending_ = false;
             rc_.launch_one();
@@ -240,7 +244,8 @@ void client::on_closed(bool opened, int close_code, std::string_view why) {
     }
     if (why != "dropped by the client") {
         th.closed_by_server.add();
-        rc_.note(fmt::format("client {}: connection ended (close code {}): {}", index, close_code, why));
+        rc_.note(
+            fmt::format("client {}: connection ended (close code {}): {}", index, close_code, why));
     }
 }
 
@@ -506,7 +511,8 @@ double connect_all(run_context& rc, const std::vector<client*>& clients) {
             break;
         }
         if (rc.seconds_left() <= 0) {
-            rc.note(fmt::format("--max-seconds reached while connecting ({} of {} done)", done, clients.size()));
+            rc.note(fmt::format("--max-seconds reached while connecting ({} of {} done)", done,
+                                clients.size()));
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -561,7 +567,8 @@ message_phase_result run_message_phase(run_context& rc, const std::vector<client
     }
     for (client* c : all) {
         if (c->sender) {
-            c->sender->recipients = c->sender->sidx < recipients.size() ? recipients[c->sender->sidx] : 0;
+            c->sender->recipients =
+                c->sender->sidx < recipients.size() ? recipients[c->sender->sidx] : 0;
             if (c->open) {
                 ++senders;
             }
@@ -605,7 +612,8 @@ message_phase_result run_message_phase(run_context& rc, const std::vector<client
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         const auto now = now_us();
         if (o.server_pid > 0) {
-            r.peak_rss_sampled_kb = std::max(r.peak_rss_sampled_kb, memory_of(o.server_pid).rss.value_or(0));
+            r.peak_rss_sampled_kb =
+                std::max(r.peak_rss_sampled_kb, memory_of(o.server_pid).rss.value_or(0));
         }
         if (!stop_posted && (now - go_us >= static_cast<std::int64_t>(o.duration_s * 1e6) ||
                              rc.seconds_left() < o.drain_s + 2)) {
@@ -616,7 +624,8 @@ message_phase_result run_message_phase(run_context& rc, const std::vector<client
                                rc.sum([](thread_ctx& t) -> counter& { return t.send_errors; });
         const auto delivered = rc.sum([](thread_ctx& t) -> counter& { return t.delivered; });
         const auto expected = rc.sum([](thread_ctx& t) -> counter& { return t.expected; });
-        const auto finished = rc.sum([](thread_ctx& t) -> counter& { return t.senders_finished; }) - finished_base;
+        const auto finished =
+            rc.sum([](thread_ctx& t) -> counter& { return t.senders_finished; }) - finished_base;
         const bool sending_over = finished >= senders;
         if (sending_over && r.send_end_us == 0) {
             r.send_end_us = now;
@@ -630,8 +639,9 @@ message_phase_result run_message_phase(run_context& rc, const std::vector<client
             break;
         }
         if (sending_over && now - last_change >= static_cast<std::int64_t>(o.drain_s * 1e6)) {
-            rc.note(fmt::format("drain: nothing new for {} s; {} of {} sends answered, {} of {} deliveries", o.drain_s,
-                                completed, sent, delivered, expected));
+            rc.note(fmt::format(
+                "drain: nothing new for {} s; {} of {} sends answered, {} of {} deliveries",
+                o.drain_s, completed, sent, delivered, expected));
             break;
         }
         if (rc.seconds_left() <= 0) {
@@ -685,12 +695,14 @@ std::string vocab_word(std::size_t k) {
 std::vector<std::string> message_words(const options& o, std::uint32_t sidx, std::uint64_t n) {
     std::vector<std::string> out;
     for (std::size_t j = 0; j < o.words; ++j) {
-        out.push_back(vocab_word(mix((static_cast<std::uint64_t>(sidx) << 40) ^ (n << 8) ^ j) % o.vocab));
+        out.push_back(
+            vocab_word(mix((static_cast<std::uint64_t>(sidx) << 40) ^ (n << 8) ^ j) % o.vocab));
     }
     return out;
 }
 
-void make_text(const options& o, std::uint32_t sidx, std::uint64_t n, std::int64_t t_us, std::string& out) {
+void make_text(const options& o, std::uint32_t sidx, std::uint64_t n, std::int64_t t_us,
+               std::string& out) {
     out.clear();
     append_number(out, sidx);
     out += ':';

@@ -195,7 +195,8 @@ private:
 
     run_context& rc_;
     std::unique_ptr<ws_connection> conn_;
-    std::vector<std::unique_ptr<ws_connection>> old_;  // ended connections: async work may still name them
+    std::vector<std::unique_ptr<ws_connection>>
+        old_;  // ended connections: async work may still name them
     boost::asio::steady_timer retry_;
     int attempts_ = 0;
     bool handshake_pending_ = false;
@@ -235,7 +236,8 @@ void shutdown_clients(run_context& rc, const std::vector<client*>& all);
 
 // The text of message n of sender sidx: "<sidx>:<n>:<send us>:" padded with 'x' to --size, or
 // followed by --words words of the search vocabulary.
-void make_text(const options& o, std::uint32_t sidx, std::uint64_t n, std::int64_t t_us, std::string& out);
+void make_text(const options& o, std::uint32_t sidx, std::uint64_t n, std::int64_t t_us,
+               std::string& out);
 // Word k of the search vocabulary, and the words of message n of sender sidx.
 std::string vocab_word(std::size_t k);
 std::vector<std::string> message_words(const options& o, std::uint32_t sidx, std::uint64_t n);

@@ -34,7 +34,9 @@ public:
 
     std::uint64_t count() const { return n_; }
     std::uint64_t max() const { return max_; }
-    double mean() const { return n_ == 0 ? 0 : static_cast<double>(sum_) / static_cast<double>(n_); }
+    double mean() const {
+        return n_ == 0 ? 0 : static_cast<double>(sum_) / static_cast<double>(n_);
+    }
 
     // Microseconds at quantile q in [0, 1]: the middle of the bucket holding that rank, capped
     // by the largest value seen. Empty: nullopt.
@@ -42,13 +44,16 @@ public:
         if (n_ == 0) {
             return std::nullopt;
         }
-        const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(q * static_cast<double>(n_) + 0.999999));
+        const auto rank = std::max<std::uint64_t>(
+            1, static_cast<std::uint64_t>(q * static_cast<double>(n_) + 0.999999));
         std::uint64_t acc = 0;
         for (std::size_t i = 0; i < size; ++i) {
             acc += counts_[i];
             if (acc >= rank) {
-                const double mid = (static_cast<double>(lower(i)) + static_cast<double>(lower(i + 1))) / 2 - 0.5;
-                return std::min(static_cast<double>(max_), std::max(mid, static_cast<double>(lower(i))));
+                const double mid =
+                    (static_cast<double>(lower(i)) + static_cast<double>(lower(i + 1))) / 2 - 0.5;
+                return std::min(static_cast<double>(max_),
+                                std::max(mid, static_cast<double>(lower(i))));
             }
         }
         return static_cast<double>(max_);
@@ -64,7 +69,8 @@ private:
             return static_cast<std::size_t>(v);
         }
         const int e = 63 - std::countl_zero(v);
-        return 256 + static_cast<std::size_t>(e - 8) * sub + static_cast<std::size_t>((v >> (e - 7)) - sub);
+        return 256 + static_cast<std::size_t>(e - 8) * sub +
+               static_cast<std::size_t>((v >> (e - 7)) - sub);
     }
     static std::uint64_t lower(std::size_t i) {
         if (i < 256) {

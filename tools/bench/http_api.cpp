@@ -174,7 +174,8 @@ void parallel_http(io_pool& pool, const server_address& server,
         auto& ioc = pool.at(w);
         net::co_spawn(
             ioc,
-            [st, &ioc, &server, &job, n, src = sources[w % sources.size()]]() -> net::awaitable<void> {
+            [st, &ioc, &server, &job, n,
+             src = sources[w % sources.size()]]() -> net::awaitable<void> {
                 http_session session(ioc, server, src);
                 try {
                     for (;;) {
@@ -223,8 +224,7 @@ account account_from(const http_reply& r) {
 }  // namespace
 
 net::awaitable<account> register_user(http_session& s, const std::string& username) {
-    const std::string body =
-        json{{"username", username}, {"password", bench_password}}.dump();
+    const std::string body = json{{"username", username}, {"password", bench_password}}.dump();
     auto r = co_await s.request("POST", "/api/v1/auth/register", body);
     if (r.status == 409) {  // a retried registration that had gone through
         r = co_await s.request("POST", "/api/v1/auth/login", body);
@@ -249,7 +249,8 @@ net::awaitable<void> befriend(http_session& s, const account& a, const account& 
     const auto req = json::parse(r.body).at("request");
     if (req.value("status", "") != "accepted") {
         const auto id = req.at("request_id").get<std::string>();
-        auto acc = co_await s.request("POST", "/api/v1/friends/requests/" + id + "/accept", std::string(), b.token);
+        auto acc = co_await s.request("POST", "/api/v1/friends/requests/" + id + "/accept",
+                                      std::string(), b.token);
         expect_status(acc, 200, "POST /friends/requests/{id}/accept");
     }
 }
@@ -257,7 +258,8 @@ net::awaitable<void> befriend(http_session& s, const account& a, const account& 
 net::awaitable<std::string> create_group(http_session& s, const account& owner,
                                          const std::string& name,
                                          const std::vector<std::string>& member_ids) {
-    const std::string body = json{{"name", name}, {"member_ids", member_ids}, {"public", false}}.dump();
+    const std::string body =
+        json{{"name", name}, {"member_ids", member_ids}, {"public", false}}.dump();
     auto r = co_await s.request("POST", "/api/v1/groups", body, owner.token);
     expect_status(r, 201, "POST /groups");
     co_return json::parse(r.body).at("group").at("group_id").get<std::string>();
@@ -266,7 +268,8 @@ net::awaitable<std::string> create_group(http_session& s, const account& owner,
 net::awaitable<void> add_members(http_session& s, const account& owner, const std::string& group_id,
                                  const std::vector<std::string>& member_ids) {
     const std::string body = json{{"user_ids", member_ids}}.dump();
-    auto r = co_await s.request("POST", "/api/v1/groups/" + group_id + "/members", body, owner.token);
+    auto r =
+        co_await s.request("POST", "/api/v1/groups/" + group_id + "/members", body, owner.token);
     expect_status(r, 200, "POST /groups/{id}/members");
 }
 
@@ -275,8 +278,8 @@ net::awaitable<std::uint64_t> post_text(http_session& s, const account& who,
                                         const std::string& client_msg_id, const std::string& text) {
     const std::string body =
         json{{"client_msg_id", client_msg_id}, {"body", {{"type", "text"}, {"text", text}}}}.dump();
-    auto r = co_await s.request("POST", "/api/v1/conversations/" + conversation_id + "/messages", body,
-                                who.token);
+    auto r = co_await s.request("POST", "/api/v1/conversations/" + conversation_id + "/messages",
+                                body, who.token);
     if (r.status != 200) {
         expect_status(r, 201, "POST /conversations/{cid}/messages");
     }

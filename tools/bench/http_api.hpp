@@ -32,7 +32,8 @@ struct server_address {
 // the server cannot be reached or keeps refusing.
 class http_session {
 public:
-    http_session(boost::asio::io_context& ioc, server_address server, boost::asio::ip::address source);
+    http_session(boost::asio::io_context& ioc, server_address server,
+                 boost::asio::ip::address source);
     ~http_session();
     http_session(const http_session&) = delete;
     http_session& operator=(const http_session&) = delete;
@@ -48,10 +49,10 @@ private:
 // Runs job(session, i) for every i in [0, n) with `concurrency` coroutines spread over the
 // pool's threads, each with its own connection, and waits. Throws the first failure (the
 // other jobs stop taking new items).
-void parallel_http(io_pool& pool, const server_address& server,
-                   const std::vector<boost::asio::ip::address>& sources, std::size_t n,
-                   std::size_t concurrency,
-                   const std::function<boost::asio::awaitable<void>(http_session&, std::size_t)>& job);
+void parallel_http(
+    io_pool& pool, const server_address& server,
+    const std::vector<boost::asio::ip::address>& sources, std::size_t n, std::size_t concurrency,
+    const std::function<boost::asio::awaitable<void>(http_session&, std::size_t)>& job);
 
 struct account {
     std::string user_id;

@@ -85,11 +85,16 @@ std::size_t parse_count(std::string_view text, std::string_view flag, double lo,
 
 const char* to_string(workload w) {
     switch (w) {
-        case workload::fanout: return "fanout";
-        case workload::pairs: return "pairs";
-        case workload::idle: return "idle";
-        case workload::reconnect: return "reconnect";
-        case workload::search: return "search";
+        case workload::fanout:
+            return "fanout";
+        case workload::pairs:
+            return "pairs";
+        case workload::idle:
+            return "idle";
+        case workload::reconnect:
+            return "reconnect";
+        case workload::search:
+            return "search";
     }
     return "?";
 }

@@ -25,7 +25,8 @@ std::optional<std::string> slurp(const std::string& path) {
 }
 
 std::string proc_path(int pid, const char* leaf) {
-    return pid == 0 ? std::string("/proc/self/") + leaf : "/proc/" + std::to_string(pid) + "/" + leaf;
+    return pid == 0 ? std::string("/proc/self/") + leaf
+                    : "/proc/" + std::to_string(pid) + "/" + leaf;
 }
 
 std::optional<std::int64_t> status_kb(const std::string& text, std::string_view key) {

@@ -31,7 +31,7 @@ memory_kb memory_of(int pid);
 bool reset_peak_rss(int pid);
 
 struct machine_cpu {
-    double busy_s = 0;   // all but idle and iowait
+    double busy_s = 0;  // all but idle and iowait
     double steal_s = 0;
     int cores = 0;
 };

@@ -16,7 +16,9 @@ struct report {
     nlohmann::json doc = nlohmann::json::object();
     bool ok = true;  // false: lost or duplicated messages, or failures the figures hide
 
-    void row(std::string name, std::string value) { rows.emplace_back(std::move(name), std::move(value)); }
+    void row(std::string name, std::string value) {
+        rows.emplace_back(std::move(name), std::move(value));
+    }
     void print(bool json_only, const std::string& out_file) const;
 };
 

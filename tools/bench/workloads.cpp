@@ -45,20 +45,21 @@ std::vector<account> register_users(run_context& rc, std::size_t n, std::string_
 std::string make_group(run_context& rc, const std::vector<account>& members, std::size_t from,
                        std::size_t to, const std::string& name) {
     std::string gid;
-    parallel_http(rc.pool, rc.server, rc.sources, 1, 1, [&](http_session& s, std::size_t) -> net::awaitable<void> {
-        std::vector<std::string> ids;
-        for (std::size_t i = from + 1; i < to && ids.size() < members_per_call; ++i) {
-            ids.push_back(members[i].user_id);
-        }
-        gid = co_await create_group(s, members[from], name, ids);
-        for (std::size_t i = from + 1 + ids.size(); i < to;) {
-            std::vector<std::string> more;
-            for (; i < to && more.size() < members_per_call; ++i) {
-                more.push_back(members[i].user_id);
-            }
-            co_await add_members(s, members[from], gid, more);
-        }
-    });
+    parallel_http(rc.pool, rc.server, rc.sources, 1, 1,
+                  [&](http_session& s, std::size_t) -> net::awaitable<void> {
+                      std::vector<std::string> ids;
+                      for (std::size_t i = from + 1; i < to && ids.size() < members_per_call; ++i) {
+                          ids.push_back(members[i].user_id);
+                      }
+                      gid = co_await create_group(s, members[from], name, ids);
+                      for (std::size_t i = from + 1 + ids.size(); i < to;) {
+                          std::vector<std::string> more;
+                          for (; i < to && more.size() < members_per_call; ++i) {
+                              more.push_back(members[i].user_id);
+                          }
+                          co_await add_members(s, members[from], gid, more);
+                      }
+                  });
     return gid;
 }
 
@@ -77,8 +78,8 @@ std::vector<client*> raw(const std::vector<std::unique_ptr<client>>& v) {
     return out;
 }
 
-void add_sender(client& c, std::uint32_t sidx, std::string cid, std::uint64_t quota, double per_second,
-                double phase) {
+void add_sender(client& c, std::uint32_t sidx, std::string cid, std::uint64_t quota,
+                double per_second, double phase) {
     c.sender = std::make_unique<sender_state>();
     c.sender->sidx = sidx;
     c.sender->conversation_id = std::move(cid);
@@ -125,9 +126,12 @@ void add_common(report& r, const run_context& rc, const options& o) {
 
 void add_connect(report& r, const connect_figures& c, std::size_t total) {
     r.doc["clients"] = total;
-    r.doc["connect"] = {{"ok", c.ok}, {"failed", c.failed}, {"retries", c.retries},
-                        {"secs", round_to(c.secs, 3)},
-                        {"per_sec", round_to(c.secs > 0 ? static_cast<double>(c.ok) / c.secs : 0, 0)}};
+    r.doc["connect"] = {
+        {"ok", c.ok},
+        {"failed", c.failed},
+        {"retries", c.retries},
+        {"secs", round_to(c.secs, 3)},
+        {"per_sec", round_to(c.secs > 0 ? static_cast<double>(c.ok) / c.secs : 0, 0)}};
     r.row("connections", fmt::format("{} of {} open in {:.2f} s ({} /s){}", c.ok, total, c.secs,
                                      thousands(c.secs > 0 ? static_cast<double>(c.ok) / c.secs : 0),
                                      c.failed ? fmt::format(", {} failed", c.failed) : ""));
@@ -204,17 +208,30 @@ void message_figures(report& r, run_context& rc, const std::vector<client*>& all
     const auto unexpected = rc.sum([](thread_ctx& t) -> counter& { return t.unexpected; });
     const auto order = rc.sum([](thread_ctx& t) -> counter& { return t.order_violations; });
     const auto closed = rc.sum([](thread_ctx& t) -> counter& { return t.closed_by_server; });
-    const double span = last_recv > first_send ? static_cast<double>(last_recv - first_send) / 1e6 : 0;
-    const double send_span = last_send > first_send ? static_cast<double>(last_send - first_send) / 1e6 : 0;
+    const double span =
+        last_recv > first_send ? static_cast<double>(last_recv - first_send) / 1e6 : 0;
+    const double send_span =
+        last_send > first_send ? static_cast<double>(last_send - first_send) / 1e6 : 0;
     const double delivered_per_s = span > 0 ? static_cast<double>(delivered) / span : 0;
     const double sends_per_s = send_span > 0 ? static_cast<double>(sent) / send_span : 0;
     const double phase_s = static_cast<double>(ph.end.t_us - ph.begin.t_us) / 1e6;
 
-    json msg = {{"sent", sent}, {"acked", acked}, {"errors", errors}, {"unanswered", sent - acked - errors},
-                {"expected", expected}, {"delivered", delivered}, {"lost", lost}, {"dup", dup},
-                {"unexpected", unexpected}, {"order_violations", order}, {"closed_by_server", closed},
-                {"complete", ph.complete}, {"secs", round_to(span, 3)}, {"phase_secs", round_to(phase_s, 3)},
-                {"sends_per_sec", round_to(sends_per_s, 0)}, {"delivered_per_sec", round_to(delivered_per_s, 0)}};
+    json msg = {{"sent", sent},
+                {"acked", acked},
+                {"errors", errors},
+                {"unanswered", sent - acked - errors},
+                {"expected", expected},
+                {"delivered", delivered},
+                {"lost", lost},
+                {"dup", dup},
+                {"unexpected", unexpected},
+                {"order_violations", order},
+                {"closed_by_server", closed},
+                {"complete", ph.complete},
+                {"secs", round_to(span, 3)},
+                {"phase_secs", round_to(phase_s, 3)},
+                {"sends_per_sec", round_to(sends_per_s, 0)},
+                {"delivered_per_sec", round_to(delivered_per_s, 0)}};
     auto lat = [](const histogram& h) {
         return json{{"p50", q_ms(h, 0.5)},
                     {"p90", q_ms(h, 0.9)},
@@ -227,18 +244,21 @@ void message_figures(report& r, run_context& rc, const std::vector<client*>& all
     msg["ack_ms"] = lat(ack);
     r.doc["msg"] = msg;
 
-    r.row("messages sent / acked / errors", fmt::format("{} / {} / {}{}", thousands(static_cast<double>(sent)),
-                                                          thousands(static_cast<double>(acked)), errors,
-                                                          sent - acked - errors
-                                                              ? fmt::format(" ({} unanswered)", sent - acked - errors)
-                                                              : ""));
+    r.row("messages sent / acked / errors",
+          fmt::format(
+              "{} / {} / {}{}", thousands(static_cast<double>(sent)),
+              thousands(static_cast<double>(acked)), errors,
+              sent - acked - errors ? fmt::format(" ({} unanswered)", sent - acked - errors) : ""));
     r.row("sends per second", thousands(sends_per_s));
-    r.row("deliveries expected / made", fmt::format("{} / {}", thousands(static_cast<double>(expected)),
-                                                    thousands(static_cast<double>(delivered))));
-    r.row("delivered messages per second", fmt::format("{} (over {:.2f} s, first send to last delivery)",
-                                                       thousands(delivered_per_s), span));
-    r.row("lost / duplicated", fmt::format("{} / {}{}", lost, dup,
-                                           unexpected ? fmt::format(" ({} unexpected pushes)", unexpected) : ""));
+    r.row("deliveries expected / made",
+          fmt::format("{} / {}", thousands(static_cast<double>(expected)),
+                      thousands(static_cast<double>(delivered))));
+    r.row("delivered messages per second",
+          fmt::format("{} (over {:.2f} s, first send to last delivery)", thousands(delivered_per_s),
+                      span));
+    r.row("lost / duplicated",
+          fmt::format("{} / {}{}", lost, dup,
+                      unexpected ? fmt::format(" ({} unexpected pushes)", unexpected) : ""));
     if (order != 0) {
         r.row("pushes out of seq order", std::to_string(order));
     }
@@ -246,7 +266,8 @@ void message_figures(report& r, run_context& rc, const std::vector<client*>& all
         r.row("connections closed by the server", std::to_string(closed));
     }
     r.row("ack latency p50 / p99 / max",
-          fmt::format("{} / {} / {}", ms(ack.quantile(0.5)), ms(ack.quantile(0.99)), ms(static_cast<double>(ack.max()))));
+          fmt::format("{} / {} / {}", ms(ack.quantile(0.5)), ms(ack.quantile(0.99)),
+                      ms(static_cast<double>(ack.max()))));
     r.row("delivery latency p50 / p99 / max",
           fmt::format("{} / {} / {}", ms(delivery.quantile(0.5)), ms(delivery.quantile(0.99)),
                       ms(static_cast<double>(delivery.max()))));
@@ -259,9 +280,13 @@ void message_figures(report& r, run_context& rc, const std::vector<client*>& all
         const double cpu = *ph.end.server_cpu_s - *ph.begin.server_cpu_s;
         const auto mem = memory_of(o.server_pid);
         const auto peak = std::max(mem.hwm.value_or(0), ph.peak_rss_sampled_kb);
-        srv = {{"pid", o.server_pid}, {"cpu_s", round_to(cpu, 3)}, {"cpu_pct", round_to(100 * cpu / phase_s, 1)},
-               {"cpu_us_per_delivery", round_to(delivered ? 1e6 * cpu / static_cast<double>(delivered) : 0, 3)},
-               {"peak_rss_kb", peak}, {"rss_start_kb", ph.begin.server_rss_kb.value_or(0)},
+        srv = {{"pid", o.server_pid},
+               {"cpu_s", round_to(cpu, 3)},
+               {"cpu_pct", round_to(100 * cpu / phase_s, 1)},
+               {"cpu_us_per_delivery",
+                round_to(delivered ? 1e6 * cpu / static_cast<double>(delivered) : 0, 3)},
+               {"peak_rss_kb", peak},
+               {"rss_start_kb", ph.begin.server_rss_kb.value_or(0)},
                {"rss_end_kb", mem.rss.value_or(0)}};
         r.row(fmt::format("server CPU per delivered {}", per_what),
               fmt::format("{:.3f} us ({:.2f} s CPU over {:.2f} s = {:.0f} % of a core)",
@@ -273,16 +298,18 @@ void message_figures(report& r, run_context& rc, const std::vector<client*>& all
     const double gen_cpu = ph.end.gen_cpu_s - ph.begin.gen_cpu_s;
     r.doc["gen"]["cpu_s"] = round_to(gen_cpu, 3);
     r.doc["gen"]["cpu_pct"] = round_to(100 * gen_cpu / phase_s, 1);
-    r.doc["gen"]["cpu_us_per_delivery"] = round_to(delivered ? 1e6 * gen_cpu / static_cast<double>(delivered) : 0, 3);
+    r.doc["gen"]["cpu_us_per_delivery"] =
+        round_to(delivered ? 1e6 * gen_cpu / static_cast<double>(delivered) : 0, 3);
     r.doc["gen"]["rss_kb"] = memory_of(0).rss.value_or(0);
-    r.row("generator CPU", fmt::format("{:.2f} s ({:.0f} % of a core, {:.3f} us per delivery)", gen_cpu,
-                                       100 * gen_cpu / phase_s,
-                                       delivered ? 1e6 * gen_cpu / static_cast<double>(delivered) : 0));
+    r.row("generator CPU",
+          fmt::format("{:.2f} s ({:.0f} % of a core, {:.3f} us per delivery)", gen_cpu,
+                      100 * gen_cpu / phase_s,
+                      delivered ? 1e6 * gen_cpu / static_cast<double>(delivered) : 0));
     r.doc["machine_load"] = machine_json(ph.begin, ph.end);
     if (!r.doc["machine_load"].is_null()) {
-        r.row("machine busy / other load", fmt::format("{} % / {} % of one core",
-                                                       r.doc["machine_load"]["busy_pct"].dump(),
-                                                       r.doc["machine_load"]["other_pct"].dump()));
+        r.row("machine busy / other load",
+              fmt::format("{} % / {} % of one core", r.doc["machine_load"]["busy_pct"].dump(),
+                          r.doc["machine_load"]["other_pct"].dump()));
     }
 }
 
@@ -293,8 +320,10 @@ void finish(report& r, const run_context& rc) {
 }
 
 json params_of(const options& o) {
-    json p = {{"window", o.window}, {"pace", o.pace == pacing::ack ? "ack" : "probe"}, {"rate", o.rate},
-              {"size", o.size}, {"duration", o.duration_s}, {"drain", o.drain_s}, {"messages", o.messages}};
+    json p = {{"window", o.window},       {"pace", o.pace == pacing::ack ? "ack" : "probe"},
+              {"rate", o.rate},           {"size", o.size},
+              {"duration", o.duration_s}, {"drain", o.drain_s},
+              {"messages", o.messages}};
     return p;
 }
 
@@ -309,7 +338,9 @@ std::string pacing_text(const options& o) {
 
 void reset_server_peak(const options& o) {
     if (o.server_pid > 0 && !reset_peak_rss(o.server_pid)) {
-        fmt::print(stderr, "monochat-bench: cannot reset VmHWM of {}; peak RSS includes earlier runs\n", o.server_pid);
+        fmt::print(stderr,
+                   "monochat-bench: cannot reset VmHWM of {}; peak RSS includes earlier runs\n",
+                   o.server_pid);
     }
 }
 
@@ -339,7 +370,8 @@ report run_fanout(const options& o) {
         }
         if (i < s_count) {
             add_sender(*c, static_cast<std::uint32_t>(i), cid, share(o.messages, s_count, i),
-                       o.rate / static_cast<double>(s_count), static_cast<double>(i) / static_cast<double>(s_count));
+                       o.rate / static_cast<double>(s_count),
+                       static_cast<double>(i) / static_cast<double>(s_count));
         } else {
             c->check_order = true;
         }
@@ -362,7 +394,8 @@ report run_fanout(const options& o) {
     const auto ph = run_message_phase(rc, all);
     shutdown_clients(rc, all);
 
-    r.title = fmt::format("monochat-bench fanout: {} members, {} senders, {}", o.members, o.senders, pacing_text(o));
+    r.title = fmt::format("monochat-bench fanout: {} members, {} senders, {}", o.members, o.senders,
+                          pacing_text(o));
     add_common(r, rc, o);
     r.doc["params"] = params_of(o);
     r.doc["params"]["members"] = o.members;
@@ -399,8 +432,9 @@ report run_pairs(const options& o) {
         c->expects.resize(1);
         c->expects[0].sidx = static_cast<std::uint32_t>(partner);
         c->probe = true;
-        add_sender(*c, static_cast<std::uint32_t>(i), dm_of(acc[i], acc[partner]), share(o.messages, n, i),
-                   o.rate / static_cast<double>(n), static_cast<double>(i) / static_cast<double>(n));
+        add_sender(*c, static_cast<std::uint32_t>(i), dm_of(acc[i], acc[partner]),
+                   share(o.messages, n, i), o.rate / static_cast<double>(n),
+                   static_cast<double>(i) / static_cast<double>(n));
         clients.push_back(std::move(c));
     }
     const auto all = raw(clients);
@@ -432,7 +466,9 @@ report run_idle(const options& o) {
     std::vector<account> acc(o.connections);
     // One guest per connection: one user per connection as in real use, no password hash.
     parallel_http(rc.pool, rc.server, rc.sources, o.connections, o.http_concurrency,
-                  [&](http_session& s, std::size_t i) -> net::awaitable<void> { acc[i] = co_await create_guest(s); });
+                  [&](http_session& s, std::size_t i) -> net::awaitable<void> {
+                      acc[i] = co_await create_guest(s);
+                  });
     const double setup_s = secs_since(t_setup);
     for (std::size_t i = 0; i < o.connections; ++i) {
         auto c = std::make_unique<client>(rc, *rc.threads[i % rc.threads.size()], i);
@@ -462,7 +498,8 @@ report run_idle(const options& o) {
     const auto gen_rss = memory_of(0).rss.value_or(0);
     shutdown_clients(rc, all);
 
-    r.title = fmt::format("monochat-bench idle: {} connections held {:.0f} s", o.connections, o.duration_s);
+    r.title = fmt::format("monochat-bench idle: {} connections held {:.0f} s", o.connections,
+                          o.duration_s);
     add_common(r, rc, o);
     r.doc["params"] = {{"connections", o.connections}, {"duration", o.duration_s}};
     r.doc["setup_secs"] = round_to(setup_s, 3);
@@ -472,26 +509,35 @@ report run_idle(const options& o) {
     if (still_open < conn.ok) {
         r.ok = false;
     }
-    json idle = {{"still_open", still_open}, {"hold_secs", round_to(static_cast<double>(s2.t_us - s1.t_us) / 1e6, 3)}};
+    json idle = {{"still_open", still_open},
+                 {"hold_secs", round_to(static_cast<double>(s2.t_us - s1.t_us) / 1e6, 3)}};
     if (o.server_pid > 0 && s0.server_rss_kb && s2.server_rss_kb) {
-        const double per = still_open ? static_cast<double>(*s2.server_rss_kb - *s0.server_rss_kb) / static_cast<double>(still_open) : 0;
-        const double cpu_hold = s1.server_cpu_s && s2.server_cpu_s ? *s2.server_cpu_s - *s1.server_cpu_s : 0;
-        const double cpu_connect = s0.server_cpu_s && s1.server_cpu_s ? *s1.server_cpu_s - *s0.server_cpu_s : 0;
+        const double per = still_open ? static_cast<double>(*s2.server_rss_kb - *s0.server_rss_kb) /
+                                            static_cast<double>(still_open)
+                                      : 0;
+        const double cpu_hold =
+            s1.server_cpu_s && s2.server_cpu_s ? *s2.server_cpu_s - *s1.server_cpu_s : 0;
+        const double cpu_connect =
+            s0.server_cpu_s && s1.server_cpu_s ? *s1.server_cpu_s - *s0.server_cpu_s : 0;
         const auto hwm = memory_of(o.server_pid).hwm.value_or(0);
         idle["server_rss_before_kb"] = *s0.server_rss_kb;
         idle["server_rss_kb"] = *s2.server_rss_kb;
         idle["per_conn_kb"] = round_to(per, 3);
         idle["server_cpu_connect_s"] = round_to(cpu_connect, 3);
-        idle["server_cpu_us_per_connect"] = round_to(conn.ok ? 1e6 * cpu_connect / static_cast<double>(conn.ok) : 0, 1);
+        idle["server_cpu_us_per_connect"] =
+            round_to(conn.ok ? 1e6 * cpu_connect / static_cast<double>(conn.ok) : 0, 1);
         idle["server_cpu_hold_s"] = round_to(cpu_hold, 3);
         idle["server_peak_rss_kb"] = std::max(hwm, peak_sampled);
         r.row("server RSS before / with the connections",
               fmt::format("{:.1f} MB / {:.1f} MB", static_cast<double>(*s0.server_rss_kb) / 1024,
                           static_cast<double>(*s2.server_rss_kb) / 1024));
         r.row("server RSS per connection", fmt::format("{:.2f} KB", per));
-        r.row("server CPU per connect", fmt::format("{:.0f} us", conn.ok ? 1e6 * cpu_connect / static_cast<double>(conn.ok) : 0));
+        r.row("server CPU per connect",
+              fmt::format("{:.0f} us",
+                          conn.ok ? 1e6 * cpu_connect / static_cast<double>(conn.ok) : 0));
         r.row("server CPU while holding", fmt::format("{:.2f} s", cpu_hold));
-        r.row("server peak RSS", fmt::format("{:.1f} MB", static_cast<double>(std::max(hwm, peak_sampled)) / 1024));
+        r.row("server peak RSS",
+              fmt::format("{:.1f} MB", static_cast<double>(std::max(hwm, peak_sampled)) / 1024));
         r.doc["server"] = {{"pid", o.server_pid}, {"peak_rss_kb", std::max(hwm, peak_sampled)}};
     }
     r.doc["idle"] = idle;
@@ -514,14 +560,16 @@ report run_reconnect(const options& o) {
     const std::size_t gs = o.group_size;
     const std::size_t groups = (o.connections + gs - 1) / gs;
     std::vector<std::string> cids(groups);
-    parallel_http(rc.pool, rc.server, rc.sources, groups, o.http_concurrency,
-                  [&](http_session& s, std::size_t g) -> net::awaitable<void> {
-                      std::vector<std::string> ids;
-                      for (std::size_t i = g * gs + 1; i < std::min(o.connections, (g + 1) * gs); ++i) {
-                          ids.push_back(acc[i].user_id);
-                      }
-                      cids[g] = "group:" + co_await create_group(s, acc[g * gs], fmt::format("storm {}", g), ids);
-                  });
+    parallel_http(
+        rc.pool, rc.server, rc.sources, groups, o.http_concurrency,
+        [&](http_session& s, std::size_t g) -> net::awaitable<void> {
+            std::vector<std::string> ids;
+            for (std::size_t i = g * gs + 1; i < std::min(o.connections, (g + 1) * gs); ++i) {
+                ids.push_back(acc[i].user_id);
+            }
+            cids[g] =
+                "group:" + co_await create_group(s, acc[g * gs], fmt::format("storm {}", g), ids);
+        });
     const double setup_s = secs_since(t_setup);
     for (std::size_t i = 0; i < o.connections; ++i) {
         auto c = std::make_unique<client>(rc, *rc.threads[i % rc.threads.size()], i);
@@ -544,7 +592,9 @@ report run_reconnect(const options& o) {
                 cid, rc.run_id, g));
         });
     }
-    const auto held = [&rc] { return rc.sum([](thread_ctx& t) -> counter& { return t.delivered; }); };
+    const auto held = [&rc] {
+        return rc.sum([](thread_ctx& t) -> counter& { return t.delivered; });
+    };
     while (held() < conn.ok && rc.seconds_left() > 0 && secs_since(t_pre) < 60) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -571,9 +621,10 @@ report run_reconnect(const options& o) {
         parallel_http(rc.pool, rc.server, rc.sources, groups, o.http_concurrency,
                       [&](http_session& s, std::size_t g) -> net::awaitable<void> {
                           for (std::size_t k = 0; k < o.missed; ++k) {
-                              final_seq[g] = co_await post_text(s, acc[g * gs], cids[g],
-                                                                fmt::format("{}-miss-{}-{}", rc.run_id, g, k),
-                                                                fmt::format("missed {} of group {}", k, g));
+                              final_seq[g] =
+                                  co_await post_text(s, acc[g * gs], cids[g],
+                                                     fmt::format("{}-miss-{}-{}", rc.run_id, g, k),
+                                                     fmt::format("missed {} of group {}", k, g));
                           }
                       });
     }
@@ -602,8 +653,10 @@ report run_reconnect(const options& o) {
     for (;;) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         const auto synced = rc.sum([](thread_ctx& t) -> counter& { return t.synced; });
-        const auto failed = rc.sum([](thread_ctx& t) -> counter& { return t.connect_failed; }) - failed_before;
-        const auto opened = rc.sum([](thread_ctx& t) -> counter& { return t.opened; }) - opened_before;
+        const auto failed =
+            rc.sum([](thread_ctx& t) -> counter& { return t.connect_failed; }) - failed_before;
+        const auto opened =
+            rc.sum([](thread_ctx& t) -> counter& { return t.opened; }) - opened_before;
         if (all_open_us == 0 && opened + failed >= all.size()) {
             all_open_us = now_us();
         }
@@ -614,7 +667,8 @@ report run_reconnect(const options& o) {
             break;
         }
         if (rc.seconds_left() <= 0) {
-            rc.note(fmt::format("--max-seconds reached: {} of {} clients synced", synced, all.size()));
+            rc.note(
+                fmt::format("--max-seconds reached: {} of {} clients synced", synced, all.size()));
             break;
         }
     }
@@ -633,44 +687,64 @@ report run_reconnect(const options& o) {
         }
     }
     const auto dup = rc.sum([](thread_ctx& t) -> counter& { return t.dup; });
-    const auto storm_failed = rc.sum([](thread_ctx& t) -> counter& { return t.connect_failed; }) - failed_before;
+    const auto storm_failed =
+        rc.sum([](thread_ctx& t) -> counter& { return t.connect_failed; }) - failed_before;
     const double storm_s = static_cast<double>(s_end.t_us - t_storm_launch) / 1e6;
-    const double open_s = all_open_us ? static_cast<double>(all_open_us - t_storm_launch) / 1e6 : storm_s;
+    const double open_s =
+        all_open_us ? static_cast<double>(all_open_us - t_storm_launch) / 1e6 : storm_s;
 
-    r.title = fmt::format("monochat-bench reconnect: {} clients in groups of {}, {} missed messages each",
-                          o.connections, gs, o.missed);
+    r.title =
+        fmt::format("monochat-bench reconnect: {} clients in groups of {}, {} missed messages each",
+                    o.connections, gs, o.missed);
     add_common(r, rc, o);
-    r.doc["params"] = {{"connections", o.connections}, {"group_size", gs}, {"missed", o.missed},
+    r.doc["params"] = {{"connections", o.connections},
+                       {"group_size", gs},
+                       {"missed", o.missed},
                        {"connect_concurrency", o.connect_concurrency}};
     r.doc["setup_secs"] = round_to(setup_s, 3);
     r.row("setup (register, groups)", fmt::format("{:.1f} s ({} groups)", setup_s, groups));
     add_connect(r, conn, o.connections);
-    r.row("before the drop", fmt::format("{} of {} clients hold seq 1 after {:.2f} s", held_before, conn.ok, pre_s));
-    r.row("drop / missed messages posted", fmt::format("{:.3f} s / {} in {:.2f} s", drop_s, groups * o.missed, missed_s));
-    r.row("reconnected (all open)", fmt::format("{:.3f} s ({} /s)", open_s,
-                                                thousands(open_s > 0 ? static_cast<double>(all.size()) / open_s : 0)));
-    r.row("all back and synced", fmt::format("{:.3f} s ({} of {} synced, {} failed)", storm_s, synced, all.size(), storm_failed));
+    r.row("before the drop",
+          fmt::format("{} of {} clients hold seq 1 after {:.2f} s", held_before, conn.ok, pre_s));
+    r.row("drop / missed messages posted",
+          fmt::format("{:.3f} s / {} in {:.2f} s", drop_s, groups * o.missed, missed_s));
+    r.row("reconnected (all open)",
+          fmt::format("{:.3f} s ({} /s)", open_s,
+                      thousands(open_s > 0 ? static_cast<double>(all.size()) / open_s : 0)));
+    r.row("all back and synced", fmt::format("{:.3f} s ({} of {} synced, {} failed)", storm_s,
+                                             synced, all.size(), storm_failed));
     r.row("per client: storm start to synced p50 / p99 / max",
-          fmt::format("{} / {} / {}", ms(ready.quantile(0.5)), ms(ready.quantile(0.99)), ms(static_cast<double>(ready.max()))));
+          fmt::format("{} / {} / {}", ms(ready.quantile(0.5)), ms(ready.quantile(0.99)),
+                      ms(static_cast<double>(ready.max()))));
     r.row("lost / duplicated", fmt::format("{} / {}", lost, dup));
     if (lost != 0 || dup != 0 || synced < all.size()) {
         r.ok = false;
     }
-    json rec = {{"synced", synced}, {"failed", storm_failed}, {"lost", lost}, {"dup", dup},
-                {"all_open_secs", round_to(open_s, 3)}, {"all_synced_secs", round_to(storm_s, 3)},
-                {"ready_ms", {{"p50", q_ms(ready, 0.5)},
-                              {"p99", q_ms(ready, 0.99)},
-                              {"max", round_to(static_cast<double>(ready.max()) / 1000, 3)}}},
-                {"missed_posted", groups * o.missed}, {"missed_secs", round_to(missed_s, 3)}};
+    json rec = {{"synced", synced},
+                {"failed", storm_failed},
+                {"lost", lost},
+                {"dup", dup},
+                {"all_open_secs", round_to(open_s, 3)},
+                {"all_synced_secs", round_to(storm_s, 3)},
+                {"ready_ms",
+                 {{"p50", q_ms(ready, 0.5)},
+                  {"p99", q_ms(ready, 0.99)},
+                  {"max", round_to(static_cast<double>(ready.max()) / 1000, 3)}}},
+                {"missed_posted", groups * o.missed},
+                {"missed_secs", round_to(missed_s, 3)}};
     if (o.server_pid > 0 && s_storm.server_cpu_s && s_end.server_cpu_s) {
         const double cpu = *s_end.server_cpu_s - *s_storm.server_cpu_s;
         const auto hwm = memory_of(o.server_pid).hwm.value_or(0);
-        r.doc["server"] = {{"pid", o.server_pid}, {"cpu_s", round_to(cpu, 3)},
-                           {"cpu_us_per_reconnect", round_to(1e6 * cpu / static_cast<double>(all.size()), 1)},
-                           {"peak_rss_kb", std::max(hwm, peak_sampled)}};
-        r.row("server CPU during the storm", fmt::format("{:.2f} s ({:.0f} us per client)", cpu,
-                                                         1e6 * cpu / static_cast<double>(all.size())));
-        r.row("server peak RSS", fmt::format("{:.1f} MB", static_cast<double>(std::max(hwm, peak_sampled)) / 1024));
+        r.doc["server"] = {
+            {"pid", o.server_pid},
+            {"cpu_s", round_to(cpu, 3)},
+            {"cpu_us_per_reconnect", round_to(1e6 * cpu / static_cast<double>(all.size()), 1)},
+            {"peak_rss_kb", std::max(hwm, peak_sampled)}};
+        r.row("server CPU during the storm",
+              fmt::format("{:.2f} s ({:.0f} us per client)", cpu,
+                          1e6 * cpu / static_cast<double>(all.size())));
+        r.row("server peak RSS",
+              fmt::format("{:.1f} MB", static_cast<double>(std::max(hwm, peak_sampled)) / 1024));
     }
     r.doc["gen"]["cpu_storm_s"] = round_to(s_end.gen_cpu_s - s_storm.gen_cpu_s, 3);
     r.doc["reconnect"] = rec;
@@ -685,19 +759,24 @@ report run_search(const options& o) {
     report r;
     run_context rc(o);
     add_common(r, rc, o);
-    r.title = fmt::format("monochat-bench search: {} messages of {} words, {} queries in flight", o.messages,
-                          o.words, o.http_concurrency);
+    r.title = fmt::format("monochat-bench search: {} messages of {} words, {} queries in flight",
+                          o.messages, o.words, o.http_concurrency);
     std::vector<std::unique_ptr<client>> clients;
     const auto t_setup = now_us();
     const auto acc = register_users(rc, o.senders, "s");
 
     // Is the endpoint there? A missing route answers 404.
     int probe_status = 0;
-    parallel_http(rc.pool, rc.server, rc.sources, 1, 1, [&](http_session& s, std::size_t) -> net::awaitable<void> {
-        probe_status = (co_await s.request("GET", "/api/v1/search/messages?q=probe&limit=1", std::string(), acc[0].token)).status;
-    });
+    parallel_http(rc.pool, rc.server, rc.sources, 1, 1,
+                  [&](http_session& s, std::size_t) -> net::awaitable<void> {
+                      probe_status =
+                          (co_await s.request("GET", "/api/v1/search/messages?q=probe&limit=1",
+                                              std::string(), acc[0].token))
+                              .status;
+                  });
     if (probe_status != 200) {
-        r.row("search", fmt::format("unavailable: GET /api/v1/search/messages answered HTTP {}", probe_status));
+        r.row("search", fmt::format("unavailable: GET /api/v1/search/messages answered HTTP {}",
+                                    probe_status));
         r.doc["search"] = {{"available", false}, {"status", probe_status}};
         finish(r, rc);
         return r;
@@ -746,21 +825,25 @@ report run_search(const options& o) {
     const auto words = message_words(o, 0, last_n);
     const std::string needle = fmt::format(R"("text":"0:{}:)", last_n);
     double lag_s = -1;
-    parallel_http(rc.pool, rc.server, rc.sources, 1, 1, [&](http_session& s, std::size_t) -> net::awaitable<void> {
-        const auto t0 = now_us();
-        net::steady_timer pause(co_await net::this_coro::executor);
-        while (secs_since(t0) < 60 && rc.seconds_left() > o.duration_s + 2) {
-            const auto rep = co_await s.request(
-                "GET", fmt::format("/api/v1/search/messages?q={}&conversation_id={}&limit=200", words[0], cid), std::string(),
-                acc[0].token);
-            if (rep.status == 200 && rep.body.find(needle) != std::string::npos) {
-                lag_s = static_cast<double>(now_us() - seed.end.t_us) / 1e6;
-                break;
+    parallel_http(
+        rc.pool, rc.server, rc.sources, 1, 1,
+        [&](http_session& s, std::size_t) -> net::awaitable<void> {
+            const auto t0 = now_us();
+            net::steady_timer pause(co_await net::this_coro::executor);
+            while (secs_since(t0) < 60 && rc.seconds_left() > o.duration_s + 2) {
+                const auto rep = co_await s.request(
+                    "GET",
+                    fmt::format("/api/v1/search/messages?q={}&conversation_id={}&limit=200",
+                                words[0], cid),
+                    std::string(), acc[0].token);
+                if (rep.status == 200 && rep.body.find(needle) != std::string::npos) {
+                    lag_s = static_cast<double>(now_us() - seed.end.t_us) / 1e6;
+                    break;
+                }
+                pause.expires_after(std::chrono::milliseconds(50));
+                co_await pause.async_wait(net::use_awaitable);
             }
-            pause.expires_after(std::chrono::milliseconds(50));
-            co_await pause.async_wait(net::use_awaitable);
-        }
-    });
+        });
 
     // Queries: --http-concurrency clients, one word each, for --duration s.
     std::mutex mutex;
@@ -778,7 +861,8 @@ report run_search(const options& o) {
                           const auto word = vocab_word(gen() % o.vocab);
                           const auto t = now_us();
                           const auto rep = co_await s.request(
-                              "GET", fmt::format("/api/v1/search/messages?q={}&limit=20", word), std::string(), who.token);
+                              "GET", fmt::format("/api/v1/search/messages?q={}&limit=20", word),
+                              std::string(), who.token);
                           h.record(now_us() - t);
                           ++q;
                           if (rep.status != 200) {
@@ -804,20 +888,28 @@ report run_search(const options& o) {
     rc.pool.stop();
 
     const double qs = static_cast<double>(s1.t_us - s0.t_us) / 1e6;
-    r.doc["params"] = {{"messages", o.messages}, {"senders", o.senders}, {"words", o.words}, {"vocab", o.vocab},
-                       {"window", o.window}, {"http_concurrency", o.http_concurrency}, {"duration", o.duration_s}};
+    r.doc["params"] = {{"messages", o.messages},  {"senders", o.senders},
+                       {"words", o.words},        {"vocab", o.vocab},
+                       {"window", o.window},      {"http_concurrency", o.http_concurrency},
+                       {"duration", o.duration_s}};
     r.doc["setup_secs"] = round_to(setup_s, 3);
     r.row("setup (register, group)", fmt::format("{:.1f} s", setup_s));
     add_connect(r, conn, o.senders);
-    r.row("history stored", fmt::format("{} messages in {:.1f} s ({} /s)", thousands(static_cast<double>(seeded)), seed_s,
-                                        thousands(seed_s > 0 ? static_cast<double>(seeded) / seed_s : 0)));
-    r.row("searchable after", lag_s >= 0 ? fmt::format("{:.2f} s (last message found by a word)", lag_s)
-                                         : std::string("not found within 60 s"));
-    r.row("queries", fmt::format("{} in {:.1f} s = {} /s, {} failed, {} with no match", queries, qs,
-                                 thousands(qs > 0 ? static_cast<double>(queries) / qs : 0), failures, empty));
-    r.row("query latency p50 / p99 / max", fmt::format("{} / {} / {}", ms(latency.quantile(0.5)),
-                                                       ms(latency.quantile(0.99)), ms(static_cast<double>(latency.max()))));
-    r.row("results per query", fmt::format("{:.1f}", queries ? static_cast<double>(hits) / static_cast<double>(queries) : 0));
+    r.row("history stored",
+          fmt::format("{} messages in {:.1f} s ({} /s)", thousands(static_cast<double>(seeded)),
+                      seed_s, thousands(seed_s > 0 ? static_cast<double>(seeded) / seed_s : 0)));
+    r.row("searchable after", lag_s >= 0
+                                  ? fmt::format("{:.2f} s (last message found by a word)", lag_s)
+                                  : std::string("not found within 60 s"));
+    r.row("queries",
+          fmt::format("{} in {:.1f} s = {} /s, {} failed, {} with no match", queries, qs,
+                      thousands(qs > 0 ? static_cast<double>(queries) / qs : 0), failures, empty));
+    r.row("query latency p50 / p99 / max",
+          fmt::format("{} / {} / {}", ms(latency.quantile(0.5)), ms(latency.quantile(0.99)),
+                      ms(static_cast<double>(latency.max()))));
+    r.row("results per query",
+          fmt::format("{:.1f}",
+                      queries ? static_cast<double>(hits) / static_cast<double>(queries) : 0));
     json sj = {{"available", true},
                {"seeded", seeded},
                {"seed_secs", round_to(seed_s, 3)},
@@ -834,11 +926,15 @@ report run_search(const options& o) {
     if (o.server_pid > 0 && s0.server_cpu_s && s1.server_cpu_s) {
         const double cpu = *s1.server_cpu_s - *s0.server_cpu_s;
         sj["server_cpu_s"] = round_to(cpu, 3);
-        sj["server_cpu_us_per_query"] = round_to(queries ? 1e6 * cpu / static_cast<double>(queries) : 0, 1);
-        r.row("server CPU per query", fmt::format("{:.0f} us ({:.2f} s)", queries ? 1e6 * cpu / static_cast<double>(queries) : 0, cpu));
+        sj["server_cpu_us_per_query"] =
+            round_to(queries ? 1e6 * cpu / static_cast<double>(queries) : 0, 1);
+        r.row("server CPU per query",
+              fmt::format("{:.0f} us ({:.2f} s)",
+                          queries ? 1e6 * cpu / static_cast<double>(queries) : 0, cpu));
         const auto mem = memory_of(o.server_pid);
         r.doc["server"] = {{"pid", o.server_pid}, {"peak_rss_kb", mem.hwm.value_or(0)}};
-        r.row("server peak RSS", fmt::format("{:.1f} MB", static_cast<double>(mem.hwm.value_or(0)) / 1024));
+        r.row("server peak RSS",
+              fmt::format("{:.1f} MB", static_cast<double>(mem.hwm.value_or(0)) / 1024));
     }
     r.doc["search"] = sj;
     if (failures != 0 || lag_s < 0) {

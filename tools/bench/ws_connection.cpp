@@ -99,7 +99,8 @@ void ws_connection::run(tcp::endpoint server, net::ip::address source, std::stri
                 co_return;
             }
             const int one = 1;
-            ::setsockopt(socket_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            ::setsockopt(socket_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                         sizeof one);
             ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             socket_.bind(tcp::endpoint(source, 0), ec);
             if (ec) {
@@ -173,23 +174,24 @@ void ws_connection::read_more() {
         }
     }
     const std::size_t room = std::min(rbuf_.size() - rend_, max_read_chunk);
-    socket_.async_read_some(net::buffer(rbuf_.data() + rend_, room),
-                            [this](const boost::system::error_code& ec, std::size_t n) {
-                                if (ec) {
-                                    fail(ec == net::error::eof ? "closed by the server" : ec.message());
-                                    return;
-                                }
-                                // A full buffer means more is waiting: read bigger next time.
-                                const bool filled = rend_ + n == rbuf_.size();
-                                rend_ += n;
-                                if (!parse_frames()) {
-                                    return;
-                                }
-                                if (filled && rbegin_ == rend_ && rbuf_.size() < max_read_chunk) {
-                                    rbuf_.resize(rbuf_.size() * 2);
-                                }
-                                read_more();
-                            });
+    socket_.async_read_some(
+        net::buffer(rbuf_.data() + rend_, room),
+        [this](const boost::system::error_code& ec, std::size_t n) {
+            if (ec) {
+                fail(ec == net::error::eof ? "closed by the server" : ec.message());
+                return;
+            }
+            // A full buffer means more is waiting: read bigger next time.
+            const bool filled = rend_ + n == rbuf_.size();
+            rend_ += n;
+            if (!parse_frames()) {
+                return;
+            }
+            if (filled && rbegin_ == rend_ && rbuf_.size() < max_read_chunk) {
+                rbuf_.resize(rbuf_.size() * 2);
+            }
+            read_more();
+        });
 }
 
 bool ws_connection::parse_frames() {
@@ -271,14 +273,17 @@ bool ws_connection::parse_frames() {
                     }
                 }
                 break;
-            case op_ping: queue_frame(op_pong, body); break;
+            case op_ping:
+                queue_frame(op_pong, body);
+                break;
             case op_close:
-                close_code_ = body.size() >= 2
-                                  ? (static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1])
-                                  : 1005;
+                close_code_ = body.size() >= 2 ? (static_cast<unsigned char>(body[0]) << 8) |
+                                                     static_cast<unsigned char>(body[1])
+                                               : 1005;
                 fail("closed by the server with " + std::to_string(close_code_));
                 return false;
-            default: break;
+            default:
+                break;
         }
     }
     return !closed_;
