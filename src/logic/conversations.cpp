@@ -37,6 +37,10 @@ public:
         if (!positions) {
             co_return positions.error();
         }
+        auto mentions = co_await deps_.store.unread_mentions(who.user_id);
+        if (!mentions) {
+            co_return mentions.error();
+        }
         std::vector<conversation_info> out;
         conversation_info world;
         world.conversation_id = std::string(world_conversation_id);
@@ -91,11 +95,18 @@ public:
         for (const auto& p : *positions) {
             read.emplace(p.conversation_id, p.read_seq);
         }
+        std::unordered_map<std::string, std::uint64_t> mentioned;
+        for (const auto& m : *mentions) {
+            mentioned.emplace(m.conversation_id, m.count);
+        }
         for (auto& c : out) {
             c.last_seq = deps_.log.last_seq(c.conversation_id);
             const auto it = read.find(c.conversation_id);
             c.read_seq = std::min(it == read.end() ? 0 : it->second, c.last_seq);
             c.unread = c.last_seq - c.read_seq;
+            if (const auto m = mentioned.find(c.conversation_id); m != mentioned.end()) {
+                c.mentions_unread = std::min(m->second, c.unread);
+            }
             if (c.last_seq == 0) {
                 continue;
             }

@@ -294,8 +294,13 @@ public:
         if (!body) {
             co_return body.error();
         }
-        if (auto ok = co_await d_.access.can_send(req.who, *conv); !ok) {
-            co_return ok.error();
+        if (req.as_admin && (req.body.type != "recall" || body->target_seq == 0)) {
+            co_return make_error(errc::invalid_argument, "an admin may only recall");
+        }
+        if (!req.as_admin) {
+            if (auto ok = co_await d_.access.can_send(req.who, *conv); !ok) {
+                co_return ok.error();
+            }
         }
         std::optional<operation_rules> rules;
         if (body->target_seq != 0) {
@@ -312,6 +317,9 @@ public:
                 auto role = co_await d_.social.member_role_of(conv->group_id, req.who.user_id);
                 rules->actor_moderates = role && *role && **role != storage::member_role::member;
             }
+            if (req.as_admin) {
+                rules->actor_moderates = true;
+            }
         }
         if (req.body.reply_to && *req.body.reply_to > d_.log.last_seq(conv->id)) {
             co_return make_error(errc::not_found, "reply_to names a message that does not exist");
@@ -319,8 +327,9 @@ public:
         // Retries are not counted: a refused send that turns out to be a retry is answered
         // from the idempotency index below; an accepted one that turns out to be a retry gets
         // its token back.
-        const auto wait = limiter_.take(req.who.user_id, cfg->limits.send_rate,
-                                        static_cast<double>(cfg->limits.send_burst));
+        const auto wait = req.as_admin ? 0.0
+                                       : limiter_.take(req.who.user_id, cfg->limits.send_rate,
+                                                       static_cast<double>(cfg->limits.send_burst));
         if (wait > 0) {
             // A retry of a stored message is answered even over the limit.
             storage::append_request lookup;
@@ -366,7 +375,7 @@ public:
         sent_.inc();
         ack_latency_.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        after_send(req.who, *conv, r->message);
+        after_send(req.who, *conv, r->message, req.body);
         infra::log::debug("logic", "message stored",
                           {{"trace", req.trace_id}, {"conversation", conv->id},
                            {"seq", r->message.seq}, {"message_id", r->message.message_id}});
@@ -562,15 +571,46 @@ private:
         return s;
     }
 
-    // After the ack: the sender has read up to its own message, and a direct chat shows up in
-    // both users' lists from its first message. Neither holds the ack up.
-    void after_send(const identity& who, const conversation_ref& conv, const storage::stored_message& m) {
+    // After the ack: the sender has read up to its own message, a direct chat shows up in
+    // both users' lists from its first message, the users a text mentions get an unread
+    // mention, and a recall takes its target's mentions back. None of it holds the ack up; a
+    // crash between the ack and these writes loses only these hints, never the message.
+    void after_send(const identity& who, const conversation_ref& conv,
+                    const storage::stored_message& m, const message_body& body) {
+        std::vector<std::uint64_t> mentioned;
+        if (body.type == "text" && body.mentions) {
+            for (const auto id : *body.mentions) {
+                // Only someone who can read the conversation: in a direct chat the peer.
+                const bool reader = conv.kind != conversation_kind::direct || id == conv.low ||
+                                    id == conv.high;
+                if (id != who.user_id && reader) {
+                    mentioned.push_back(id);
+                }
+            }
+        }
+        const std::uint64_t recalled = body.type == "recall" ? m.target_seq : 0;
         net::co_spawn(
             pool_,
-            [this, user = who.user_id, conv, seq = m.seq, ts = m.ts_ms]() -> net::awaitable<void> {
+            [this, user = who.user_id, conv, seq = m.seq, ts = m.ts_ms,
+             mentioned = std::move(mentioned), recalled]() -> net::awaitable<void> {
                 (void)co_await d_.social.set_read_position(user, conv.id, seq, ts);
                 if (conv.kind == conversation_kind::direct && first_direct_message(conv.id)) {
                     (void)co_await d_.social.record_direct_message(conv.low, conv.high, ts);
+                }
+                if (!mentioned.empty()) {
+                    std::optional<std::uint64_t> group;
+                    if (conv.kind == conversation_kind::group) {
+                        group = conv.group_id;
+                    }
+                    auto added = co_await d_.social.add_mentions(conv.id, seq, mentioned, group);
+                    if (!added) {
+                        infra::log::warn("logic", "mentions not recorded",
+                                         {{"conversation", conv.id}, {"seq", seq},
+                                          {"error", added.error().message}});
+                    }
+                }
+                if (recalled != 0) {
+                    (void)co_await d_.social.remove_mentions(conv.id, recalled);
                 }
             },
             net::detached);

@@ -55,7 +55,8 @@ std::string to_json(const conversation_info& c) {
                     {"title", c.title},
                     {"last_seq", c.last_seq},
                     {"read_seq", c.read_seq},
-                    {"unread", c.unread}};
+                    {"unread", c.unread},
+                    {"mentions_unread", c.mentions_unread}};
     if (c.kind == "group") {
         j["group_id"] = std::to_string(c.group_id);
     } else if (c.kind == "direct") {

@@ -119,7 +119,22 @@ public:
         co_return r;
     }
 
+    // Deleting a user removes its memberships in every group: everything cached may be stale.
+    task<void> delete_user(std::uint64_t user_id) override {
+        auto r = co_await inner_->delete_user(user_id);
+        evict_all();
+        co_return r;
+    }
+
     // ---- everything else: straight through ----
+
+    task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
+        return inner_->list_users(after, limit);
+    }
+    task<std::uint64_t> first_registered_user() override { return inner_->first_registered_user(); }
+    task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
+        return inner_->set_suspended(user_id, suspended);
+    }
 
     task<user_record> create_user(user_record user) override { return inner_->create_user(std::move(user)); }
     task<user_record> get_user(std::uint64_t id) override { return inner_->get_user(id); }
@@ -191,6 +206,18 @@ public:
                                               std::optional<std::uint64_t> group) override {
         return inner_->conversation_readers(std::move(cid), seq, limit, group);
     }
+
+    task<std::uint64_t> add_mentions(std::string cid, std::uint64_t seq,
+                                     std::vector<std::uint64_t> users,
+                                     std::optional<std::uint64_t> group) override {
+        return inner_->add_mentions(std::move(cid), seq, std::move(users), group);
+    }
+    task<std::uint64_t> remove_mentions(std::string cid, std::uint64_t seq) override {
+        return inner_->remove_mentions(std::move(cid), seq);
+    }
+    task<std::vector<mention_count>> unread_mentions(std::uint64_t user) override {
+        return inner_->unread_mentions(user);
+    }
     task<void> backup_to(std::string path) override { return inner_->backup_to(std::move(path)); }
 
 private:
@@ -261,6 +288,15 @@ private:
         if (entries_.count(group_id) != 0) {
             drop_locked(group_id);
         }
+    }
+
+    void evict_all() {
+        std::lock_guard lock(mutex_);
+        ++epoch_;
+        too_large_.clear();
+        entries_.clear();
+        lru_.clear();
+        cached_ids_ = 0;
     }
 
     void drop_locked(std::uint64_t group_id) {

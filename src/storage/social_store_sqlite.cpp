@@ -96,11 +96,14 @@ auto query_all(connection& c, std::string_view sql, Map map, const Args&... args
 // The column lists are macros only so that they concatenate with the constant SQL around them;
 // each sits next to the function that reads its columns by position.
 
-#define MONOCHAT_USER_COLUMNS "id, username, display_name, password_hash, guest, created_ms"
+#define MONOCHAT_USER_INSERT_COLUMNS "id, username, display_name, password_hash, guest, created_ms"
+#define MONOCHAT_USER_COLUMNS MONOCHAT_USER_INSERT_COLUMNS ", suspended"
 user_record user_from(const statement& s, int first = 0) {
-    return user_record{s.column_uint64(first),   s.column_text(first + 1),
-                       s.column_text(first + 2), s.column_text(first + 3),
-                       s.column_bool(first + 4), s.column_int64(first + 5)};
+    user_record u{s.column_uint64(first),   s.column_text(first + 1),
+                  s.column_text(first + 2), s.column_text(first + 3),
+                  s.column_bool(first + 4), s.column_int64(first + 5)};
+    u.suspended = s.column_bool(first + 6);
+    return u;
 }
 
 #define MONOCHAT_GROUP_COLUMNS "id, name, owner_id, public, member_count, created_ms"
@@ -185,7 +188,7 @@ result<user_record> create_user(connection& c, const user_record& u) {
         }
     }
     auto inserted =
-        execute(c, "INSERT INTO users (" MONOCHAT_USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        execute(c, "INSERT INTO users (" MONOCHAT_USER_INSERT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 u.id, u.username, u.display_name, u.password_hash, u.guest, u.created_ms);
     if (!inserted) {
         return inserted.error();
@@ -692,7 +695,52 @@ result<bool> set_read_position(connection& c, std::uint64_t user_id, const std::
     if (!changed) {
         return changed.error();
     }
-    return *changed > 0;
+    if (*changed == 0) {
+        return false;
+    }
+    // Mentions up to the new position are read: the table keeps only unread ones.
+    auto read = execute(c,
+                        "DELETE FROM mentions"
+                        " WHERE user_id = ?1 AND conversation_id = ?2 AND seq <= ?3",
+                        user_id, cid, seq);
+    if (!read) {
+        return read.error();
+    }
+    return true;
+}
+
+result<std::uint64_t> add_mentions(connection& c, const std::string& cid, std::uint64_t seq,
+                                   const std::vector<std::uint64_t>& user_ids,
+                                   std::optional<std::uint64_t> group) {
+    if (seq == 0 || seq > max_id) {
+        return make_error(errc::invalid_argument, fmt::format("seq {} out of range", seq));
+    }
+    std::uint64_t added = 0;
+    for (const auto user : user_ids) {
+        if (user > max_id) {
+            continue;  // not an id this store hands out: no such user
+        }
+        // One statement checks existence, membership and the read position, so that a
+        // mention never names a stranger and a read message adds no unread mention.
+        auto done = group ? execute(c,
+                                    "INSERT OR IGNORE INTO mentions (user_id, conversation_id, seq)"
+                                    " SELECT ?1, ?2, ?3 WHERE EXISTS"
+                                    " (SELECT 1 FROM group_members WHERE group_id = ?4 AND user_id = ?1)"
+                                    " AND NOT EXISTS (SELECT 1 FROM read_state"
+                                    "  WHERE user_id = ?1 AND conversation_id = ?2 AND read_seq >= ?3)",
+                                    user, cid, seq, *group)
+                          : execute(c,
+                                    "INSERT OR IGNORE INTO mentions (user_id, conversation_id, seq)"
+                                    " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)"
+                                    " AND NOT EXISTS (SELECT 1 FROM read_state"
+                                    "  WHERE user_id = ?1 AND conversation_id = ?2 AND read_seq >= ?3)",
+                                    user, cid, seq);
+        if (!done) {
+            return done.error();
+        }
+        added += static_cast<std::uint64_t>(*done);
+    }
+    return added;
 }
 
 result<readers_result> conversation_readers(connection& c, const std::string& cid,
@@ -835,6 +883,74 @@ public:
             });
     }
 
+    task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
+        return read<std::vector<user_record>>([=](connection& c) -> result<std::vector<user_record>> {
+            if (limit == 0) {
+                return make_error(errc::invalid_argument, "limit must be at least 1");
+            }
+            return query_all(
+                c, "SELECT " MONOCHAT_USER_COLUMNS " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+                [](const statement& s) { return user_from(s); }, after, to_limit(limit));
+        });
+    }
+
+    task<std::uint64_t> first_registered_user() override {
+        return read<std::uint64_t>([](connection& c) -> result<std::uint64_t> {
+            // Ids are snowflakes: the smallest id of a registered user is the first one.
+            auto row = query_one(c, "SELECT min(id) FROM users WHERE guest = 0",
+                                 [](const statement& s) { return s.column_uint64(0); });
+            if (!row) {
+                return row.error();
+            }
+            return row->value_or(0);
+        });
+    }
+
+    task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
+        return write<void>([=](connection& c) -> status {
+            auto changed =
+                execute(c, "UPDATE users SET suspended = ?2 WHERE id = ?1", user_id, suspended);
+            if (!changed) {
+                return changed.error();
+            }
+            if (*changed == 0) {
+                return user_not_found(user_id);
+            }
+            return {};
+        });
+    }
+
+    task<void> delete_user(std::uint64_t user_id) override {
+        return write<void>([=](connection& c) -> status {
+            if (auto st = require_user(c, user_id); !st) {
+                return st;
+            }
+            auto owns = query_one(c, "SELECT 1 FROM chat_groups WHERE owner_id = ?1 LIMIT 1",
+                                  true_from, user_id);
+            if (!owns) {
+                return owns.error();
+            }
+            if (*owns) {
+                return make_error(errc::conflict,
+                                  "the user owns a group; pass ownership on first");
+            }
+            // Member counts of the user's groups go down with the rows that CASCADE removes.
+            auto counted = execute(c,
+                                   "UPDATE chat_groups SET member_count = member_count - 1"
+                                   " WHERE id IN (SELECT group_id FROM group_members"
+                                   " WHERE user_id = ?1)",
+                                   user_id);
+            if (!counted) {
+                return counted.error();
+            }
+            auto deleted = execute(c, "DELETE FROM users WHERE id = ?1", user_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            return {};
+        });
+    }
+
     // ---- tokens ----
 
     task<void> create_token(token_record token) override {
@@ -975,7 +1091,7 @@ public:
             return query_all(
                 c,
                 "SELECT u.id, u.username, u.display_name, u.password_hash,"
-                " u.guest, u.created_ms"
+                " u.guest, u.created_ms, u.suspended"
                 " FROM friendships f JOIN users u ON u.id = f.friend_id"
                 " WHERE f.user_id = ?1 ORDER BY u.username, u.id",
                 [](const statement& s) { return user_from(s); }, user_id);
@@ -1163,6 +1279,50 @@ public:
         });
     }
 
+    // ---- mentions ----
+
+    task<std::uint64_t> add_mentions(std::string conversation_id, std::uint64_t seq,
+                                     std::vector<std::uint64_t> user_ids,
+                                     std::optional<std::uint64_t> members_of_group) override {
+        return write<std::uint64_t>(
+            [=, cid = std::move(conversation_id), ids = std::move(user_ids)](connection& c) {
+                return storage::add_mentions(c, cid, seq, ids, members_of_group);
+            });
+    }
+
+    task<std::uint64_t> remove_mentions(std::string conversation_id, std::uint64_t seq) override {
+        return write<std::uint64_t>(
+            [=, cid = std::move(conversation_id)](connection& c) -> result<std::uint64_t> {
+                if (seq > max_id) {
+                    return std::uint64_t{0};
+                }
+                auto done = execute(c, "DELETE FROM mentions WHERE conversation_id = ?1 AND seq = ?2",
+                                    cid, seq);
+                if (!done) {
+                    return done.error();
+                }
+                return static_cast<std::uint64_t>(*done);
+            });
+    }
+
+    task<std::vector<mention_count>> unread_mentions(std::uint64_t user_id) override {
+        // Rows exist only for unread mentions (reading deletes them); the read_state join
+        // still guards against a mention recorded just after a concurrent read moved past it.
+        return read<std::vector<mention_count>>([=](connection& c) {
+            return query_all(
+                c,
+                "SELECT m.conversation_id, count(*) FROM mentions m"
+                " LEFT JOIN read_state r"
+                "  ON r.user_id = m.user_id AND r.conversation_id = m.conversation_id"
+                " WHERE m.user_id = ?1 AND m.seq > coalesce(r.read_seq, 0)"
+                " GROUP BY m.conversation_id ORDER BY m.conversation_id",
+                [](const statement& s) {
+                    return mention_count{s.column_text(0), s.column_uint64(1)};
+                },
+                user_id);
+        });
+    }
+
     // ---- operations ----
 
     task<void> backup_to(std::string path) override {
@@ -1202,6 +1362,7 @@ private:
 };
 
 #undef MONOCHAT_USER_COLUMNS
+#undef MONOCHAT_USER_INSERT_COLUMNS
 #undef MONOCHAT_GROUP_COLUMNS
 #undef MONOCHAT_REQUEST_COLUMNS
 

@@ -106,9 +106,30 @@ CREATE TABLE direct_conversations (
 CREATE INDEX direct_conversations_recent ON direct_conversations (user_id, last_message_ms);
 )sql";
 
-constexpr std::array<migration, 2> all_migrations{{
+// Mentions a user has not read yet: a row per (user, conversation, seq), deleted once the
+// user's read position passes it, so the table holds only unread mentions and the
+// conversation list counts them with one range of the key per user.
+constexpr const char* v3_mentions = R"sql(
+CREATE TABLE mentions (
+    user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    conversation_id TEXT    NOT NULL,
+    seq             INTEGER NOT NULL CHECK (seq > 0),
+    PRIMARY KEY (user_id, conversation_id, seq)
+) WITHOUT ROWID;
+-- A recall removes the mentions of its target.
+CREATE INDEX mentions_message ON mentions (conversation_id, seq);
+)sql";
+
+// Admin suspension (issue 11): a suspended user's tokens are deleted and logins refused.
+constexpr const char* v4_user_suspension = R"sql(
+ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0 CHECK (suspended IN (0, 1));
+)sql";
+
+constexpr std::array<migration, 4> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
+    {3, "unread mentions", v3_mentions},
+    {4, "user suspension", v4_user_suspension},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

@@ -50,8 +50,8 @@ struct member_list {
     std::optional<std::uint64_t> next;  // the last listed id when more follow; null otherwise
 };
 
-// {"conversation_id", "kind", "title", "last_seq", "read_seq", "unread", "last_message"}, plus
-// "group_id" for groups and "peer_id" for direct chats.
+// {"conversation_id", "kind", "title", "last_seq", "read_seq", "unread", "mentions_unread",
+// "last_message"}, plus "group_id" for groups and "peer_id" for direct chats.
 struct conversation_info {
     std::string conversation_id;
     std::string kind;   // "world", "direct" or "group"
@@ -59,6 +59,7 @@ struct conversation_info {
     std::uint64_t last_seq = 0;
     std::uint64_t read_seq = 0;
     std::uint64_t unread = 0;
+    std::uint64_t mentions_unread = 0;  // unread messages that mention the caller
     std::string last_message;      // the message object as JSON text; empty: null
     std::int64_t activity_ms = 0;  // last message, or joining: the list's order
     std::uint64_t group_id = 0;    // group: its id

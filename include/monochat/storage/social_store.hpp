@@ -52,6 +52,8 @@ struct user_record {
     std::string password_hash;
     bool guest = false;
     std::int64_t created_ms = 0;
+    // Suspended by an admin: no token works and logins are refused. Default: false.
+    bool suspended = false;
 };
 
 struct token_record {
@@ -139,6 +141,12 @@ struct read_position {
     std::string conversation_id;
     std::uint64_t read_seq = 0;
     std::int64_t updated_ms = 0;
+};
+
+// Unread mentions of a user in one conversation.
+struct mention_count {
+    std::string conversation_id;
+    std::uint64_t count = 0;
 };
 
 struct readers_result {
@@ -298,6 +306,33 @@ public:
     virtual task<readers_result> conversation_readers(
         std::string conversation_id, std::uint64_t seq, std::size_t limit,
         std::optional<std::uint64_t> members_of_group) = 0;
+
+    // ---- mentions ----
+
+    // Records that message `seq` of the conversation mentions each of `user_ids`. Skipped:
+    // users that do not exist, users whose read position is already at or past `seq`, and,
+    // with `members_of_group`, users who are not members of that group. Returns how many
+    // mentions were recorded (a repeated call records nothing new).
+    virtual task<std::uint64_t> add_mentions(std::string conversation_id, std::uint64_t seq,
+                                             std::vector<std::uint64_t> user_ids,
+                                             std::optional<std::uint64_t> members_of_group) = 0;
+    // Forgets every mention made by message `seq` (after a recall).
+    virtual task<std::uint64_t> remove_mentions(std::string conversation_id, std::uint64_t seq) = 0;
+    // The user's mentions past its read position, per conversation (only conversations with
+    // at least one). A read position moving past a mention deletes it.
+    virtual task<std::vector<mention_count>> unread_mentions(std::uint64_t user_id) = 0;
+
+    // ---- administration ----
+
+    // Users (guests included) with ids above `after`, ascending, at most `limit`.
+    virtual task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) = 0;
+    // The id of the first registered (non-guest) user, 0 when there is none.
+    virtual task<std::uint64_t> first_registered_user() = 0;
+    // Errors: not_found.
+    virtual task<void> set_suspended(std::uint64_t user_id, bool suspended) = 0;
+    // Deletes the user; tokens, friendships, friend requests, memberships and read state go
+    // with it (member counts follow). Errors: not_found, conflict (the user owns a group).
+    virtual task<void> delete_user(std::uint64_t user_id) = 0;
 
     // ---- operations ----
 

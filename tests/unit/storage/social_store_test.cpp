@@ -622,6 +622,53 @@ TEST_CASE_METHOD(people, "readers at or past a seq are counted and listed", "[so
     CHECK(value_of(run(store->conversation_readers(cid, 7, 50, std::nullopt))).count == 2);
 }
 
+// ---- mentions ----
+
+TEST_CASE_METHOD(people, "mentions count until the read position passes them", "[social]") {
+    value_of(run(store->create_group(7, "g", alice, false, {bob, carol}, t0, no_limit)));
+    const std::string cid = "group:7";
+    const std::optional<std::uint64_t> group = std::uint64_t{7};
+    // dave is not a member and `unknown` does not exist: neither is recorded.
+    CHECK(value_of(run(store->add_mentions(cid, 3, {bob, carol, dave, unknown}, group))) == 2);
+    CHECK(value_of(run(store->add_mentions(cid, 3, {bob}, group))) == 0);  // a repeat
+    CHECK(value_of(run(store->add_mentions(cid, 5, {bob}, group))) == 1);
+    value_of(run(store->add_mentions("world", 2, {bob, dave}, std::nullopt)));
+
+    auto m = value_of(run(store->unread_mentions(bob)));
+    REQUIRE(m.size() == 2);
+    CHECK(m[0].conversation_id == cid);
+    CHECK(m[0].count == 2);
+    CHECK(m[1].conversation_id == "world");
+    CHECK(m[1].count == 1);
+    CHECK(value_of(run(store->unread_mentions(dave))).size() == 1);
+    CHECK(value_of(run(store->unread_mentions(alice))).empty());
+
+    // Reading up to 4 reads the first mention; reading on reads the second.
+    value_of(run(store->set_read_position(bob, cid, 4, t0)));
+    m = value_of(run(store->unread_mentions(bob)));
+    REQUIRE(m.size() == 2);
+    CHECK(m[0].count == 1);
+    value_of(run(store->set_read_position(bob, cid, 5, t0)));
+    m = value_of(run(store->unread_mentions(bob)));
+    REQUIRE(m.size() == 1);
+    CHECK(m[0].conversation_id == "world");
+
+    // A mention at or below the read position is read already and is not recorded.
+    CHECK(value_of(run(store->add_mentions(cid, 5, {bob}, group))) == 0);
+    CHECK(error_of(run(store->add_mentions(cid, 0, {bob}, group))) == errc::invalid_argument);
+}
+
+TEST_CASE_METHOD(people, "removing a message's mentions forgets them for everyone", "[social]") {
+    value_of(run(store->add_mentions("world", 8, {bob, carol}, std::nullopt)));
+    value_of(run(store->add_mentions("world", 9, {bob}, std::nullopt)));
+    CHECK(value_of(run(store->remove_mentions("world", 8))) == 2);
+    CHECK(value_of(run(store->remove_mentions("world", 8))) == 0);
+    CHECK(value_of(run(store->unread_mentions(carol))).empty());
+    const auto m = value_of(run(store->unread_mentions(bob)));
+    REQUIRE(m.size() == 1);
+    CHECK(m[0].count == 1);
+}
+
 // ---- durability, backup, concurrency ----
 
 TEST_CASE_METHOD(people, "data survives closing and reopening the store", "[social]") {
