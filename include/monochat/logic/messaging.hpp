@@ -59,6 +59,9 @@ struct send_request {
     std::string client_msg_id;
     message_body body;
     std::string trace_id;
+    // A server admin's recall through the admin API: membership, the rate limit and the
+    // sender's window are not checked (a recall only; anything else is invalid_argument).
+    bool as_admin = false;
 };
 
 struct send_result {
