@@ -17,6 +17,7 @@
 #include <monochat/gateway/ops_routes.hpp>
 #include <monochat/gateway/rest_routes.hpp>
 #include <monochat/gateway/search_routes.hpp>
+#include <monochat/gateway/static_routes.hpp>
 #include <monochat/gateway/websocket_gateway.hpp>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
@@ -225,6 +226,8 @@ public:
         gateway::add_message_routes(routes_, authenticate, *messaging_);
         gateway::add_search_routes(routes_, authenticate, *search_);
         gateway::add_rest_routes(routes_, {*accounts_, *social_, *conversations_});
+        // The web client answers every path no route above takes (never /api/...).
+        gateway::add_static_routes(routes_, gateway::web_client_assets());
         gateway::ws_dependencies ws_deps;
         ws_deps.authenticate = authenticate;
         ws_deps.mark_read = [this](logic::identity who, std::string cid, std::uint64_t seq,

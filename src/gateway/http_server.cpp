@@ -295,6 +295,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             req.target = std::string(hdr.target());
             req.authorization = std::string(hdr[http::field::authorization]);
             req.user_agent = std::string(hdr[http::field::user_agent]);
+            req.if_none_match = std::string(hdr[http::field::if_none_match]);
             req.client_address = client_address;
             const auto rid = hdr["X-Request-Id"];
             req.trace_id = sane_request_id(rid) ? std::string(rid) : infra::log::new_trace_id();

@@ -32,6 +32,7 @@ struct http_request {
     std::string body;
     std::string authorization;  // the Authorization header, empty when absent
     std::string user_agent;
+    std::string if_none_match;  // the If-None-Match header (static assets answer 304)
     std::string client_address;  // peer IP address
     std::string trace_id;        // X-Request-Id when sane, else a fresh id
     std::string route;           // the matched route template, for metrics and logs

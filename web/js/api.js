@@ -1,0 +1,117 @@
+// REST calls of the monochat protocol (docs/protocol.md). Every identifier is a string; errors
+// come back as ApiError with the protocol's code.
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class Api {
+  constructor(base = '/api/v1') {
+    this.base = base;
+    this.token = null;
+    this.onUnauthenticated = null;
+  }
+
+  async call(method, path, body) {
+    const headers = {};
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (e) {
+      throw new ApiError(0, 'unavailable', 'The server cannot be reached.');
+    }
+    if (res.status === 204) return null;
+    let data = null;
+    try {
+      data = await res.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!res.ok) {
+      const err = (data && data.error) || {};
+      const e = new ApiError(res.status, err.code || 'internal', err.message || res.statusText,
+                             Number(res.headers.get('Retry-After')) || 0);
+      if (res.status === 401 && this.token && this.onUnauthenticated) this.onUnauthenticated(e);
+      throw e;
+    }
+    return data;
+  }
+
+  get(path) { return this.call('GET', path); }
+  post(path, body = {}) { return this.call('POST', path, body); }
+  patch(path, body) { return this.call('PATCH', path, body); }
+  del(path) { return this.call('DELETE', path); }
+
+  register(username, password, display_name) {
+    const body = { username, password };
+    if (display_name) body.display_name = display_name;
+    return this.post('/auth/register', body);
+  }
+  login(username, password) { return this.post('/auth/login', { username, password }); }
+  guest(display_name) {
+    return this.call('POST', '/auth/guest', display_name ? { display_name } : undefined);
+  }
+  logout() { return this.call('POST', '/auth/logout'); }
+  me() { return this.get('/me'); }
+  user(id) { return this.get(`/users/${encodeURIComponent(id)}`); }
+  findUsers(q) { return this.get(`/users?q=${encodeURIComponent(q)}&limit=20`); }
+
+  friends() { return this.get('/friends'); }
+  requests() { return this.get('/friends/requests'); }
+  requestFriend(user_id, note) {
+    return this.post('/friends/requests', note ? { user_id, note } : { user_id });
+  }
+  answerRequest(id, accept) {
+    return this.post(`/friends/requests/${encodeURIComponent(id)}/${accept ? 'accept' : 'reject'}`);
+  }
+  unfriend(id) { return this.del(`/friends/${encodeURIComponent(id)}`); }
+
+  createGroup(name, member_ids, isPublic) {
+    return this.post('/groups', { name, member_ids, public: !!isPublic });
+  }
+  group(id) { return this.get(`/groups/${encodeURIComponent(id)}`); }
+  members(id, after) {
+    const q = after ? `&after=${encodeURIComponent(after)}` : '';
+    return this.get(`/groups/${encodeURIComponent(id)}/members?limit=200${q}`);
+  }
+  addMembers(id, user_ids) { return this.post(`/groups/${encodeURIComponent(id)}/members`, { user_ids }); }
+  removeMember(id, uid) {
+    return this.del(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}`);
+  }
+  setRole(id, uid, role) {
+    return this.patch(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}`, { role });
+  }
+  joinGroup(id) { return this.post(`/groups/${encodeURIComponent(id)}/join`); }
+
+  conversations() { return this.get('/conversations'); }
+  dm(user_id) { return this.post('/conversations/dm', { user_id }); }
+  history(cid, { before, after, limit = 50 } = {}) {
+    let q = `limit=${limit}`;
+    if (before !== undefined) q += `&before_seq=${before}`;
+    if (after !== undefined) q += `&after_seq=${after}`;
+    return this.get(`/conversations/${encodeURIComponent(cid)}/messages?${q}`);
+  }
+  sendMessage(cid, client_msg_id, body) {
+    return this.post(`/conversations/${encodeURIComponent(cid)}/messages`, { client_msg_id, body });
+  }
+  markRead(cid, seq) { return this.post(`/conversations/${encodeURIComponent(cid)}/read`, { seq }); }
+  readers(cid, seq) {
+    return this.get(`/conversations/${encodeURIComponent(cid)}/messages/${seq}/readers`);
+  }
+  search(q, cid) {
+    const c = cid ? `&conversation_id=${encodeURIComponent(cid)}` : '';
+    return this.get(`/search/messages?q=${encodeURIComponent(q)}&limit=50${c}`);
+  }
+}
