@@ -13,12 +13,18 @@ case "${1:-}" in
         packages=(g++ cmake ninja-build pkg-config ccache git
                   libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
                   libsodium-dev libssl-dev curl ca-certificates
-                  catch2) ;;
+                  catch2 chromium fonts-noto-color-emoji) ;;
     *)
         packages=(g++ cmake ninja-build pkg-config ccache git
                   libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
                   libsodium-dev libssl-dev curl ca-certificates) ;;
 esac
+
+# The browser tests of the web client run playwright-core on node >= 20 and npm, which this
+# machine kind ships; Debian's nodejs is only a fallback where they are missing.
+if [[ "${1:-}" == --test ]] && ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

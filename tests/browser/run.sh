@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the browser tests of the web client (registered with ctest in tests/CMakeLists.txt).
+#   MONOCHAT_BINARY=<built monochat> tests/browser/run.sh <output dir>
+# Installs playwright-core into the output dir with `npm ci` (package-lock.json pins it), then
+# runs client.test.mjs with node's test runner against Debian's chromium. Screenshots of failed
+# tests, and client.png (the documentation's screenshot), land in <output dir>.
+# MONOCHAT_DOC_SCREENSHOT=docs/img/client.png also copies the screenshot there.
+set -euo pipefail
+src=$(cd "$(dirname "$0")" && pwd)
+out=$(mkdir -p "${1:?usage: run.sh <output dir>}" && cd "$1" && pwd)
+: "${MONOCHAT_BINARY:?set MONOCHAT_BINARY to the built monochat}"
+command -v node >/dev/null || { echo "node is missing: run scripts/deps.sh --test" >&2; exit 1; }
+command -v npm >/dev/null || { echo "npm is missing: run scripts/deps.sh --test" >&2; exit 1; }
+
+cp "$src/package.json" "$src/package-lock.json" "$src"/*.mjs "$out/"
+stamp="$out/node_modules/.monochat-lock"
+if ! cmp -s "$src/package-lock.json" "$stamp" 2>/dev/null; then
+    (cd "$out" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$src/package-lock.json" "$stamp"
+fi
+export MONOCHAT_BROWSER_OUT="$out"
+MONOCHAT_BINARY=$(realpath "$MONOCHAT_BINARY")
+export MONOCHAT_BINARY
+if [[ -n "${MONOCHAT_DOC_SCREENSHOT:-}" ]]; then
+    export MONOCHAT_DOC_SCREENSHOT=$(realpath -m "$MONOCHAT_DOC_SCREENSHOT")
+fi
+cd "$out"
+exec node --test-reporter=spec client.test.mjs
