@@ -362,7 +362,8 @@ result<config> parse_config(std::string_view json_text, const environment& env) 
         json doc;
         try {
             doc = json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {
+            // Not only parse_error: a number too large for a double (1e400) is out_of_range.
             return make_error(errc::invalid_argument,
                               fmt::format("config: not valid JSON: {}", e.what()));
         }
