@@ -337,6 +337,12 @@ browserTest('older history loads on scroll, and the keyboard moves through the l
   assert.equal(focused, 'world');
   await p.keyboard.press('Enter');
   await p.locator('#chat-title', { hasText: 'World' }).waitFor();
+  // In the messages, Up/Down move between them and a focused message shows its actions.
+  await p.locator('#scroller').focus();
+  await p.keyboard.press('ArrowUp');
+  const last = p.locator('#messages li.msg').last();
+  assert.equal(await last.evaluate((el) => el === document.activeElement), true);
+  await last.getByRole('button', { name: 'Reply' }).waitFor();
   await p.keyboard.press('Alt+K');
   assert.equal(await p.evaluate(() => document.activeElement.id), 'search-input');
 });

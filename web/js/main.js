@@ -268,7 +268,11 @@ function convPreview(c) {
   const m = c.last_message;
   if (!m) return 'No messages yet';
   const who = m.sender_id === store.me.user_id ? 'You' : store.name(m.sender_id);
-  const text = m.recalled ? 'message recalled' : (m.body && m.body.text) || '';
+  const b = m.body || {};
+  if (b.type === 'edit') return `${who} edited a message`;
+  if (b.type === 'recall') return `${who} recalled a message`;
+  if (b.type === 'reaction') return `${who} reacted ${b.op === 'add' ? b.emoji : ''}`.trim();
+  const text = m.recalled ? 'message recalled' : b.text || '';
   return `${who}: ${text}`;
 }
 
@@ -488,7 +492,7 @@ function renderMessage(c, m) {
 }
 
 function renderPending(c, p) {
-  const li = h('li', { class: `msg mine pending ${p.status}`, dataset: { cmid: p.cmid } });
+  const li = h('li', { class: `msg mine pending ${p.status}`, dataset: { cmid: p.cmid }, tabindex: '-1' });
   li.append(h('div', { class: 'meta' }, h('span', { class: 'who', text: 'You' })));
   if (p.body.reply_to) li.append(h('div', { class: 'quote', text: `↪ ${p.body.reply_to}` }));
   li.append(h('p', { class: 'text' }, richText(p.body.text || '', p.body.mentions)));
@@ -610,6 +614,24 @@ async function revealSeq(c, seq) {
   }
   renderMessages(true);
 }
+
+// Keyboard in the message list: Up/Down (and Home/End) move between messages; a focused
+// message shows its actions, which Tab then reaches.
+$('scroller').addEventListener('keydown', (ev) => {
+  if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(ev.key)) return;
+  if (ev.target.closest('button, select, input, textarea')) return;
+  const all = [...$('messages').querySelectorAll('li.msg')];
+  if (!all.length) return;
+  const current = ev.target.closest('li.msg');
+  let i = current ? all.indexOf(current) : all.length;
+  if (ev.key === 'ArrowUp') i = Math.max(0, i - 1);
+  if (ev.key === 'ArrowDown') i = Math.min(all.length - 1, i + 1);
+  if (ev.key === 'Home') i = 0;
+  if (ev.key === 'End') i = all.length - 1;
+  ev.preventDefault();
+  all[i].focus();
+  if (i === 0 && ui.active && ui.active.hasOlder) store.loadOlder(ui.active).catch(() => {});
+});
 
 // History on scroll: near the top, fetch the previous page.
 $('scroller').addEventListener('scroll', () => {
@@ -1103,13 +1125,24 @@ async function boot() {
     return;
   }
   api.token = token;
-  try {
-    await startSession(token, null);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) {
-      endSession('Your session has ended; please log in again.');
-    } else {
-      endSession(explain(e));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await startSession(token, null);
+      return;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        endSession('Your session has ended; please log in again.');
+        return;
+      }
+      if (conn) conn.stop();
+      conn = null;
+      store = null;
+      // The server is restarting or unreachable: keep the token and try again.
+      showAuth();
+      $('auth-error').textContent = `${explain(e)} Trying again…`;
+      await new Promise((r) => setTimeout(r, Math.min(15000, 1000 * 2 ** attempt)));
+      // Stop when the person signed in meanwhile, or out.
+      if (store || localStorage.getItem(TOKEN_KEY) !== token) return;
     }
   }
 }
