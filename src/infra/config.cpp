@@ -69,6 +69,10 @@ const std::vector<field>& fields() {
         MC_S("server.tls.cert_file", server.tls.cert_file, true, false,
              "PEM certificate chain; with key_file, serves HTTPS and WSS."),
         MC_S("server.tls.key_file", server.tls.key_file, true, false, "PEM private key."),
+        MC_B("server.tls.allow_plain", server.tls.allow_plain, true,
+             "With a certificate, also serve plain HTTP/WS on the same port; else plain gets 400."),
+        MC_I("server.handshake_timeout_ms", server.handshake_timeout_ms, 100, 3600000, true,
+             "Time allowed for a TLS handshake and a WebSocket's opening and closing handshakes."),
 
         MC_S("storage.data_dir", storage.data_dir, false, true,
              "Directory of the SQLite and RocksDB files."),
@@ -96,6 +100,12 @@ const std::vector<field>& fields() {
              "Registrations and logins per client address per minute."),
         MC_I("limits.max_connections", limits.max_connections, 1, 100000000, true,
              "Open connections in all (HTTP and WebSocket)."),
+        MC_I("limits.max_connections_per_address", limits.max_connections_per_address, 0,
+             100000000, true, "Open connections from one client address (IPv6: a /64); 0: no limit."),
+        MC_D("limits.connection_rate", limits.connection_rate, 0, 1e9, true,
+             "New connections per second from one client address (token bucket); 0: no limit."),
+        MC_I("limits.connection_burst", limits.connection_burst, 1, 1000000000, true,
+             "Token bucket size for new connections per client address."),
         MC_I("limits.max_frame_bytes", limits.max_frame_bytes, 256, 64 << 20, true,
              "Largest WebSocket frame a client may send; larger closes with 1009."),
         MC_I("limits.max_text_bytes", limits.max_text_bytes, 1, 16 << 20, true,
@@ -109,6 +119,10 @@ const std::vector<field>& fields() {
              "Bytes a WebSocket session may have queued before it is closed with 4008."),
         MC_I("limits.ws_inflight", limits.ws_inflight, 1, 100000, true,
              "Requests one WebSocket session may have in progress at once."),
+        MC_D("limits.ws_message_rate", limits.ws_message_rate, 0, 1e9, true,
+             "Client frames per second on one WebSocket (token bucket); 0: no limit."),
+        MC_I("limits.ws_message_burst", limits.ws_message_burst, 1, 1000000000, true,
+             "Token bucket size for client frames per WebSocket."),
         MC_I("fanout.large_group_threshold", fanout.large_group_threshold, 1, 100000000, true,
              "Groups above this many members are fanned out by task workers."),
         MC_I("fanout.shard_size", fanout.shard_size, 1, 1000000, true,
@@ -140,12 +154,19 @@ const std::vector<field>& fields() {
              "Window in which failed logins are counted."),
         MC_I("auth.login_lockout_s", auth.login_lockout_s, 1, i64max, true,
              "How long a locked-out username or address is refused with 429."),
+        MC_S("auth.admins", auth.admins, true, false,
+             "Comma-separated usernames with the admin role (besides the first registered user)."),
 
         MC_E("log.level", log.level, true,
              (std::vector<std::string>{"trace", "debug", "info", "warn", "error"}),
              "Least severe level written."),
         MC_E("log.format", log.format, true, (std::vector<std::string>{"logfmt", "json"}),
              "Log line format."),
+
+        MC_S("admin.backup_dir", admin.backup_dir, true, false,
+             "Directory of online backups; empty means <data_dir>/backups."),
+        MC_I("trace.buffer_messages", trace.buffer_messages, 0, 10000000, true,
+             "Recent messages whose path is kept for the admin trace; 0 turns tracing off."),
     };
     return table;
 }
@@ -336,6 +357,15 @@ status apply_env(const field& f, config& c, const std::string& text) {
     return st;
 }
 
+// Rules that involve more than one key.
+status check_cross_fields(const config& c) {
+    if (c.server.tls.cert_file.empty() != c.server.tls.key_file.empty()) {
+        return make_error(errc::invalid_argument,
+                          "server.tls.cert_file: cert_file and key_file must be set together");
+    }
+    return {};
+}
+
 }  // namespace
 
 environment monochat_environment() {
@@ -381,10 +411,8 @@ result<config> parse_config(std::string_view json_text, const environment& env) 
             }
         }
     }
-    // Cross-field rules.
-    if (c.server.tls.cert_file.empty() != c.server.tls.key_file.empty()) {
-        return make_error(errc::invalid_argument,
-                          "server.tls.cert_file: cert_file and key_file must be set together");
+    if (auto st = check_cross_fields(c); !st) {
+        return st.error();
     }
     return c;
 }
@@ -439,6 +467,91 @@ std::vector<std::string> restart_required_changes(const config& a, const config&
         }
     }
     return out;
+}
+
+reload_plan plan_reload(const config& running, const config& loaded) {
+    config cur = running;
+    config nxt = loaded;
+    reload_plan plan;
+    plan.next = running;
+    for (const auto& f : fields()) {
+        const json before = current_value(f, cur);
+        const json after = current_value(f, nxt);
+        if (before == after) {
+            continue;
+        }
+        if (!f.live) {
+            plan.restart_required.push_back(f.path);
+            continue;
+        }
+        plan.applied.push_back(f.path);
+        // Cannot fail: `loaded` was validated, so its value is of the right type and range.
+        (void)assign(f, plan.next, after);
+    }
+    return plan;
+}
+
+result<config> apply_live_patch(const config& base, std::string_view json_text) {
+    json doc = json::parse(json_text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        return make_error(errc::invalid_argument, "settings: expected a JSON object");
+    }
+    // Flat keys ("limits.send_rate") are unflattened so both spellings walk the same table.
+    json nested = json::object();
+    for (const auto& [key, value] : doc.items()) {
+        if (key.find('.') == std::string::npos) {
+            if (nested.contains(key) && nested[key].is_object() && value.is_object()) {
+                nested[key].update(value);
+            } else {
+                nested[key] = value;
+            }
+            continue;
+        }
+        json* node = &nested;
+        std::string_view rest = key;
+        for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
+            node = &(*node)[std::string(rest.substr(0, dot))];
+            if (node->is_null()) {
+                *node = json::object();
+            }
+            if (!node->is_object()) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: conflicts with another key", key));
+            }
+            rest.remove_prefix(dot + 1);
+        }
+        (*node)[std::string(rest)] = value;
+    }
+    config c = base;
+    if (auto st = apply_object(nested, "", c); !st) {
+        return st.error();
+    }
+    if (auto st = check_cross_fields(c); !st) {
+        return st.error();
+    }
+    if (auto fixed = restart_required_changes(base, c); !fixed.empty()) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("{}: not live; change it in the file and restart", fixed[0]));
+    }
+    return c;
+}
+
+std::string live_to_json(const config& cfg) {
+    config copy = cfg;
+    json out = json::object();
+    for (const auto& f : fields()) {
+        if (!f.live) {
+            continue;
+        }
+        json* node = &out;
+        std::string_view rest = f.path;
+        for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
+            node = &(*node)[std::string(rest.substr(0, dot))];
+            rest.remove_prefix(dot + 1);
+        }
+        (*node)[std::string(rest)] = current_value(f, copy);
+    }
+    return out.dump();
 }
 
 }  // namespace monochat::infra

@@ -22,6 +22,10 @@ struct tls_options {
     // PEM certificate chain and private key. Both empty: plain HTTP/WS. Default: empty.
     std::string cert_file;
     std::string key_file;
+    // With a certificate: whether plain HTTP/WS is still served on the same port (each
+    // connection's first bytes tell TLS from plain). false: a plain request gets 400 and is
+    // closed. Default: false.
+    bool allow_plain = false;
 };
 
 struct server_options {
@@ -41,6 +45,9 @@ struct server_options {
     std::int64_t request_timeout_ms = 10000;
     // Keep-alive: a connection idle between requests this long is closed. Default: 60 s.
     std::int64_t idle_timeout_ms = 60000;
+    // Time a new connection has to complete its TLS handshake (and, on a TLS port, to start
+    // it), and a WebSocket its opening and closing handshakes. Default: 10 s.
+    std::int64_t handshake_timeout_ms = 10000;
     // After SIGTERM, /readyz fails this long before the listener closes, so that a load
     // balancer stops sending new clients first. Default: 0.
     std::int64_t drain_delay_ms = 0;
@@ -74,6 +81,13 @@ struct limits_options {
     // Registrations and logins per client address per minute.
     std::int64_t auth_rate = 30;
     std::int64_t max_connections = 100000;
+    // Open connections from one client address (IPv6: one /64); 0 means unlimited. Behind a
+    // reverse proxy every client has the proxy's address: raise or disable. Default: 1000.
+    std::int64_t max_connections_per_address = 1000;
+    // New connections per second from one client address (token bucket refill; 0 means
+    // unlimited) and the bucket's size. Defaults: 50 per second, burst 200.
+    double connection_rate = 50;
+    std::int64_t connection_burst = 200;
     std::int64_t max_frame_bytes = 65536;
     std::int64_t max_text_bytes = 8192;
     std::int64_t max_group_members = 100000;
@@ -84,6 +98,11 @@ struct limits_options {
     // Requests (send, sync, read, typing) one WebSocket session may have in progress at once;
     // the session stops reading frames while at the bound. Default: 256.
     std::int64_t ws_inflight = 256;
+    // Client frames per second on one WebSocket (token bucket refill; 0 means unlimited) and
+    // the bucket's size. A frame past it is answered with rate_limited; a client that keeps
+    // flooding is closed with 1008. Defaults: 100 per second, burst 200.
+    double ws_message_rate = 100;
+    std::int64_t ws_message_burst = 200;
 };
 
 struct fanout_options {
@@ -120,6 +139,21 @@ struct auth_options {
     std::int64_t login_max_failures = 10;
     std::int64_t login_failure_window_s = 300;
     std::int64_t login_lockout_s = 300;
+    // Usernames (comma-separated) with the admin role besides the first registered user.
+    // Default: empty.
+    std::string admins;
+};
+
+struct admin_options {
+    // Where online backups (POST /api/v1/admin/backup) are written, one new directory each.
+    // Default: empty, meaning <data_dir>/backups.
+    std::string backup_dir;
+};
+
+struct trace_options {
+    // Messages whose path is kept in memory for GET /api/v1/admin/messages/{id}/trace;
+    // 0 turns tracing off. Default: 10000.
+    std::int64_t buffer_messages = 10000;
 };
 
 struct log_options {
@@ -138,6 +172,8 @@ struct config {
     policy_options policy;
     auth_options auth;
     log_options log;
+    admin_options admin;
+    trace_options trace;
 };
 
 // One key of the table: used for documentation, --print-config and reload decisions.
@@ -172,5 +208,22 @@ std::vector<config_key_info> describe_config();
 // Paths of keys whose values differ between `a` and `b` and that are not live: a reload that
 // changes them is applied only after a restart.
 std::vector<std::string> restart_required_changes(const config& a, const config& b);
+
+// What a reload of `loaded` into a server running with `running` does: live keys take the new
+// values, keys that need a restart keep the running ones (and are reported).
+struct reload_plan {
+    config next;                                // what to publish
+    std::vector<std::string> applied;           // live keys whose value changes
+    std::vector<std::string> restart_required;  // changed keys that are not applied
+};
+reload_plan plan_reload(const config& running, const config& loaded);
+
+// Applies a JSON object of keys (`{"limits": {"send_rate": 5}}`, or flat
+// `{"limits.send_rate": 5}`) on top of `base`, validated like a file. A key that is not live is
+// refused: invalid_argument naming it; `base` is never modified.
+[[nodiscard]] result<config> apply_live_patch(const config& base, std::string_view json_text);
+
+// The live keys of `cfg` as a JSON object (`{"limits": {"send_rate": 20, ...}, ...}`).
+std::string live_to_json(const config& cfg);
 
 }  // namespace monochat::infra

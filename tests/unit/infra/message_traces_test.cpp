@@ -1,0 +1,73 @@
+// The trace buffer: bounded, keyed by message id, cheap when off.
+
+#include <catch2/catch.hpp>
+#include <monochat/infra/message_traces.hpp>
+
+using namespace monochat::infra;
+
+TEST_CASE("a disabled trace buffer records nothing", "[infra][trace]") {
+    message_traces t(0);
+    CHECK_FALSE(t.enabled());
+    t.begin(1, "abc", "group:1");
+    t.add(1, trace_stage::stored, 5);
+    CHECK(t.size() == 0);
+    CHECK_FALSE(t.find(1).has_value());
+    CHECK(t.trace_id_of(1).empty());
+}
+
+TEST_CASE("a trace keeps its events in order with the trace id", "[infra][trace]") {
+    message_traces t(100);
+    t.begin(42, "feedbeef", "group:7");
+    t.add(42, trace_stage::received, 9);
+    t.add(42, trace_stage::stored, 3);
+    t.add(42, trace_stage::fanout, 2);
+    t.add(42, trace_stage::pushed, 10, 100);
+    t.add(42, trace_stage::pushed, 11, 101);
+    t.add(43, trace_stage::stored, 1);  // never begun: ignored
+    auto tr = t.find(42);
+    REQUIRE(tr.has_value());
+    CHECK(tr->trace_id == "feedbeef");
+    CHECK(tr->conversation_id == "group:7");
+    REQUIRE(tr->events.size() == 5);
+    CHECK(tr->events[0].stage == trace_stage::received);
+    CHECK(tr->events[1].a == 3);
+    CHECK(tr->events[4].b == 101);
+    CHECK(tr->events[0].at_us <= tr->events[4].at_us);
+    CHECK(t.trace_id_of(42) == "feedbeef");
+    CHECK_FALSE(t.find(43).has_value());
+    CHECK(to_string(trace_stage::pushed) == "pushed");
+}
+
+TEST_CASE("the trace buffer drops the oldest messages past its capacity", "[infra][trace]") {
+    message_traces t(32);
+    for (std::uint64_t id = 1; id <= 1000; ++id) {
+        t.begin(id, "t", "c");
+    }
+    CHECK(t.size() <= 32);
+    CHECK(t.size() >= 16);
+    CHECK(t.find(1000).has_value());
+    CHECK_FALSE(t.find(1).has_value());
+}
+
+TEST_CASE("events past the per-message bound are counted, not kept", "[infra][trace]") {
+    message_traces t(10, 3);
+    t.begin(5, "t", "c");
+    for (int i = 0; i < 10; ++i) {
+        t.add(5, trace_stage::pushed, static_cast<std::uint64_t>(i));
+    }
+    auto tr = t.find(5);
+    REQUIRE(tr.has_value());
+    CHECK(tr->events.size() == 3);
+    CHECK(tr->dropped_events == 7);
+}
+
+TEST_CASE("capacity is live: zero stops recording", "[infra][trace]") {
+    message_traces t(10);
+    t.begin(1, "t", "c");
+    t.set_capacity(0);
+    t.begin(2, "t", "c");
+    CHECK_FALSE(t.find(2).has_value());
+    t.set_capacity(10);
+    t.begin(3, "t", "c");
+    CHECK(t.find(3).has_value());
+}
