@@ -1,5 +1,8 @@
 #include "app/application.hpp"
 
+#include "app/admin.hpp"
+#include "app/operations.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <monochat/bus/message_bus.hpp>
+#include <monochat/gateway/admin_routes.hpp>
 #include <monochat/gateway/connection_registry.hpp>
 #include <monochat/gateway/http_server.hpp>
 #include <monochat/gateway/message_routes.hpp>
@@ -22,6 +26,7 @@
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
 #include <monochat/infra/log.hpp>
+#include <monochat/infra/message_traces.hpp>
 #include <monochat/infra/live_config.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/access.hpp>
@@ -41,6 +46,9 @@
 
 #ifndef MONOCHAT_VERSION
 #define MONOCHAT_VERSION "unknown"
+#endif
+#ifndef MONOCHAT_COMMIT
+#define MONOCHAT_COMMIT "unknown"
 #endif
 
 namespace monochat::app {
@@ -132,7 +140,8 @@ void apply_logging(const infra::config& cfg) {
 // Everything the server is made of, constructed in dependency order and destroyed in reverse.
 class server {
 public:
-    explicit server(const infra::config& cfg) : cfg_(cfg), ids_(clock_, 1) {}
+    server(const infra::config& cfg, std::optional<std::string> config_path)
+        : cfg_(cfg), config_path_(std::move(config_path)), ids_(clock_, 1) {}
 
     int run() {
         apply_logging(cfg_);
@@ -143,9 +152,10 @@ public:
                               {{"dir", cfg_.storage.data_dir}, {"error", fs_ec.message()}});
             return 1;
         }
-        metrics_.get_gauge("monochat_build_info", "Build version; the value is always 1.",
-                           {{"version", MONOCHAT_VERSION}})
+        metrics_.get_gauge("monochat_build_info", "Build version and commit; the value is always 1.",
+                           {{"version", MONOCHAT_VERSION}, {"commit", MONOCHAT_COMMIT}})
             .set(1);
+        infra::traces().set_capacity(static_cast<std::size_t>(cfg_.trace.buffer_messages));
 
         const auto opened_at = std::chrono::steady_clock::now();
         auto st = open_stores(cfg_, clock_, metrics_);
@@ -220,6 +230,21 @@ public:
         http_limits_.apply(cfg_);
         ws_limits_.apply(cfg_);
         gateway::add_ops_routes(routes_, health_, metrics_);
+        // Hot reload: SIGHUP (and the admin API) re-read the file; live keys take effect in
+        // place, connections stay open.
+        reloader_ = std::make_unique<config_reloader>(
+            config_path_, live_, metrics_, [this](const infra::config& next) { apply_live(next); });
+        // The admin API (issue 11): every action goes to the audit log in the data dir.
+        audit_ = std::make_unique<audit_log>(std::filesystem::path(cfg_.storage.data_dir) /
+                                             "audit.log");
+        if (auto st = audit_->open(); !st) {
+            infra::log::error("app", "cannot open the audit log", {{"error", st.error().message}});
+            return 1;
+        }
+        admin_ = std::make_unique<admin_service>(admin_dependencies{
+            live_, *reloader_, *audit_, *accounts_, *messaging_, *stores_.log, *stores_.social,
+            registry_, infra::traces(), [this] { return server_stats(); }});
+        gateway::add_admin_routes(routes_, *admin_);
         const gateway::authenticator authenticate = [this](std::string token) {
             return authenticate_(std::move(token));
         };
@@ -238,7 +263,15 @@ public:
         ws_ = std::make_unique<gateway::websocket_gateway>(registry_, std::move(ws_deps), ws_limits_,
                                                            metrics_, clock_);
         auto downstream = bus_->subscribe(logic::downstream_topic, "gateway",
-                                          [this](const bus::envelope& e) { ws_->deliver(*e.payload); });
+                                          [this](const bus::envelope& e) {
+                                              std::string_view trace;
+                                              for (const auto& [name, value] : e.hdrs) {
+                                                  if (name == "trace") {
+                                                      trace = value;
+                                                  }
+                                              }
+                                              ws_->deliver(*e.payload, trace);
+                                          });
         if (!downstream) {
             infra::log::error("app", "cannot subscribe gateway", {{"error", downstream.error().message}});
             return 1;
@@ -255,6 +288,9 @@ public:
                          {{"addr", *addr}, {"version", MONOCHAT_VERSION},
                           {"data_dir", cfg_.storage.data_dir}});
         health_.ready = true;
+
+        net::signal_set hangup(ioc_, SIGHUP);
+        wait_for_hangup(hangup);
 
         net::signal_set signals(ioc_, SIGINT, SIGTERM);
         wait_for_signal(signals);
@@ -287,6 +323,36 @@ public:
     }
 
 private:
+    // What a reload changes besides the published snapshot: modules that copied values at
+    // start. Logic, task and access read the snapshot per operation.
+    void apply_live(const infra::config& next) {
+        apply_logging(next);
+        infra::traces().set_capacity(static_cast<std::size_t>(next.trace.buffer_messages));
+        http_limits_.apply(next);
+        ws_limits_.apply(next);
+        // TLS certificates: http_server::reload_tls(next.server.tls) belongs here once TLS
+        // serving (H4) is committed.
+    }
+
+    // Counters of objects the admin backend does not hold, for GET /api/v1/admin/stats.
+    std::string server_stats() const {
+        return "{\"version\":\"" MONOCHAT_VERSION "\",\"commit\":\"" MONOCHAT_COMMIT
+               "\",\"http_connections\":" +
+               std::to_string(http_ ? http_->open_connections() : 0) +
+               ",\"websocket_sessions\":" + std::to_string(ws_ ? ws_->sessions() : 0) + "}";
+    }
+
+    void wait_for_hangup(net::signal_set& hangup) {
+        hangup.async_wait([this, &hangup](const boost::system::error_code& ec, int) {
+            if (ec || stopping_) {
+                return;
+            }
+            // Reading a small file: cheap enough for an I/O thread, and rare.
+            (void)reloader_->reload_file("sighup");  // the outcome is logged and counted
+            wait_for_hangup(hangup);
+        });
+    }
+
     void wait_for_signal(net::signal_set& signals) {
         signals.async_wait([this, &signals](const boost::system::error_code& ec, int sig) {
             if (ec) {
@@ -308,14 +374,15 @@ private:
     net::awaitable<void> graceful_stop() {
         health_.draining = true;
         net::steady_timer timer(ioc_);
-        if (cfg_.server.drain_delay_ms > 0) {
-            timer.expires_after(std::chrono::milliseconds(cfg_.server.drain_delay_ms));
+        const auto live = live_.get();
+        if (live->server.drain_delay_ms > 0) {
+            timer.expires_after(std::chrono::milliseconds(live->server.drain_delay_ms));
             co_await timer.async_wait(net::as_tuple(net::use_awaitable));
         }
         http_->stop_accepting();
         ws_->close_all(1001);
         const auto deadline = std::chrono::steady_clock::now() +
-                              std::chrono::milliseconds(cfg_.server.shutdown_timeout_ms);
+                              std::chrono::milliseconds(live->server.shutdown_timeout_ms);
         for (;;) {
             http_->close_idle();
             if (http_->open_connections() == 0) {
@@ -333,6 +400,7 @@ private:
     }
 
     const infra::config cfg_;
+    const std::optional<std::string> config_path_;
     infra::live_config live_{cfg_};
     infra::system_clock clock_;
     infra::id_generator ids_;
@@ -366,14 +434,17 @@ private:
     gateway::http_limits http_limits_;
     gateway::router routes_;
     std::unique_ptr<gateway::http_server> http_;
+    std::unique_ptr<config_reloader> reloader_;
+    std::unique_ptr<audit_log> audit_;
+    std::unique_ptr<admin_service> admin_;
     bool stopping_ = false;
 };
 
 }  // namespace
 
-int run(const infra::config& cfg, std::optional<std::string> /*config_path*/) {
+int run(const infra::config& cfg, std::optional<std::string> config_path) {
     try {
-        server s(cfg);
+        server s(cfg, std::move(config_path));
         return s.run();
     } catch (const std::exception& e) {
         infra::log::error("app", "fatal", {{"error", e.what()}});

@@ -12,6 +12,9 @@
 #ifndef MONOCHAT_VERSION
 #define MONOCHAT_VERSION "unknown"
 #endif
+#ifndef MONOCHAT_COMMIT
+#define MONOCHAT_COMMIT "unknown"
+#endif
 
 namespace {
 
@@ -53,7 +56,7 @@ int main(int argc, char** argv) {
             }
             return 0;
         } else if (arg == "--version" || arg == "-V") {
-            std::printf("monochat %s\n", MONOCHAT_VERSION);
+            std::printf("monochat %s (commit %s)\n", MONOCHAT_VERSION, MONOCHAT_COMMIT);
             return 0;
         } else if (arg == "--help" || arg == "-h") {
             std::printf("%s", usage);

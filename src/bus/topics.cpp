@@ -48,6 +48,7 @@ std::string encode_delivery(const delivery& d) {
     put(out, d.close_code);
     put(out, d.exclude_session);
     put(out, d.exclude_user);
+    put(out, d.message_id);
     put(out, static_cast<std::uint32_t>(d.user_ids.size()));
     for (auto id : d.user_ids) {
         put(out, id);
@@ -62,7 +63,8 @@ result<delivery> decode_delivery(std::string_view in) {
     std::uint8_t is_message = 0;
     std::uint32_t n = 0;
     if (!get(in, kind) || !get(in, is_message) || !get(in, d.close_code) ||
-        !get(in, d.exclude_session) || !get(in, d.exclude_user) || !get(in, n) || kind < 1 ||
+        !get(in, d.exclude_session) || !get(in, d.exclude_user) || !get(in, d.message_id) ||
+        !get(in, n) || kind < 1 ||
         kind > 4 || in.size() / 8 < n) {
         return malformed("delivery");
     }
@@ -108,6 +110,7 @@ std::string encode_fanout_job(const fanout_job& j) {
     out.reserve(24 + j.conversation_id.size() + j.frame.size());
     put(out, j.group_id);
     put(out, j.exclude_session);
+    put(out, j.message_id);
     put_bytes(out, j.conversation_id);
     out += j.frame;
     return out;
@@ -115,7 +118,8 @@ std::string encode_fanout_job(const fanout_job& j) {
 
 result<fanout_job> decode_fanout_job(std::string_view in) {
     fanout_job j;
-    if (!get(in, j.group_id) || !get(in, j.exclude_session) || !get_bytes(in, j.conversation_id)) {
+    if (!get(in, j.group_id) || !get(in, j.exclude_session) || !get(in, j.message_id) ||
+        !get_bytes(in, j.conversation_id)) {
         return malformed("fan-out job");
     }
     j.frame.assign(in);

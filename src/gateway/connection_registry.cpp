@@ -1,6 +1,7 @@
 #include <monochat/gateway/connection_registry.hpp>
 
 #include <algorithm>
+#include <monochat/infra/message_traces.hpp>
 
 namespace monochat::gateway {
 
@@ -54,17 +55,23 @@ void connection_registry::unsubscribe_world(const ws_connection& c) {
 
 std::size_t connection_registry::push_to_user(std::uint64_t user_id,
                                               const std::shared_ptr<const std::string>& frame,
-                                              std::uint64_t exclude_session) {
+                                              std::uint64_t exclude_session,
+                                              std::uint64_t traced_message) {
     auto& shard = shard_of_user(user_id);
     std::lock_guard lock(shard.mutex);
     auto it = shard.users.find(user_id);
     if (it == shard.users.end()) {
         return 0;
     }
+    // Checked once per user, not per session: off, tracing costs one relaxed load here.
+    auto* traces = traced_message != 0 && infra::traces().enabled() ? &infra::traces() : nullptr;
     std::size_t n = 0;
     for (const auto& c : it->second) {
         if (c->session_id() != exclude_session && c->push(frame)) {
             ++n;
+            if (traces != nullptr) {
+                traces->add(traced_message, infra::trace_stage::pushed, user_id, c->session_id());
+            }
         }
     }
     return n;

@@ -496,7 +496,7 @@ upgrade_handler websocket_gateway::handler() {
     return [impl = impl_](std::unique_ptr<upgrade_request> up) { impl->start(std::move(up)); };
 }
 
-void websocket_gateway::deliver(std::string_view payload) {
+void websocket_gateway::deliver(std::string_view payload, std::string_view trace_id) {
     auto d = logic::decode_delivery(payload);
     if (!d) {
         infra::log::error("gateway", "dropping a malformed delivery");
@@ -509,11 +509,15 @@ void websocket_gateway::deliver(std::string_view payload) {
             std::size_t n = 0;
             for (auto user : d->user_ids) {
                 if (user != d->exclude_user) {
-                    n += registry.push_to_user(user, frame, d->exclude_session);
+                    n += registry.push_to_user(user, frame, d->exclude_session, d->message_id);
                 }
             }
             if (d->is_message) {
                 impl_->metrics.delivered.inc(n);
+                if (!trace_id.empty()) {
+                    infra::log::debug("gateway", "message queued on connections",
+                                      {{"trace", trace_id}, {"sessions", n}});
+                }
             }
             return;
         }

@@ -34,6 +34,7 @@ namespace {
 namespace net = boost::asio;
 
 constexpr std::uint16_t close_logged_out = 4001;
+constexpr std::uint16_t close_suspended = 4003;
 
 argon2_cost cost_of(const infra::config& cfg) {
     return {static_cast<std::uint64_t>(cfg.auth.argon2_ops),
@@ -211,6 +212,11 @@ public:
             co_return wrong_credentials();
         }
         guard_.record_success(user_key);
+        if (user->suspended) {
+            // Only after the password check: a suspension is not revealed to a guesser.
+            infra::log::info("logic", "login refused: suspended", {{"user_id", user->id}});
+            co_return make_error(errc::forbidden, "this account is suspended");
+        }
         logins_ok_.inc();
         co_return co_await issue_token(*user, cfg->auth.token_ttl_s);
     }
@@ -292,6 +298,9 @@ public:
             }
             co_return user.error();
         }
+        if (user->suspended) {
+            co_return bad_token();
+        }
         identity who{user->id, user->guest, std::move(token_hash)};
         cache_.insert(epoch, who, token->expires_ms);
         co_return who;
@@ -348,7 +357,119 @@ public:
         co_return out;
     }
 
+    task<bool> is_admin(std::uint64_t user_id) override {
+        auto first = co_await deps_.store.first_registered_user();
+        if (!first) {
+            co_return first.error();
+        }
+        if (*first == user_id) {
+            co_return true;
+        }
+        const auto cfg = deps_.config.get();
+        if (cfg->auth.admins.empty()) {
+            co_return false;
+        }
+        auto user = co_await deps_.store.get_user(user_id);
+        if (!user) {
+            if (user.error().code == errc::not_found) {
+                co_return false;
+            }
+            co_return user.error();
+        }
+        co_return !user->guest && named_admin(cfg->auth.admins, user->username);
+    }
+
+    task<std::vector<admin_user_info>> list_users(std::uint64_t after,
+                                                  std::size_t limit) override {
+        auto users = co_await deps_.store.list_users(after, limit);
+        if (!users) {
+            co_return users.error();
+        }
+        auto first = co_await deps_.store.first_registered_user();
+        if (!first) {
+            co_return first.error();
+        }
+        const auto cfg = deps_.config.get();
+        std::vector<admin_user_info> out;
+        out.reserve(users->size());
+        for (const auto& u : *users) {
+            admin_user_info a;
+            a.user = to_info(u, deps_.presence);
+            a.suspended = u.suspended;
+            a.admin = u.id == *first || (!u.guest && named_admin(cfg->auth.admins, u.username));
+            a.created_ms = u.created_ms;
+            out.push_back(std::move(a));
+        }
+        co_return out;
+    }
+
+    task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
+        if (auto st = co_await deps_.store.set_suspended(user_id, suspended); !st) {
+            co_return st.error();
+        }
+        if (suspended) {
+            if (auto st = co_await revoke_all(user_id); !st) {
+                co_return st.error();
+            }
+        }
+        infra::log::info("logic", suspended ? "user suspended" : "user unsuspended",
+                         {{"user_id", user_id}});
+        co_return status{};
+    }
+
+    task<void> delete_user(std::uint64_t user_id) override {
+        if (auto st = co_await revoke_all(user_id); !st) {
+            co_return st.error();
+        }
+        if (auto st = co_await deps_.store.delete_user(user_id); !st) {
+            co_return st.error();
+        }
+        infra::log::info("logic", "user deleted", {{"user_id", user_id}});
+        co_return status{};
+    }
+
 private:
+    static bool named_admin(std::string_view list, std::string_view username) {
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            auto name = list.substr(0, comma);
+            while (!name.empty() && name.front() == ' ') {
+                name.remove_prefix(1);
+            }
+            while (!name.empty() && name.back() == ' ') {
+                name.remove_suffix(1);
+            }
+            if (!name.empty() && name == username) {
+                return true;
+            }
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            list.remove_prefix(comma + 1);
+        }
+        return false;
+    }
+
+    // Every token of the user stops working now: the store forgets them, the cache too, and
+    // the user's sessions are closed (4003) wherever they are.
+    net::awaitable<status> revoke_all(std::uint64_t user_id) {
+        auto user = co_await deps_.store.get_user(user_id);
+        if (!user) {
+            co_return user.error();
+        }
+        auto dropped = co_await deps_.store.delete_user_tokens(user_id);
+        if (!dropped) {
+            co_return dropped.error();
+        }
+        cache_.revoke_user(user_id);
+        delivery d;
+        d.kind = delivery_kind::close_user;
+        d.close_code = close_suspended;
+        d.user_ids = {user_id};
+        events_.publish(std::to_string(user_id), d);
+        co_return status{};
+    }
+
     infra::counter& counter(std::string_view op, std::string_view outcome) {
         return deps_.metrics.get_counter("monochat_auth_total",
                                          "Registrations, guest creations and logins by outcome.",

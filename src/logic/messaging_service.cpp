@@ -10,6 +10,7 @@
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
 #include <monochat/infra/live_config.hpp>
+#include <monochat/infra/message_traces.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/access.hpp>
@@ -359,6 +360,12 @@ public:
             a.update_target = std::move(*rules);
         }
         const auto message_id = a.message_id;
+        // The trace buffer follows the message from here (one relaxed load when it is off).
+        auto& traces = infra::traces();
+        if (traces.enabled()) {
+            traces.begin(message_id, req.trace_id, conv->id);
+            traces.add(message_id, infra::trace_stage::received, req.who.user_id);
+        }
         remember_origin(message_id, req.session_id);
         auto r = co_await d_.log.append(std::move(a));
         if (!r || r->duplicate) {
@@ -373,6 +380,9 @@ public:
             co_return to_send_result(r->message, true);
         }
         sent_.inc();
+        if (traces.enabled()) {
+            traces.add(message_id, infra::trace_stage::stored, r->message.seq);
+        }
         ack_latency_.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         after_send(req.who, *conv, r->message, req.body);
@@ -651,8 +661,12 @@ private:
             return;
         }
         std::string frame = R"({"type":"message","message":)" + message_json(from_event(*ev)) + "}";
+        auto& traces = infra::traces();
+        // The send path's trace id, carried on the bus headers to task and gateway.
+        const std::string trace_id = traces.trace_id_of(ev->message_id);
         bus::delivery d;
         d.is_message = true;
+        d.message_id = ev->message_id;
         d.exclude_session = ev->origin_session;
         switch (conv->kind) {
             case conversation_kind::world: d.kind = bus::delivery_kind::world; break;
@@ -667,8 +681,16 @@ private:
                     return;
                 }
                 if (ids->size() > threshold) {
-                    bus::fanout_job job{conv->id, conv->group_id, ev->origin_session, std::move(frame)};
-                    publish_or_log(bus::fanout_topic, conv->id, bus::encode_fanout_job(job), *ev);
+                    bus::fanout_job job{conv->id, conv->group_id, ev->origin_session,
+                                        ev->message_id, std::move(frame)};
+                    if (traces.enabled()) {
+                        traces.add(ev->message_id, infra::trace_stage::fanout, 0, 1);
+                    }
+                    infra::log::debug("logic", "message handed to fan-out workers",
+                                      {{"trace", trace_id}, {"conversation", conv->id},
+                                       {"seq", ev->seq}});
+                    publish_or_log(bus::fanout_topic, conv->id, bus::encode_fanout_job(job), *ev,
+                                   trace_id);
                     return;
                 }
                 d.user_ids = std::move(*ids);
@@ -676,13 +698,23 @@ private:
             }
         }
         d.frame = std::move(frame);
-        publish_or_log(bus::downstream_topic, conv->id, bus::encode_delivery(d), *ev);
+        if (traces.enabled()) {
+            traces.add(ev->message_id, infra::trace_stage::fanout, d.user_ids.size(), 0);
+        }
+        infra::log::debug("logic", "message handed to gateway",
+                          {{"trace", trace_id}, {"conversation", conv->id}, {"seq", ev->seq},
+                           {"recipients", d.user_ids.size()}});
+        publish_or_log(bus::downstream_topic, conv->id, bus::encode_delivery(d), *ev, trace_id);
     }
 
     void publish_or_log(std::string_view topic, const std::string& key, std::string bytes,
-                        const bus::message_event& ev) {
-        auto st = d_.bus.publish(topic, key, std::make_shared<const std::string>(std::move(bytes)), {},
-                                 publish_wait);
+                        const bus::message_event& ev, const std::string& trace_id) {
+        bus::headers hdrs;
+        if (!trace_id.empty()) {
+            hdrs.emplace_back("trace", trace_id);
+        }
+        auto st = d_.bus.publish(topic, key, std::make_shared<const std::string>(std::move(bytes)),
+                                 std::move(hdrs), publish_wait);
         if (!st) {
             publish_failed_.inc();
             infra::log::error("logic", "a message could not be queued for delivery",

@@ -54,6 +54,19 @@ void token_cache::revoke(const std::string& token_hash) {
     }
 }
 
+void token_cache::revoke_user(std::uint64_t user_id) {
+    std::lock_guard lock(mutex_);
+    ++epoch_;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (it->second.who.user_id == user_id) {
+            lru_.erase(it->second.lru);
+            it = entries_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
 std::size_t token_cache::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();

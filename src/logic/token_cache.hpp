@@ -26,6 +26,8 @@ public:
     // Caches unless a revocation happened after `seen_epoch` was read.
     void insert(std::uint64_t seen_epoch, const identity& who, std::int64_t expires_ms);
     void revoke(const std::string& token_hash);
+    // Every cached token of the user (suspension, deletion); O(entries).
+    void revoke_user(std::uint64_t user_id);
     [[nodiscard]] std::size_t size() const;
 
 private:

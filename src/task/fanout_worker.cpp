@@ -7,6 +7,7 @@
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/live_config.hpp>
 #include <monochat/infra/log.hpp>
+#include <monochat/infra/message_traces.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/social_store.hpp>
 
@@ -35,13 +36,29 @@ struct fanout_worker::impl {
     infra::counter& failed;
     std::unique_ptr<bus::subscription> sub;
 
-    void handle(const std::string& payload) {
+    // The trace id of the send that stored the message (a bus header), or empty.
+    static std::string trace_of(const bus::envelope& e) {
+        for (const auto& [name, value] : e.hdrs) {
+            if (name == "trace") {
+                return value;
+            }
+        }
+        return {};
+    }
+
+    void handle(const bus::envelope& e) {
+        const std::string& payload = *e.payload;
         auto job = bus::decode_fanout_job(payload);
         if (!job) {
             infra::log::error("task", "dropping a malformed fan-out job");
             return;
         }
         jobs.inc();
+        const std::string trace_id = trace_of(e);
+        bus::headers hdrs;
+        if (!trace_id.empty()) {
+            hdrs.emplace_back("trace", trace_id);
+        }
         const auto shard_size = static_cast<std::size_t>(live.get()->fanout.shard_size);
         std::uint64_t after = 0;
         for (;;) {
@@ -66,10 +83,17 @@ struct fanout_worker::impl {
             bus::delivery d;
             d.is_message = true;
             d.exclude_session = job->exclude_session;
+            d.message_id = job->message_id;
             d.user_ids = std::move(*ids);
             d.frame = job->frame;
+            if (auto& traces = infra::traces(); traces.enabled()) {
+                traces.add(job->message_id, infra::trace_stage::fanout, d.user_ids.size(), 1);
+            }
+            infra::log::debug("task", "fan-out shard queued",
+                              {{"trace", trace_id}, {"conversation", job->conversation_id},
+                               {"recipients", d.user_ids.size()}});
             auto st = bus.publish(bus::downstream_topic, job->conversation_id,
-                                  std::make_shared<const std::string>(bus::encode_delivery(d)), {},
+                                  std::make_shared<const std::string>(bus::encode_delivery(d)), hdrs,
                                   std::chrono::milliseconds(10000));
             if (!st) {
                 failed.inc();
@@ -93,7 +117,7 @@ fanout_worker::~fanout_worker() { stop(); }
 status fanout_worker::start() {
     impl_->bus.declare(bus::fanout_topic, {2, 65536});
     auto sub = impl_->bus.subscribe(bus::fanout_topic, "fanout",
-                                    [this](const bus::envelope& e) { impl_->handle(*e.payload); });
+                                    [this](const bus::envelope& e) { impl_->handle(e); });
     if (!sub) {
         return sub.error();
     }

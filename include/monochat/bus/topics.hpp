@@ -46,6 +46,9 @@ struct delivery {
     std::uint16_t close_code = 0;
     // A `message` push: counted in monochat_messages_delivered_total.
     bool is_message = false;
+    // The pushed message's id, so that gateway can record each connection it reached in the
+    // trace buffer (infra/message_traces.hpp); 0 for other frames.
+    std::uint64_t message_id = 0;
     std::string frame;
 };
 
@@ -75,6 +78,7 @@ struct fanout_job {
     std::string conversation_id;
     std::uint64_t group_id = 0;
     std::uint64_t exclude_session = 0;
+    std::uint64_t message_id = 0;  // for the trace buffer
     std::string frame;
 };
 

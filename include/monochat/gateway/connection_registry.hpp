@@ -50,8 +50,9 @@ public:
     void unsubscribe_world(const ws_connection& c);
 
     // Pushes to every session of `user_id` except `exclude_session`; returns how many got it.
+    // With `traced_message`, each session reached is recorded in the trace buffer.
     std::size_t push_to_user(std::uint64_t user_id, const std::shared_ptr<const std::string>& frame,
-                             std::uint64_t exclude_session = 0);
+                             std::uint64_t exclude_session = 0, std::uint64_t traced_message = 0);
     // Pushes to every world subscriber except `exclude_session` and the sessions of
     // `exclude_user`; returns how many got it.
     std::size_t push_to_world(const std::shared_ptr<const std::string>& frame,

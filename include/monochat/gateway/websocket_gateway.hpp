@@ -67,8 +67,9 @@ public:
     upgrade_handler handler();
 
     // Decodes one `downstream` bus payload (logic::delivery) and queues it on the sessions it
-    // names. Called on the bus's consumer threads.
-    void deliver(std::string_view payload);
+    // names. `trace_id` is the envelope's trace header (empty when none), for log lines.
+    // Called on the bus's consumer threads.
+    void deliver(std::string_view payload, std::string_view trace_id = {});
 
     // Refuses new upgrades from now on and closes every session with `code` (1001 at shutdown).
     void close_all(std::uint16_t code);

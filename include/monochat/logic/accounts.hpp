@@ -41,6 +41,14 @@ struct auth_result {
     std::string token;  // the bearer token; only ever returned here, never stored or logged
 };
 
+// A user as the admin API lists it.
+struct admin_user_info {
+    user_info user;
+    bool suspended = false;
+    bool admin = false;
+    std::int64_t created_ms = 0;
+};
+
 struct accounts_options {
     // Threads hashing and verifying passwords; 0: one per core. Default: 0.
     std::size_t hashing_threads = 0;
@@ -94,6 +102,20 @@ public:
     // invalid_argument (empty prefix).
     virtual task<std::vector<user_info>> search(identity who, std::string prefix,
                                                 std::size_t limit) = 0;
+
+    // ---- administration (the admin API checks its callers with is_admin) ----
+
+    // True for the first registered user and for users named in `auth.admins`.
+    virtual task<bool> is_admin(std::uint64_t user_id) = 0;
+    // Users (guests included) with ids above `after`, ascending, at most `limit`.
+    virtual task<std::vector<admin_user_info>> list_users(std::uint64_t after,
+                                                          std::size_t limit) = 0;
+    // Suspends a user (every token revoked, logins refused with forbidden) or lifts it.
+    // Errors: not_found.
+    virtual task<void> set_suspended(std::uint64_t user_id, bool suspended) = 0;
+    // Deletes the user with its tokens, friendships, memberships and read state; messages stay
+    // in the log. Errors: not_found, conflict (the user owns a group).
+    virtual task<void> delete_user(std::uint64_t user_id) = 0;
 };
 
 // The service; starts its hashing threads (joined on destruction) and computes the dummy hash

@@ -1,0 +1,85 @@
+#pragma once
+// The admin API's backend (gateway/admin_routes.hpp): checks the admin role, does each action
+// through the service that owns it, and writes every action to the audit log. Private to app.
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <monochat/gateway/admin_routes.hpp>
+#include <monochat/infra/live_config.hpp>
+#include <string>
+
+#include "app/operations.hpp"
+
+namespace monochat::gateway {
+class connection_registry;
+}
+namespace monochat::infra {
+class message_traces;
+}
+namespace monochat::logic {
+class accounts;
+class messaging_service;
+}  // namespace monochat::logic
+namespace monochat::storage {
+class message_log;
+class social_store;
+}  // namespace monochat::storage
+
+namespace monochat::app {
+
+struct admin_dependencies {
+    const infra::live_config& live;
+    config_reloader& reloader;
+    audit_log& audit;
+    logic::accounts& accounts;
+    logic::messaging_service& messaging;
+    storage::message_log& log;
+    storage::social_store& social;
+    gateway::connection_registry& registry;
+    const infra::message_traces& traces;
+    // Server counters that live in other objects: a JSON object text.
+    std::function<std::string()> server_stats;
+};
+
+class admin_service final : public gateway::admin_backend {
+public:
+    explicit admin_service(admin_dependencies deps);
+
+    boost::asio::awaitable<result<std::uint64_t>> authorize(std::string bearer_token) override;
+    boost::asio::awaitable<result<std::string>> stats(gateway::admin_caller who) override;
+    boost::asio::awaitable<result<std::string>> list_users(gateway::admin_caller who,
+                                                           std::uint64_t after,
+                                                           std::size_t limit) override;
+    boost::asio::awaitable<result<std::string>> disconnect_user(gateway::admin_caller who,
+                                                                std::uint64_t user_id) override;
+    boost::asio::awaitable<result<std::string>> suspend_user(gateway::admin_caller who,
+                                                             std::uint64_t user_id,
+                                                             bool suspended) override;
+    boost::asio::awaitable<result<std::string>> delete_user(gateway::admin_caller who,
+                                                            std::uint64_t user_id) override;
+    boost::asio::awaitable<result<std::string>> delete_message(gateway::admin_caller who,
+                                                               std::string conversation_id,
+                                                               std::uint64_t seq) override;
+    boost::asio::awaitable<result<std::string>> settings(gateway::admin_caller who) override;
+    boost::asio::awaitable<result<std::string>> change_settings(gateway::admin_caller who,
+                                                                std::string patch) override;
+    boost::asio::awaitable<result<std::string>> reload(gateway::admin_caller who) override;
+    boost::asio::awaitable<result<std::string>> backup(gateway::admin_caller who) override;
+    boost::asio::awaitable<result<std::string>> trace(gateway::admin_caller who,
+                                                      std::uint64_t message_id) override;
+
+private:
+    // Writes the audit record of an action and passes its result through.
+    result<std::string> audited(const gateway::admin_caller& who, std::string_view action,
+                                std::string_view target, result<std::string> r,
+                                std::string_view detail = {});
+
+    admin_dependencies d_;
+    // Backups' blocking step (the RocksDB checkpoint).
+    boost::asio::thread_pool pool_{1};
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace monochat::app
