@@ -225,6 +225,14 @@ browserTest('a guest chats in the world room on a phone-sized screen', async () 
   // Guests have no friends or groups tabs.
   await g.getByRole('button', { name: 'Back to conversations' }).click();
   assert.equal(await g.getByRole('tab', { name: /Friends/ }).isVisible(), false);
+  // Logging out revokes the token: the sign-in screen is back, also after a reload.
+  const token = await g.evaluate(() => localStorage.getItem('monochat.token'));
+  await g.getByRole('button', { name: 'Log out' }).click();
+  await g.locator('#auth').waitFor();
+  await g.reload();
+  await g.locator('#auth').waitFor();
+  const me = await fetch(`${server.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 401);
 });
 
 browserTest('a group of three: create, chat, replies, reactions, edits, read by all, and search', async () => {

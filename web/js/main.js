@@ -193,6 +193,13 @@ async function endSession(message) {
   firstHello = true;
   $('messages').replaceChildren();
   $('conv-list').replaceChildren();
+  for (const id of ['search-results', 'find-results', 'friend-list', 'incoming', 'outgoing']) {
+    $(id).replaceChildren();
+  }
+  $('panel-search').hidden = true;
+  $('search-input').value = '';
+  if ($('group-dialog').open) $('group-dialog').close();
+  document.body.classList.remove('in-chat');
   showAuth();
   if (message) $('auth-error').textContent = message;
 }
@@ -229,6 +236,12 @@ function onStoreChange(what, cid) {
     case 'list':
     case 'users':
     case 'presence':
+      if (ui.active && !store.conv(ui.active.id)) {
+        // Removed from the group (or it is gone): close it.
+        ui.active = null;
+        ui.rendered.clear();
+        renderChat();
+      }
       renderList();
       if (ui.active) renderChatHead();
       if (what === 'users' && ui.active) renderMessages();
