@@ -13,6 +13,7 @@ case "${1:-}" in
         packages=(g++ cmake ninja-build pkg-config ccache git
                   libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
                   libsodium-dev libssl-dev curl ca-certificates
+                  clang libclang-rt-14-dev
                   catch2 chromium fonts-noto-color-emoji) ;;
     *)
         packages=(g++ cmake ninja-build pkg-config ccache git
