@@ -323,11 +323,16 @@ browserTest('older history loads on scroll, and the keyboard moves through the l
   const made = await server.api('POST', '/groups', { name: `Archive ${RUN}`, member_ids: [l.user_id] }, k.token);
   const cid = made.group.conversation_id;
   for (let i = 1; i <= 120; i++) {
+    // The last one mentions Lee: the list shows a mentions badge besides the unread count.
+    const body = { type: 'text', text: `history ${i}` };
+    if (i === 120) body.mentions = [l.user_id];
     await server.api('POST', `/conversations/${cid}/messages`,
-      { client_msg_id: `hist-${RUN}-${i}`, body: { type: 'text', text: `history ${i}` } }, k.token);
+      { client_msg_id: `hist-${RUN}-${i}`, body }, k.token);
   }
   const p = await newPage(server.url);
   await login(p, `lee_${RUN}`);
+  await conv(p, `Archive ${RUN}`).locator('.badge.mention', { hasText: '@1' }).waitFor();
+  await conv(p, `Archive ${RUN}`).locator('.badge.unread', { hasText: '120' }).waitFor();
   await conv(p, `Archive ${RUN}`).click();
   await p.locator('#messages .text', { hasText: 'history 120' }).waitFor();
   assert.equal((await texts(p)).length, 50, 'the first page holds 50 messages');

@@ -304,7 +304,7 @@ function renderList() {
       class: `dot${store.online(c.peer_id) ? ' on' : ''}`,
       title: store.online(c.peer_id) ? 'online' : 'offline',
     }) : h('span', { class: `avatar ${c.kind}`, 'aria-hidden': 'true', text: c.kind === 'world' ? '🌐' : '#' });
-    const label = `${title}${unread ? `, ${unread} unread` : ''}${c.mentions_unread ? `, ${c.mentions_unread} mentions` : ''}${c.kind === 'direct' ? (store.online(c.peer_id) ? ', online' : ', offline') : ''}`;
+    const label = `${title}${unread ? `, ${unread} unread` : ''}${c.mentions_unread ? `, ${c.mentions_unread} mention${c.mentions_unread > 1 ? 's' : ''}` : ''}${c.kind === 'direct' ? (store.online(c.peer_id) ? ', online' : ', offline') : ''}`;
     const btn = h('button', {
       type: 'button', class: `conv${active ? ' active' : ''}`, 'aria-label': label,
       'aria-current': active ? 'true' : false, dataset: { cid: c.id },
