@@ -394,6 +394,11 @@ browserTest('the server restarts mid-conversation and the page recovers without 
     await expectTexts(pg, ['before the restart', 'sent while the server was down', 'after the restart']);
     await send(ph, 'welcome back');
     await expectTexts(pg, ['before the restart', 'sent while the server was down', 'after the restart', 'welcome back']);
+    // The server stored each message once: the resend reused its client_msg_id.
+    const dmId = `dm:${[g.user_id, h.user_id].sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1)).join(':')}`;
+    const stored = await durable.api('GET', `/conversations/${dmId}/messages?limit=50`, undefined, g.token);
+    assert.deepEqual(stored.messages.map((m) => m.body.text),
+      ['before the restart', 'sent while the server was down', 'after the restart', 'welcome back']);
     assert.equal(await pg.evaluate(() => window.noReloadMark), 42);
     assert.equal(await ph.evaluate(() => window.noReloadMark), 42);
   } finally {
