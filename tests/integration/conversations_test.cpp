@@ -58,7 +58,8 @@ TEST_CASE("the list holds world, groups and direct chats with messages, newest f
     REQUIRE(world.size() == 1);
     CHECK(world[0] == nlohmann::json{{"conversation_id", "world"}, {"kind", "world"},
                                      {"title", "World"}, {"last_seq", 0}, {"read_seq", 0},
-                                     {"unread", 0}, {"last_message", nullptr}});
+                                     {"unread", 0}, {"mentions_unread", 0},
+                                     {"last_message", nullptr}});
 
     const std::string gid = create_group(http, alice, {bob});
     const std::string group = "group:" + gid;
@@ -175,4 +176,73 @@ TEST_CASE("unread counts, clamped reads, ignored reads and receipts",
     CHECK(read(bob, dm_id(bob, carol), 1).status == 204);
     check_error(read(bob, dm_id(alice, carol), 1), 403, "forbidden");
     CHECK(read(bob, "world", 0).status == 204);
+}
+
+TEST_CASE("a mention of an offline member shows in their list until they read it",
+          "[integration][conversations]") {
+    server_process server(rest_test_config());
+    server.start();
+    http_client http(server.host(), server.port());
+    const auto alice = register_user(http, "alice");
+    const auto bob = register_user(http, "bob");
+    const auto carol = register_user(http, "carol");
+    const auto dave = register_user(http, "dave");  // not a member of the group
+    const std::string group = "group:" + create_group(http, alice, {bob, carol});
+    int n = 0;
+    const auto send = [&](const nlohmann::json& body) {
+        auto r = http.post(api("/conversations/" + group + "/messages"),
+                           {{"client_msg_id", "mention-" + std::to_string(++n)}, {"body", body}},
+                           alice.token);
+        REQUIRE(r.status == 201);
+        return r.json()["message"]["seq"].get<std::uint64_t>();
+    };
+
+    // Nobody but alice is connected. bob is mentioned twice, carol once, dave (no member) and
+    // alice herself are mentioned and ignored.
+    send({{"type", "text"}, {"text", "hi bob"}, {"mentions", {bob.user_id, dave.user_id}}});
+    send({{"type", "text"}, {"text", "no mention"}});
+    const auto third = send({{"type", "text"},
+                             {"text", "bob, carol, me"},
+                             {"mentions", {bob.user_id, carol.user_id, alice.user_id}}});
+    // Mentions are recorded just after the ack.
+    CHECK(wait_until([&] { return entry(http, bob, group)["mentions_unread"] == 2; }, 3000ms));
+    CHECK(wait_until([&] { return entry(http, carol, group)["mentions_unread"] == 1; }, 3000ms));
+    const auto b = entry(http, bob, group);
+    CHECK(b["unread"] == 3);
+    CHECK(entry(http, alice, group)["mentions_unread"] == 0);
+    CHECK(entry(http, dave, group) == nullptr);
+
+    // Recalling the third message takes its mentions back.
+    send({{"type", "recall"}, {"target_seq", third}});
+    CHECK(wait_until([&] { return entry(http, carol, group)["mentions_unread"] == 0; }, 3000ms));
+    CHECK(wait_until([&] { return entry(http, bob, group)["mentions_unread"] == 1; }, 3000ms));
+
+    // Reading past the first message reads its mention.
+    REQUIRE(http.post(api("/conversations/" + group + "/read"), {{"seq", 1}}, bob.token).status ==
+            204);
+    CHECK(entry(http, bob, group)["mentions_unread"] == 0);
+    // A mention at or before the read position does not come back.
+    send({{"type", "text"}, {"text", "again bob"}, {"mentions", {bob.user_id}}});
+    CHECK(wait_until([&] { return entry(http, bob, group)["mentions_unread"] == 1; }, 3000ms));
+}
+
+TEST_CASE("in a direct chat only the peer can be mentioned", "[integration][conversations]") {
+    server_process server(rest_test_config());
+    server.start();
+    http_client http(server.host(), server.port());
+    const auto alice = register_user(http, "alice");
+    const auto bob = register_user(http, "bob");
+    const auto carol = register_user(http, "carol");
+    befriend(http, alice, bob);
+    const std::string dm = dm_id(alice, bob);
+    auto r = http.post(api("/conversations/" + dm + "/messages"),
+                       {{"client_msg_id", "dm-mention"},
+                        {"body", {{"type", "text"}, {"text", "hey"},
+                                  {"mentions", {bob.user_id, carol.user_id}}}}},
+                       alice.token);
+    REQUIRE(r.status == 201);
+    CHECK(wait_until([&] { return entry(http, bob, dm)["mentions_unread"] == 1; }, 3000ms));
+    for (const auto& c : http.get(api("/conversations"), carol.token).json()["conversations"]) {
+        CHECK(c["mentions_unread"] == 0);
+    }
 }
