@@ -232,9 +232,9 @@ net::awaitable<result<std::string>> admin_service::backup(gateway::admin_caller 
     // for a moment, so it runs off the network threads.
     auto& log = d_.log;
     const auto messages = (dir / "messages").string();
-    status cp = co_await infra::run_blocking(pool_.get_executor(), [&log, messages]() noexcept -> status {
-        return log.checkpoint(messages);
-    });
+    // Named first: GCC 12 mishandles a lambda holding a string built inside co_await.
+    auto checkpoint = [&log, messages]() noexcept -> status { return log.checkpoint(messages); };
+    status cp = co_await infra::run_blocking(pool_.get_executor(), std::move(checkpoint));
     if (!cp) {
         co_return audited(who, "backup", dir.string(), cp.error());
     }
