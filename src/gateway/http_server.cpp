@@ -8,15 +8,22 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <array>
 #include <chrono>
 #include <list>
+#include <monochat/infra/clock.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 
+#include "gateway/connection_limits.hpp"
+#include "gateway/tls_context.hpp"
 #include "gateway/upgrade.hpp"
 
 namespace monochat::gateway {
@@ -29,6 +36,11 @@ using tcp = net::ip::tcp;
 namespace {
 constexpr auto token = net::as_tuple(net::use_awaitable);
 constexpr std::string_view ws_path = "/api/v1/ws";
+// How long a connection being closed after an answer may take to finish (TLS close_notify, or
+// the rest of a refused request drained), and how much of it is read: a grace period for the
+// answer to arrive, not a limit a client can use (it only shortens its own connection).
+constexpr auto linger_time = std::chrono::seconds(1);
+constexpr std::size_t linger_bytes = 1 << 20;
 
 http_method method_of(http::verb v) {
     switch (v) {
@@ -96,6 +108,46 @@ private:
     std::unordered_map<std::string, infra::histogram*> histograms_;
 };
 
+// Connections the listener refuses or drops because of a connection-level limit, one counter
+// per reason of `monochat_connections_refused_total`.
+struct refusal_metrics {
+    explicit refusal_metrics(infra::metrics_registry& m)
+        : max_connections(get(m, "max_connections")),
+          per_address(get(m, "per_address")),
+          connection_rate(get(m, "connection_rate")),
+          request_timeout(get(m, "request_timeout")),
+          header_too_large(get(m, "header_too_large")),
+          body_too_large(get(m, "body_too_large")),
+          handshake_timeout(get(m, "handshake_timeout")),
+          tls_handshake(get(m, "tls_handshake")),
+          plain_on_tls(get(m, "plain_on_tls")) {}
+
+    static infra::counter& get(infra::metrics_registry& m, const char* reason) {
+        return m.get_counter("monochat_connections_refused_total",
+                             "Connections refused or dropped by a connection-level limit.",
+                             {{"reason", reason}});
+    }
+
+    infra::counter& max_connections;
+    infra::counter& per_address;
+    infra::counter& connection_rate;
+    infra::counter& request_timeout;
+    infra::counter& header_too_large;
+    infra::counter& body_too_large;
+    infra::counter& handshake_timeout;
+    infra::counter& tls_handshake;
+    infra::counter& plain_on_tls;
+};
+
+std::string client_key(const net::ip::address& a) {
+    if (a.is_v6()) {
+        const auto b = a.to_v6().to_bytes();
+        return address_key(true, b.data());
+    }
+    const auto b = a.to_v4().to_bytes();
+    return address_key(false, b.data());
+}
+
 }  // namespace
 
 void http_limits::apply(const infra::config& cfg) {
@@ -104,6 +156,10 @@ void http_limits::apply(const infra::config& cfg) {
     request_timeout_ms = cfg.server.request_timeout_ms;
     idle_timeout_ms = cfg.server.idle_timeout_ms;
     max_connections = cfg.limits.max_connections;
+    max_connections_per_address = cfg.limits.max_connections_per_address;
+    connection_rate = cfg.limits.connection_rate;
+    connection_burst = cfg.limits.connection_burst;
+    handshake_timeout_ms = cfg.server.handshake_timeout_ms;
 }
 
 struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
@@ -116,8 +172,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
           http_metrics_(metrics),
           open_gauge_(metrics.get_gauge("monochat_http_connections",
                                         "Open client connections (HTTP and upgraded).")),
-          refused_(metrics.get_counter("monochat_connections_refused_total",
-                                       "Connections refused at accept.", {{"reason", "max_connections"}})) {}
+          refused_(metrics),
+          admission_(clock_) {}
 
     // A tracked connection: how to close it from another thread, and whether it is idle.
     struct conn_entry {
@@ -133,7 +189,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     tcp::acceptor acceptor_;
     http_metrics http_metrics_;
     infra::gauge& open_gauge_;
-    infra::counter& refused_;
+    refusal_metrics refused_;
+    infra::system_clock clock_;
+    address_admission admission_;
     upgrade_handler upgrade_;
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> open_{0};
@@ -141,6 +199,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     mutable std::mutex conns_mutex_;
     std::list<conn_entry> conns_;
     std::size_t busy_ = 0;
+
+    // Replaced whole by reload_tls(); each new connection takes the current one.
+    mutable std::mutex tls_mutex_;
+    std::shared_ptr<const tls_settings> tls_ = std::make_shared<const tls_settings>();
+
+    std::shared_ptr<const tls_settings> tls_snapshot() const {
+        std::lock_guard lock(tls_mutex_);
+        return tls_;
+    }
 
     net::awaitable<void> accept_loop() {
         for (;;) {
@@ -159,7 +226,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 continue;
             }
             const auto ex = socket.get_executor();
-            net::co_spawn(ex, session(beast::tcp_stream(std::move(socket))),
+            net::co_spawn(ex, session(std::move(socket)),
                           [](std::exception_ptr e) {
                               if (e) {
                                   try {
@@ -214,47 +281,174 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         return res;
     }
 
-    net::awaitable<void> write_error_and_close(beast::tcp_stream& stream, errc code,
-                                               std::string message, int status_override = 0) {
-        http_response r = error_response(make_error(code, std::move(message)));
+    // Ends a response-and-close: a TLS stream says close_notify first (bounded by the
+    // handshake timeout), then the sending side of the socket is shut.
+    template <class Stream>
+    net::awaitable<void> finish(Stream& stream) {
+        if constexpr (std::is_same_v<Stream, tls_stream>) {
+            beast::get_lowest_layer(stream).expires_after(linger_time);
+            co_await stream.async_shutdown(token);
+        }
+        beast::error_code ignored;
+        beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+
+    template <class Stream>
+    net::awaitable<void> write_error_and_close(Stream& stream, errc code, std::string message,
+                                               int status_override = 0, int retry_after_s = 0) {
+        error e = make_error(code, std::move(message));
+        e.retry_after_s = retry_after_s;
+        http_response r = error_response(e);
         if (status_override != 0) {
             r.status = status_override;
         }
         auto res = to_beast(std::move(r), 11, false, false, infra::log::new_trace_id());
-        stream.expires_after(std::chrono::seconds(5));
-        co_await http::async_write(stream, res, token);
-        beast::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    }
-
-    net::awaitable<void> session(beast::tcp_stream stream) {
-        const auto self = shared_from_this();
-        open_gauge_.inc();
-        struct on_exit {
-            impl& s;
-            bool counted = true;
-            ~on_exit() {
-                if (counted) {
-                    s.open_gauge_.dec();
-                    --s.open_;
-                }
-            }
-        } guard{*this};
-        if (++open_ > static_cast<std::size_t>(limits_.max_connections.load())) {
-            refused_.inc();
-            co_await write_error_and_close(stream, errc::unavailable, "too many connections");
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+        auto [wec, wn] = co_await http::async_write(stream, res, token);
+        if (wec) {
             co_return;
         }
-        auto entry = track(stream);
+        co_await finish(stream);
+        if constexpr (std::is_same_v<Stream, plain_stream>) {
+            // A refusal may leave the client's request unread; closing a socket with unread
+            // bytes sends a reset, which can destroy the answer before the client reads it.
+            // So read and drop what still comes, briefly and up to a bound (Apache's
+            // "lingering close"). TLS's closing handshake above does the same.
+            beast::get_lowest_layer(stream).expires_after(linger_time);
+            std::array<char, 4096> sink;
+            std::size_t dropped = 0;
+            while (dropped < linger_bytes) {
+                auto [rec, n] = co_await stream.async_read_some(net::buffer(sink), token);
+                if (rec) {
+                    break;
+                }
+                dropped += n;
+            }
+        }
+    }
+
+    // What a connection holds until it ends (also past an upgrade, which takes both over).
+    struct conn_guard {
+        impl& s;
+        std::string address_key;  // per-address limits count under this key
+        bool counted = true;      // in open_ and the gauge
+        bool admitted = false;    // in the per-address count
+        ~conn_guard() {
+            if (admitted) {
+                s.admission_.release(address_key);
+            }
+            if (counted) {
+                s.open_gauge_.dec();
+                --s.open_;
+            }
+        }
+    };
+
+    // A new connection: the connection limits, then (with a certificate) TLS detection and the
+    // handshake, then HTTP. A refused connection is told why in plain HTTP; on TLS it is closed
+    // before the handshake, since answering would cost one.
+    net::awaitable<void> session(tcp::socket socket) {
+        const auto self = shared_from_this();
+        open_gauge_.inc();
+        beast::error_code ec;
+        const auto peer = socket.remote_endpoint(ec).address();
+        conn_guard guard{*this, client_key(peer)};
+        beast::tcp_stream stream(std::move(socket));
+
+        // Which limit refuses the connection, if any; counted once the answer is decided.
+        errc refusal = errc::internal;
+        std::string refusal_message;
+        infra::counter* refusal_counter = nullptr;
+        int retry_after_s = 0;
+        if (++open_ > static_cast<std::size_t>(limits_.max_connections.load())) {
+            refusal = errc::unavailable;
+            refusal_message = "too many connections";
+            refusal_counter = &refused_.max_connections;
+        } else {
+            // Per-address limits: the key is the IPv4 address or the IPv6 /64.
+            const address_settings per_address{limits_.max_connections_per_address.load(),
+                                               limits_.connection_rate.load(),
+                                               limits_.connection_burst.load()};
+            const auto admitted = admission_.admit(guard.address_key, per_address);
+            retry_after_s = admitted.retry_after_s;
+            if (admitted.outcome == address_admission::verdict::rate_limited) {
+                refusal = errc::rate_limited;
+                refusal_message = "too many new connections from this address";
+                refusal_counter = &refused_.connection_rate;
+            } else if (admitted.outcome == address_admission::verdict::too_many_from_address) {
+                refusal = errc::rate_limited;
+                refusal_message = "too many connections from this address";
+                refusal_counter = &refused_.per_address;
+            } else {
+                guard.admitted = true;
+            }
+        }
+
+        beast::flat_buffer buffer;
+        const auto tls = tls_snapshot();
+        if (tls->context) {
+            // The first bytes tell a TLS ClientHello from plain HTTP; a client that sends
+            // nothing within the handshake timeout is dropped.
+            const auto handshake_timeout = std::chrono::milliseconds(limits_.handshake_timeout_ms.load());
+            stream.expires_after(handshake_timeout);
+            auto [dec, is_tls] = co_await beast::async_detect_ssl(stream, buffer, token);
+            if (dec) {
+                if (dec == beast::error::timeout) {
+                    refused_.handshake_timeout.inc();
+                }
+                co_return;
+            }
+            if (is_tls) {
+                if (refusal_counter != nullptr) {
+                    refusal_counter->inc();
+                    co_return;
+                }
+                tls_stream ts(std::move(stream), *tls->context);
+                beast::get_lowest_layer(ts).expires_after(handshake_timeout);
+                auto [hec, used] =
+                    co_await ts.async_handshake(net::ssl::stream_base::server, buffer.data(), token);
+                if (hec) {
+                    if (hec == beast::error::timeout) {
+                        refused_.handshake_timeout.inc();
+                    } else {
+                        refused_.tls_handshake.inc();
+                        infra::log::debug("gateway", "tls handshake failed",
+                                          {{"client", peer.to_string()}, {"error", hec.message()}});
+                    }
+                    co_return;
+                }
+                buffer.consume(used);
+                co_await serve(ts, std::move(buffer), peer.to_string(), guard);
+                co_return;
+            }
+            if (refusal_counter == nullptr && !tls->allow_plain) {
+                refused_.plain_on_tls.inc();
+                co_await write_error_and_close(stream, errc::invalid_argument,
+                                               "this port speaks TLS: use https:// or wss://");
+                co_return;
+            }
+        }
+        if (refusal_counter != nullptr) {
+            refusal_counter->inc();
+            co_await write_error_and_close(stream, refusal, std::move(refusal_message), 0, retry_after_s);
+            co_return;
+        }
+        co_await serve(stream, std::move(buffer), peer.to_string(), guard);
+    }
+
+    // HTTP/1.1 on an admitted connection, plain or TLS: requests until the client or a timeout
+    // ends it, or until a WebSocket upgrade hands the stream to the upgrade handler.
+    template <class Stream>
+    net::awaitable<void> serve(Stream& stream, beast::flat_buffer buffer, std::string client_address,
+                               conn_guard& guard) {
+        const auto self = shared_from_this();
+        auto entry = track(beast::get_lowest_layer(stream));
         struct untrack_on_exit {
             impl& s;
             std::list<conn_entry>::iterator it;
             ~untrack_on_exit() { s.untrack(it); }
         } untracker{*this, entry};
 
-        beast::error_code ec;
-        std::string client_address = stream.socket().remote_endpoint(ec).address().to_string();
-        beast::flat_buffer buffer;
         bool first = true;
         for (;;) {
             http::request_parser<http::string_body> parser;
@@ -262,16 +456,25 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             parser.body_limit(static_cast<std::uint64_t>(limits_.max_body_bytes.load()));
             // Before the first request and between keep-alive requests the connection may idle;
             // the first connection's request must come within the request timeout.
-            stream.expires_after(std::chrono::milliseconds(
+            const bool waiting_first = first;
+            beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(
                 first ? limits_.request_timeout_ms.load() : limits_.idle_timeout_ms.load()));
             first = false;
             auto [rec, rn] = co_await http::async_read_header(stream, buffer, parser, token);
             if (rec == http::error::header_limit) {
+                refused_.header_too_large.inc();
                 co_await write_error_and_close(stream, errc::too_large, "request header too large", 431);
                 co_return;
             }
             if (rec == http::error::body_limit) {
+                refused_.body_too_large.inc();
                 co_await write_error_and_close(stream, errc::too_large, "request body too large");
+                co_return;
+            }
+            if (rec == beast::error::timeout && (waiting_first || parser.got_some() || buffer.size() > 0)) {
+                // A client that connected and sent nothing, or holds half a request
+                // (slowloris); a keep-alive connection idle between requests is not counted.
+                refused_.request_timeout.inc();
                 co_return;
             }
             if (rec == http::error::bad_method || rec == http::error::bad_target ||
@@ -287,7 +490,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             }
             set_busy(entry, true);
             const auto started = std::chrono::steady_clock::now();
-            stream.expires_after(std::chrono::milliseconds(limits_.request_timeout_ms.load()));
+            beast::get_lowest_layer(stream).expires_after(
+                std::chrono::milliseconds(limits_.request_timeout_ms.load()));
 
             http_request req;
             auto& hdr = parser.get();
@@ -306,7 +510,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 (qpos == std::string_view::npos || parse_query(target.substr(qpos + 1), req.query));
 
             if (target_ok && req.path == ws_path && beast::websocket::is_upgrade(hdr) && upgrade_) {
-                stream.expires_never();
+                beast::get_lowest_layer(stream).expires_never();
                 auto up = std::make_unique<upgrade_request>(upgrade_request{
                     std::move(stream), std::move(buffer), parser.release(), std::move(req), {}});
                 set_busy(entry, false);
@@ -314,10 +518,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                     std::lock_guard lock(conns_mutex_);
                     entry->upgraded = true;
                 }
-                // The WebSocket gateway owns the connection now; it still counts as open
-                // until it ends.
+                // The WebSocket gateway owns the connection now; it still counts as open (in
+                // all and for its address) until it ends.
+                const bool admitted = guard.admitted;
                 guard.counted = false;
-                up->on_close = [self] {
+                guard.admitted = false;
+                up->on_close = [self, key = guard.address_key, admitted] {
+                    if (admitted) {
+                        self->admission_.release(key);
+                    }
                     self->open_gauge_.dec();
                     --self->open_;
                 };
@@ -327,12 +536,17 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
             auto [bec, bn] = co_await http::async_read(stream, buffer, parser, token);
             if (bec == http::error::body_limit) {
+                refused_.body_too_large.inc();
                 co_await write_error_and_close(stream, errc::too_large, "request body too large");
                 co_return;
             }
+            if (bec == beast::error::timeout) {
+                refused_.request_timeout.inc();
+                co_return;
+            }
             if (bec) {
-                if (bec != beast::error::timeout && bec != http::error::end_of_stream &&
-                    bec != net::error::eof && bec != net::error::connection_reset) {
+                if (bec != http::error::end_of_stream && bec != net::error::eof &&
+                    bec != net::error::connection_reset) {
                     co_await write_error_and_close(stream, errc::invalid_argument, "malformed HTTP request");
                 }
                 co_return;
@@ -363,8 +577,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             }
             set_busy(entry, false);
             if (wec || !keep_alive || stopping_) {
-                beast::error_code ignored;
-                stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                if (!wec) {
+                    co_await finish(stream);
+                }
                 co_return;
             }
         }
@@ -483,5 +698,36 @@ std::size_t http_server::busy_connections() const {
 }
 
 std::size_t http_server::open_connections() const { return impl_->open_.load(); }
+
+status http_server::reload_tls(const infra::tls_options& tls) {
+    auto next = std::make_shared<tls_settings>();
+    next->allow_plain = tls.allow_plain;
+    next->cert_file = tls.cert_file;
+    if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+        auto ctx = load_tls_context(tls);
+        if (!ctx) {
+            infra::log::error("gateway", "tls certificate refused; the running one stays",
+                              {{"error", ctx.error().message}});
+            return ctx.error();
+        }
+        next->context = std::move(*ctx);
+    }
+    std::shared_ptr<const tls_settings> old;
+    {
+        std::lock_guard lock(impl_->tls_mutex_);
+        old = std::exchange(impl_->tls_, std::move(next));
+    }
+    if (tls.cert_file.empty()) {
+        if (old->context) {
+            infra::log::warn("gateway", "tls turned off: new connections are plain HTTP");
+        }
+    } else {
+        infra::log::info("gateway", "tls certificate loaded",
+                         {{"cert_file", tls.cert_file}, {"allow_plain", tls.allow_plain ? "true" : "false"}});
+    }
+    return {};
+}
+
+bool http_server::tls_enabled() const { return impl_->tls_snapshot()->context != nullptr; }
 
 }  // namespace monochat::gateway

@@ -9,8 +9,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
+#include <type_traits>
+#include <variant>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/config.hpp>
 #include <monochat/infra/log.hpp>
@@ -19,6 +23,7 @@
 #include <monochat/logic/messaging.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/connection_limits.hpp"
 #include "gateway/upgrade.hpp"
 #include "gateway/ws_frames.hpp"
 
@@ -36,8 +41,23 @@ constexpr auto token = net::as_tuple(net::use_awaitable);
 // Close codes of the protocol.
 constexpr std::uint16_t close_slow_consumer = 4008;
 constexpr std::uint16_t close_heartbeat = 4002;
+constexpr std::uint16_t close_policy_violation = 1008;  // RFC 6455: flooding past the rate
 
 std::atomic<std::uint64_t> next_session_id{1};
+
+// Answers a refused upgrade and closes (TLS: close_notify first).
+template <class Stream>
+net::awaitable<void> write_and_close(Stream& stream, http::response<http::string_body>& res) {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    auto [ec, n] = co_await http::async_write(stream, res, token);
+    if constexpr (std::is_same_v<Stream, tls_stream>) {
+        if (!ec) {
+            co_await stream.async_shutdown(token);
+        }
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+}
 }  // namespace
 
 void ws_limits::apply(const infra::config& cfg) {
@@ -46,6 +66,9 @@ void ws_limits::apply(const infra::config& cfg) {
     outbox_frames = cfg.limits.outbox_frames;
     outbox_bytes = cfg.limits.outbox_bytes;
     inflight = cfg.limits.ws_inflight;
+    message_rate = cfg.limits.ws_message_rate;
+    message_burst = cfg.limits.ws_message_burst;
+    handshake_timeout_ms = cfg.server.handshake_timeout_ms;
 }
 
 // Metrics shared by every session.
@@ -59,7 +82,17 @@ struct ws_metrics {
           frames_in(m.get_counter("monochat_ws_frames_received_total", "Client frames received.")),
           frames_out(m.get_counter("monochat_ws_frames_sent_total", "Frames written to clients.")),
           refused_auth(m.get_counter("monochat_connections_refused_total",
-                                     "Connections refused at accept.", {{"reason", "unauthenticated"}})),
+                                     "Connections refused or dropped by a connection-level limit.",
+                                     {{"reason", "unauthenticated"}})),
+          frame_too_large(m.get_counter("monochat_connections_refused_total",
+                                        "Connections refused or dropped by a connection-level limit.",
+                                        {{"reason", "frame_too_large"}})),
+          flooding(m.get_counter("monochat_connections_refused_total",
+                                 "Connections refused or dropped by a connection-level limit.",
+                                 {{"reason", "ws_flood"}})),
+          frames_rate_limited(m.get_counter("monochat_ws_frames_refused_total",
+                                            "Client frames refused without being handled.",
+                                            {{"reason", "rate_limited"}})),
           outbox_depth(m.get_gauge("monochat_queue_depth", "Messages waiting in an internal queue.",
                                    {{"queue", "ws_outbox"}})) {}
     infra::gauge& connections;
@@ -68,9 +101,13 @@ struct ws_metrics {
     infra::counter& frames_in;
     infra::counter& frames_out;
     infra::counter& refused_auth;
+    infra::counter& frame_too_large;
+    infra::counter& flooding;
+    infra::counter& frames_rate_limited;
     infra::gauge& outbox_depth;
 };
 
+template <class Stream>
 class ws_session;
 
 struct websocket_gateway::impl : std::enable_shared_from_this<websocket_gateway::impl> {
@@ -93,11 +130,14 @@ struct websocket_gateway::impl : std::enable_shared_from_this<websocket_gateway:
 
 // One WebSocket connection. Everything that touches `ws_` or the outbox runs on the
 // connection's strand; push() and close() post there from any thread.
-class ws_session final : public ws_connection, public std::enable_shared_from_this<ws_session> {
+// Templated on the stream under the WebSocket: plain TCP or TLS (see upgrade.hpp).
+template <class Stream>
+class ws_session final : public ws_connection,
+                         public std::enable_shared_from_this<ws_session<Stream>> {
 public:
-    ws_session(std::shared_ptr<websocket_gateway::impl> gw, upgrade_request& up, logic::identity who)
+    ws_session(std::shared_ptr<websocket_gateway::impl> gw, Stream stream, logic::identity who)
         : gw_(std::move(gw)),
-          ws_(std::move(up.stream)),
+          ws_(std::move(stream)),
           wake_(ws_.get_executor()),
           heartbeat_(ws_.get_executor()),
           inflight_wait_(ws_.get_executor()),
@@ -112,18 +152,18 @@ public:
         if (closing_.load(std::memory_order_relaxed)) {
             return false;
         }
-        net::post(ws_.get_executor(), [self = shared_from_this(), frame] { self->enqueue(frame); });
+        net::post(ws_.get_executor(), [self = this->shared_from_this(), frame] { self->enqueue(frame); });
         return true;
     }
 
     void close(std::uint16_t code, std::string reason) override {
-        net::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+        net::post(ws_.get_executor(), [self = this->shared_from_this(), code, r = std::move(reason)]() mutable {
             self->begin_close(code, std::move(r));
         });
     }
 
     net::awaitable<void> run(http::request<http::string_body> req) {
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         auto& limits = gw_->limits;
         ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
             res.set(http::field::server, "monochat");
@@ -131,7 +171,7 @@ public:
         // Our own heartbeat decides when a silent client goes (4002); Beast's timer covers only
         // the opening and closing handshakes.
         websocket::stream_base::timeout t{};
-        t.handshake_timeout = std::chrono::seconds(10);
+        t.handshake_timeout = std::chrono::milliseconds(limits.handshake_timeout_ms.load());
         t.idle_timeout = websocket::stream_base::none();
         t.keep_alive_pings = false;
         ws_.set_option(t);
@@ -219,7 +259,7 @@ private:
         wake_.cancel();
         net::co_spawn(
             ws_.get_executor(),
-            [self = shared_from_this(), code, reason = std::move(reason)]() -> net::awaitable<void> {
+            [self = this->shared_from_this(), code, reason = std::move(reason)]() -> net::awaitable<void> {
                 net::steady_timer guard(self->ws_.get_executor());
                 guard.expires_after(std::chrono::seconds(5));
                 guard.async_wait([self](const boost::system::error_code& ec) {
@@ -235,7 +275,7 @@ private:
     }
 
     net::awaitable<void> writer() {
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         while (!done_) {
             if (outbox_.empty() || closing_) {
                 if (closing_) {
@@ -259,7 +299,7 @@ private:
     }
 
     net::awaitable<void> heartbeat() {
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         while (!done_ && !closing_) {
             const auto interval = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
             heartbeat_.expires_after(interval);
@@ -290,12 +330,18 @@ private:
             buffer.clear();
             auto [ec, n] = co_await ws_.async_read(buffer, token);
             if (ec) {
+                if (ec == websocket::error::message_too_big) {
+                    gw_->metrics.frame_too_large.inc();  // Beast closes with 1009
+                }
                 co_return;
             }
             touch();
             gw_->metrics.frames_in.inc();
             if (closing_) {
                 continue;  // draining the peer's frames until its close arrives
+            }
+            if (!admit_frame(buffer)) {
+                continue;
             }
             if (!ws_.got_text()) {
                 reply(ws_frames::error(std::nullopt, errc::invalid_argument,
@@ -307,6 +353,34 @@ private:
     }
 
     void reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
+
+    // The per-connection frame rate (limits.ws_message_rate): a frame past the bucket is
+    // answered with rate_limited (with its `id` when it has one) and not handled; a client
+    // that keeps sending past it is closed with 1008.
+    bool admit_frame(const beast::flat_buffer& buffer) {
+        const auto& limits = gw_->limits;
+        const auto d = frames_.take(std::chrono::steady_clock::now(), limits.message_rate.load(),
+                                    static_cast<double>(limits.message_burst.load()));
+        if (d.outcome == frame_bucket::verdict::accepted) {
+            return true;
+        }
+        gw_->metrics.frames_rate_limited.inc();
+        if (d.outcome == frame_bucket::verdict::flooding) {
+            gw_->metrics.flooding.inc();
+            infra::log::info("gateway", "flooding client closed", {{"session", id_}, {"user", who_.user_id}});
+            begin_close(close_policy_violation, "message rate exceeded");
+            return false;
+        }
+        std::optional<std::string> id;
+        if (ws_.got_text()) {
+            auto parsed = ws_frames::parse_client_frame(beast::buffers_to_string(buffer.data()));
+            id = parsed ? parsed->id : parsed.error().id;
+        }
+        error e = make_error(errc::rate_limited, "too many frames; slow down");
+        e.retry_after_s = d.retry_after_s;
+        reply(ws_frames::error(id, e));
+        return false;
+    }
 
     // Parses one client frame and starts its handling. Requests that wait (send, sync, read,
     // typing) run as their own coroutines on this strand, so a slow one does not hold up the
@@ -330,7 +404,7 @@ private:
                     return;
                 }
                 if (f.type == ws_frames::frame_type::subscribe) {
-                    gw_->registry.subscribe_world(shared_from_this());
+                    gw_->registry.subscribe_world(this->shared_from_this());
                 } else {
                     gw_->registry.unsubscribe_world(*this);
                 }
@@ -343,7 +417,7 @@ private:
     }
 
     net::awaitable<void> request(ws_frames::client_frame f) {
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         std::optional<std::string> out;
         try {
             out = co_await dispatch(f);
@@ -407,7 +481,7 @@ private:
     }
 
     std::shared_ptr<websocket_gateway::impl> gw_;
-    websocket::stream<beast::tcp_stream> ws_;
+    websocket::stream<Stream> ws_;
     net::steady_timer wake_;
     net::steady_timer heartbeat_;
     net::steady_timer inflight_wait_;
@@ -416,6 +490,7 @@ private:
     std::deque<std::shared_ptr<const std::string>> outbox_;
     std::size_t outbox_bytes_ = 0;
     std::size_t inflight_ = 0;
+    frame_bucket frames_;
     std::chrono::steady_clock::time_point last_activity_;
     std::atomic<bool> closing_{false};
     bool close_started_ = false;
@@ -423,7 +498,7 @@ private:
 };
 
 void websocket_gateway::impl::start(std::unique_ptr<upgrade_request> up) {
-    auto ex = up->stream.get_executor();
+    auto ex = std::visit([](auto& s) { return s.get_executor(); }, up->stream);
     net::co_spawn(ex, authenticate_and_run(std::move(up)), [](std::exception_ptr e) {
         if (e) {
             try {
@@ -443,10 +518,11 @@ net::awaitable<void> websocket_gateway::impl::refuse(upgrade_request& up, error 
     res.body() = std::move(r.body);
     res.keep_alive(false);
     res.prepare_payload();
-    up.stream.expires_after(std::chrono::seconds(5));
-    co_await http::async_write(up.stream, res, token);
-    beast::error_code ignored;
-    up.stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    if (auto* tls = std::get_if<tls_stream>(&up.stream)) {
+        co_await write_and_close(*tls, res);
+    } else {
+        co_await write_and_close(std::get<plain_stream>(up.stream), res);
+    }
 }
 
 net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_ptr<upgrade_request> up) {
@@ -479,9 +555,16 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
         co_await refuse(*up, who.error());
         co_return;
     }
-    auto session = std::make_shared<ws_session>(shared_from_this(), *up, std::move(*who));
     ++sessions;
-    co_await session->run(std::move(up->request));
+    if (auto* tls = std::get_if<tls_stream>(&up->stream)) {
+        auto session = std::make_shared<ws_session<tls_stream>>(shared_from_this(), std::move(*tls),
+                                                                std::move(*who));
+        co_await session->run(std::move(up->request));
+    } else {
+        auto session = std::make_shared<ws_session<plain_stream>>(
+            shared_from_this(), std::move(std::get<plain_stream>(up->stream)), std::move(*who));
+        co_await session->run(std::move(up->request));
+    }
     --sessions;
 }
 

@@ -17,7 +17,15 @@ void expect_status(const http_reply& r, int status, const std::string& what) {
 
 nlohmann::json fast_test_config() {
     return {{"auth", {{"argon2_ops", 1}, {"argon2_memory_kib", 64}}},
-            {"limits", {{"auth_rate", 1000000}, {"send_rate", 100000}, {"send_burst", 100000}}}};
+            {"limits",
+             {{"auth_rate", 1000000},
+              {"send_rate", 100000},
+              {"send_burst", 100000},
+              // Tests open many connections from 127.0.0.1 and send frames back to back; the
+              // connection-level limits have tests of their own.
+              {"max_connections_per_address", 0},
+              {"connection_rate", 0},
+              {"ws_message_rate", 0}}}};
 }
 
 account register_user(http_client& http, const std::string& username, const std::string& password) {

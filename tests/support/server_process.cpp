@@ -167,7 +167,7 @@ void server_process::start(std::chrono::milliseconds timeout) {
     const bool ready = wait_until(
         [&] {
             try {
-                return http.get("/readyz").status == 200;
+                return ready_probe ? ready_probe(host_, port_) : http.get("/readyz").status == 200;
             } catch (const std::exception&) {
                 return false;
             }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -56,6 +57,9 @@ public:
     std::string log() const;
     // Replaces the config overrides for the next start (keeps the data dir).
     void set_overrides(nlohmann::json overrides) { overrides_ = std::move(overrides); }
+    // How start() asks whether the server is ready; by default GET /readyz over plain HTTP is
+    // 200 (a TLS-only server needs an HTTPS probe).
+    std::function<bool(const std::string& host, int port)> ready_probe;
 
 private:
     temp_dir dir_;

@@ -42,7 +42,8 @@ case "$cmd" in
     mkdir -p "$dir/data"
     cat >"$dir/config.json" <<JSON
 {"server": {"port": 0}, "storage": {"data_dir": "$dir/data", "sync": "always"},
- "limits": {"send_rate": 1000000, "send_burst": 1000000, "auth_rate": 100000000, "max_connections": 200000},
+ "limits": {"send_rate": 1000000, "send_burst": 1000000, "auth_rate": 100000000, "max_connections": 200000,
+            "max_connections_per_address": 0, "connection_rate": 0, "ws_message_rate": 0},
  "auth": {"argon2_ops": 1, "argon2_memory_kib": 64}}
 JSON
     if [[ -n $extra ]]; then

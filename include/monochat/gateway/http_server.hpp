@@ -3,10 +3,12 @@
 // deadlines, dispatches them through a `router`, and hands WebSocket upgrades to the upgrade
 // handler. One coroutine per connection on its own strand.
 //
-// Limits (from `infra::server_options` and `limits.max_connections`): header block
+// Limits (from `infra::server_options` and `infra::limits_options`): header block
 // (431), body (413), a deadline for a whole request once its first byte arrived
 // (`request_timeout_ms`, so a client holding half a request is dropped) and for keep-alive
-// idleness (`idle_timeout_ms`). Past `max_connections` a new connection gets 503 and is closed.
+// idleness (`idle_timeout_ms`). Past `max_connections` a new connection gets 503 and is closed;
+// past `max_connections_per_address` or the per-address `connection_rate` it gets 429 with
+// Retry-After. Every refusal is counted in `monochat_connections_refused_total{reason}`.
 //
 // Thread-safety: listen/stop_accepting/close_idle may be called from any thread.
 
@@ -40,6 +42,10 @@ struct http_limits {
     std::atomic<std::int64_t> request_timeout_ms{10000};
     std::atomic<std::int64_t> idle_timeout_ms{60000};
     std::atomic<std::int64_t> max_connections{100000};
+    std::atomic<std::int64_t> max_connections_per_address{1000};  // 0: unlimited
+    std::atomic<double> connection_rate{50};                       // per address; 0: unlimited
+    std::atomic<std::int64_t> connection_burst{200};
+    std::atomic<std::int64_t> handshake_timeout_ms{10000};
 
     void apply(const infra::config& cfg);
 };
@@ -66,6 +72,17 @@ public:
     // Connections with a request being handled now.
     std::size_t busy_connections() const;
     std::size_t open_connections() const;
+
+    // TLS (`server.tls`): loads the PEM certificate chain and private key into a new context
+    // that connections accepted from now on use; open connections keep theirs. With a context,
+    // each connection's first bytes tell TLS from plain HTTP on the one port; plain is then
+    // served only with `allow_plain` (else 400). Both paths empty turn TLS off for new
+    // connections. A file that cannot be read, or a key that does not match the certificate,
+    // is refused (invalid_argument naming the key, also logged) and the running context stays.
+    // Call before listen() to start with TLS, and on every configuration reload: re-reading the
+    // same paths picks up a renewed certificate.
+    [[nodiscard]] status reload_tls(const infra::tls_options& tls);
+    bool tls_enabled() const;
 
 private:
     struct impl;

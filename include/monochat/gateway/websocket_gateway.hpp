@@ -7,7 +7,10 @@
 // Bounds, all from config: the largest client frame (`limits.max_frame_bytes`, 1009 above it),
 // the outgoing queue per session (`limits.outbox_frames` / `limits.outbox_bytes`, 4008 past
 // either), requests in progress per session (`limits.ws_inflight`), heartbeat
-// (`server.heartbeat_ms`: a ping every interval, 4002 after three silent ones).
+// (`server.heartbeat_ms`: a ping every interval, 4002 after three silent ones), client frames
+// per second (`limits.ws_message_rate` / `ws_message_burst`: a frame past the bucket gets a
+// `rate_limited` error frame, a client that keeps flooding is closed with 1008), and the
+// opening and closing handshakes (`server.handshake_timeout_ms`).
 // Thread-safety: every member may be called from any thread.
 
 #include <atomic>
@@ -39,6 +42,9 @@ struct ws_limits {
     std::atomic<std::int64_t> outbox_frames{4096};
     std::atomic<std::int64_t> outbox_bytes{4 << 20};
     std::atomic<std::int64_t> inflight{256};
+    std::atomic<double> message_rate{100};  // client frames per second; 0: unlimited
+    std::atomic<std::int64_t> message_burst{200};
+    std::atomic<std::int64_t> handshake_timeout_ms{10000};
 
     void apply(const infra::config& cfg);
 };
