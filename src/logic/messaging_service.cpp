@@ -380,9 +380,6 @@ public:
             co_return to_send_result(r->message, true);
         }
         sent_.inc();
-        if (traces.enabled()) {
-            traces.add(message_id, infra::trace_stage::stored, r->message.seq);
-        }
         ack_latency_.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         after_send(req.who, *conv, r->message, req.body);
@@ -638,6 +635,11 @@ private:
 
     // On the storage writer thread, in commit order.
     void publish_committed(const storage::stored_message& m) {
+        // Recorded here, before the message reaches the router, so that the trace shows
+        // `stored` ahead of `fanout` (the sender's coroutine may resume later than both).
+        if (auto& traces = infra::traces(); traces.enabled()) {
+            traces.add(m.message_id, infra::trace_stage::stored, m.seq);
+        }
         const auto payload = std::make_shared<const std::string>(
             bus::encode_message_event(to_event(m, take_origin(m.message_id))));
         auto st = d_.bus.publish(bus::persisted_topic, m.conversation_id, payload, {}, publish_wait);
