@@ -83,6 +83,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     const auto res = w.io.run(dispatch(w.routes, req));
+    if (req.route == "/api/v1/auth/logout" && res.status < 300) {
+        w.relogin();
+    }
     if (res.status == 500 || res.status < 200 || res.status > 599) {
         fuzz::die("status " + std::to_string(res.status) + " for " + req.target + ": " + res.body);
     }

@@ -105,6 +105,7 @@ inline infra::config fuzz_config() {
     cfg.limits.auth_rate = 1000000000;
     cfg.limits.send_rate = 1e9;
     cfg.limits.send_burst = 1000000000;
+    cfg.auth.login_max_failures = 1000000000;  // wrong passwords must not lock alice out
     return cfg;
 }
 
@@ -194,6 +195,13 @@ struct world {
         const auto lo = std::min(alice.user_id, bob.user_id);
         const auto hi = std::max(alice.user_id, bob.user_id);
         dm = "dm:" + std::to_string(lo) + ":" + std::to_string(hi);
+    }
+
+    // A new token for alice after an input logged her out, so that later inputs still reach
+    // the handlers behind authentication.
+    void relogin() {
+        alice_token = must(io.run(accounts->login("alice", "password-alice", "10.0.0.1")), "login").token;
+        alice = must(io.run(accounts->authenticate(alice_token)), "authenticate alice");
     }
 
     // Replaces the placeholders (see the top of this file).
