@@ -10,7 +10,7 @@ address_admission::address_admission(const infra::clock& clock, std::size_t max_
     : rate_(clock, max_rate_keys) {}
 
 address_admission::decision address_admission::admit(const std::string& address,
-                                                      const address_settings& s) {
+                                                     const address_settings& s) {
     if (s.rate > 0) {
         const double burst = static_cast<double>(std::max<std::int64_t>(1, s.burst));
         auto st = rate_.acquire(address, burst, s.rate);
@@ -69,8 +69,7 @@ bool frame_bucket::bucket::take(std::chrono::steady_clock::time_point now, doubl
         tokens = burst;
         last = now;
     }
-    const double elapsed =
-        std::max(0.0, std::chrono::duration<double>(now - last).count());
+    const double elapsed = std::max(0.0, std::chrono::duration<double>(now - last).count());
     tokens = std::min(burst, tokens + elapsed * rate);
     last = now;
     if (tokens >= 1) {

@@ -30,8 +30,8 @@ result<std::shared_ptr<ssl::context>> load_tls_context(const infra::tls_options&
                          ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
                      ec);
     SSL_CTX* native = ctx->native_handle();
-    SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                    SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(
+        native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     ERR_clear_error();
     ctx->use_certificate_chain_file(tls.cert_file, ec);
     if (ec) {

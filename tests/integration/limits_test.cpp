@@ -35,7 +35,8 @@ public:
     raw_conn(const std::string& source, const std::string& host, int port) {
         socket_.open(tcp::v4());
         socket_.bind(tcp::endpoint(net::ip::make_address(source), 0));
-        socket_.connect(tcp::endpoint(net::ip::make_address(host), static_cast<unsigned short>(port)));
+        socket_.connect(
+            tcp::endpoint(net::ip::make_address(host), static_cast<unsigned short>(port)));
     }
 
     void write(const std::string& bytes) { net::write(socket_, net::buffer(bytes)); }
@@ -47,15 +48,16 @@ public:
         closed = false;
         bool done = false;
         std::function<void()> next = [&] {
-            socket_.async_read_some(net::buffer(buf), [&](boost::system::error_code ec, std::size_t n) {
-                out.append(buf, n);
-                if (ec) {
-                    closed = ec != net::error::operation_aborted;
-                    done = true;
-                    return;
-                }
-                next();
-            });
+            socket_.async_read_some(net::buffer(buf),
+                                    [&](boost::system::error_code ec, std::size_t n) {
+                                        out.append(buf, n);
+                                        if (ec) {
+                                            closed = ec != net::error::operation_aborted;
+                                            done = true;
+                                            return;
+                                        }
+                                        next();
+                                    });
         };
         next();
         ioc_.restart();
@@ -105,7 +107,8 @@ double refused(const server_process& server, const std::string& reason) {
 }
 
 // fast_test_config with the connection-level limits under test set.
-nlohmann::json limits_config(nlohmann::json limits, nlohmann::json server = nlohmann::json::object()) {
+nlohmann::json limits_config(nlohmann::json limits,
+                             nlohmann::json server = nlohmann::json::object()) {
     auto cfg = fast_test_config();
     cfg["storage"]["engine"] = "memory";
     if (limits.is_object()) {
@@ -224,15 +227,17 @@ TEST_CASE("a client holding half a request is dropped after request_timeout_ms a
 
 TEST_CASE("oversized headers and bodies are refused with 431 and 413 and counted",
           "[integration][limits]") {
-    server_process server(limits_config({}, {{"max_header_bytes", 1024}, {"max_body_bytes", 2048}}));
+    server_process server(
+        limits_config({}, {{"max_header_bytes", 1024}, {"max_body_bytes", 2048}}));
     server.start();
     raw_conn h("127.0.0.1", server.host(), server.port());
-    CHECK(status_of(h.exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') +
-                               "\r\n\r\n")) == 431);
+    CHECK(status_of(h.exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                               std::string(4096, 'a') + "\r\n\r\n")) == 431);
     raw_conn b("127.0.0.1", server.host(), server.port());
-    CHECK(status_of(b.exchange("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n"
-                               "Content-Type: application/json\r\n\r\n" +
-                               std::string(4096, ' '))) == 413);
+    CHECK(status_of(
+              b.exchange("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n"
+                         "Content-Type: application/json\r\n\r\n" +
+                         std::string(4096, ' '))) == 413);
     raw_conn fine("127.0.0.1", server.host(), server.port());
     CHECK(status_of(fine.exchange(healthz)) == 200);
     CHECK(refused(server, "header_too_large") == 1);

@@ -39,12 +39,14 @@ struct tls_server {
         write_text_file(key_path, cert.key_pem);
         auto cfg = fast_test_config();
         cfg["storage"]["engine"] = "memory";
-        cfg["server"]["tls"] = {{"cert_file", cert_path}, {"key_file", key_path}, {"allow_plain", allow_plain}};
+        cfg["server"]["tls"] = {
+            {"cert_file", cert_path}, {"key_file", key_path}, {"allow_plain", allow_plain}};
         cfg["server"].merge_patch(server_extra);
         server = std::make_unique<server_process>(cfg);
         const std::string trusted = cert.cert_pem;
         server->ready_probe = [trusted](const std::string& host, int port) {
-            return https_request(host, port, trusted, "GET", "/readyz", std::nullopt, {}, 2000ms).status == 200;
+            return https_request(host, port, trusted, "GET", "/readyz", std::nullopt, {}, 2000ms)
+                       .status == 200;
         };
         server->start();
     }
@@ -55,8 +57,9 @@ struct tls_server {
     https_reply get(const std::string& target) const { return get(target, cert.cert_pem); }
 
     account register_user(const std::string& name) const {
-        auto r = https_request(server->host(), server->port(), cert.cert_pem, "POST", "/api/v1/auth/register",
-                               nlohmann::json{{"username", name}, {"password", "correct horse"}}.dump());
+        auto r = https_request(
+            server->host(), server->port(), cert.cert_pem, "POST", "/api/v1/auth/register",
+            nlohmann::json{{"username", name}, {"password", "correct horse"}}.dump());
         REQUIRE(r.status == 201);
         const auto j = r.json();
         return {j["user"]["user_id"].get<std::string>(), name, j["token"].get<std::string>()};
@@ -70,7 +73,8 @@ double refused(const tls_server& t, const std::string& reason) {
 
 }  // namespace
 
-TEST_CASE("HTTPS and WSS work with a self-signed certificate made in the test", "[integration][tls]") {
+TEST_CASE("HTTPS and WSS work with a self-signed certificate made in the test",
+          "[integration][tls]") {
     tls_server t(false);
     CHECK(t.server->log().find("tls=on") != std::string::npos);
 
@@ -87,12 +91,16 @@ TEST_CASE("HTTPS and WSS work with a self-signed certificate made in the test", 
     CHECK(ws.peer().serial == 1);
     ws.send({{"type", "ping"}, {"id", "p1"}});
     CHECK(ws.expect("pong")["id"] == "p1");
-    ws.send({{"type", "send"}, {"id", "s1"}, {"conversation_id", "world"}, {"client_msg_id", "c1"},
+    ws.send({{"type", "send"},
+             {"id", "s1"},
+             {"conversation_id", "world"},
+             {"client_msg_id", "c1"},
              {"body", {{"type", "text"}, {"text", "over tls"}}}});
     const auto ack = ws.expect("ack");
     CHECK(ack["seq"].get<int>() >= 1);
-    auto page = https_request(t.server->host(), t.server->port(), t.cert.cert_pem, "GET",
-                              "/api/v1/conversations/world/messages?limit=5", std::nullopt, alice.token);
+    auto page =
+        https_request(t.server->host(), t.server->port(), t.cert.cert_pem, "GET",
+                      "/api/v1/conversations/world/messages?limit=5", std::nullopt, alice.token);
     REQUIRE(page.status == 200);
     CHECK(page.body.find("over tls") != std::string::npos);
 
@@ -100,8 +108,9 @@ TEST_CASE("HTTPS and WSS work with a self-signed certificate made in the test", 
     const auto stranger = make_self_signed("monochat test", 1);
     CHECK_THROWS(t.get("/healthz", stranger.cert_pem));
     // TLS only: a plain request is told to use TLS, and that is counted.
-    const auto plain = raw_exchange(t.server->host(), t.server->port(),
-                                    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto plain =
+        raw_exchange(t.server->host(), t.server->port(),
+                     "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CHECK(plain.rfind("HTTP/1.1 400", 0) == 0);
     CHECK(plain.find("https://") != std::string::npos);
     CHECK(refused(t, "plain_on_tls") == 1);
@@ -116,7 +125,10 @@ TEST_CASE("with allow_plain, plain and TLS clients share the port", "[integratio
     ws_client plain(t.server->host(), t.server->port(), u.token);
     wss_client secure(t.server->host(), t.server->port(), u.token, t.cert.cert_pem);
     // A message sent over TLS reaches the same user's plain connection.
-    secure.send({{"type", "send"}, {"id", "s"}, {"conversation_id", "world"}, {"client_msg_id", "m1"},
+    secure.send({{"type", "send"},
+                 {"id", "s"},
+                 {"conversation_id", "world"},
+                 {"client_msg_id", "m1"},
                  {"body", {{"type", "text"}, {"text", "mixed"}}}});
     secure.expect("ack");
     plain.send({{"type", "subscribe"}, {"id", "sub"}, {"conversation_id", "world"}});
@@ -160,8 +172,9 @@ TEST_CASE("a reload picks up a renewed certificate and refuses a bad one, connec
     // A broken file is refused: the renewed certificate stays in use.
     write_text_file(t.cert_path, "not a certificate\n");
     t.server->signal(SIGHUP);
-    REQUIRE(wait_until([&] { return t.server->log().find("tls certificate refused") != std::string::npos; },
-                       10000ms));
+    REQUIRE(wait_until(
+        [&] { return t.server->log().find("tls certificate refused") != std::string::npos; },
+        10000ms));
     CHECK(t.server->log().find("server.tls.cert_file") != std::string::npos);
     CHECK(t.get("/healthz", renewed.cert_pem).peer.serial == 2);
     before.send({{"type", "ping"}, {"id", "still"}});
@@ -181,7 +194,8 @@ TEST_CASE("a client that does not finish its TLS handshake is dropped after hand
                                     static_cast<unsigned short>(t.server->port()));
     silent.connect(ep);
     half.connect(ep);
-    const unsigned char hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
+    const unsigned char hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
+                                         0x00, 0x01, 0xfc, 0x03, 0x03};
     net::write(half, net::buffer(hello_start));
     // Meanwhile a real client is served.
     CHECK(t.get("/healthz").status == 200);

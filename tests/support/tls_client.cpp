@@ -121,7 +121,8 @@ test_certificate make_self_signed(const std::string& common_name, long serial, i
     X509_set_pubkey(cert.get(), key.get());
     X509_NAME* name = X509_get_subject_name(cert.get());
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                               0);
     X509_set_issuer_name(cert.get(), name);
     add_extension(cert.get(), NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
     add_extension(cert.get(), NID_basic_constraints, "critical,CA:TRUE");
@@ -198,7 +199,8 @@ https_reply https_request(const std::string& host, int port, const std::string& 
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
     ec = run_with_deadline(ioc, sock, timeout, [&](auto done) {
-        http::async_read(stream, buffer, res, [done](beast::error_code e, std::size_t) { done(e); });
+        http::async_read(stream, buffer, res,
+                         [done](beast::error_code e, std::size_t) { done(e); });
     });
     if (ec) {
         fail("read", ec);
@@ -224,7 +226,8 @@ struct wss_client::impl {
     std::deque<std::string> frames;
     bool closed = false;
 
-    explicit impl(const std::string& trusted_pem) : ctx(client_context(trusted_pem)), ws(ioc, ctx) {}
+    explicit impl(const std::string& trusted_pem)
+        : ctx(client_context(trusted_pem)), ws(ioc, ctx) {}
 
     tcp::socket& socket() { return ws.next_layer().next_layer(); }
 };
@@ -255,7 +258,8 @@ wss_client::wss_client(const std::string& host, int port, const std::string& tok
     websocket::response_type res;
     const std::string host_header = host + ":" + std::to_string(port);
     ec = run_with_deadline(i.ioc, i.socket(), timeout, [&](auto done) {
-        i.ws.async_handshake(res, host_header, "/api/v1/ws", [done](beast::error_code e) { done(e); });
+        i.ws.async_handshake(res, host_header, "/api/v1/ws",
+                             [done](beast::error_code e) { done(e); });
     });
     if (ec) {
         throw std::runtime_error("websocket handshake refused with HTTP " +
@@ -283,9 +287,11 @@ void wss_client::send(const nlohmann::json& frame) {
     auto& i = *impl_;
     const std::string text = frame.dump();
     i.ws.text(true);
-    auto ec = run_with_deadline(i.ioc, i.socket(), std::chrono::milliseconds(10000), [&](auto done) {
-        i.ws.async_write(net::buffer(text), [done](beast::error_code e, std::size_t) { done(e); });
-    });
+    auto ec =
+        run_with_deadline(i.ioc, i.socket(), std::chrono::milliseconds(10000), [&](auto done) {
+            i.ws.async_write(net::buffer(text),
+                             [done](beast::error_code e, std::size_t) { done(e); });
+        });
     if (ec) {
         fail("write", ec);
     }
