@@ -418,12 +418,12 @@ public:
     }
 
     task<void> delete_user(std::uint64_t user_id) override {
-        if (auto st = co_await revoke_all(user_id); !st) {
-            co_return st.error();
-        }
+        // The store refuses first (unknown user, group owner) before anything is revoked; its
+        // tokens go with the row, and then the cache and the sessions follow.
         if (auto st = co_await deps_.store.delete_user(user_id); !st) {
             co_return st.error();
         }
+        forget_sessions(user_id);
         infra::log::info("logic", "user deleted", {{"user_id", user_id}});
         co_return status{};
     }
@@ -461,13 +461,17 @@ private:
         if (!dropped) {
             co_return dropped.error();
         }
+        forget_sessions(user_id);
+        co_return status{};
+    }
+
+    void forget_sessions(std::uint64_t user_id) {
         cache_.revoke_user(user_id);
         delivery d;
         d.kind = delivery_kind::close_user;
         d.close_code = close_suspended;
         d.user_ids = {user_id};
         events_.publish(std::to_string(user_id), d);
-        co_return status{};
     }
 
     infra::counter& counter(std::string_view op, std::string_view outcome) {
