@@ -15,7 +15,7 @@ TEST_CASE("fuzz: a config number out of double range is an error, not a crash", 
                               "\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd"
                               "\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd\xfd"
                               "\xfd\xfd\xfd\xfd\xfd" "8";
-    for (const std::string text : {found, std::string(R"({"limits": {"send_rate": 1e400}})"),
+    for (const std::string& text : {found, std::string(R"({"limits": {"send_rate": 1e400}})"),
                                    std::string(R"({"server": {"port": -1e999}})")}) {
         INFO(text);
         auto cfg = parse_config(text, {});
