@@ -79,7 +79,9 @@ std::size_t connection_registry::push_to_user(std::uint64_t user_id,
 
 std::size_t connection_registry::push_to_world(const std::shared_ptr<const std::string>& frame,
                                                std::uint64_t exclude_session,
-                                               std::uint64_t exclude_user) {
+                                               std::uint64_t exclude_user,
+                                               std::uint64_t traced_message) {
+    auto* traces = traced_message != 0 && infra::traces().enabled() ? &infra::traces() : nullptr;
     std::size_t n = 0;
     for (auto& shard : world_) {
         std::lock_guard lock(shard.mutex);
@@ -87,6 +89,9 @@ std::size_t connection_registry::push_to_world(const std::shared_ptr<const std::
             if (id != exclude_session && (exclude_user == 0 || c->user_id() != exclude_user) &&
                 c->push(frame)) {
                 ++n;
+                if (traces != nullptr) {
+                    traces->add(traced_message, infra::trace_stage::pushed, c->user_id(), id);
+                }
             }
         }
     }

@@ -606,7 +606,8 @@ void websocket_gateway::deliver(std::string_view payload, std::string_view trace
         }
         case logic::delivery_kind::world: {
             const auto frame = std::make_shared<const std::string>(std::move(d->frame));
-            const auto n = registry.push_to_world(frame, d->exclude_session, d->exclude_user);
+            const auto n = registry.push_to_world(frame, d->exclude_session, d->exclude_user,
+                                                  d->message_id);
             if (d->is_message) {
                 impl_->metrics.delivered.inc(n);
             }

@@ -337,6 +337,24 @@ TEST_CASE("the trace of a message sent to a group shows every stage", "[integrat
         CHECK(std::find(j["read"]["read_by"].begin(), j["read"]["read_by"].end(),
                         json(t.bob.user_id)) != j["read"]["read_by"].end());
     }
+    // The world room: every subscribed connection that got it is listed.
+    {
+        ws_client w(t.server.host(), t.server.port(), t.bob.token);
+        w.send({{"type", "subscribe"}, {"id", "s1"}, {"conversation_id", "world"}});
+        CHECK(w.expect("ok")["id"] == "s1");
+        auto sent = t.http->post("/api/v1/conversations/world/messages",
+                                 {{"client_msg_id", "w1"}, {"body", {{"type", "text"}, {"text", "hi all"}}}},
+                                 t.alice.token);
+        REQUIRE(sent.status == 201);
+        w.expect("message");
+        const auto id = sent.json()["message"]["message_id"].get<std::string>();
+        const auto j = t.http->get("/api/v1/admin/messages/" + id + "/trace", t.admin.token).json();
+        bool bob_pushed = false;
+        for (const auto& s : j["stages"]) {
+            bob_pushed = bob_pushed || (s["stage"] == "pushed" && s["user_id"] == t.bob.user_id);
+        }
+        CHECK(bob_pushed);
+    }
     CHECK(t.http->get("/api/v1/admin/messages/42/trace", t.admin.token).status == 404);
     CHECK(t.http->get("/api/v1/admin/messages/x/trace", t.admin.token).status == 400);
 }

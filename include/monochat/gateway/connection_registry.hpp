@@ -56,7 +56,8 @@ public:
     // Pushes to every world subscriber except `exclude_session` and the sessions of
     // `exclude_user`; returns how many got it.
     std::size_t push_to_world(const std::shared_ptr<const std::string>& frame,
-                              std::uint64_t exclude_session = 0, std::uint64_t exclude_user = 0);
+                              std::uint64_t exclude_session = 0, std::uint64_t exclude_user = 0,
+                              std::uint64_t traced_message = 0);
 
     void close_token(const std::string& token_hash, std::uint16_t code, const std::string& reason);
     void close_user(std::uint64_t user_id, std::uint16_t code, const std::string& reason);
