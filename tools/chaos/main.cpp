@@ -473,7 +473,11 @@ kill_summary kill_rounds(const options& o, const std::string& work, std::mt19937
     chaos::harness h(p.clients, lo, rng());
     h.open_server(srv.port());
     if (!wait_for([&] { return h.all_connected_and_synced(); }, milliseconds(20000))) {
-        throw std::runtime_error("clients did not connect to the fresh server");
+        const auto t = h.totals();
+        throw std::runtime_error(fmt::format(
+            "clients did not connect and sync with the fresh server ({} connections, {} failed "
+            "attempts)\n{}",
+            t.connects, t.connect_failures, srv.log_tail(3000)));
     }
     std::uniform_int_distribution<int> load_ms(o.min_load_ms, o.max_load_ms);
     unacked_map unacked;
