@@ -25,6 +25,7 @@
 
 #include "gateway/connection_limits.hpp"
 #include "gateway/upgrade.hpp"
+#include "gateway/ws_coalescing_stream.hpp"
 #include "gateway/ws_frames.hpp"
 
 namespace monochat::gateway {
@@ -44,6 +45,9 @@ constexpr std::uint16_t close_heartbeat = 4002;
 constexpr std::uint16_t close_policy_violation = 1008;  // RFC 6455: flooding past the rate
 
 std::atomic<std::uint64_t> next_session_id{1};
+
+// Most bytes of queued frames written by one write.
+constexpr std::size_t max_coalesce_bytes = 256 * 1024;
 
 // Answers a refused upgrade and closes (TLS: close_notify first).
 template <class Stream>
@@ -285,16 +289,26 @@ private:
                 co_await wake_.async_wait(token);
                 continue;
             }
-            auto frame = std::move(outbox_.front());
-            outbox_.pop_front();
-            outbox_bytes_ -= frame->size();
-            gw_->metrics.outbox_depth.dec();
-            ws_.text(true);
-            auto [ec, n] = co_await ws_.async_write(net::buffer(*frame), token);
+            // Everything queued goes out in one write (one system call, not one per frame),
+            // up to `max_coalesce_bytes`; the frame bytes are shared by every recipient until
+            // they are copied into this connection's write buffer.
+            auto& out = ws_.next_layer();
+            std::size_t frames = 0;
+            while (!outbox_.empty() && out.buffered_bytes() < max_coalesce_bytes) {
+                auto frame = std::move(outbox_.front());
+                outbox_.pop_front();
+                outbox_bytes_ -= frame->size();
+                ++frames;
+                if (!out.append_text(*frame)) {
+                    break;
+                }
+            }
+            gw_->metrics.outbox_depth.add(-static_cast<double>(frames));
+            auto [ec] = co_await out.async_flush(token);
             if (ec) {
                 co_return;
             }
-            gw_->metrics.frames_out.inc();
+            gw_->metrics.frames_out.inc(frames);
         }
     }
 
@@ -481,7 +495,8 @@ private:
     }
 
     std::shared_ptr<websocket_gateway::impl> gw_;
-    websocket::stream<Stream> ws_;
+    // Data frames bypass Beast's write path: see ws_coalescing_stream.hpp.
+    websocket::stream<coalescing_stream<Stream>> ws_;
     net::steady_timer wake_;
     net::steady_timer heartbeat_;
     net::steady_timer inflight_wait_;
