@@ -33,10 +33,12 @@ TEST_CASE("message events and fan-out jobs round-trip", "[bus][topics]") {
     CHECK(back->body == e.body);
     CHECK(back->origin_session == 42);
 
-    fanout_job j{"group:5", 5, 42, "frame"};
+    fanout_job j{"group:5", 5, 42, 9001, "frame"};
     auto jb = decode_fanout_job(encode_fanout_job(j));
     REQUIRE(jb.has_value());
     CHECK(jb->group_id == 5);
+    CHECK(jb->exclude_session == 42);
+    CHECK(jb->message_id == 9001);
     CHECK(jb->frame == "frame");
 }
 
