@@ -233,7 +233,7 @@ public:
         // Hot reload: SIGHUP (and the admin API) re-read the file; live keys take effect in
         // place, connections stay open.
         reloader_ = std::make_unique<config_reloader>(
-            config_path_, live_, metrics_, [this](const infra::config& next) { apply_live(next); });
+            config_path_, live_, metrics_, [this](const infra::config& next) { return apply_live(next); });
         // The admin API (issue 11): every action goes to the audit log in the data dir.
         audit_ = std::make_unique<audit_log>(std::filesystem::path(cfg_.storage.data_dir) /
                                              "audit.log");
@@ -330,16 +330,21 @@ public:
 private:
     // What a reload changes besides the published snapshot: modules that copied values at
     // start. Logic, task and access read the snapshot per operation.
-    void apply_live(const infra::config& next) {
+    // TLS goes first: it is the only step that can fail, and a failure must leave everything
+    // as it was (the reload is then refused as a whole).
+    status apply_live(const infra::config& next) {
+        // Re-reads the certificate files, so a renewed certificate at the same path is picked
+        // up; a bad file keeps the running certificate.
+        if (http_) {
+            if (auto st = http_->reload_tls(next.server.tls); !st) {
+                return st;
+            }
+        }
         apply_logging(next);
         infra::traces().set_capacity(static_cast<std::size_t>(next.trace.buffer_messages));
         http_limits_.apply(next);
         ws_limits_.apply(next);
-        // TLS: re-reads the certificate files, so a renewed certificate at the same path is
-        // picked up; a bad file is logged and the running certificate stays.
-        if (http_) {
-            (void)http_->reload_tls(next.server.tls);  // refusal logged by reload_tls
-        }
+        return {};
     }
 
     // Counters of objects the admin backend does not hold, for GET /api/v1/admin/stats.

@@ -74,10 +74,12 @@ reload_outcome config_reloader::publish(const infra::config& loaded, std::string
         infra::log::warn("app", "config change needs restart; not applied",
                          {{"key", key}, {"source", source}});
     }
-    live_.set(plan.next);
     if (apply_) {
-        apply_(plan.next);
+        if (auto st = apply_(plan.next); !st) {
+            return refuse(st.error().message, source);
+        }
     }
+    live_.set(plan.next);
     reload_outcome o;
     o.ok = true;
     o.applied = std::move(plan.applied);

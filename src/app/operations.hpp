@@ -32,13 +32,15 @@ struct reload_outcome {
 };
 
 // Re-reads the configuration in the start-up order (defaults, file, environment), validates it
-// and publishes the live keys: `live.set()` for readers of the snapshot, then `apply` for the
-// modules that copy values (log level, gateway limits, TLS). Keys that need a restart are
-// logged and keep their running values; an invalid file changes nothing.
+// and publishes the live keys: `apply` for the modules that copy values (TLS first, then log
+// level and gateway limits), then `live.set()` for readers of the snapshot. Keys that need a
+// restart are logged and keep their running values; an invalid file, or one whose `apply`
+// fails (a certificate that does not load), changes nothing and counts as refused.
 // Thread-safety: any thread; reloads are serialized.
 class config_reloader {
 public:
-    using apply_fn = std::function<void(const infra::config&)>;
+    // Fails without changing anything, or succeeds and applies everything.
+    using apply_fn = std::function<status(const infra::config&)>;
 
     config_reloader(std::optional<std::string> path, infra::live_config& live,
                     infra::metrics_registry& metrics, apply_fn apply);

@@ -176,6 +176,12 @@ TEST_CASE("a reload picks up a renewed certificate and refuses a bad one, connec
         [&] { return t.server->log().find("tls certificate refused") != std::string::npos; },
         10000ms));
     CHECK(t.server->log().find("server.tls.cert_file") != std::string::npos);
+    // ... and the reload as a whole is refused, not reported as applied.
+    REQUIRE(wait_until(
+        [&] {
+            return t.server->log().find("configuration reload refused") != std::string::npos;
+        },
+        10000ms));
     CHECK(t.get("/healthz", renewed.cert_pem).peer.serial == 2);
     before.send({{"type", "ping"}, {"id", "still"}});
     CHECK(before.expect("pong")["id"] == "still");
