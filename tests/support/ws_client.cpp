@@ -103,6 +103,9 @@ ws_client::ws_client(const std::string& host, int port, const std::string& token
                                  std::to_string(res.result_int()) + ": " + res.body());
     }
     ws.read_message_max(64 << 20);
+    // The deadline covered connecting; basic_stream applies it to async operations too, so
+    // left set it would end the reader 10 s after the connection opened.
+    sock.expires_never();
     net::co_spawn(impl_->ioc, impl_->reader(), net::detached);
     impl_->thread = std::thread([i = impl_] { i->ioc.run(); });
     auto hello = recv(std::chrono::milliseconds(5000));
