@@ -388,7 +388,7 @@ TEST_CASE("an online backup of a running server can be restored", "[integration]
     CHECK(history.json()["messages"][0]["body"]["text"] == "keep me");
 }
 
-TEST_CASE("--version prints the version and commit, and build_info is a metric",
+TEST_CASE("monochat --version prints the version and commit, and build_info is a metric",
           "[integration][admin]") {
     auto r = run_monochat({"--version"});
     REQUIRE(r.exit.exited);
