@@ -6,7 +6,7 @@
 //
 //   monochat-storage-bench [--seconds 5] [--writers 1,64,1024] [--sync always|none]
 //                          [--conversations 64] [--body-bytes 64] [--max-batch 1024]
-//                          [--dir /tmp] [--json-only]
+//                          [--dir /tmp] [--keep] [--json-only]
 //
 // Prints a table and one JSON line with the same figures.
 
@@ -43,6 +43,9 @@ struct bench_options {
     std::size_t max_batch = 1024;
     fs::path dir = fs::temp_directory_path();
     bool json_only = false;
+    // Leave the database in place (its path is printed): a fixture for measuring a restart
+    // over many stored messages (docs/benchmarks.md).
+    bool keep = false;
 };
 
 struct run_result {
@@ -59,7 +62,7 @@ struct run_result {
     fmt::print(stderr,
                "{}\nusage: monochat-storage-bench [--seconds S] [--writers 1,64,1024] "
                "[--sync always|none] [--conversations N] [--body-bytes N] [--max-batch N] "
-               "[--dir DIR] [--json-only]\n",
+               "[--dir DIR] [--keep] [--json-only]\n",
                problem);
     std::exit(2);
 }
@@ -116,6 +119,8 @@ bench_options parse(int argc, char** argv) {
             o.max_batch = parse_size(value(), arg);
         } else if (arg == "--dir") {
             o.dir = std::string(value());
+        } else if (arg == "--keep") {
+            o.keep = true;
         } else if (arg == "--json-only") {
             o.json_only = true;
         } else {
@@ -253,7 +258,11 @@ int main(int argc, char** argv) {
             return 1;
         }
         opened->reset();
-        fs::remove_all(path);
+        if (o.keep) {
+            fmt::print(stderr, "kept {} ({} messages)\n", path.string(), r.appends);
+        } else {
+            fs::remove_all(path);
+        }
         results.push_back(r);
     }
 
