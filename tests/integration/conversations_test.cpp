@@ -242,7 +242,9 @@ TEST_CASE("in a direct chat only the peer can be mentioned", "[integration][conv
                        alice.token);
     REQUIRE(r.status == 201);
     CHECK(wait_until([&] { return entry(http, bob, dm)["mentions_unread"] == 1; }, 3000ms));
-    for (const auto& c : http.get(api("/conversations"), carol.token).json()["conversations"]) {
+    // Named: a range-for over a member of a temporary would read freed memory.
+    const auto carols = http.get(api("/conversations"), carol.token).json();
+    for (const auto& c : carols["conversations"]) {
         CHECK(c["mentions_unread"] == 0);
     }
 }
