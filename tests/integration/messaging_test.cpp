@@ -36,23 +36,6 @@ json text_send(const std::string& id, const std::string& cid, const std::string&
             {"body", {{"type", "text"}, {"text", text}}}};
 }
 
-struct two_friends {
-    server_process server{fast_test_config()};
-    std::unique_ptr<http_client> http;
-    account alice;
-    account bob;
-    std::string dm;
-
-    two_friends() {
-        server.start();
-        http = std::make_unique<http_client>(server.host(), server.port());
-        alice = register_user(*http, unique_name("alice"));
-        bob = register_user(*http, unique_name("bob"));
-        befriend(*http, alice, bob);
-        dm = dm_id(alice, bob);
-    }
-};
-
 }  // namespace
 
 TEST_CASE("a send is acked to its connection and pushed to every other connection",

@@ -51,22 +51,7 @@ void reload_and_wait(server_process& server, const std::string& outcome, std::si
     REQUIRE(wait_until([&] { return count_of(server.log(), outcome) >= n; }, 10s));
 }
 
-struct pair_fixture {
-    server_process server{fast_test_config()};
-    std::unique_ptr<http_client> http;
-    account alice;
-    account bob;
-    std::string dm;
-
-    pair_fixture() {
-        server.start();
-        http = std::make_unique<http_client>(server.host(), server.port());
-        alice = register_user(*http, unique_name("alice"));
-        bob = register_user(*http, unique_name("bob"));
-        befriend(*http, alice, bob);
-        dm = dm_id(alice, bob);
-    }
-
+struct pair_fixture : two_friends {
     // Sends `n` messages on `ws` and returns how many were acked (the rest got rate_limited).
     int acked_of(ws_client& ws, int n, const std::string& prefix) {
         int acked = 0;

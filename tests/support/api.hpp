@@ -4,10 +4,12 @@
 // protocol says.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "support/http_client.hpp"
+#include "support/server_process.hpp"
 
 namespace monochat::test {
 
@@ -32,5 +34,23 @@ std::string dm_id(const account& a, const account& b);
 
 // A unique username prefix per test run, so parallel tests never collide.
 std::string unique_name(const std::string& base);
+
+// A running server (fast_test_config) with two registered friends and their direct chat.
+struct two_friends {
+    server_process server{fast_test_config()};
+    std::unique_ptr<http_client> http;
+    account alice;
+    account bob;
+    std::string dm;
+
+    two_friends() {
+        server.start();
+        http = std::make_unique<http_client>(server.host(), server.port());
+        alice = register_user(*http, unique_name("alice"));
+        bob = register_user(*http, unique_name("bob"));
+        befriend(*http, alice, bob);
+        dm = dm_id(alice, bob);
+    }
+};
 
 }  // namespace monochat::test
