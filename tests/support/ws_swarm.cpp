@@ -148,6 +148,16 @@ ws_swarm::~ws_swarm() {
     impl_->work.reset();
     impl_->ioc.stop();
     impl_->thread.join();
+    // Every coroutine and write handler holds the impl alive, and the io_context they are queued in
+    // belongs to that impl: left suspended, they would keep it (and every connection) forever.
+    // Close the sockets and run the context dry so each operation ends with operation_aborted and
+    // drops its reference.
+    for (auto& c : impl_->conns) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(c->ws).socket().close(ignored);
+    }
+    impl_->ioc.restart();
+    impl_->ioc.run();
 }
 
 void ws_swarm::connect(const std::vector<std::string>& tokens, std::chrono::milliseconds timeout) {
