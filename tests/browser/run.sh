@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the browser tests of the web client (registered with ctest in tests/CMakeLists.txt).
 #   MONOCHAT_BINARY=<built monochat> tests/browser/run.sh <output dir>
+# MONOCHAT_TEST_SERVER, when set, names the server binary instead (scripts/test.sh uses it to run
+# the tests against the Release build).
 # Installs playwright-core into the output dir with `npm ci` (package-lock.json pins it), then
 # runs client.test.mjs with node's test runner against Debian's chromium. Screenshots of failed
 # tests, and client.png (the documentation's screenshot), land in <output dir>.
@@ -8,6 +10,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 out=$(mkdir -p "${1:?usage: run.sh <output dir>}" && cd "$1" && pwd)
+MONOCHAT_BINARY=${MONOCHAT_TEST_SERVER:-${MONOCHAT_BINARY:-}}
 : "${MONOCHAT_BINARY:?set MONOCHAT_BINARY to the built monochat}"
 command -v node >/dev/null || { echo "node is missing: run scripts/deps.sh --test" >&2; exit 1; }
 command -v npm >/dev/null || { echo "npm is missing: run scripts/deps.sh --test" >&2; exit 1; }

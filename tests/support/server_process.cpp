@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <regex>
@@ -109,7 +110,14 @@ exit_info wait_pid(pid_t pid, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-std::string monochat_binary() { return MONOCHAT_BINARY; }
+std::string monochat_binary() {
+    // The test command also runs the integration tests against the Release binary that the
+    // run command builds (scripts/test.sh): MONOCHAT_TEST_SERVER names it.
+    if (const char* other = std::getenv("MONOCHAT_TEST_SERVER"); other != nullptr && *other != '\0') {
+        return other;
+    }
+    return MONOCHAT_BINARY;
+}
 
 server_process::server_process(nlohmann::json overrides, std::map<std::string, std::string> env)
     : overrides_(std::move(overrides)), env_(std::move(env)) {}
