@@ -12,7 +12,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <deque>
+#include <boost/container/devector.hpp>
 #include <type_traits>
 #include <variant>
 #include <monochat/infra/clock.hpp>
@@ -139,14 +139,25 @@ template <class Stream>
 class ws_session final : public ws_connection,
                          public std::enable_shared_from_this<ws_session<Stream>> {
 public:
-    ws_session(std::shared_ptr<websocket_gateway::impl> gw, Stream stream, logic::identity who)
+    ws_session(std::shared_ptr<websocket_gateway::impl> gw, Stream stream, logic::identity who,
+               std::function<void()> on_close)
         : gw_(std::move(gw)),
           ws_(std::move(stream)),
-          wake_(ws_.get_executor()),
           heartbeat_(ws_.get_executor()),
           inflight_wait_(ws_.get_executor()),
           id_(next_session_id.fetch_add(1)),
-          who_(std::move(who)) {}
+          who_(std::move(who)),
+          on_close_(std::move(on_close)) {
+        ++gw_->sessions;
+    }
+
+    // Counts the connection out of the gateway and the listener: at the end of run(), or here
+    // when run() never got that far.
+
+    ws_session(const ws_session&) = delete;
+    ws_session& operator=(const ws_session&) = delete;
+
+    ~ws_session() override { finish(); }
 
     std::uint64_t session_id() const override { return id_; }
     std::uint64_t user_id() const override { return who_.user_id; }
@@ -166,8 +177,11 @@ public:
         });
     }
 
-    net::awaitable<void> run(http::request<http::string_body> req) {
-        auto self = this->shared_from_this();
+    // The connection's one coroutine: the handshake, then the read loop until the connection
+    // ends. Writing and the heartbeat are completion handlers, not coroutines: an idle
+    // connection then holds no coroutine frame for them (docs/benchmarks.md, idle memory).
+    // `self` keeps the session alive from the moment the coroutine is created.
+    net::awaitable<void> run(std::shared_ptr<ws_session> self, http::request<http::string_body> req) {
         auto& limits = gw_->limits;
         ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
             res.set(http::field::server, "monochat");
@@ -184,6 +198,7 @@ public:
         ws_.control_callback([this](websocket::frame_type, beast::string_view) { touch(); });
 
         auto [aec] = co_await ws_.async_accept(req, token);
+        req = {};  // this frame lives as long as the connection: keep no headers in it
         if (aec) {
             co_return;
         }
@@ -198,15 +213,55 @@ public:
 
         enqueue(std::make_shared<const std::string>(
             ws_frames::hello(who_.user_id, id_, limits.heartbeat_ms.load(), gw_->clock.now_ms())));
+        arm_heartbeat();
 
-        net::co_spawn(ws_.get_executor(), writer(), net::detached);
-        net::co_spawn(ws_.get_executor(), heartbeat(), net::detached);
-        co_await reader();
+        // An idle connection waits for its next frame with a small buffer: Beast sizes the
+        // buffer before any byte arrives (1.5 KB by default), so the first read of a message
+        // asks for at most `first_read_bytes` and the rest of the message follows.
+        beast::flat_buffer buffer;
+        for (;;) {
+            // At the bound of requests in progress, stop reading: TCP flow control then slows
+            // the client down instead of queueing without bound.
+            while (inflight_ >= static_cast<std::size_t>(gw_->limits.inflight.load()) && !done_) {
+                inflight_wait_.expires_at(std::chrono::steady_clock::time_point::max());
+                co_await inflight_wait_.async_wait(token);
+            }
+            if (buffer.capacity() > read_keep_capacity) {
+                buffer = beast::flat_buffer();  // one large frame does not pin its size for good
+            }
+            buffer.clear();
+            beast::error_code ec;
+            std::size_t limit = first_read_bytes;
+            do {
+                auto [rec, n] = co_await ws_.async_read_some(buffer, limit, token);
+                ec = rec;
+                limit = 0;  // Beast's own size for the rest
+            } while (!ec && !ws_.is_message_done());
+            if (ec) {
+                if (ec == websocket::error::message_too_big) {
+                    gw_->metrics.frame_too_large.inc();  // Beast closes with 1009
+                }
+                break;
+            }
+            touch();
+            gw_->metrics.frames_in.inc();
+            if (closing_) {
+                continue;  // draining the peer's frames until its close arrives
+            }
+            if (!admit_frame(buffer)) {
+                continue;
+            }
+            if (!ws_.got_text()) {
+                reply(ws_frames::error(std::nullopt, errc::invalid_argument,
+                                       "binary frames are not supported; send JSON text frames"));
+                continue;
+            }
+            handle(beast::buffers_to_string(buffer.data()));
+        }
 
-        // The connection is over: stop the writer and heartbeat and leave the registry.
+        // The connection is over: stop the heartbeat, drop what is queued, leave the registry.
         closing_ = true;
         done_ = true;
-        wake_.cancel();
         heartbeat_.cancel();
         inflight_wait_.cancel();
         gw_->metrics.outbox_depth.add(-static_cast<double>(outbox_.size()));
@@ -219,9 +274,23 @@ public:
             gw_->deps.messaging->presence_changed(who_.user_id, false);
         }
         infra::log::debug("gateway", "websocket closed", {{"session", id_}, {"user", who_.user_id}});
+        // Counted as open until here, not until the last reference to this object (a queued
+        // push may hold one) goes.
+        finish();
     }
 
 private:
+    void finish() {
+        if (finished_) {
+            return;
+        }
+        finished_ = true;
+        --gw_->sessions;
+        if (auto notify = std::exchange(on_close_, nullptr)) {
+            notify();
+        }
+    }
+
     void touch() { last_activity_ = std::chrono::steady_clock::now(); }
 
     // On the strand. The outbox is bounded in frames and bytes: past either bound the client
@@ -243,8 +312,14 @@ private:
         outbox_bytes_ += frame->size();
         outbox_.push_back(std::move(frame));
         gw_->metrics.outbox_depth.inc();
-        if (outbox_.size() == 1) {
-            wake_.cancel();
+        if (!writing_ && !write_posted_) {
+            // Posted, not called: frames queued in the same turn of the strand go out in one
+            // write.
+            write_posted_ = true;
+            net::post(ws_.get_executor(), [self = this->shared_from_this()] {
+                self->write_posted_ = false;
+                self->write_queued();
+            });
         }
     }
 
@@ -260,7 +335,6 @@ private:
         gw_->metrics.outbox_depth.add(-static_cast<double>(outbox_.size()));
         outbox_.clear();
         outbox_bytes_ = 0;
-        wake_.cancel();
         net::co_spawn(
             ws_.get_executor(),
             [self = this->shared_from_this(), code, reason = std::move(reason)]() -> net::awaitable<void> {
@@ -278,92 +352,63 @@ private:
             net::detached);
     }
 
-    net::awaitable<void> writer() {
-        auto self = this->shared_from_this();
-        while (!done_) {
-            if (outbox_.empty() || closing_) {
-                if (closing_) {
-                    co_return;
-                }
-                wake_.expires_at(std::chrono::steady_clock::time_point::max());
-                co_await wake_.async_wait(token);
-                continue;
-            }
-            // Everything queued goes out in one write (one system call, not one per frame),
-            // up to `max_coalesce_bytes`; the frame bytes are shared by every recipient until
-            // they are copied into this connection's write buffer.
-            auto& out = ws_.next_layer();
-            std::size_t frames = 0;
-            while (!outbox_.empty() && out.buffered_bytes() < max_coalesce_bytes) {
-                auto frame = std::move(outbox_.front());
-                outbox_.pop_front();
-                outbox_bytes_ -= frame->size();
-                ++frames;
-                if (!out.append_text(*frame)) {
-                    break;
-                }
-            }
-            gw_->metrics.outbox_depth.add(-static_cast<double>(frames));
-            auto [ec] = co_await out.async_flush(token);
-            if (ec) {
-                co_return;
-            }
-            gw_->metrics.frames_out.inc(frames);
+    // On the strand. Everything queued goes out in one write (one system call, not one per
+    // frame), up to `max_coalesce_bytes`; the frame bytes are shared by every recipient until
+    // they are copied into this connection's write buffer. At most one write is in flight;
+    // its completion starts the next.
+    void write_queued() {
+        if (writing_ || closing_ || done_ || outbox_.empty()) {
+            return;
         }
+        auto& out = ws_.next_layer();
+        std::size_t frames = 0;
+        while (!outbox_.empty() && out.buffered_bytes() < max_coalesce_bytes) {
+            auto frame = std::move(outbox_.front());
+            outbox_.pop_front();
+            outbox_bytes_ -= frame->size();
+            ++frames;
+            if (!out.append_text(*frame)) {
+                break;
+            }
+        }
+        gw_->metrics.outbox_depth.add(-static_cast<double>(frames));
+        if (outbox_.empty() && outbox_.capacity() > outbox_keep_capacity) {
+            outbox_.shrink_to_fit();  // a burst is over: give its memory back
+        }
+        writing_ = true;
+        out.async_flush([self = this->shared_from_this(), frames](beast::error_code ec) {
+            self->writing_ = false;
+            if (ec) {
+                return;
+            }
+            self->gw_->metrics.frames_out.inc(frames);
+            self->write_queued();
+        });
     }
 
-    net::awaitable<void> heartbeat() {
-        auto self = this->shared_from_this();
-        while (!done_ && !closing_) {
-            const auto interval = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
-            heartbeat_.expires_after(interval);
-            auto [ec] = co_await heartbeat_.async_wait(token);
-            if (ec || done_ || closing_) {
-                co_return;
-            }
-            if (std::chrono::steady_clock::now() - last_activity_ > 3 * interval) {
-                begin_close(close_heartbeat, "heartbeat timeout");
-                co_return;
-            }
-            auto [pec] = co_await ws_.async_ping({}, token);
-            if (pec) {
-                co_return;
-            }
-        }
+    // On the strand: a ping every heartbeat interval; a client silent for three intervals is
+    // closed with 4002.
+    void arm_heartbeat() {
+        heartbeat_.expires_after(std::chrono::milliseconds(gw_->limits.heartbeat_ms.load()));
+        heartbeat_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+            self->on_heartbeat(ec);
+        });
     }
 
-    net::awaitable<void> reader() {
-        beast::flat_buffer buffer;
-        for (;;) {
-            // At the bound of requests in progress, stop reading: TCP flow control then slows
-            // the client down instead of queueing without bound.
-            while (inflight_ >= static_cast<std::size_t>(gw_->limits.inflight.load()) && !done_) {
-                inflight_wait_.expires_at(std::chrono::steady_clock::time_point::max());
-                co_await inflight_wait_.async_wait(token);
-            }
-            buffer.clear();
-            auto [ec, n] = co_await ws_.async_read(buffer, token);
-            if (ec) {
-                if (ec == websocket::error::message_too_big) {
-                    gw_->metrics.frame_too_large.inc();  // Beast closes with 1009
-                }
-                co_return;
-            }
-            touch();
-            gw_->metrics.frames_in.inc();
-            if (closing_) {
-                continue;  // draining the peer's frames until its close arrives
-            }
-            if (!admit_frame(buffer)) {
-                continue;
-            }
-            if (!ws_.got_text()) {
-                reply(ws_frames::error(std::nullopt, errc::invalid_argument,
-                                       "binary frames are not supported; send JSON text frames"));
-                continue;
-            }
-            handle(beast::buffers_to_string(buffer.data()));
+    void on_heartbeat(const boost::system::error_code& ec) {
+        if (ec || done_ || closing_) {
+            return;
         }
+        const auto interval = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
+        if (std::chrono::steady_clock::now() - last_activity_ > 3 * interval) {
+            begin_close(close_heartbeat, "heartbeat timeout");
+            return;
+        }
+        ws_.async_ping({}, [self = this->shared_from_this()](beast::error_code pec) {
+            if (!pec) {
+                self->arm_heartbeat();
+            }
+        });
     }
 
     void reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
@@ -494,15 +539,21 @@ private:
         }
     }
 
+    static constexpr std::size_t outbox_keep_capacity = 64;       // frames
+    static constexpr std::size_t read_keep_capacity = 16 * 1024;  // bytes
+    static constexpr std::size_t first_read_bytes = 256;
+
     std::shared_ptr<websocket_gateway::impl> gw_;
     // Data frames bypass Beast's write path: see ws_coalescing_stream.hpp.
     websocket::stream<coalescing_stream<Stream>> ws_;
-    net::steady_timer wake_;
     net::steady_timer heartbeat_;
     net::steady_timer inflight_wait_;
     const std::uint64_t id_;
     const logic::identity who_;
-    std::deque<std::shared_ptr<const std::string>> outbox_;
+    std::function<void()> on_close_;  // tells the listener the connection ended (once)
+    // A devector, not a deque: it allocates nothing until a frame is queued (libstdc++'s deque
+    // allocates about 600 bytes up front), and most connections are idle.
+    boost::container::devector<std::shared_ptr<const std::string>> outbox_;
     std::size_t outbox_bytes_ = 0;
     std::size_t inflight_ = 0;
     frame_bucket frames_;
@@ -510,6 +561,9 @@ private:
     std::atomic<bool> closing_{false};
     bool close_started_ = false;
     bool done_ = false;
+    bool finished_ = false;
+    bool writing_ = false;        // a flush is in flight
+    bool write_posted_ = false;   // write_queued() is posted
 };
 
 void websocket_gateway::impl::start(std::unique_ptr<upgrade_request> up) {
@@ -541,10 +595,11 @@ net::awaitable<void> websocket_gateway::impl::refuse(upgrade_request& up, error 
 }
 
 net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_ptr<upgrade_request> up) {
+    // Until a session takes it over, the connection's end is told from here.
     struct close_notice {
         upgrade_request* up;
         ~close_notice() {
-            if (up->on_close) {
+            if (up != nullptr && up->on_close) {
                 up->on_close();
             }
         }
@@ -570,17 +625,33 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
         co_await refuse(*up, who.error());
         co_return;
     }
-    ++sessions;
+    // The session runs in a coroutine of its own, and this one ends: nothing of the upgrade
+    // (its request, buffers, moved-from stream, this frame) stays for the connection's life.
+    auto on_close = std::exchange(up->on_close, nullptr);
+    notice.up = nullptr;
+    auto request = std::move(up->request);
+    const auto ex = std::visit([](auto& st) { return st.get_executor(); }, up->stream);
+    auto failed = [](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                infra::log::error("gateway", "websocket session failed", {{"error", ex.what()}});
+            }
+        }
+    };
     if (auto* tls = std::get_if<tls_stream>(&up->stream)) {
         auto session = std::make_shared<ws_session<tls_stream>>(shared_from_this(), std::move(*tls),
-                                                                std::move(*who));
-        co_await session->run(std::move(up->request));
+                                                                std::move(*who), std::move(on_close));
+        up.reset();
+        net::co_spawn(ex, session->run(session, std::move(request)), failed);
     } else {
         auto session = std::make_shared<ws_session<plain_stream>>(
-            shared_from_this(), std::move(std::get<plain_stream>(up->stream)), std::move(*who));
-        co_await session->run(std::move(up->request));
+            shared_from_this(), std::move(std::get<plain_stream>(up->stream)), std::move(*who),
+            std::move(on_close));
+        up.reset();
+        net::co_spawn(ex, session->run(session, std::move(request)), failed);
     }
-    --sessions;
 }
 
 websocket_gateway::websocket_gateway(connection_registry& registry, ws_dependencies deps,
