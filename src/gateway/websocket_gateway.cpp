@@ -382,6 +382,11 @@ private:
                 return;
             }
             self->gw_->metrics.frames_out.inc(frames);
+            if (!std::exchange(self->first_flush_done_, true)) {
+                // The handshake response and the hello are out; many connections now idle
+                // for long: they keep no write buffers (the heartbeat trims later ones).
+                self->ws_.next_layer().trim();
+            }
             self->write_queued();
         });
     }
@@ -404,6 +409,7 @@ private:
             begin_close(close_heartbeat, "heartbeat timeout");
             return;
         }
+        ws_.next_layer().trim();
         ws_.async_ping({}, [self = this->shared_from_this()](beast::error_code pec) {
             if (!pec) {
                 self->arm_heartbeat();
@@ -563,6 +569,7 @@ private:
     bool done_ = false;
     bool finished_ = false;
     bool writing_ = false;        // a flush is in flight
+    bool first_flush_done_ = false;
     bool write_posted_ = false;   // write_queued() is posted
 };
 

@@ -17,7 +17,9 @@
 // is thread-safe. One write to the next layer is in flight at a time.
 //
 // Memory: the two buffers keep their capacity between flushes up to `keep_capacity` bytes, so
-// a busy connection reuses them and an idle one holds almost nothing.
+// a busy connection does not reallocate them on every write; `trim()` gives them back once
+// nothing is being written (the session calls it after its first flush and on each heartbeat),
+// so an idle connection holds none.
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
@@ -54,6 +56,14 @@ public:
     // Bytes appended and not yet handed to the next layer.
     std::size_t buffered_bytes() const { return pending_.size(); }
 
+    // Heap bytes the write buffers hold (their capacity beyond the in-object small buffer).
+    std::size_t held_bytes() const {
+        const auto heap = [](const std::string& s) {
+            return s.capacity() > std::string().capacity() ? s.capacity() : 0;
+        };
+        return heap(pending_) + heap(inflight_);
+    }
+
     // Appends one complete text message as a single unmasked frame. False once a close frame
     // was written or a write failed: the connection takes no more data.
     bool append_text(std::string_view payload) {
@@ -80,6 +90,16 @@ public:
         pending_.append(payload);
         appended_ += n + payload.size();
         return true;
+    }
+
+    // Gives the write buffers back when nothing is being written or waiting. Called from the
+    // session's heartbeat: a connection idle for an interval holds no write buffers, and a busy
+    // one does not reallocate them on every write.
+    void trim() {
+        if (!writing_ && pending_.empty()) {
+            std::string().swap(pending_);
+            std::string().swap(inflight_);
+        }
     }
 
     // Completes once everything appended before the call was written (or the write failed).
@@ -188,13 +208,8 @@ private:
         writing_ = false;
         written_ += inflight_.size();
         inflight_.clear();
-        if (inflight_.capacity() > keep_capacity || pending_.empty()) {
-            // Too large to keep, or the connection is idle again: an idle connection holds no
-            // write buffers (most connections are idle most of the time).
+        if (inflight_.capacity() > keep_capacity) {
             std::string().swap(inflight_);
-        }
-        if (pending_.empty() && pending_.capacity() > 0) {
-            std::string().swap(pending_);
         }
         if (ec) {
             failed_ = true;
