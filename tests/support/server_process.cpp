@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -127,6 +128,14 @@ server_process::~server_process() {
         auto info = stop(std::chrono::milliseconds(10000));
         if (!info.exited) {
             kill9();
+        } else if (info.code != 0 || info.signal != 0) {
+            // A graceful stop ends with status 0. Anything else is a crash during shutdown or a
+            // sanitizer report at exit (LeakSanitizer checks there): the test that ran it fails.
+            const auto text = log();
+            const auto tail = text.size() > 4000 ? text.substr(text.size() - 4000) : text;
+            FAIL_CHECK("monochat exited with status " << info.code << " (signal " << info.signal
+                                                      << ") after SIGTERM; the end of its log:\n"
+                                                      << tail);
         }
     }
 }
