@@ -62,6 +62,18 @@ net::awaitable<void> write_and_close(Stream& stream, http::response<http::string
     beast::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
+
+// Completion of a connection's coroutines (the upgrade's and the session's): an exception that
+// escaped one is logged, and ends only that connection.
+void log_if_failed(std::exception_ptr e) {
+    if (e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            infra::log::error("gateway", "websocket session failed", {{"error", ex.what()}});
+        }
+    }
+}
 }  // namespace
 
 void ws_limits::apply(const infra::config& cfg) {
@@ -151,12 +163,10 @@ public:
         ++gw_->sessions;
     }
 
-    // Counts the connection out of the gateway and the listener: at the end of run(), or here
-    // when run() never got that far.
-
     ws_session(const ws_session&) = delete;
     ws_session& operator=(const ws_session&) = delete;
 
+    // Counts the connection out of the gateway and the listener when run() never got to it.
     ~ws_session() override { finish(); }
 
     std::uint64_t session_id() const override { return id_; }
@@ -280,6 +290,7 @@ public:
     }
 
 private:
+    // Counts the connection out of the gateway and the listener, once.
     void finish() {
         if (finished_) {
             return;
@@ -575,15 +586,7 @@ private:
 
 void websocket_gateway::impl::start(std::unique_ptr<upgrade_request> up) {
     auto ex = std::visit([](auto& s) { return s.get_executor(); }, up->stream);
-    net::co_spawn(ex, authenticate_and_run(std::move(up)), [](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                infra::log::error("gateway", "websocket session failed", {{"error", ex.what()}});
-            }
-        }
-    });
+    net::co_spawn(ex, authenticate_and_run(std::move(up)), log_if_failed);
 }
 
 net::awaitable<void> websocket_gateway::impl::refuse(upgrade_request& up, error e) {
@@ -638,26 +641,17 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
     notice.up = nullptr;
     auto request = std::move(up->request);
     const auto ex = std::visit([](auto& st) { return st.get_executor(); }, up->stream);
-    auto failed = [](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                infra::log::error("gateway", "websocket session failed", {{"error", ex.what()}});
-            }
-        }
-    };
     if (auto* tls = std::get_if<tls_stream>(&up->stream)) {
         auto session = std::make_shared<ws_session<tls_stream>>(shared_from_this(), std::move(*tls),
                                                                 std::move(*who), std::move(on_close));
         up.reset();
-        net::co_spawn(ex, session->run(session, std::move(request)), failed);
+        net::co_spawn(ex, session->run(session, std::move(request)), log_if_failed);
     } else {
         auto session = std::make_shared<ws_session<plain_stream>>(
             shared_from_this(), std::move(std::get<plain_stream>(up->stream)), std::move(*who),
             std::move(on_close));
         up.reset();
-        net::co_spawn(ex, session->run(session, std::move(request)), failed);
+        net::co_spawn(ex, session->run(session, std::move(request)), log_if_failed);
     }
 }
 
