@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <optional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace net = boost::asio;
