@@ -5,9 +5,9 @@
 // CPU in sendmsg: one system call, one TCP segment and one Beast write operation per frame per
 // recipient. A connection that has 20 pushes queued now gets them in one write.
 //
-// How: the session's writer appends whole, already encoded text messages as WebSocket frames
+// How: the session appends whole, already encoded text messages as WebSocket frames
 // (`append_text`: a 2-10 byte header and the payload; server frames are unmasked) and then
-// awaits `async_flush`, which writes everything appended in one gather of the buffer. Beast's
+// calls `async_flush`, which writes everything appended in one gather of the buffer. Beast's
 // own writes (the handshake response, pings, pongs, the close frame) come through
 // `async_write_some` and are queued behind what is already appended, so frames never interleave
 // and Beast's operations complete only once their bytes were written. After Beast wrote a close
@@ -92,9 +92,9 @@ public:
         return true;
     }
 
-    // Gives the write buffers back when nothing is being written or waiting. Called from the
-    // session's heartbeat: a connection idle for an interval holds no write buffers, and a busy
-    // one does not reallocate them on every write.
+    // Gives the write buffers back when nothing is being written or waiting. The session calls
+    // it after its first flush and on each heartbeat, not after every write: an idle connection
+    // holds no write buffers, and a busy one does not reallocate them for each flush.
     void trim() {
         if (!writing_ && pending_.empty()) {
             std::string().swap(pending_);
