@@ -4,6 +4,7 @@
 
 #include <monochat/gateway/connection_registry.hpp>
 #include <monochat/infra/blocking.hpp>
+#include <monochat/infra/json_depth.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/message_traces.hpp>
 #include <monochat/logic/accounts.hpp>
@@ -203,7 +204,10 @@ result<std::string> outcome_json(const reload_outcome& o) {
 net::awaitable<result<std::string>> admin_service::change_settings(gateway::admin_caller who,
                                                                    std::string patch) {
     const auto o = d_.reloader.patch(patch);
-    auto detail = json::parse(patch, nullptr, false);
+    // The audit line keeps the patch as JSON, but never one the settings refused as too deep:
+    // dumping it would recurse once per level.
+    auto detail = infra::json_nesting_exceeds(patch) ? json(json::value_t::discarded)
+                                                     : json::parse(patch, nullptr, false);
     co_return audited(who, "change_settings", "", outcome_json(o),
                       detail.is_discarded() ? std::string() : detail.dump());
 }

@@ -1,5 +1,6 @@
 #include "gateway/json_util.hpp"
 
+#include <monochat/infra/json_depth.hpp>
 #include <monochat/logic/access.hpp>
 
 namespace monochat::gateway::json_util {
@@ -35,6 +36,9 @@ result<json> parse_object(std::string_view body, bool empty_is_object) {
             return as_result(json::object());
         }
         return invalid("the body must be a JSON object");
+    }
+    if (infra::json_nesting_exceeds(body)) {
+        return invalid(std::string(infra::json_too_deep_message));
     }
     // No exceptions: a parse error gives a discarded value.
     json j = json::parse(body, nullptr, false);

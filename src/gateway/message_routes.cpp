@@ -1,6 +1,7 @@
 #include <monochat/gateway/message_routes.hpp>
 
 #include <charconv>
+#include <monochat/infra/json_depth.hpp>
 #include <monochat/logic/messaging.hpp>
 #include <nlohmann/json.hpp>
 
@@ -85,6 +86,10 @@ void add_message_routes(router& routes, authenticator authenticate,
                    auto who = co_await who_of(req);
                    if (!who) {
                        co_return error_response(who.error());
+                   }
+                   if (infra::json_nesting_exceeds(req.body)) {
+                       co_return error_response(make_error(
+                           errc::invalid_argument, std::string(infra::json_too_deep_message)));
                    }
                    json body = json::parse(req.body, nullptr, false);
                    if (body.is_discarded() || !body.is_object()) {

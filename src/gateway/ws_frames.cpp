@@ -1,6 +1,7 @@
 #include "gateway/ws_frames.hpp"
 
 #include <charconv>
+#include <monochat/infra/json_depth.hpp>
 #include <nlohmann/json.hpp>
 
 namespace monochat::gateway::ws_frames {
@@ -119,6 +120,9 @@ json with_id(json j, const std::optional<std::string>& id) {
 }  // namespace
 
 parse_result parse_client_frame(std::string_view text) {
+    if (infra::json_nesting_exceeds(text)) {
+        return frame_error{std::nullopt, std::string(infra::json_too_deep_message)};
+    }
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
         return frame_error{std::nullopt, "a frame must be one JSON object"};
@@ -198,6 +202,9 @@ parse_result parse_client_frame(std::string_view text) {
 }
 
 result<logic::message_body> parse_body_json(std::string_view text) {
+    if (infra::json_nesting_exceeds(text)) {
+        return make_error(errc::invalid_argument, std::string(infra::json_too_deep_message));
+    }
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded()) {
         return make_error(errc::invalid_argument, "body must be a JSON object");

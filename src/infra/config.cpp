@@ -1,4 +1,5 @@
 #include <monochat/infra/config.hpp>
+#include <monochat/infra/json_depth.hpp>
 
 #include <fmt/format.h>
 
@@ -330,6 +331,10 @@ status apply_env(const field& f, config& c, const std::string& text) {
     switch (f.get.index()) {
         case 0:
         case 1: {
+            if (json_nesting_exceeds(text)) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected a number, got \"{}\"", where, text));
+            }
             v = json::parse(text, nullptr, false);
             if (v.is_discarded() || !v.is_number()) {
                 return make_error(errc::invalid_argument,
@@ -389,6 +394,10 @@ result<config> parse_config(std::string_view json_text, const environment& env) 
     const bool blank = std::all_of(json_text.begin(), json_text.end(),
                                    [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); });
     if (!blank) {
+        if (json_nesting_exceeds(json_text, {.limit = max_json_depth, .comments = true})) {
+            return make_error(errc::invalid_argument,
+                              fmt::format("config: {}", json_too_deep_message));
+        }
         json doc;
         try {
             doc = json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
@@ -492,6 +501,9 @@ reload_plan plan_reload(const config& running, const config& loaded) {
 }
 
 result<config> apply_live_patch(const config& base, std::string_view json_text) {
+    if (json_nesting_exceeds(json_text)) {
+        return make_error(errc::invalid_argument, fmt::format("settings: {}", json_too_deep_message));
+    }
     json doc = json::parse(json_text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
         return make_error(errc::invalid_argument, "settings: expected a JSON object");

@@ -28,3 +28,24 @@ TEST_CASE("fuzz: a config number out of double range is an error, not a crash", 
     REQUIRE_FALSE(env.has_value());
     CHECK_THAT(env.error().message, Catch::Contains("MONOCHAT_LIMITS_SEND_RATE"));
 }
+
+// Issue 17: nesting past 64 levels in a config file, a live patch or an environment number is
+// refused before the parser builds (and later dumps, recursing per level) the document.
+TEST_CASE("config: nesting deeper than 64 levels is refused everywhere", "[infra][config][fuzz]") {
+    const std::string deep = "{\"limits\":" + std::string(75'000, '[') + std::string(75'000, ']') + "}";
+    auto file = parse_config(deep, {});
+    REQUIRE_FALSE(file.has_value());
+    CHECK(file.error().code == errc::invalid_argument);
+    CHECK_THAT(file.error().message, Catch::Contains("deeper than 64"));
+
+    auto base = parse_config("", {});
+    REQUIRE(base.has_value());
+    auto patch = monochat::infra::apply_live_patch(*base, deep);
+    REQUIRE_FALSE(patch.has_value());
+    CHECK(patch.error().code == errc::invalid_argument);
+    CHECK_THAT(patch.error().message, Catch::Contains("deeper than 64"));
+
+    auto env = parse_config("", {{"MONOCHAT_LIMITS_SEND_RATE", std::string(75'000, '[')}});
+    REQUIRE_FALSE(env.has_value());
+    CHECK(env.error().code == errc::invalid_argument);
+}
