@@ -45,6 +45,10 @@ struct field {
     field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, allowed, true }
 
 constexpr double i64max = 9.0e18;
+// The largest duration in seconds: 100 years. Any larger value overflows int64 once the code
+// turns it into nanoseconds (std::chrono) or adds it to a timestamp in milliseconds; an
+// accepted 9223372036854776 s idempotency window made the same client_msg_id store twice.
+constexpr double max_seconds = 3'153'600'000.0;
 
 const std::vector<field>& fields() {
     static const std::vector<field> table = {
@@ -137,23 +141,23 @@ const std::vector<field>& fields() {
 
         MC_B("policy.dm_requires_friendship", policy.dm_requires_friendship, true,
              "Direct chats only between friends."),
-        MC_I("policy.edit_window_s", policy.edit_window_s, 0, i64max, true,
+        MC_I("policy.edit_window_s", policy.edit_window_s, 0, max_seconds, true,
              "How long after sending a message its sender may edit it."),
-        MC_I("policy.recall_window_s", policy.recall_window_s, 0, i64max, true,
+        MC_I("policy.recall_window_s", policy.recall_window_s, 0, max_seconds, true,
              "How long after sending a message its sender may recall it."),
-        MC_I("policy.idempotency_window_s", policy.idempotency_window_s, 60, i64max, false,
+        MC_I("policy.idempotency_window_s", policy.idempotency_window_s, 60, max_seconds, false,
              "How long a client_msg_id is remembered for idempotent retries."),
 
-        MC_I("auth.token_ttl_s", auth.token_ttl_s, 60, i64max, true, "Token lifetime."),
+        MC_I("auth.token_ttl_s", auth.token_ttl_s, 60, max_seconds, true, "Token lifetime."),
         MC_I("auth.argon2_ops", auth.argon2_ops, 1, 100, true,
              "Argon2id iterations for new password hashes."),
         MC_I("auth.argon2_memory_kib", auth.argon2_memory_kib, 8, 4 << 20, true,
              "Argon2id memory in KiB for new password hashes."),
         MC_I("auth.login_max_failures", auth.login_max_failures, 1, 1000000, true,
              "Failed logins per username or address within the window before lockout."),
-        MC_I("auth.login_failure_window_s", auth.login_failure_window_s, 1, i64max, true,
+        MC_I("auth.login_failure_window_s", auth.login_failure_window_s, 1, max_seconds, true,
              "Window in which failed logins are counted."),
-        MC_I("auth.login_lockout_s", auth.login_lockout_s, 1, i64max, true,
+        MC_I("auth.login_lockout_s", auth.login_lockout_s, 1, max_seconds, true,
              "How long a locked-out username or address is refused with 429."),
         MC_S("auth.admins", auth.admins, true, false,
              "Comma-separated usernames with the admin role (besides the first registered user)."),

@@ -113,3 +113,27 @@ TEST_CASE("every key is documented with its environment name", "[infra][config]"
         CHECK(k.env.rfind("MONOCHAT_", 0) == 0);
     }
 }
+
+// Issue 17: a duration accepted in seconds overflowed once turned into milliseconds or
+// nanoseconds (an idempotency window of 9223372036854776 s stored a client_msg_id twice). Each
+// seconds key accepts its documented maximum (100 years) and refuses anything above it.
+TEST_CASE("config: durations in seconds stop at 100 years", "[infra][config]") {
+    for (const char* key : {"policy.edit_window_s", "policy.recall_window_s", "policy.idempotency_window_s",
+                            "auth.token_ttl_s", "auth.login_failure_window_s", "auth.login_lockout_s"}) {
+        const std::string k(key);
+        const auto dot = k.find('.');
+        const std::string section = k.substr(0, dot);
+        const std::string name = k.substr(dot + 1);
+        INFO(key);
+        auto at_max = monochat::infra::parse_config(
+            "{\"" + section + "\": {\"" + name + "\": 3153600000}}", {});
+        CHECK(at_max.has_value());
+        auto over = monochat::infra::parse_config(
+            "{\"" + section + "\": {\"" + name + "\": 9223372036854776}}", {});
+        REQUIRE_FALSE(over.has_value());
+        CHECK_THAT(over.error().message, Catch::Contains(key) && Catch::Contains("outside"));
+        auto just_over = monochat::infra::parse_config(
+            "{\"" + section + "\": {\"" + name + "\": 3153600001}}", {});
+        CHECK_FALSE(just_over.has_value());
+    }
+}
