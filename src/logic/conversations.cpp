@@ -26,6 +26,10 @@ public:
           events_(deps.bus, deps.store, deps.config, deps.metrics) {}
 
     task<std::vector<conversation_info>> list(identity who) override {
+        // The contract's guest rules: besides /auth/*, /me and users, only `world`.
+        if (who.guest) {
+            co_return guests_only_world();
+        }
         auto me = co_await deps_.store.get_user(who.user_id);
         if (!me) {
             if (me.error().code == errc::not_found) {
