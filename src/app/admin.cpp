@@ -1,4 +1,5 @@
 #include "app/admin.hpp"
+#include "app/file_modes.hpp"
 
 #include <fmt/format.h>
 
@@ -245,6 +246,11 @@ net::awaitable<result<std::string>> admin_service::backup(gateway::admin_caller 
     auto social = co_await d_.social.backup_to((dir / "monochat.db").string());
     if (!social) {
         co_return audited(who, "backup", dir.string(), social.error());
+    }
+    if (const auto mode_ec = restrict_tree(dir.string())) {
+        co_return audited(who, "backup", dir.string(),
+                          make_error(errc::internal, "cannot restrict permissions of " +
+                                                         dir.string() + ": " + mode_ec.message()));
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)

@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include "app/admin.hpp"
+#include "app/file_modes.hpp"
 #include "app/operations.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -151,6 +152,11 @@ public:
             infra::log::error("app", "cannot create data directory",
                               {{"dir", cfg_.storage.data_dir}, {"error", fs_ec.message()}});
             return 1;
+        }
+        // A data directory made by an older version (or by hand) may be group or world readable.
+        if (const auto ec = restrict_tree(cfg_.storage.data_dir)) {
+            infra::log::warn("app", "cannot restrict the data directory's permissions",
+                             {{"dir", cfg_.storage.data_dir}, {"error", ec.message()}});
         }
         metrics_.get_gauge("monochat_build_info", "Build version and commit; the value is always 1.",
                            {{"version", MONOCHAT_VERSION}, {"commit", MONOCHAT_COMMIT}})
@@ -507,6 +513,11 @@ int backup(const infra::config& cfg, const std::string& dir) {
         std::fprintf(stderr, "monochat: backup: %s\n", social_status.error().message.c_str());
         return 1;
     }
+    if (const auto mode_ec = restrict_tree(dir)) {
+        std::fprintf(stderr, "monochat: backup: cannot restrict permissions of %s: %s\n", dir.c_str(),
+                     mode_ec.message().c_str());
+        return 1;
+    }
     std::printf("backup written to %s\n", dir.c_str());
     return 0;
 }
@@ -534,6 +545,11 @@ int restore(const infra::config& cfg, const std::string& dir) {
     }
     if (ec) {
         std::fprintf(stderr, "monochat: restore: %s\n", ec.message().c_str());
+        return 1;
+    }
+    if (const auto mode_ec = restrict_tree(to.string())) {
+        std::fprintf(stderr, "monochat: restore: cannot restrict permissions of %s: %s\n",
+                     to.c_str(), mode_ec.message().c_str());
         return 1;
     }
     std::printf("restored %s into %s\n", dir.c_str(), to.c_str());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/application.hpp"
+#include "app/file_modes.hpp"
 
 #ifndef MONOCHAT_VERSION
 #define MONOCHAT_VERSION "unknown"
@@ -30,6 +31,8 @@ constexpr const char* usage =
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Before any file is made: data, logs and backups are readable by their owner only.
+    monochat::app::private_umask();
     std::optional<std::string> config_path;
     bool print_config = false;
     std::vector<std::string> positional;
