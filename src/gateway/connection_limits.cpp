@@ -1,6 +1,7 @@
 #include "gateway/connection_limits.hpp"
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cmath>
 #include <cstdio>
 
@@ -61,6 +62,20 @@ std::string address_key(bool is_v6, const unsigned char* b) {
     std::snprintf(out, sizeof out, "%x:%x:%x:%x::/64", (b[0] << 8) | b[1], (b[2] << 8) | b[3],
                   (b[4] << 8) | b[5], (b[6] << 8) | b[7]);
     return out;
+}
+
+std::string address_key(std::string_view address) {
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(address, ec);
+    if (ec) {
+        return std::string(address);
+    }
+    if (a.is_v6()) {
+        const auto b = a.to_v6().to_bytes();
+        return address_key(true, b.data());
+    }
+    const auto b = a.to_v4().to_bytes();
+    return address_key(false, b.data());
 }
 
 bool frame_bucket::bucket::take(std::chrono::steady_clock::time_point now, double rate,

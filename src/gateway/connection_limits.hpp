@@ -58,6 +58,9 @@ private:
 // give each client 2^64 budgets). IPv4-mapped IPv6 addresses count as IPv4. `bytes16` is the
 // address in network order when `is_v6`, else the first 4 bytes are the IPv4 address.
 std::string address_key(bool is_v6, const unsigned char* bytes);
+// The same key from an address's text ("2001:db8::1", "192.0.2.7"); text that is no address is
+// its own key.
+std::string address_key(std::string_view address);
 
 // A token bucket on one WebSocket session's strand (not thread-safe). Frames past the rate are
 // refused; every refusal also draws from a second bucket of the same size and rate, and when

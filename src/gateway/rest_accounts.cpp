@@ -3,6 +3,7 @@
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/validation.hpp>
 
+#include "gateway/connection_limits.hpp"
 #include "gateway/json_util.hpp"
 #include "gateway/rest_common.hpp"
 
@@ -23,6 +24,9 @@ std::string user_body(const logic::user_info& u) {
 
 }  // namespace
 
+// The login and registration limits count per address as the connection limits do: an IPv4
+// address, or an IPv6 /64 (address_key), so one IPv6 subscriber cannot rotate through 2^64
+// budgets and lockouts.
 void add_account_routes(router& routes, const rest_services& services) {
     logic::accounts* const accounts = &services.accounts;
 
@@ -46,7 +50,7 @@ void add_account_routes(router& routes, const rest_services& services) {
                    }
                    auto r = co_await accounts->register_user(
                        std::move(*username), std::move(*password), std::move(*display_name),
-                       req.client_address);
+                       address_key(req.client_address));
                    if (!r) {
                        co_return error_response(r.error());
                    }
@@ -68,7 +72,7 @@ void add_account_routes(router& routes, const rest_services& services) {
                        co_return error_response(password.error());
                    }
                    auto r = co_await accounts->login(std::move(*username), std::move(*password),
-                                                     req.client_address);
+                                                     address_key(req.client_address));
                    if (!r) {
                        co_return error_response(r.error());
                    }
@@ -87,7 +91,7 @@ void add_account_routes(router& routes, const rest_services& services) {
                        co_return error_response(display_name.error());
                    }
                    auto r = co_await accounts->create_guest(std::move(*display_name),
-                                                            req.client_address);
+                                                            address_key(req.client_address));
                    if (!r) {
                        co_return error_response(r.error());
                    }

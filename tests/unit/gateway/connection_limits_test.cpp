@@ -107,3 +107,15 @@ TEST_CASE("a client at almost twice the frame rate gets errors but is never call
     CHECK(accepted <= 20 + 5500);
     CHECK(frame_bucket{}.take(t, 0, 1).outcome == frame_bucket::verdict::accepted);
 }
+
+// Issue 17: the login and registration limits keyed on the full IPv6 address, so one host with
+// a /64 had 2^64 budgets. They now use this key, the one the connection limits use.
+TEST_CASE("an address's text gives the per-address key: IPv4, or the IPv6 /64", "[gateway][limits]") {
+    CHECK(address_key(std::string_view("192.0.2.7")) == "192.0.2.7");
+    CHECK(address_key(std::string_view("2001:db8:1:2::1")) == "2001:db8:1:2::/64");
+    CHECK(address_key(std::string_view("2001:db8:1:2:ffff:ffff:ffff:fffe")) == "2001:db8:1:2::/64");
+    CHECK(address_key(std::string_view("2001:db8:1:3::1")) == "2001:db8:1:3::/64");
+    CHECK(address_key(std::string_view("::ffff:198.51.100.4")) == "198.51.100.4");
+    CHECK(address_key(std::string_view("::1")) == "0:0:0:0::/64");
+    CHECK(address_key(std::string_view("not an address")) == "not an address");
+}
