@@ -175,10 +175,8 @@ TEST_CASE("guests: their own /me and users by id, world only, 403 for the rest",
     CHECK(http.get(api("/users/" + alice.user_id), gtoken).status == 200);
     CHECK(http.get(api("/users/" + gid), alice.token).json()["user"]["guest"] == true);
 
-    auto convs = http.get(api("/conversations"), gtoken);
-    REQUIRE(convs.status == 200);
-    REQUIRE(convs.json()["conversations"].size() == 1);
-    CHECK(convs.json()["conversations"][0]["conversation_id"] == "world");
+    // Contract: a guest has only world and may not list conversations (issue 17).
+    check_error(http.get(api("/conversations"), gtoken), 403, "forbidden");
     CHECK(http.post(api("/conversations/world/read"), {{"seq", 0}}, gtoken).status == 204);
 
     const std::string group = create_group(http, alice, {}, true);
