@@ -52,6 +52,12 @@ long next_code_point(std::string_view s, std::size_t& i) noexcept {
 
 bool is_control(long cp) noexcept { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
+// Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): in a name
+// they reorder what is shown after them, so "Bob\u202E" + text can pass for another name.
+bool is_bidi_control(long cp) noexcept {
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 // Valid UTF-8 whose code points all pass `allowed`.
 template <class Pred>
 bool all_code_points(std::string_view s, Pred allowed) noexcept {
@@ -72,6 +78,10 @@ status validate_label(std::string_view text, std::string_view field, std::size_t
     }
     if (!all_code_points(text, [](long cp) { return !is_control(cp); })) {
         return invalid(std::string(field) + " must be UTF-8 text without control characters");
+    }
+    if (!all_code_points(text, [](long cp) { return !is_bidi_control(cp); })) {
+        return invalid(std::string(field) +
+                       " must not contain bidirectional override or isolate characters");
     }
     return {};
 }

@@ -92,5 +92,27 @@ TEST_CASE("limit defaults to 50, clamps to 200 and refuses zero, negatives and n
     }
 }
 
+
+// Issue 17: a display name with a right-to-left override showed as another user's name.
+TEST_CASE("display and group names refuse bidirectional overrides and isolates", "[logic][validation]") {
+    // U+202A..U+202E (LRE, RLE, PDF, LRO, RLO) and U+2066..U+2069 (LRI, RLI, FSI, PDI).
+    for (const char* bidi : {"\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac", "\xe2\x80\xad",
+                             "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8",
+                             "\xe2\x81\xa9"}) {
+        const std::string name = std::string("Bob") + bidi + "evil";
+        INFO(name);
+        const auto st = validate_display_name(name);
+        REQUIRE_FALSE(ok(st));
+        CHECK_THAT(st.error().message, Catch::Contains("bidirectional"));
+        CHECK_FALSE(ok(validate_group_name(name)));
+    }
+    // Right-to-left text itself is fine: Hebrew and Arabic names, and the neighbours of the
+    // refused ranges (U+2029 and U+202F, U+2065 is unassigned, U+206A).
+    CHECK(ok(validate_display_name("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d")));  // שלום
+    CHECK(ok(validate_display_name("\xd8\xb3\xd9\x84\xd8\xa7\xd9\x85")));  // سلام
+    CHECK(ok(validate_display_name("a\xe2\x80\xaf" "b")));                  // U+202F
+    CHECK(ok(validate_display_name("a\xe2\x81\xaa" "b")));                  // U+206A
+}
+
 }  // namespace
 }  // namespace monochat::logic
