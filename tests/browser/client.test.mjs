@@ -220,6 +220,10 @@ browserTest('a guest chats in the world room on a phone-sized screen', async () 
   const hello = `guest says hi ${RUN}`;
   await send(g, hello);
   await r.locator('#messages .text', { hasText: hello }).waitFor();
+  // A guest's name carries a visible "guest" tag, so a guest cannot pass for a user (issue 17).
+  const guestRow = r.locator('#messages li.msg', { has: r.locator('.text', { hasText: hello }) });
+  await guestRow.locator('.who .guest-tag', { hasText: 'guest' }).waitFor();
+  assert.equal(await r.locator('#messages li.msg.mine .guest-tag').count(), 0);
   await send(r, `welcome, guest ${RUN}`);
   await g.locator('#messages .text', { hasText: `welcome, guest ${RUN}` }).waitFor();
   // Guests have no friends or groups tabs.
@@ -233,6 +237,32 @@ browserTest('a guest chats in the world room on a phone-sized screen', async () 
   await g.locator('#auth').waitFor();
   const me = await fetch(`${server.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(me.status, 401);
+});
+
+// Issue 17: the display-name field allowed 64 characters, but the server counts 64 bytes, so a
+// 22-character Chinese name (66 bytes) passed the form and failed at the server.
+browserTest('name fields count UTF-8 bytes, as the server does', async () => {
+  const p = await newPage(server.url);
+  await p.getByRole('tab', { name: 'Register' }).click();
+  const field = p.locator('#form-register').getByLabel('Display name');
+  await field.fill('王'.repeat(22));
+  assert.equal(await field.evaluate((el) => el.validity.valid), false);
+  assert.match(await field.evaluate((el) => el.validationMessage), /64 bytes/);
+  await field.fill('王'.repeat(21));
+  assert.equal(await field.evaluate((el) => el.validity.valid), true);
+  // The form is not sent while the name is too long: no account is made.
+  const user = `wang_${RUN}`;
+  const form = p.locator('#form-register');
+  await form.getByLabel('Username').fill(user);
+  await form.getByLabel('Password').fill(PASSWORD);
+  await field.fill('王'.repeat(22));
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await p.waitForTimeout(300);
+  assert.equal(await p.locator('#auth').isVisible(), true);
+  await field.fill('王'.repeat(21));
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await online(p);
+  assert.equal(await p.locator('#me-name').textContent(), '王'.repeat(21));
 });
 
 browserTest('a group of three: create, chat, replies, reactions, edits, read by all, and search', async () => {

@@ -454,7 +454,9 @@ function renderMessage(c, m) {
     dataset: { seq: String(m.seq) }, tabindex: '-1',
   });
   const head = h('div', { class: 'meta' },
-    h('span', { class: 'who', text: mine ? 'You' : store.name(m.sender_id) }),
+    h('span', { class: 'who' }, mine ? 'You' : store.name(m.sender_id),
+      // A guest may take any display name: the tag keeps a guest "Bob" apart from the user Bob.
+      !mine && store.isGuest(m.sender_id) ? h('span', { class: 'guest-tag', text: 'guest' }) : null),
     h('time', { datetime: new Date(m.ts).toISOString(), text: timeOf(m.ts) }),
     m.edited_at && !m.recalled ? h('span', { class: 'edited', text: '(edited)' }) : null);
   li.append(head);
@@ -535,7 +537,7 @@ function renderMessages(keepTopAnchor = false) {
     if (!m.body || m.body.type !== 'text') continue;
     const extra = m.sender_id === store.me.user_id ? store.readState(c, m).label : '';
     const replySig = m.body.reply_to ? messageSig(c.msgs.get(m.body.reply_to) || {}, '') : '';
-    const sig = messageSig(m, [extra, replySig, store.name(m.sender_id)]);
+    const sig = messageSig(m, [extra, replySig, store.name(m.sender_id), store.isGuest(m.sender_id)]);
     const key = `s${seq}`;
     let r = ui.rendered.get(key);
     if (!r || r.sig !== sig) {
@@ -1111,6 +1113,15 @@ function wire() {
   $('form-register').addEventListener('submit', (ev) => authSubmit(ev, (d) => api.register(d.username, d.password, d.display_name)));
   $('form-guest').addEventListener('submit', (ev) => authSubmit(ev, (d) => api.guest(d.display_name)));
   $('logout').addEventListener('click', logout);
+  // Names are limited in UTF-8 bytes by the server (64), not in characters: 22 Chinese
+  // characters are 66 bytes. The browser's maxlength counts characters, so check bytes too.
+  for (const input of document.querySelectorAll('input[data-max-bytes]')) {
+    input.addEventListener('input', () => {
+      const max = Number(input.dataset.maxBytes);
+      const bytes = new TextEncoder().encode(input.value).length;
+      input.setCustomValidity(bytes > max ? `At most ${max} bytes (this is ${bytes}; a Chinese character takes 3)` : '');
+    });
+  }
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape' && !$('panel-search').hidden && document.activeElement &&
         $('panel-search').contains(document.activeElement)) {

@@ -43,6 +43,12 @@ export class Store {
     return `user ${String(uid).slice(-4)}`;
   }
 
+  isGuest(uid) {
+    if (this.me && uid === this.me.user_id) return !!this.me.guest;
+    const u = this.users.get(uid);
+    return !!(u && u.guest);
+  }
+
   loadUser(uid) {
     if (!uid || this.users.has(uid) || this.userLoads.has(uid)) return;
     const p = this.api.user(uid).then((r) => {
