@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
@@ -22,6 +23,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "logic/send_order.hpp"
 #include "logic/token_buckets.hpp"
 
 namespace monochat::logic {
@@ -298,6 +300,10 @@ public:
         if (req.as_admin && (req.body.type != "recall" || body->target_seq == 0)) {
             co_return make_error(errc::invalid_argument, "an admin may only recall");
         }
+        // Everything above is synchronous, so sends take their places in the order the
+        // connection sent them; from here on this send may suspend.
+        auto turn = order_.take(req.session_id, conv->id);
+        co_await turn.wait();
         if (!req.as_admin) {
             if (auto ok = co_await d_.access.can_send(req.who, *conv); !ok) {
                 co_return ok.error();
@@ -367,7 +373,7 @@ public:
             traces.add(message_id, infra::trace_stage::received, req.who.user_id);
         }
         remember_origin(message_id, req.session_id);
-        auto r = co_await d_.log.append(std::move(a));
+        auto r = co_await append_then_release(std::move(a), turn);
         if (!r || r->duplicate) {
             forget_origin(message_id);
         }
@@ -559,6 +565,27 @@ public:
     }
 
 private:
+    // The log's append, letting the next send of the lane go on as soon as this one is
+    // enqueued (the log assigns seqs in enqueue order) rather than once it is durable.
+    net::awaitable<result<storage::append_result>> append_then_release(storage::append_request a,
+                                                                        send_order::turn& turn) {
+        using signature = void(result<storage::append_result>);
+        co_return co_await net::async_initiate<const net::use_awaitable_t<>&, signature>(
+            [this, &turn](auto handler, storage::append_request r) {
+                // std::function needs a copyable callable; the handler is move-only.
+                auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+                d_.log.append_async(std::move(r), [shared](result<storage::append_result> out) {
+                    // On the storage writer thread: resume the send on its own executor.
+                    auto ex = net::get_associated_executor(*shared);
+                    net::post(ex, [shared, out = std::move(out)]() mutable {
+                        std::move (*shared)(std::move(out));
+                    });
+                });
+                turn.release();
+            },
+            net::use_awaitable, std::move(a));
+    }
+
     void remember_origin(std::uint64_t message_id, std::uint64_t session) {
         std::lock_guard lock(origin_mutex_);
         origins_[message_id] = session;
@@ -738,6 +765,7 @@ private:
     messaging_dependencies d_;
     net::thread_pool pool_;
     token_buckets limiter_;
+    send_order order_;
     infra::counter& sent_;
     infra::counter& duplicates_;
     infra::counter& rate_limited_;
