@@ -388,6 +388,7 @@ public:
         sent_.inc();
         ack_latency_.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        co_await record_own_send(req.who, *conv, r->message);
         after_send(req.who, *conv, r->message, req.body);
         infra::log::debug("logic", "message stored",
                           {{"trace", req.trace_id}, {"conversation", conv->id},
@@ -605,10 +606,30 @@ private:
         return s;
     }
 
-    // After the ack: the sender has read up to its own message, a direct chat shows up in
-    // both users' lists from its first message, the users a text mentions get an unread
-    // mention, and a recall takes its target's mentions back. None of it holds the ack up; a
-    // crash between the ack and these writes loses only these hints, never the message.
+    // Before the ack (contract v1.1, "Read your writes"): the sender has read up to its own
+    // message, and a direct chat is in both users' lists from its first message. Once the
+    // client has the ack, the conversation list, the read position and `readers` show the send.
+    // A failed write is logged, not returned: the message is stored and must be acked.
+    net::awaitable<void> record_own_send(const identity& who, const conversation_ref& conv,
+                                         const storage::stored_message& m) {
+        auto read = co_await d_.social.set_read_position(who.user_id, conv.id, m.seq, m.ts_ms);
+        if (!read) {
+            infra::log::warn("logic", "sender's read position not recorded",
+                             {{"conversation", conv.id}, {"seq", m.seq}, {"error", read.error().message}});
+        }
+        if (conv.kind == conversation_kind::direct && first_direct_message(conv.id)) {
+            auto listed = co_await d_.social.record_direct_message(conv.low, conv.high, m.ts_ms);
+            if (!listed) {
+                forget_direct(conv.id);
+                infra::log::warn("logic", "direct chat not listed",
+                                 {{"conversation", conv.id}, {"error", listed.error().message}});
+            }
+        }
+    }
+
+    // After the ack: the users a text mentions get an unread mention, and a recall takes its
+    // target's mentions back. None of it holds the ack up; a crash between the ack and these
+    // writes loses only these hints, never the message.
     void after_send(const identity& who, const conversation_ref& conv,
                     const storage::stored_message& m, const message_body& body) {
         std::vector<std::uint64_t> mentioned;
@@ -623,14 +644,13 @@ private:
             }
         }
         const std::uint64_t recalled = body.type == "recall" ? m.target_seq : 0;
+        if (mentioned.empty() && recalled == 0) {
+            return;
+        }
         net::co_spawn(
             pool_,
-            [this, user = who.user_id, conv, seq = m.seq, ts = m.ts_ms,
-             mentioned = std::move(mentioned), recalled]() -> net::awaitable<void> {
-                (void)co_await d_.social.set_read_position(user, conv.id, seq, ts);
-                if (conv.kind == conversation_kind::direct && first_direct_message(conv.id)) {
-                    (void)co_await d_.social.record_direct_message(conv.low, conv.high, ts);
-                }
+            [this, conv, seq = m.seq, mentioned = std::move(mentioned),
+             recalled]() -> net::awaitable<void> {
                 if (!mentioned.empty()) {
                     std::optional<std::uint64_t> group;
                     if (conv.kind == conversation_kind::group) {
@@ -658,6 +678,11 @@ private:
             direct_seen_.clear();
         }
         return direct_seen_.insert(cid).second;
+    }
+    // A failed listing is tried again with the next message.
+    void forget_direct(const std::string& cid) {
+        std::lock_guard lock(direct_mutex_);
+        direct_seen_.erase(cid);
     }
 
     // On the storage writer thread, in commit order.
