@@ -23,6 +23,7 @@
 #include <unordered_set>
 
 #include "logic/token_buckets.hpp"
+#include "logic/typing_throttle.hpp"
 
 namespace monochat::logic {
 
@@ -240,6 +241,7 @@ public:
         : d_(d),
           pool_(2),
           limiter_(d.clock),
+          typing_(d.clock),
           sent_(d.metrics.get_counter("monochat_messages_sent_total", "Messages stored and acknowledged.")),
           duplicates_(d.metrics.get_counter("monochat_messages_duplicate_total",
                                             "Sends answered from the idempotency index.")),
@@ -429,21 +431,30 @@ public:
         if (auto ok = co_await d_.access.can_read(who, *conv); !ok) {
             co_return ok.error();
         }
+        // Protocol 1.1: never in world (every subscriber would get every keystroke hint), and
+        // at most once per interval per user and conversation; the rest is dropped quietly.
+        if (conv->kind == conversation_kind::world) {
+            co_return status{};
+        }
+        const auto cfg = d_.live.get();
+        if (!typing_.admit(who.user_id, conv->id, cfg->limits.typing_interval_ms,
+                           static_cast<std::size_t>(cfg->limits.typing_entries))) {
+            co_return status{};
+        }
         bus::delivery d;
         d.exclude_user = who.user_id;
         d.frame = dump({{"type", "typing"},
                         {"conversation_id", conv->id},
                         {"user_id", std::to_string(who.user_id)}});
         switch (conv->kind) {
-            case conversation_kind::world: d.kind = bus::delivery_kind::world; break;
+            case conversation_kind::world: co_return status{};
             case conversation_kind::direct:
                 d.user_ids = {who.user_id == conv->low ? conv->high : conv->low};
                 break;
             case conversation_kind::group: {
                 // Typing in a group above the fan-out threshold would cost a shard walk per
                 // keystroke for a hint nobody reads among thousands: it is not pushed.
-                const auto threshold =
-                    static_cast<std::size_t>(d_.live.get()->fanout.large_group_threshold);
+                const auto threshold = static_cast<std::size_t>(cfg->fanout.large_group_threshold);
                 auto ids = co_await d_.social.member_ids(conv->group_id, 0, threshold + 1);
                 if (!ids) {
                     co_return ids.error();
@@ -738,6 +749,7 @@ private:
     messaging_dependencies d_;
     net::thread_pool pool_;
     token_buckets limiter_;
+    typing_throttle typing_;
     infra::counter& sent_;
     infra::counter& duplicates_;
     infra::counter& rate_limited_;
