@@ -67,6 +67,9 @@ struct commit_batch {
     std::vector<std::pair<std::string, codec::idempotency_record>> idempotency;
     // New head of every conversation this batch appends to.
     std::vector<std::pair<std::string, codec::conversation_head>> conversations;
+    // (conversation, seq) of messages rewritten for good (append_request::rewrite): the engine
+    // removes their older versions from its files before its next checkpoint.
+    std::vector<std::pair<std::string, std::uint64_t>> purged;
 
     bool empty() const { return new_messages.empty() && updated_targets.empty(); }
 };
