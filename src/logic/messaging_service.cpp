@@ -140,8 +140,16 @@ struct operation_rules {
     std::string text;
     std::string emoji;
     bool add = true;
+    std::int64_t max_edits = 0;  // limits.max_edits_per_message
 
     result<std::string> operator()(const storage::stored_message& target) const {
+        return (*this)(target, 0);
+    }
+
+    // `op_seq`: the seq the operation gets (the log's update_target_at), which an edit records
+    // in its target's state so that a recall finds every edit (edits_of).
+    result<std::string> operator()(const storage::stored_message& target,
+                                   std::uint64_t op_seq) const {
         json body = json::parse(target.body, nullptr, false);
         if (!body.is_object() || body.value("type", "") != "text") {
             return make_error(errc::invalid_argument, "only text messages can be edited, recalled or reacted to");
@@ -162,6 +170,16 @@ struct operation_rules {
             if (now_ms - target.ts_ms > edit_window_ms) {
                 return make_error(errc::forbidden, "the edit window of this message has passed");
             }
+            json& edits = state["edits"];
+            if (!edits.is_array()) {
+                edits = json::array();
+            }
+            if (static_cast<std::int64_t>(edits.size()) >= max_edits) {
+                return make_error(errc::conflict, "this message has been edited " +
+                                                      std::to_string(edits.size()) +
+                                                      " times, the most allowed");
+            }
+            edits.push_back(op_seq);
             state["text"] = text;
             state["edited_at"] = now_ms;
         } else if (type == "recall") {
@@ -203,6 +221,44 @@ struct operation_rules {
         return dump(state);
     }
 };
+
+// The seqs of a target's edits, as operation_rules recorded them: a recall rewrites them too.
+std::vector<std::uint64_t> edits_of(const storage::stored_message& target) {
+    std::vector<std::uint64_t> out;
+    const json state = json::parse(target.state, nullptr, false);
+    if (!state.is_object()) {
+        return out;
+    }
+    const auto edits = state.find("edits");
+    if (edits == state.end() || !edits->is_array()) {
+        return out;
+    }
+    for (const auto& seq : *edits) {
+        if (seq.is_number_unsigned()) {
+            out.push_back(seq.get<std::uint64_t>());
+        }
+    }
+    return out;
+}
+
+// A recall (or an admin's delete) removes text for good (protocol 1.1): from the stored body of
+// the target and of each of its edits, not only from what history shows. Each is marked
+// recalled, so history and sync show it without text.
+void remove_text(storage::stored_message& m) {
+    json body = json::parse(m.body, nullptr, false);
+    if (body.is_object()) {
+        body.erase("text");
+        m.body = dump(body);
+    }
+    json state = m.state.empty() ? json::object() : json::parse(m.state, nullptr, false);
+    if (!state.is_object()) {
+        state = json::object();
+    }
+    state.erase("text");
+    state.erase("edits");
+    state["recalled"] = true;
+    m.state = dump(state);
+}
 
 bus::message_event to_event(const storage::stored_message& m, std::uint64_t origin_session) {
     return {m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_msg_id, m.ts_ms,
@@ -323,6 +379,7 @@ public:
             if (req.as_admin) {
                 rules->actor_moderates = true;
             }
+            rules->max_edits = cfg->limits.max_edits_per_message;
         }
         if (req.body.reply_to && *req.body.reply_to > d_.log.last_seq(conv->id)) {
             co_return make_error(errc::not_found, "reply_to names a message that does not exist");
@@ -359,7 +416,15 @@ public:
         a.body = std::move(body->json);
         a.target_seq = body->target_seq;
         if (rules) {
-            a.update_target = std::move(*rules);
+            if (req.body.type == "edit") {
+                a.update_target_at = std::move(*rules);
+            } else {
+                if (req.body.type == "recall") {
+                    a.related = edits_of;
+                    a.rewrite = remove_text;
+                }
+                a.update_target = std::move(*rules);
+            }
         }
         const auto message_id = a.message_id;
         // The trace buffer follows the message from here (one relaxed load when it is off).
