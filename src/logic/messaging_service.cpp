@@ -5,6 +5,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <functional>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/clock.hpp>
@@ -41,6 +42,11 @@ constexpr auto publish_wait = std::chrono::milliseconds(10000);
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 constexpr std::size_t max_emoji_bytes = 64;
+// Reading a conversation for the edits of a target that does not list them (legacy_edits):
+// page size, and how far past the target's last edit time the reading goes, since a message's
+// ts is taken before its seq and two sends may commit out of ts order by that much.
+constexpr std::size_t legacy_scan_page = 1000;
+constexpr std::int64_t legacy_scan_slack_ms = 10000;
 
 // A body as it is stored: only the fields of its type, in a fixed order. Operations (edit,
 // recall, reaction) also name their target.
@@ -241,6 +247,17 @@ std::vector<std::uint64_t> edits_of(const storage::stored_message& target) {
     return out;
 }
 
+// edits_of, plus edits found by reading the log (legacy_edits). Built here rather than as a
+// lambda inside the send coroutine (see rocksdb_message_log.cpp on g++ 12 and such objects).
+std::function<std::vector<std::uint64_t>(const storage::stored_message&)> edits_and(
+    std::vector<std::uint64_t> found) {
+    return [found = std::move(found)](const storage::stored_message& target) {
+        auto seqs = edits_of(target);
+        seqs.insert(seqs.end(), found.begin(), found.end());
+        return seqs;
+    };
+}
+
 // A recall (or an admin's delete) removes text for good (protocol 1.1): from the stored body of
 // the target and of each of its edits, not only from what history shows. Each is marked
 // recalled, so history and sync show it without text.
@@ -420,7 +437,11 @@ public:
                 a.update_target_at = std::move(*rules);
             } else {
                 if (req.body.type == "recall") {
-                    a.related = edits_of;
+                    auto legacy = co_await legacy_edits(conv->id, body->target_seq);
+                    if (!legacy) {
+                        co_return legacy.error();
+                    }
+                    a.related = edits_and(std::move(*legacy));
                     a.rewrite = remove_text;
                 }
                 a.update_target = std::move(*rules);
@@ -635,6 +656,55 @@ public:
     }
 
 private:
+    // Edits stored before protocol 1.1 are not listed in their target's state (edits_of): for a
+    // target edited then, the conversation is read from the target up to its last edit's time
+    // (`edited_at`). Only moderators and admins can recall messages that old (a sender's
+    // recall window is short), so this read is rare; a target that lists its edits costs one
+    // lookup, usually from the recent-message cache.
+    net::awaitable<result<std::vector<std::uint64_t>>> legacy_edits(std::string conversation_id,
+                                                                    std::uint64_t target_seq) {
+        std::vector<std::uint64_t> out;
+        auto target = co_await d_.log.get(conversation_id, target_seq);
+        if (!target) {
+            if (target.error().code == errc::not_found) {
+                co_return out;  // the append answers not_found itself
+            }
+            co_return target.error();
+        }
+        const json state = json::parse(target->state, nullptr, false);
+        if (!state.is_object() || state.contains("edits") || state.contains("recalled")) {
+            co_return out;
+        }
+        const auto edited_at = state.find("edited_at");
+        if (edited_at == state.end() || !edited_at->is_number_integer()) {
+            co_return out;
+        }
+        const std::int64_t until = edited_at->get<std::int64_t>() + legacy_scan_slack_ms;
+        std::uint64_t after = target_seq;
+        for (;;) {
+            auto page = co_await d_.log.read_after(conversation_id, after, legacy_scan_page);
+            if (!page) {
+                co_return page.error();
+            }
+            for (const auto& m : page->messages) {
+                if (m.ts_ms > until) {
+                    co_return out;
+                }
+                if (m.target_seq != target_seq) {
+                    continue;
+                }
+                const json body = json::parse(m.body, nullptr, false);
+                if (body.is_object() && body.value("type", "") == "edit") {
+                    out.push_back(m.seq);
+                }
+            }
+            if (!page->has_more || page->messages.empty()) {
+                co_return out;
+            }
+            after = page->messages.back().seq;
+        }
+    }
+
     void remember_origin(std::uint64_t message_id, std::uint64_t session) {
         std::lock_guard lock(origin_mutex_);
         origins_[message_id] = session;
