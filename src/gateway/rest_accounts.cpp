@@ -117,11 +117,21 @@ void add_account_routes(router& routes, const rest_services& services) {
                    if (!who) {
                        co_return error_response(who.error());
                    }
+                   const auto user_id = who->user_id;
                    auto u = co_await accounts->me(std::move(*who));
                    if (!u) {
                        co_return error_response(u.error());
                    }
-                   co_return json_reply(200, user_body(*u));
+                   // Whether the admin API answers this user (auth.admins, live), so that a
+                   // client shows admin tools without probing the admin routes.
+                   auto admin = co_await accounts->is_admin(user_id);
+                   if (!admin) {
+                       co_return error_response(admin.error());
+                   }
+                   co_return json_reply(200, object_writer()
+                                                 .raw("user", logic::to_json(*u))
+                                                 .raw("admin", *admin ? "true" : "false")
+                                                 .finish());
                });
 
     routes.add(http_method::get, "/api/v1/users/{user_id}",

@@ -25,7 +25,7 @@ struct field {
     bool live;
     std::string doc;
     std::variant<std::int64_t* (*)(config&), double* (*)(config&), bool* (*)(config&),
-                 std::string* (*)(config&)>
+                 std::string* (*)(config&), std::vector<std::string>* (*)(config&)>
         get;
     double min = 0;
     double max = 0;
@@ -43,6 +43,9 @@ struct field {
     field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, {}, non_empty }
 #define MC_E(p, member, live, allowed, doc) \
     field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, allowed, true }
+// A list of names: `max_items` entries at most, each 1 to `max_bytes` bytes.
+#define MC_L(p, member, max_items, max_bytes, live, doc) \
+    field { p, live, doc, +[](config& c) { return &c.member; }, max_items, max_bytes, {}, true }
 
 constexpr double i64max = 9.0e18;
 // The largest duration in seconds: 100 years. Any larger value overflows int64 once the code
@@ -128,6 +131,12 @@ const std::vector<field>& fields() {
              "Client frames per second on one WebSocket (token bucket); 0: no limit."),
         MC_I("limits.ws_message_burst", limits.ws_message_burst, 1, 1000000000, true,
              "Token bucket size for client frames per WebSocket."),
+        MC_I("limits.typing_interval_ms", limits.typing_interval_ms, 0, 3600000, true,
+             "Typing is pushed at most once per this interval per user and conversation."),
+        MC_I("limits.typing_entries", limits.typing_entries, 1, 100000000, true,
+             "Users and conversations whose last typing push is remembered; beyond, typing is dropped."),
+        MC_I("limits.max_edits_per_message", limits.max_edits_per_message, 1, 100000, true,
+             "Edits one message may have; a further edit is 409."),
         MC_I("fanout.large_group_threshold", fanout.large_group_threshold, 1, 100000000, true,
              "Groups above this many members are fanned out by task workers."),
         MC_I("fanout.shard_size", fanout.shard_size, 1, 1000000, true,
@@ -159,8 +168,9 @@ const std::vector<field>& fields() {
              "Window in which failed logins are counted."),
         MC_I("auth.login_lockout_s", auth.login_lockout_s, 1, max_seconds, true,
              "How long a locked-out username or address is refused with 429."),
-        MC_S("auth.admins", auth.admins, true, false,
-             "Comma-separated usernames with the admin role (besides the first registered user)."),
+        MC_L("auth.admins", auth.admins, 1000, 64, true,
+             "Usernames with the admin role (the only admins; none by default). The environment "
+             "takes a JSON array or a comma-separated list."),
 
         MC_E("log.level", log.level, true,
              (std::vector<std::string>{"trace", "debug", "info", "warn", "error"}),
@@ -181,6 +191,7 @@ const std::vector<field>& fields() {
 #undef MC_B
 #undef MC_S
 #undef MC_E
+#undef MC_L
 
 std::string env_name(const std::string& path) {
     std::string out = "MONOCHAT_";
@@ -195,7 +206,8 @@ std::string type_name(const field& f) {
         case 0: return "integer";
         case 1: return "number";
         case 2: return "boolean";
-        default: return "string";
+        case 3: return "string";
+        default: return "array of strings";
     }
 }
 
@@ -214,7 +226,31 @@ std::string range_text(const field& f) {
     return fmt::format("{}..{}", format_number(f.min), format_number(f.max));
 }
 
-// Sets one key from a JSON value, checking type and range.
+// "a, b,,c " -> {"a", "b", "c"}: entries trimmed of spaces, empty ones dropped.
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> out;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        auto item = text.substr(0, comma);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+            item.remove_prefix(1);
+        }
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+            item.remove_suffix(1);
+        }
+        if (!item.empty()) {
+            out.emplace_back(item);
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        text.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+// Sets one key from a JSON value, checking type and range (for lists: `min` is the most
+// entries, `max` the most bytes of one).
 status assign(const field& f, config& c, const json& v) {
     const std::string& p = f.path;
     switch (f.get.index()) {
@@ -260,7 +296,7 @@ status assign(const field& f, config& c, const json& v) {
             *std::get<2>(f.get)(c) = v.get<bool>();
             return {};
         }
-        default: {
+        case 3: {
             if (!v.is_string()) {
                 return make_error(errc::invalid_argument,
                                   fmt::format("{}: expected a string, got {}", p, v.dump()));
@@ -279,6 +315,37 @@ status assign(const field& f, config& c, const json& v) {
                 return make_error(errc::invalid_argument, fmt::format("{}: must not be empty", p));
             }
             *std::get<3>(f.get)(c) = std::move(s);
+            return {};
+        }
+        default: {
+            // A comma-separated string is accepted too (what `auth.admins` was before it
+            // became a list), so that older files keep working.
+            std::vector<std::string> items;
+            if (v.is_string()) {
+                items = split_list(v.get_ref<const std::string&>());
+            } else if (v.is_array()) {
+                for (const auto& item : v) {
+                    if (!item.is_string()) {
+                        return make_error(errc::invalid_argument,
+                                          fmt::format("{}: expected strings, got {}", p, item.dump()));
+                    }
+                    items.push_back(item.get<std::string>());
+                }
+            } else {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected an array of strings, got {}", p, v.dump()));
+            }
+            if (static_cast<double>(items.size()) > f.min) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: more than {} entries", p, f.min));
+            }
+            for (const auto& item : items) {
+                if (item.empty() || static_cast<double>(item.size()) > f.max) {
+                    return make_error(errc::invalid_argument,
+                                      fmt::format("{}: \"{}\" is not 1 to {} bytes", p, item, f.max));
+                }
+            }
+            *std::get<4>(f.get)(c) = std::move(items);
             return {};
         }
     }
@@ -357,7 +424,21 @@ status apply_env(const field& f, config& c, const std::string& text) {
             }
             break;
         }
-        default: v = text; break;
+        case 3: v = text; break;
+        default: {
+            // A JSON array (`["alice","bob"]`) or a comma-separated list (`alice,bob`).
+            const auto first = text.find_first_not_of(" \t");
+            if (first != std::string::npos && text[first] == '[') {
+                v = json::parse(text, nullptr, false);
+                if (v.is_discarded()) {
+                    return make_error(errc::invalid_argument,
+                                      fmt::format("{}: not a JSON array: \"{}\"", where, text));
+                }
+            } else {
+                v = text;
+            }
+            break;
+        }
     }
     auto st = assign(f, c, v);
     if (!st) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -358,13 +359,8 @@ public:
     }
 
     task<bool> is_admin(std::uint64_t user_id) override {
-        auto first = co_await deps_.store.first_registered_user();
-        if (!first) {
-            co_return first.error();
-        }
-        if (*first == user_id) {
-            co_return true;
-        }
+        // Only `auth.admins` names admins (issue 17): read from the live snapshot on every
+        // call, so that a reload takes effect at once.
         const auto cfg = deps_.config.get();
         if (cfg->auth.admins.empty()) {
             co_return false;
@@ -385,10 +381,6 @@ public:
         if (!users) {
             co_return users.error();
         }
-        auto first = co_await deps_.store.first_registered_user();
-        if (!first) {
-            co_return first.error();
-        }
         const auto cfg = deps_.config.get();
         std::vector<admin_user_info> out;
         out.reserve(users->size());
@@ -396,7 +388,7 @@ public:
             admin_user_info a;
             a.user = to_info(u, deps_.presence);
             a.suspended = u.suspended;
-            a.admin = u.id == *first || (!u.guest && named_admin(cfg->auth.admins, u.username));
+            a.admin = !u.guest && named_admin(cfg->auth.admins, u.username);
             a.created_ms = u.created_ms;
             out.push_back(std::move(a));
         }
@@ -429,25 +421,16 @@ public:
     }
 
 private:
-    static bool named_admin(std::string_view list, std::string_view username) {
-        while (!list.empty()) {
-            const auto comma = list.find(',');
-            auto name = list.substr(0, comma);
-            while (!name.empty() && name.front() == ' ') {
-                name.remove_prefix(1);
-            }
-            while (!name.empty() && name.back() == ' ') {
-                name.remove_suffix(1);
-            }
-            if (!name.empty() && name == username) {
-                return true;
-            }
-            if (comma == std::string_view::npos) {
-                break;
-            }
-            list.remove_prefix(comma + 1);
-        }
-        return false;
+    // Usernames are lower case; an operator's "Alice" still names alice.
+    static bool named_admin(const std::vector<std::string>& admins, std::string_view username) {
+        const auto same = [username](const std::string& name) {
+            return name.size() == username.size() &&
+                   std::equal(name.begin(), name.end(), username.begin(), [](char a, char b) {
+                       return std::tolower(static_cast<unsigned char>(a)) ==
+                              std::tolower(static_cast<unsigned char>(b));
+                   });
+        };
+        return std::any_of(admins.begin(), admins.end(), same);
     }
 
     // Every token of the user stops working now: the store forgets them, the cache too, and

@@ -6,6 +6,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <functional>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/clock.hpp>
@@ -25,6 +26,7 @@
 
 #include "logic/send_order.hpp"
 #include "logic/token_buckets.hpp"
+#include "logic/typing_throttle.hpp"
 
 namespace monochat::logic {
 
@@ -42,6 +44,11 @@ constexpr auto publish_wait = std::chrono::milliseconds(10000);
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 constexpr std::size_t max_emoji_bytes = 64;
+// Reading a conversation for the edits of a target that does not list them (legacy_edits):
+// page size, and how far past the target's last edit time the reading goes, since a message's
+// ts is taken before its seq and two sends may commit out of ts order by that much.
+constexpr std::size_t legacy_scan_page = 1000;
+constexpr std::int64_t legacy_scan_slack_ms = 10000;
 
 // A body as it is stored: only the fields of its type, in a fixed order. Operations (edit,
 // recall, reaction) also name their target.
@@ -141,8 +148,16 @@ struct operation_rules {
     std::string text;
     std::string emoji;
     bool add = true;
+    std::int64_t max_edits = 0;  // limits.max_edits_per_message
 
     result<std::string> operator()(const storage::stored_message& target) const {
+        return (*this)(target, 0);
+    }
+
+    // `op_seq`: the seq the operation gets (the log's update_target_at), which an edit records
+    // in its target's state so that a recall finds every edit (edits_of).
+    result<std::string> operator()(const storage::stored_message& target,
+                                   std::uint64_t op_seq) const {
         json body = json::parse(target.body, nullptr, false);
         if (!body.is_object() || body.value("type", "") != "text") {
             return make_error(errc::invalid_argument, "only text messages can be edited, recalled or reacted to");
@@ -163,6 +178,16 @@ struct operation_rules {
             if (now_ms - target.ts_ms > edit_window_ms) {
                 return make_error(errc::forbidden, "the edit window of this message has passed");
             }
+            json& edits = state["edits"];
+            if (!edits.is_array()) {
+                edits = json::array();
+            }
+            if (static_cast<std::int64_t>(edits.size()) >= max_edits) {
+                return make_error(errc::conflict, "this message has been edited " +
+                                                      std::to_string(edits.size()) +
+                                                      " times, the most allowed");
+            }
+            edits.push_back(op_seq);
             state["text"] = text;
             state["edited_at"] = now_ms;
         } else if (type == "recall") {
@@ -205,6 +230,55 @@ struct operation_rules {
     }
 };
 
+// The seqs of a target's edits, as operation_rules recorded them: a recall rewrites them too.
+std::vector<std::uint64_t> edits_of(const storage::stored_message& target) {
+    std::vector<std::uint64_t> out;
+    const json state = json::parse(target.state, nullptr, false);
+    if (!state.is_object()) {
+        return out;
+    }
+    const auto edits = state.find("edits");
+    if (edits == state.end() || !edits->is_array()) {
+        return out;
+    }
+    for (const auto& seq : *edits) {
+        if (seq.is_number_unsigned()) {
+            out.push_back(seq.get<std::uint64_t>());
+        }
+    }
+    return out;
+}
+
+// edits_of, plus edits found by reading the log (legacy_edits). Built here rather than as a
+// lambda inside the send coroutine (see rocksdb_message_log.cpp on g++ 12 and such objects).
+std::function<std::vector<std::uint64_t>(const storage::stored_message&)> edits_and(
+    std::vector<std::uint64_t> found) {
+    return [found = std::move(found)](const storage::stored_message& target) {
+        auto seqs = edits_of(target);
+        seqs.insert(seqs.end(), found.begin(), found.end());
+        return seqs;
+    };
+}
+
+// A recall (or an admin's delete) removes text for good (protocol 1.1): from the stored body of
+// the target and of each of its edits, not only from what history shows. Each is marked
+// recalled, so history and sync show it without text.
+void remove_text(storage::stored_message& m) {
+    json body = json::parse(m.body, nullptr, false);
+    if (body.is_object()) {
+        body.erase("text");
+        m.body = dump(body);
+    }
+    json state = m.state.empty() ? json::object() : json::parse(m.state, nullptr, false);
+    if (!state.is_object()) {
+        state = json::object();
+    }
+    state.erase("text");
+    state.erase("edits");
+    state["recalled"] = true;
+    m.state = dump(state);
+}
+
 bus::message_event to_event(const storage::stored_message& m, std::uint64_t origin_session) {
     return {m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_msg_id, m.ts_ms,
             m.body, m.state, m.target_seq, origin_session};
@@ -242,6 +316,7 @@ public:
         : d_(d),
           pool_(2),
           limiter_(d.clock),
+          typing_(d.clock),
           sent_(d.metrics.get_counter("monochat_messages_sent_total", "Messages stored and acknowledged.")),
           duplicates_(d.metrics.get_counter("monochat_messages_duplicate_total",
                                             "Sends answered from the idempotency index.")),
@@ -327,6 +402,7 @@ public:
             if (req.as_admin) {
                 rules->actor_moderates = true;
             }
+            rules->max_edits = cfg->limits.max_edits_per_message;
         }
         if (req.body.reply_to && *req.body.reply_to > d_.log.last_seq(conv->id)) {
             co_return make_error(errc::not_found, "reply_to names a message that does not exist");
@@ -363,7 +439,19 @@ public:
         a.body = std::move(body->json);
         a.target_seq = body->target_seq;
         if (rules) {
-            a.update_target = std::move(*rules);
+            if (req.body.type == "edit") {
+                a.update_target_at = std::move(*rules);
+            } else {
+                if (req.body.type == "recall") {
+                    auto legacy = co_await legacy_edits(conv->id, body->target_seq);
+                    if (!legacy) {
+                        co_return legacy.error();
+                    }
+                    a.related = edits_and(std::move(*legacy));
+                    a.rewrite = remove_text;
+                }
+                a.update_target = std::move(*rules);
+            }
         }
         const auto message_id = a.message_id;
         // The trace buffer follows the message from here (one relaxed load when it is off).
@@ -436,21 +524,30 @@ public:
         if (auto ok = co_await d_.access.can_read(who, *conv); !ok) {
             co_return ok.error();
         }
+        // Protocol 1.1: never in world (every subscriber would get every keystroke hint), and
+        // at most once per interval per user and conversation; the rest is dropped quietly.
+        if (conv->kind == conversation_kind::world) {
+            co_return status{};
+        }
+        const auto cfg = d_.live.get();
+        if (!typing_.admit(who.user_id, conv->id, cfg->limits.typing_interval_ms,
+                           static_cast<std::size_t>(cfg->limits.typing_entries))) {
+            co_return status{};
+        }
         bus::delivery d;
         d.exclude_user = who.user_id;
         d.frame = dump({{"type", "typing"},
                         {"conversation_id", conv->id},
                         {"user_id", std::to_string(who.user_id)}});
         switch (conv->kind) {
-            case conversation_kind::world: d.kind = bus::delivery_kind::world; break;
+            case conversation_kind::world: co_return status{};
             case conversation_kind::direct:
                 d.user_ids = {who.user_id == conv->low ? conv->high : conv->low};
                 break;
             case conversation_kind::group: {
                 // Typing in a group above the fan-out threshold would cost a shard walk per
                 // keystroke for a hint nobody reads among thousands: it is not pushed.
-                const auto threshold =
-                    static_cast<std::size_t>(d_.live.get()->fanout.large_group_threshold);
+                const auto threshold = static_cast<std::size_t>(cfg->fanout.large_group_threshold);
                 auto ids = co_await d_.social.member_ids(conv->group_id, 0, threshold + 1);
                 if (!ids) {
                     co_return ids.error();
@@ -585,6 +682,55 @@ private:
                 turn.release();
             },
             net::use_awaitable, std::move(a));
+    }
+
+    // Edits stored before protocol 1.1 are not listed in their target's state (edits_of): for a
+    // target edited then, the conversation is read from the target up to its last edit's time
+    // (`edited_at`). Only moderators and admins can recall messages that old (a sender's
+    // recall window is short), so this read is rare; a target that lists its edits costs one
+    // lookup, usually from the recent-message cache.
+    net::awaitable<result<std::vector<std::uint64_t>>> legacy_edits(std::string conversation_id,
+                                                                    std::uint64_t target_seq) {
+        std::vector<std::uint64_t> out;
+        auto target = co_await d_.log.get(conversation_id, target_seq);
+        if (!target) {
+            if (target.error().code == errc::not_found) {
+                co_return out;  // the append answers not_found itself
+            }
+            co_return target.error();
+        }
+        const json state = json::parse(target->state, nullptr, false);
+        if (!state.is_object() || state.contains("edits") || state.contains("recalled")) {
+            co_return out;
+        }
+        const auto edited_at = state.find("edited_at");
+        if (edited_at == state.end() || !edited_at->is_number_integer()) {
+            co_return out;
+        }
+        const std::int64_t until = edited_at->get<std::int64_t>() + legacy_scan_slack_ms;
+        std::uint64_t after = target_seq;
+        for (;;) {
+            auto page = co_await d_.log.read_after(conversation_id, after, legacy_scan_page);
+            if (!page) {
+                co_return page.error();
+            }
+            for (const auto& m : page->messages) {
+                if (m.ts_ms > until) {
+                    co_return out;
+                }
+                if (m.target_seq != target_seq) {
+                    continue;
+                }
+                const json body = json::parse(m.body, nullptr, false);
+                if (body.is_object() && body.value("type", "") == "edit") {
+                    out.push_back(m.seq);
+                }
+            }
+            if (!page->has_more || page->messages.empty()) {
+                co_return out;
+            }
+            after = page->messages.back().seq;
+        }
     }
 
     void remember_origin(std::uint64_t message_id, std::uint64_t session) {
@@ -791,6 +937,7 @@ private:
     net::thread_pool pool_;
     token_buckets limiter_;
     send_order order_;
+    typing_throttle typing_;
     infra::counter& sent_;
     infra::counter& duplicates_;
     infra::counter& rate_limited_;

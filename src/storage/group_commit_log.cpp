@@ -43,8 +43,14 @@ std::optional<error> validate(const append_request& req) {
     if (req.client_msg_id.empty()) {
         return make_error(errc::invalid_argument, "client_msg_id is empty");
     }
-    if (req.update_target && req.target_seq == 0) {
+    if ((req.update_target || req.update_target_at) && req.target_seq == 0) {
         return make_error(errc::invalid_argument, "update_target without a target_seq");
+    }
+    if (req.update_target && req.update_target_at) {
+        return make_error(errc::invalid_argument, "update_target and update_target_at both set");
+    }
+    if ((req.related || req.rewrite) && !req.update_target && !req.update_target_at) {
+        return make_error(errc::invalid_argument, "related or rewrite without update_target");
     }
     return std::nullopt;
 }
@@ -286,6 +292,8 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     std::unordered_map<std::string, stored_message> touched;
     std::vector<std::string> new_order;
     std::unordered_set<std::string> updated_existing;
+    // (conversation, seq) of messages rewritten for good by this group.
+    std::vector<std::pair<std::string, std::uint64_t>> purged;
     // Idempotency key -> message key of the fresh append that claimed it in this group.
     std::unordered_map<std::string, std::string> in_batch;
     // Batch-local heads; dropped if the write fails, which is how a failure consumes no seq.
@@ -348,25 +356,65 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                     fmt::format("no message {} in {}", req.target_seq, req.conversation_id));
                 continue;
             }
-            if (req.update_target) {
-                result<std::string> new_state = make_error(errc::internal, "");
+            if (req.update_target || req.update_target_at) {
+                const std::uint64_t op_seq = head.last_seq + 1;
+                // Every change this append makes to committed or staged messages, applied to
+                // `touched` only when all of them succeeded: a failed append changes nothing.
+                std::vector<stored_message> rewritten;
+                std::optional<error> failure;
                 try {
-                    new_state = req.update_target(**target);
+                    std::vector<std::uint64_t> related;
+                    if (req.related) {
+                        related = req.related(**target);
+                    }
+                    auto new_state = req.update_target ? req.update_target(**target)
+                                                       : req.update_target_at(**target, op_seq);
+                    if (!new_state) {
+                        failure = new_state.error();
+                    } else {
+                        stored_message updated = std::move(**target);
+                        updated.state = std::move(*new_state);
+                        if (req.rewrite) {
+                            req.rewrite(updated);
+                        }
+                        rewritten.push_back(std::move(updated));
+                        std::unordered_set<std::uint64_t> seen{req.target_seq};
+                        for (const std::uint64_t seq : related) {
+                            if (seq == 0 || seq >= op_seq || !seen.insert(seq).second) {
+                                continue;
+                            }
+                            auto other = load_for_writer(req.conversation_id, seq, touched);
+                            if (!other) {
+                                failure = other.error();
+                                break;
+                            }
+                            if (!*other) {
+                                continue;  // nothing there to rewrite
+                            }
+                            if (req.rewrite) {
+                                req.rewrite(**other);
+                            }
+                            rewritten.push_back(std::move(**other));
+                        }
+                    }
                 } catch (const std::exception& e) {
-                    new_state = make_error(errc::internal,
-                                           fmt::format("update_target threw: {}", e.what()));
+                    failure = make_error(errc::internal,
+                                         fmt::format("update_target threw: {}", e.what()));
                 } catch (...) {
-                    new_state = make_error(errc::internal, "update_target threw");
+                    failure = make_error(errc::internal, "update_target threw");
                 }
-                if (!new_state) {
-                    out.failure = new_state.error();
+                if (failure) {
+                    out.failure = std::move(*failure);
                     continue;
                 }
-                stored_message updated = std::move(**target);
-                updated.state = std::move(*new_state);
-                std::string key = codec::message_key(updated.conversation_id, updated.seq);
-                updated_existing.insert(key);
-                touched.insert_or_assign(std::move(key), std::move(updated));
+                for (auto& m : rewritten) {
+                    if (req.rewrite) {
+                        purged.emplace_back(m.conversation_id, m.seq);
+                    }
+                    std::string key = codec::message_key(m.conversation_id, m.seq);
+                    updated_existing.insert(key);
+                    touched.insert_or_assign(std::move(key), std::move(m));
+                }
             }
         }
 
@@ -409,6 +457,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         batch.updated_targets.push_back(touched.at(key));
     }
     batch.idempotency = std::move(idempotency);
+    batch.purged = std::move(purged);
     for (const auto& [conversation_id, head] : working) {
         if (head.last_seq != committed_last_seq_for_writer(conversation_id)) {
             batch.conversations.emplace_back(conversation_id, head);

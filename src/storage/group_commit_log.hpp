@@ -11,7 +11,9 @@
 //     hit within the window makes it a duplicate of the stored message; otherwise it gets
 //     `seq = last_seq + 1` of the batch-local view, and an operation reads its target (from
 //     the batch first, so a message and its edit, or two reactions, may share a group), calls
-//     update_target and stages the target's new state. A failed check fails that append alone.
+//     update_target (or update_target_at with the seq it will get) and stages the target's new
+//     state, plus the `rewrite` of the target and of every `related` message (all or none). A
+//     failed check fails that append alone.
 //  3. Write everything staged as ONE engine write (one RocksDB WriteBatch, one WAL sync).
 //  4. Failure: every append that needed the write fails with unavailable and nothing is
 //     published: the batch-local last_seq values are dropped, so no seq is consumed.
@@ -67,6 +69,9 @@ struct commit_batch {
     std::vector<std::pair<std::string, codec::idempotency_record>> idempotency;
     // New head of every conversation this batch appends to.
     std::vector<std::pair<std::string, codec::conversation_head>> conversations;
+    // (conversation, seq) of messages rewritten for good (append_request::rewrite): the engine
+    // removes their older versions from its files before its next checkpoint.
+    std::vector<std::pair<std::string, std::uint64_t>> purged;
 
     bool empty() const { return new_messages.empty() && updated_targets.empty(); }
 };

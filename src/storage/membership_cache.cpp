@@ -131,7 +131,6 @@ public:
     task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
         return inner_->list_users(after, limit);
     }
-    task<std::uint64_t> first_registered_user() override { return inner_->first_registered_user(); }
     task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
         return inner_->set_suspended(user_id, suspended);
     }

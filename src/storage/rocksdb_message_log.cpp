@@ -12,6 +12,17 @@
 // last_seq (seqs are contiguous), answered from the recent-message cache on the caller's thread
 // when it holds the whole page (no I/O, a short lock), and otherwise read by one range scan on
 // the log's read pool. Expired idempotency entries are dropped by a compaction filter.
+//
+// Purging (a recall removes text for good): RocksDB keeps an overwritten value in older SST
+// files (and in the memtable) until a compaction or flush drops it, and a checkpoint hard-links
+// those files. So every commit that rewrites messages for good (commit_batch::purged) queues
+// their key ranges, and a purge thread runs a manual CompactRange over each (which flushes an
+// overlapping memtable first), after a short delay that lets a burst of recalls share one
+// compaction. checkpoint() runs whatever is still queued first, on its own thread, so a
+// checkpoint taken after a recall's ack never holds the recalled text: the checkpoint's own
+// flush of every column family leaves no live WAL holding it either. The queue survives a crash:
+// each rewritten message's key is also put into the (otherwise unused) default column family in
+// the commit's own WriteBatch, read back at open, and deleted once its range is compacted.
 
 #include <fmt/format.h>
 #include <rocksdb/cache.h>
@@ -26,9 +37,14 @@
 
 #include <algorithm>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <monochat/infra/blocking.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/storage/message_log_factory.hpp>
@@ -50,6 +66,9 @@ constexpr std::string_view log_module = "storage";
 constexpr const char* cf_messages = "messages";
 constexpr const char* cf_idempotency = "idempotency";
 constexpr const char* cf_conversations = "conversations";
+// How long the purge thread waits after the first queued range for others to join it: recalls
+// come in bursts (a moderator cleaning up), and one compaction serves them all.
+constexpr auto purge_delay = std::chrono::milliseconds(200);
 
 error to_error(const rocksdb::Status& s, std::string_view what) {
     errc code = errc::unavailable;  // I/O errors, a full disk, a locked directory, busy
@@ -245,6 +264,9 @@ public:
                                                options.cache_messages_per_conversation,
                                                options.cache_max_bytes},
                  metrics()),
+          purges_(metrics().get_counter(
+              "monochat_storage_purges_total",
+              "Key ranges compacted to drop the old versions of messages rewritten for good.")),
           pool_(std::max<std::size_t>(options.read_threads, 1)) {
         write_options_.sync = options.sync == sync_mode::always;
     }
@@ -327,6 +349,10 @@ public:
         }
         infra::log::info(log_module, "message log open",
                          {{"path", path}, {"conversations", heads->size()}});
+        if (auto st = load_purge_markers(); !st) {
+            return st;
+        }
+        purge_thread_ = std::thread([this] { purge_loop(); });
         start(std::move(*heads));
         return {};
     }
@@ -376,6 +402,10 @@ public:
         if (std::filesystem::exists(dir, ec)) {
             return make_error(errc::invalid_argument,
                               fmt::format("checkpoint: {} already exists", dir));
+        }
+        // Rewritten messages leave the files first, or the checkpoint would link the old ones.
+        if (auto st = purge_now(); !st) {
+            return st;
         }
         rocksdb::Checkpoint* raw = nullptr;
         if (const auto s = rocksdb::Checkpoint::Create(db_, &raw); !s.ok()) {
@@ -439,6 +469,9 @@ protected:
         for (const auto& [conversation_id, head] : batch.conversations) {
             put(wb, conversations_, conversation_id, codec::encode_conversation(head));
         }
+        for (const auto& [conversation_id, seq] : batch.purged) {
+            put(wb, handles_[0], codec::message_key(conversation_id, seq), {});
+        }
         if (needs_resume_) {
             // After a failed write RocksDB refuses writes until it has recovered (it does so by
             // itself once space returns; Resume() speeds that up). Busy means recovery is
@@ -460,11 +493,35 @@ protected:
 
     void engine_committed(const detail::commit_batch& batch) override {
         cache_.apply(batch.new_messages, batch.updated_targets);
+        if (!batch.purged.empty()) {
+            {
+                std::lock_guard lock(purge_mutex_);
+                for (const auto& [conversation_id, seq] : batch.purged) {
+                    purge_pending_[conversation_id].insert(seq);
+                }
+            }
+            purge_cv_.notify_one();
+        }
     }
 
     void engine_closed() override {
+        {
+            std::lock_guard lock(purge_mutex_);
+            purge_stop_ = true;
+        }
+        purge_cv_.notify_one();
+        if (purge_thread_.joinable()) {
+            purge_thread_.join();
+        }
         if (db_ == nullptr) {
             return;
+        }
+        if (!needs_resume_) {
+            // What the purge thread had not reached yet: the files left behind hold no
+            // recalled text.
+            if (auto st = purge_now(); !st) {
+                infra::log::warn(log_module, "purge at close failed", {{"error", st.error().message}});
+            }
         }
         if (needs_resume_ && !db_->Resume().ok()) {
             // The last write failed (a full disk) and RocksDB has not recovered: its WAL writer
@@ -481,12 +538,104 @@ protected:
             infra::log::warn(log_module, "WAL sync at close failed", {{"error", s.ToString()}});
         }
         rocksdb::FlushOptions flush;
-        if (const auto s = db_->Flush(flush, {messages_, idempotency_, conversations_}); !s.ok()) {
+        // The default family holds the purge queue's markers; flushed with the others, so that no
+        // WAL (which may hold recalled text) stays alive for its sake.
+        if (const auto s = db_->Flush(flush, {handles_[0], messages_, idempotency_, conversations_});
+            !s.ok()) {
             infra::log::warn(log_module, "flush at close failed", {{"error", s.ToString()}});
         }
     }
 
 private:
+    // The purge thread: waits for queued ranges, lets a burst gather, compacts them.
+    void purge_loop() {
+        std::unique_lock lock(purge_mutex_);
+        for (;;) {
+            purge_cv_.wait(lock, [this] { return purge_stop_ || !purge_pending_.empty(); });
+            if (purge_stop_) {
+                return;
+            }
+            purge_cv_.wait_for(lock, purge_delay, [this] { return purge_stop_; });
+            if (purge_stop_) {
+                return;  // engine_closed purges what is left
+            }
+            lock.unlock();
+            if (auto st = purge_now(); !st) {
+                infra::log::warn(log_module, "purge of rewritten messages failed",
+                                 {{"error", st.error().message}});
+            }
+            lock.lock();
+        }
+    }
+
+    // Compacts every queued range now, on the calling thread, then deletes its markers. One
+    // purge at a time: a caller that finds one running waits for it, so that its ranges are done
+    // when this returns. A conversation whose compaction fails goes back to the queue.
+    status purge_now() {
+        std::lock_guard running(compact_mutex_);
+        std::map<std::string, std::set<std::uint64_t>> queued;
+        {
+            std::lock_guard lock(purge_mutex_);
+            queued.swap(purge_pending_);
+        }
+        status outcome;
+        rocksdb::WriteBatch done;
+        for (auto it = queued.begin(); it != queued.end(); ++it) {
+            const auto& [conversation_id, seqs] = *it;
+            const std::string begin = codec::message_key(conversation_id, *seqs.begin());
+            const std::string end = codec::message_key(conversation_id, *seqs.rbegin());
+            const rocksdb::Slice b(begin);
+            const rocksdb::Slice e(end);
+            rocksdb::CompactRangeOptions options;
+            // Old versions may sit in the last level too: rewrite its files in the range, but
+            // not the ones this compaction has just written there.
+            options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+            options.exclusive_manual_compaction = false;
+            if (const auto s = db_->CompactRange(options, messages_, &b, &e); !s.ok()) {
+                outcome = to_error(s, "purge");
+                std::lock_guard lock(purge_mutex_);
+                for (auto rest = it; rest != queued.end(); ++rest) {
+                    purge_pending_[rest->first].insert(rest->second.begin(), rest->second.end());
+                }
+                break;
+            }
+            purges_.inc();
+            for (const auto seq : seqs) {
+                // Only the keys compacted here: a marker a newer commit wrote meanwhile stays.
+                (void)done.Delete(handles_[0], codec::message_key(conversation_id, seq));
+            }
+        }
+        if (done.Count() > 0) {
+            // Not synced: a marker that comes back after a crash costs one more compaction.
+            if (const auto s = db_->Write(rocksdb::WriteOptions(), &done); !s.ok()) {
+                infra::log::warn(log_module, "purge markers not deleted", {{"error", s.ToString()}});
+            }
+        }
+        return outcome;
+    }
+
+    // The purge queue a previous run left (crashed, or stopped before its purge finished).
+    status load_purge_markers() {
+        const std::unique_ptr<rocksdb::Iterator> it(
+            db_->NewIterator(rocksdb::ReadOptions(), handles_[0]));
+        std::lock_guard lock(purge_mutex_);
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+            std::string_view conversation_id;
+            std::uint64_t seq = 0;
+            const auto key = it->key();
+            if (auto ok = codec::decode_message_key(std::string_view(key.data(), key.size()),
+                                                    conversation_id, seq);
+                !ok) {
+                return ok.error();
+            }
+            purge_pending_[std::string(conversation_id)].insert(seq);
+        }
+        if (!it->status().ok()) {
+            return to_error(it->status(), "loading the purge queue");
+        }
+        return {};
+    }
+
     static void put(rocksdb::WriteBatch& wb, rocksdb::ColumnFamilyHandle* cf,
                     const std::string& key, const std::string& value) {
         // WriteBatch::Put fails only for keys or values over 4 GiB, which the codec never makes.
@@ -610,6 +759,15 @@ private:
     rocksdb::ColumnFamilyHandle* conversations_ = nullptr;
     // Writer thread only.
     bool needs_resume_ = false;
+    infra::counter& purges_;
+    // Rewritten messages (conversation -> seqs) waiting for the purge thread; guarded by
+    // purge_mutex_, which is never held during a compaction.
+    std::mutex purge_mutex_;
+    std::condition_variable purge_cv_;
+    std::map<std::string, std::set<std::uint64_t>> purge_pending_;
+    bool purge_stop_ = false;
+    std::mutex compact_mutex_;  // one purge at a time
+    std::thread purge_thread_;
     net::thread_pool pool_;
 };
 

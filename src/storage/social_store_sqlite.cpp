@@ -894,18 +894,6 @@ public:
         });
     }
 
-    task<std::uint64_t> first_registered_user() override {
-        return read<std::uint64_t>([](connection& c) -> result<std::uint64_t> {
-            // Ids are snowflakes: the smallest id of a registered user is the first one.
-            auto row = query_one(c, "SELECT min(id) FROM users WHERE guest = 0",
-                                 [](const statement& s) { return s.column_uint64(0); });
-            if (!row) {
-                return row.error();
-            }
-            return row->value_or(0);
-        });
-    }
-
     task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
         return write<void>([=](connection& c) -> status {
             auto changed =

@@ -166,7 +166,9 @@ export class Store {
     const t = c.msgs.get(b.target_seq);
     if (!t || !t.body || t.body.type !== TEXT) return;
     if (b.type === 'edit') {
-      if (t.recalled) return;
+      // A recall removes the text of the target's edits too (protocol 1.1): such an edit,
+      // read back from history or sync, carries `recalled` and no text.
+      if (t.recalled || m.recalled || typeof b.text !== 'string') return;
       t.body = { ...t.body, text: b.text };
       t.edited_at = m.ts;
     } else if (b.type === 'recall') {

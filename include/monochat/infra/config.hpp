@@ -103,6 +103,15 @@ struct limits_options {
     // flooding is closed with 1008. Defaults: 100 per second, burst 200.
     double ws_message_rate = 100;
     std::int64_t ws_message_burst = 200;
+    // Typing is pushed at most once per this interval per user and conversation; the frames
+    // in between are dropped quietly (shared/protocol.md 1.1). Default: 3000.
+    std::int64_t typing_interval_ms = 3000;
+    // Users and conversations whose last typing push is remembered (for the interval above);
+    // a typing frame that finds the table full of unexpired entries is dropped. Default: 100000.
+    std::int64_t typing_entries = 100000;
+    // Edits one message may have; a further edit is 409 conflict. A recall removes the text of
+    // each edit, so the target remembers them all. Default: 100.
+    std::int64_t max_edits_per_message = 100;
 };
 
 struct fanout_options {
@@ -139,9 +148,10 @@ struct auth_options {
     std::int64_t login_max_failures = 10;
     std::int64_t login_failure_window_s = 300;
     std::int64_t login_lockout_s = 300;
-    // Usernames (comma-separated) with the admin role besides the first registered user.
-    // Default: empty.
-    std::string admins;
+    // Usernames with the admin role (GET /me says "admin": true; the admin API answers them).
+    // The only admins there are: no account is an admin by being the first. Live: a reload
+    // changes who is admin at once. Guests never are. Default: empty (no admin).
+    std::vector<std::string> admins;
 };
 
 struct admin_options {

@@ -105,7 +105,8 @@ public:
 
     // ---- administration (the admin API checks its callers with is_admin) ----
 
-    // True for the first registered user and for users named in `auth.admins`.
+    // True for registered users named in `auth.admins` (the live value); false for guests and
+    // unknown users. There is no other way to be an admin.
     virtual task<bool> is_admin(std::uint64_t user_id) = 0;
     // Users (guests included) with ids above `after`, ascending, at most `limit`.
     virtual task<std::vector<admin_user_info>> list_users(std::uint64_t after,

@@ -25,6 +25,12 @@
 // the append fails with that error and consumes no seq. A missing target is `not_found`.
 // `update_target` runs on the writer thread: it must be quick and must not block.
 //
+// Rewrites for good (a recall removes the text of its target and of the target's edits): an
+// operation may also name other messages of the conversation (`related`) that it rewrites in the
+// same batch (`rewrite`, applied to the updated target and to each of them). The engine then
+// drops the older versions of the rewritten messages from its files before its next
+// checkpoint, so that a checkpoint taken after the commit holds only the rewritten forms.
+//
 // Thread-safety: every member may be called from any thread. Completion: awaitables resume on
 // the awaiting coroutine's executor. Reads see committed messages only (up to last_seq); a
 // limit of 0 is invalid_argument, a limit above the log's maximum is clamped (has_more then
@@ -71,6 +77,17 @@ struct append_request {
     std::uint64_t target_seq = 0;  // 0: not an operation on another message
     // Called with the target's stored message; returns the target's new `state`.
     std::function<result<std::string>(const stored_message& target)> update_target;
+    // Instead of update_target, for an operation the target must remember (an edit, so that a
+    // later recall finds it): also told the seq this operation gets. Set at most one of the two.
+    std::function<result<std::string>(const stored_message& target, std::uint64_t op_seq)>
+        update_target_at;
+    // Optional, with one of the two above: seqs of other messages of the conversation that this
+    // operation rewrites, read from the target as it was before the update. Seqs that are 0,
+    // the target's, or not below this operation's seq are ignored.
+    std::function<std::vector<std::uint64_t>(const stored_message& target)> related;
+    // Optional: changes the updated target and each related message in place (body, state);
+    // their older versions then leave the engine's files (see the header comment).
+    std::function<void(stored_message& m)> rewrite;
     // Only answers a retry: when (sender_id, client_msg_id) is stored, the append returns that
     // message with duplicate = true; otherwise it fails with not_found and writes nothing. Used
     // to answer a retry that arrives while its sender is over the rate limit.

@@ -326,8 +326,6 @@ public:
 
     // Users (guests included) with ids above `after`, ascending, at most `limit`.
     virtual task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) = 0;
-    // The id of the first registered (non-guest) user, 0 when there is none.
-    virtual task<std::uint64_t> first_registered_user() = 0;
     // Errors: not_found.
     virtual task<void> set_suspended(std::uint64_t user_id, bool suspended) = 0;
     // Deletes the user; tokens, friendships, friend requests, memberships and read state go
