@@ -24,7 +24,7 @@ struct field {
     bool live;
     std::string doc;
     std::variant<std::int64_t* (*)(config&), double* (*)(config&), bool* (*)(config&),
-                 std::string* (*)(config&)>
+                 std::string* (*)(config&), std::vector<std::string>* (*)(config&)>
         get;
     double min = 0;
     double max = 0;
@@ -42,6 +42,9 @@ struct field {
     field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, {}, non_empty }
 #define MC_E(p, member, live, allowed, doc) \
     field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, allowed, true }
+// A list of non-empty strings: a JSON array, or comma-separated in the environment.
+#define MC_L(p, member, live, doc) \
+    field { p, live, doc, +[](config& c) { return &c.member; }, 0, 0, {}, true }
 
 constexpr double i64max = 9.0e18;
 
@@ -56,6 +59,14 @@ const std::vector<field>& fields() {
              "WebSocket ping interval; a client silent for 3x this is closed with 4002."),
         MC_I("server.max_body_bytes", server.max_body_bytes, 1024, 1LL << 30, true,
              "Largest HTTP request body; larger requests get 413."),
+        MC_I("server.max_body_bytes_in_flight", server.max_body_bytes_in_flight, 1024, 1LL << 40,
+             true, "Request body bytes held by all connections at once; past it 503 with Retry-After."),
+        MC_I("server.linger_ms", server.linger_ms, 0, 60000, true,
+             "After a 413, 503 or 1009, how long the unread rest of the request is read and dropped."),
+        MC_I("server.linger_bytes", server.linger_bytes, 0, 1LL << 30, true,
+             "After a 413, 503 or 1009, how many bytes of the unread rest are read and dropped."),
+        MC_L("server.allowed_origins", server.allowed_origins, true,
+             "Origins besides the server's own whose pages may open a WebSocket; others get 403."),
         MC_I("server.max_header_bytes", server.max_header_bytes, 1024, 1 << 20, true,
              "Largest HTTP header block; larger requests get 431."),
         MC_I("server.request_timeout_ms", server.request_timeout_ms, 100, 3600000, true,
@@ -143,7 +154,7 @@ const std::vector<field>& fields() {
         MC_I("policy.idempotency_window_s", policy.idempotency_window_s, 60, i64max, false,
              "How long a client_msg_id is remembered for idempotent retries."),
 
-        MC_I("auth.token_ttl_s", auth.token_ttl_s, 60, i64max, true, "Token lifetime."),
+        MC_I("auth.token_ttl_s", auth.token_ttl_s, 1, i64max, true, "Token lifetime."),
         MC_I("auth.argon2_ops", auth.argon2_ops, 1, 100, true,
              "Argon2id iterations for new password hashes."),
         MC_I("auth.argon2_memory_kib", auth.argon2_memory_kib, 8, 4 << 20, true,
@@ -176,6 +187,7 @@ const std::vector<field>& fields() {
 #undef MC_B
 #undef MC_S
 #undef MC_E
+#undef MC_L
 
 std::string env_name(const std::string& path) {
     std::string out = "MONOCHAT_";
@@ -190,7 +202,8 @@ std::string type_name(const field& f) {
         case 0: return "integer";
         case 1: return "number";
         case 2: return "boolean";
-        default: return "string";
+        case 3: return "string";
+        default: return "array of strings";
     }
 }
 
@@ -253,6 +266,22 @@ status assign(const field& f, config& c, const json& v) {
                                   fmt::format("{}: expected true or false, got {}", p, v.dump()));
             }
             *std::get<2>(f.get)(c) = v.get<bool>();
+            return {};
+        }
+        case 4: {
+            if (!v.is_array()) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("{}: expected an array of strings, got {}", p, v.dump()));
+            }
+            std::vector<std::string> list;
+            for (const auto& item : v) {
+                if (!item.is_string() || item.get_ref<const std::string&>().empty()) {
+                    return make_error(errc::invalid_argument,
+                                      fmt::format("{}: expected non-empty strings, got {}", p, item.dump()));
+                }
+                list.push_back(item.get<std::string>());
+            }
+            *std::get<4>(f.get)(c) = std::move(list);
             return {};
         }
         default: {
@@ -345,6 +374,25 @@ status apply_env(const field& f, config& c, const std::string& text) {
             } else {
                 return make_error(errc::invalid_argument,
                                   fmt::format("{}: expected true or false, got \"{}\"", where, text));
+            }
+            break;
+        }
+        case 4: {
+            v = json::array();
+            std::string_view rest = text;
+            while (!rest.empty()) {
+                const auto comma = rest.find(',');
+                std::string_view item = rest.substr(0, comma);
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+                while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+                    item.remove_prefix(1);
+                }
+                while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+                    item.remove_suffix(1);
+                }
+                if (!item.empty()) {
+                    v.push_back(std::string(item));
+                }
             }
             break;
         }
