@@ -178,8 +178,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
           open_gauge_(metrics.get_gauge("monochat_http_connections",
                                         "Open client connections (HTTP and upgraded).")),
           refused_(metrics),
-          body_gauge_(metrics.get_gauge("monochat_http_body_bytes_in_flight",
-                                        "Request body bytes charged against server.max_body_bytes_in_flight.")),
+          body_gauge_(metrics.get_gauge(
+              "monochat_http_body_bytes_in_flight",
+              "Request body bytes charged against server.max_body_bytes_in_flight.")),
           admission_(clock_) {}
 
     // A tracked connection: how to close it from another thread, and whether it is idle.
@@ -344,7 +345,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 return true;
             }
             const auto more = total - held;
-            const auto budget = static_cast<std::uint64_t>(s.limits_.max_body_bytes_in_flight.load());
+            const auto budget =
+                static_cast<std::uint64_t>(s.limits_.max_body_bytes_in_flight.load());
             const auto before = static_cast<std::uint64_t>(
                 s.body_bytes_in_flight_.fetch_add(static_cast<std::int64_t>(more)));
             if (before + more > budget) {
@@ -597,7 +599,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             const auto body_bytes = [&parser] {
                 // Heap bytes only: an empty body's in-object buffer costs nothing extra.
                 const auto& body = parser.get().body();
-                const std::size_t heap = body.capacity() > std::string().capacity() ? body.capacity() : 0;
+                const std::size_t heap =
+                    body.capacity() > std::string().capacity() ? body.capacity() : 0;
                 return std::max<std::uint64_t>(parser.content_length().value_or(0), heap);
             };
             bool within_budget = charge.reserve(body_bytes());
@@ -607,7 +610,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                     std::string().swap(parser.get().body());
                     charge.release();
                     refused_.body_too_large.inc();
-                    co_await write_error_and_close(stream, errc::too_large, "request body too large");
+                    co_await write_error_and_close(stream, errc::too_large,
+                                                   "request body too large");
                     co_return;
                 }
                 if (bec == beast::error::timeout) {

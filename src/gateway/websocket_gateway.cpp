@@ -216,12 +216,13 @@ public:
     net::awaitable<void> run(std::shared_ptr<ws_session> self, http::request<http::string_body> req,
                              bool select_v1) {
         auto& limits = gw_->limits;
-        ws_.set_option(websocket::stream_base::decorator([select_v1](websocket::response_type& res) {
-            res.set(http::field::server, "monochat");
-            if (select_v1) {
-                res.set(http::field::sec_websocket_protocol, ws_subprotocol);
-            }
-        }));
+        ws_.set_option(
+            websocket::stream_base::decorator([select_v1](websocket::response_type& res) {
+                res.set(http::field::server, "monochat");
+                if (select_v1) {
+                    res.set(http::field::sec_websocket_protocol, ws_subprotocol);
+                }
+            }));
         // Our own heartbeat decides when a silent client goes (4002); Beast's timer covers only
         // the opening and closing handshakes.
         websocket::stream_base::timeout t{};
@@ -451,7 +452,8 @@ private:
         }
         if (who_.expires_ms > 0 && gw_->clock.now_ms() >= who_.expires_ms) {
             gw_->metrics.token_ended.inc();
-            infra::log::debug("gateway", "websocket token expired", {{"session", id_}, {"user", who_.user_id}});
+            infra::log::debug("gateway", "websocket token expired",
+                              {{"session", id_}, {"user", who_.user_id}});
             begin_close(close_token_ended, "token expired");
             return;
         }
@@ -680,12 +682,13 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
     auto protocols = parse_ws_subprotocols(offered);
     if (protocols.malformed || (protocols.token && !protocols.v1)) {
         metrics.refused_auth.inc();
-        co_await refuse(*up, make_error(errc::unauthenticated,
-                                        "offer one monochat.token.<token> subprotocol with monochat.v1"));
+        co_await refuse(*up, make_error(errc::unauthenticated, "offer one monochat.token.<token> "
+                                                               "subprotocol with monochat.v1"));
         co_return;
     }
     // The subprotocol first (what browsers can send), then the header, then the query.
-    std::string tok = protocols.token ? std::move(*protocols.token) : std::string(up->parsed.bearer_token());
+    std::string tok = protocols.token ? std::move(*protocols.token)
+                                      : std::string(up->parsed.bearer_token());
     if (tok.empty()) {
         if (auto q = up->parsed.query_param("token")) {
             tok = std::string(*q);

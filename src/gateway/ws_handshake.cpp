@@ -33,7 +33,8 @@ ws_subprotocols parse_ws_subprotocols(std::string_view header) {
         header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
         if (item == ws_subprotocol) {
             out.v1 = true;
-        } else if (item.substr(0, ws_token_subprotocol_prefix.size()) == ws_token_subprotocol_prefix) {
+        } else if (item.substr(0, ws_token_subprotocol_prefix.size()) ==
+                   ws_token_subprotocol_prefix) {
             const auto token = item.substr(ws_token_subprotocol_prefix.size());
             if (token.empty() || out.token ||
                 !std::all_of(token.begin(), token.end(),
@@ -75,7 +76,8 @@ bool ws_origin_allowed(std::optional<std::string_view> origin, std::string_view 
         return false;
     }
     const auto h = trim(host);
-    if (!h.empty() && o == normalize_origin(std::string(tls ? "https://" : "http://") + std::string(h))) {
+    if (!h.empty() &&
+        o == normalize_origin(std::string(tls ? "https://" : "http://") + std::string(h))) {
         return true;
     }
     return std::any_of(allowed.begin(), allowed.end(),

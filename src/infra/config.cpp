@@ -60,9 +60,10 @@ const std::vector<field>& fields() {
         MC_I("server.max_body_bytes", server.max_body_bytes, 1024, 1LL << 30, true,
              "Largest HTTP request body; larger requests get 413."),
         MC_I("server.max_body_bytes_in_flight", server.max_body_bytes_in_flight, 1024, 1LL << 40,
-             true, "Request body bytes held by all connections at once; past it 503 with Retry-After."),
+             true,
+             "Request body bytes held by all connections at once; past it 503 with Retry-After."),
         MC_I("server.linger_ms", server.linger_ms, 0, 60000, true,
-             "After a 413, 503 or 1009, how long the unread rest of the request is read and dropped."),
+             "After a 413, 503 or 1009, for how long the unread rest is read and dropped."),
         MC_I("server.linger_bytes", server.linger_bytes, 0, 1LL << 30, true,
              "After a 413, 503 or 1009, how many bytes of the unread rest are read and dropped."),
         MC_L("server.allowed_origins", server.allowed_origins, true,
@@ -270,14 +271,16 @@ status assign(const field& f, config& c, const json& v) {
         }
         case 4: {
             if (!v.is_array()) {
-                return make_error(errc::invalid_argument,
-                                  fmt::format("{}: expected an array of strings, got {}", p, v.dump()));
+                return make_error(
+                    errc::invalid_argument,
+                    fmt::format("{}: expected an array of strings, got {}", p, v.dump()));
             }
             std::vector<std::string> list;
             for (const auto& item : v) {
                 if (!item.is_string() || item.get_ref<const std::string&>().empty()) {
-                    return make_error(errc::invalid_argument,
-                                      fmt::format("{}: expected non-empty strings, got {}", p, item.dump()));
+                    return make_error(
+                        errc::invalid_argument,
+                        fmt::format("{}: expected non-empty strings, got {}", p, item.dump()));
                 }
                 list.push_back(item.get<std::string>());
             }
@@ -383,7 +386,8 @@ status apply_env(const field& f, config& c, const std::string& text) {
             while (!rest.empty()) {
                 const auto comma = rest.find(',');
                 std::string_view item = rest.substr(0, comma);
-                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+                rest = comma == std::string_view::npos ? std::string_view{}
+                                                       : rest.substr(comma + 1);
                 while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
                     item.remove_prefix(1);
                 }
