@@ -93,7 +93,8 @@ http_response error_response(const error& e) {
     nlohmann::json body = {{"error", {{"code", to_string(e.code)}, {"message", e.message}}}};
     http_response r = http_response::json(http_status(e.code),
                                           body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    if (e.code == errc::rate_limited) {
+    // Always with rate_limited; with unavailable when the refusal knows when to come back.
+    if (e.code == errc::rate_limited || (e.code == errc::unavailable && e.retry_after_s > 0)) {
         r.headers.emplace_back("Retry-After", std::to_string(std::max(1, e.retry_after_s)));
     }
     return r;

@@ -11,6 +11,7 @@
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <list>
@@ -36,11 +37,10 @@ using tcp = net::ip::tcp;
 namespace {
 constexpr auto token = net::as_tuple(net::use_awaitable);
 constexpr std::string_view ws_path = "/api/v1/ws";
-// How long a connection being closed after an answer may take to finish (TLS close_notify, or
-// the rest of a refused request drained), and how much of it is read: a grace period for the
-// answer to arrive, not a limit a client can use (it only shortens its own connection).
-constexpr auto linger_time = std::chrono::seconds(1);
-constexpr std::size_t linger_bytes = 1 << 20;
+// How long a TLS connection closed after a complete exchange may take to say close_notify.
+constexpr auto close_notify_time = std::chrono::seconds(1);
+// A request refused for the body budget may come back after this long.
+constexpr int body_budget_retry_after_s = 1;
 
 http_method method_of(http::verb v) {
     switch (v) {
@@ -120,7 +120,8 @@ struct refusal_metrics {
           body_too_large(get(m, "body_too_large")),
           handshake_timeout(get(m, "handshake_timeout")),
           tls_handshake(get(m, "tls_handshake")),
-          plain_on_tls(get(m, "plain_on_tls")) {}
+          plain_on_tls(get(m, "plain_on_tls")),
+          body_budget(get(m, "body_budget")) {}
 
     static infra::counter& get(infra::metrics_registry& m, const char* reason) {
         return m.get_counter("monochat_connections_refused_total",
@@ -137,6 +138,7 @@ struct refusal_metrics {
     infra::counter& handshake_timeout;
     infra::counter& tls_handshake;
     infra::counter& plain_on_tls;
+    infra::counter& body_budget;  // 503: server.max_body_bytes_in_flight reached
 };
 
 std::string client_key(const net::ip::address& a) {
@@ -152,6 +154,9 @@ std::string client_key(const net::ip::address& a) {
 
 void http_limits::apply(const infra::config& cfg) {
     max_body_bytes = cfg.server.max_body_bytes;
+    max_body_bytes_in_flight = cfg.server.max_body_bytes_in_flight;
+    linger_ms = cfg.server.linger_ms;
+    linger_bytes = cfg.server.linger_bytes;
     max_header_bytes = cfg.server.max_header_bytes;
     request_timeout_ms = cfg.server.request_timeout_ms;
     idle_timeout_ms = cfg.server.idle_timeout_ms;
@@ -173,6 +178,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
           open_gauge_(metrics.get_gauge("monochat_http_connections",
                                         "Open client connections (HTTP and upgraded).")),
           refused_(metrics),
+          body_gauge_(metrics.get_gauge(
+              "monochat_http_body_bytes_in_flight",
+              "Request body bytes charged against server.max_body_bytes_in_flight.")),
           admission_(clock_) {}
 
     // A tracked connection: how to close it from another thread, and whether it is idle.
@@ -190,6 +198,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     http_metrics http_metrics_;
     infra::gauge& open_gauge_;
     refusal_metrics refused_;
+    infra::gauge& body_gauge_;
+    std::atomic<std::int64_t> body_bytes_in_flight_{0};
     infra::system_clock clock_;
     address_admission admission_;
     upgrade_handler upgrade_;
@@ -281,17 +291,81 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         return res;
     }
 
-    // Ends a response-and-close: a TLS stream says close_notify first (bounded by the
-    // handshake timeout), then the sending side of the socket is shut.
+    // Ends a response-and-close after a complete exchange: a TLS stream says close_notify
+    // first (briefly), then the sending side of the socket is shut.
     template <class Stream>
     net::awaitable<void> finish(Stream& stream) {
         if constexpr (std::is_same_v<Stream, tls_stream>) {
-            beast::get_lowest_layer(stream).expires_after(linger_time);
+            beast::get_lowest_layer(stream).expires_after(close_notify_time);
             co_await stream.async_shutdown(token);
         }
         beast::error_code ignored;
         beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
     }
+
+    // Ends a connection whose client may still be sending (a refused body, a request cut
+    // short): closing a socket with unread bytes sends a reset, and a reset that reaches the
+    // client before it read the answer destroys the answer (the client sees EPIPE or
+    // ECONNRESET, never the 413). So, as nginx's lingering close does: shut the sending side
+    // (the client reads the answer and then end-of-file), then read and drop what still comes
+    // until the client closes, for at most `linger_ms` and `linger_bytes`. Past either bound
+    // the socket is closed anyway: the bounds keep a client from holding the connection.
+    template <class Stream>
+    net::awaitable<void> linger_close(Stream& stream) {
+        auto& lowest = beast::get_lowest_layer(stream);
+        lowest.expires_after(std::chrono::milliseconds(limits_.linger_ms.load()));
+        if constexpr (std::is_same_v<Stream, tls_stream>) {
+            // close_notify, within the same deadline; what the client sends after it is
+            // dropped below without being decrypted.
+            co_await stream.async_shutdown(token);
+        }
+        beast::error_code ignored;
+        lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        const auto max_bytes = static_cast<std::uint64_t>(limits_.linger_bytes.load());
+        std::array<char, 16 * 1024> sink;
+        std::uint64_t dropped = 0;
+        while (dropped < max_bytes) {
+            auto [rec, n] = co_await lowest.async_read_some(net::buffer(sink), token);
+            if (rec) {
+                break;  // end of file (the client is done), the deadline, or a reset
+            }
+            dropped += n;
+        }
+    }
+
+    // One request's body charged against `max_body_bytes_in_flight`, released when the
+    // request is over. The charge is the larger of the declared Content-Length (the parser
+    // reserves that much up front) and what the body holds (a chunked body as it grows).
+    struct body_charge {
+        impl& s;
+        std::uint64_t held = 0;
+
+        [[nodiscard]] bool reserve(std::uint64_t total) {
+            if (total <= held) {
+                return true;
+            }
+            const auto more = total - held;
+            const auto budget =
+                static_cast<std::uint64_t>(s.limits_.max_body_bytes_in_flight.load());
+            const auto before = static_cast<std::uint64_t>(
+                s.body_bytes_in_flight_.fetch_add(static_cast<std::int64_t>(more)));
+            if (before + more > budget) {
+                s.body_bytes_in_flight_.fetch_sub(static_cast<std::int64_t>(more));
+                return false;
+            }
+            held = total;
+            s.body_gauge_.add(static_cast<double>(more));
+            return true;
+        }
+        void release() {
+            if (held > 0) {
+                s.body_bytes_in_flight_.fetch_sub(static_cast<std::int64_t>(held));
+                s.body_gauge_.add(-static_cast<double>(held));
+                held = 0;
+            }
+        }
+        ~body_charge() { release(); }
+    };
 
     template <class Stream>
     net::awaitable<void> write_error_and_close(Stream& stream, errc code, std::string message,
@@ -308,23 +382,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         if (wec) {
             co_return;
         }
-        co_await finish(stream);
-        if constexpr (std::is_same_v<Stream, plain_stream>) {
-            // A refusal may leave the client's request unread; closing a socket with unread
-            // bytes sends a reset, which can destroy the answer before the client reads it.
-            // So read and drop what still comes, briefly and up to a bound (Apache's
-            // "lingering close"). TLS's closing handshake above does the same.
-            beast::get_lowest_layer(stream).expires_after(linger_time);
-            std::array<char, 4096> sink;
-            std::size_t dropped = 0;
-            while (dropped < linger_bytes) {
-                auto [rec, n] = co_await stream.async_read_some(net::buffer(sink), token);
-                if (rec) {
-                    break;
-                }
-                dropped += n;
-            }
-        }
+        // A refusal may leave the client's request unread.
+        co_await linger_close(stream);
     }
 
     // What a connection holds until it ends (also past an upgrade, which takes both over).
@@ -534,21 +593,50 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 co_return;
             }
 
-            auto [bec, bn] = co_await http::async_read(stream, buffer, parser, token);
-            if (bec == http::error::body_limit) {
-                refused_.body_too_large.inc();
-                co_await write_error_and_close(stream, errc::too_large, "request body too large");
-                co_return;
-            }
-            if (bec == beast::error::timeout) {
-                refused_.request_timeout.inc();
-                co_return;
-            }
-            if (bec) {
-                if (bec != http::error::end_of_stream && bec != net::error::eof &&
-                    bec != net::error::connection_reset) {
-                    co_await write_error_and_close(stream, errc::invalid_argument, "malformed HTTP request");
+            // The body is charged against the budget of bodies in flight before its bytes
+            // are read, and again as a chunked body grows; the charge ends with the request.
+            body_charge charge{*this};
+            const auto body_bytes = [&parser] {
+                // Heap bytes only: an empty body's in-object buffer costs nothing extra.
+                const auto& body = parser.get().body();
+                const std::size_t heap =
+                    body.capacity() > std::string().capacity() ? body.capacity() : 0;
+                return std::max<std::uint64_t>(parser.content_length().value_or(0), heap);
+            };
+            bool within_budget = charge.reserve(body_bytes());
+            while (within_budget && !parser.is_done()) {
+                auto [bec, bn] = co_await http::async_read_some(stream, buffer, parser, token);
+                if (bec == http::error::body_limit) {
+                    std::string().swap(parser.get().body());
+                    charge.release();
+                    refused_.body_too_large.inc();
+                    co_await write_error_and_close(stream, errc::too_large,
+                                                   "request body too large");
+                    co_return;
                 }
+                if (bec == beast::error::timeout) {
+                    refused_.request_timeout.inc();
+                    co_return;
+                }
+                if (bec) {
+                    if (bec != http::error::end_of_stream && bec != net::error::eof &&
+                        bec != net::error::connection_reset) {
+                        co_await write_error_and_close(stream, errc::invalid_argument,
+                                                       "malformed HTTP request");
+                    }
+                    co_return;
+                }
+                within_budget = charge.reserve(body_bytes());
+            }
+            if (!within_budget) {
+                // The server stays up and answers; the memory the parser reserved for this
+                // body goes, and its charge with it, before the connection lingers.
+                std::string().swap(parser.get().body());
+                charge.release();
+                refused_.body_budget.inc();
+                co_await write_error_and_close(stream, errc::unavailable,
+                                               "too many request bodies in flight; retry later", 0,
+                                               body_budget_retry_after_s);
                 co_return;
             }
             req.body = std::move(parser.get().body());

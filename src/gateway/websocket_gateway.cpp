@@ -13,6 +13,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/container/devector.hpp>
+#include <algorithm>
+#include <optional>
 #include <type_traits>
 #include <variant>
 #include <monochat/infra/clock.hpp>
@@ -27,6 +29,7 @@
 #include "gateway/upgrade.hpp"
 #include "gateway/ws_coalescing_stream.hpp"
 #include "gateway/ws_frames.hpp"
+#include "gateway/ws_handshake.hpp"
 
 namespace monochat::gateway {
 
@@ -42,6 +45,7 @@ constexpr auto token = net::as_tuple(net::use_awaitable);
 // Close codes of the protocol.
 constexpr std::uint16_t close_slow_consumer = 4008;
 constexpr std::uint16_t close_heartbeat = 4002;
+constexpr std::uint16_t close_token_ended = 4001;  // the token expired or was revoked
 constexpr std::uint16_t close_policy_violation = 1008;  // RFC 6455: flooding past the rate
 
 std::atomic<std::uint64_t> next_session_id{1};
@@ -85,6 +89,15 @@ void ws_limits::apply(const infra::config& cfg) {
     message_rate = cfg.limits.ws_message_rate;
     message_burst = cfg.limits.ws_message_burst;
     handshake_timeout_ms = cfg.server.handshake_timeout_ms;
+    linger_ms = cfg.server.linger_ms;
+    linger_bytes = cfg.server.linger_bytes;
+    std::lock_guard lock(origins_mutex_);
+    allowed_origins_ = cfg.server.allowed_origins;
+}
+
+std::vector<std::string> ws_limits::allowed_origins() const {
+    std::lock_guard lock(origins_mutex_);
+    return allowed_origins_;
 }
 
 // Metrics shared by every session.
@@ -100,6 +113,11 @@ struct ws_metrics {
           refused_auth(m.get_counter("monochat_connections_refused_total",
                                      "Connections refused or dropped by a connection-level limit.",
                                      {{"reason", "unauthenticated"}})),
+          refused_origin(m.get_counter("monochat_connections_refused_total",
+                                       "Connections refused or dropped by a connection-level limit.",
+                                       {{"reason", "origin"}})),
+          token_ended(m.get_counter("monochat_ws_token_ended_total",
+                                    "WebSockets closed with 4001 because their token expired.")),
           frame_too_large(m.get_counter("monochat_connections_refused_total",
                                         "Connections refused or dropped by a connection-level limit.",
                                         {{"reason", "frame_too_large"}})),
@@ -117,6 +135,8 @@ struct ws_metrics {
     infra::counter& frames_in;
     infra::counter& frames_out;
     infra::counter& refused_auth;
+    infra::counter& refused_origin;
+    infra::counter& token_ended;
     infra::counter& frame_too_large;
     infra::counter& flooding;
     infra::counter& frames_rate_limited;
@@ -161,6 +181,7 @@ public:
           who_(std::move(who)),
           on_close_(std::move(on_close)) {
         ++gw_->sessions;
+        ws_.next_layer().set_linger(&gw_->limits);
     }
 
     ws_session(const ws_session&) = delete;
@@ -190,12 +211,18 @@ public:
     // The connection's one coroutine: the handshake, then the read loop until the connection
     // ends. Writing and the heartbeat are completion handlers, not coroutines: an idle
     // connection then holds no coroutine frame for them (docs/benchmarks.md, idle memory).
-    // `self` keeps the session alive from the moment the coroutine is created.
-    net::awaitable<void> run(std::shared_ptr<ws_session> self, http::request<http::string_body> req) {
+    // `self` keeps the session alive from the moment the coroutine is created. `select_v1`:
+    // the client offered the subprotocol monochat.v1, which the answer then selects.
+    net::awaitable<void> run(std::shared_ptr<ws_session> self, http::request<http::string_body> req,
+                             bool select_v1) {
         auto& limits = gw_->limits;
-        ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-            res.set(http::field::server, "monochat");
-        }));
+        ws_.set_option(
+            websocket::stream_base::decorator([select_v1](websocket::response_type& res) {
+                res.set(http::field::server, "monochat");
+                if (select_v1) {
+                    res.set(http::field::sec_websocket_protocol, ws_subprotocol);
+                }
+            }));
         // Our own heartbeat decides when a silent client goes (4002); Beast's timer covers only
         // the opening and closing handshakes.
         websocket::stream_base::timeout t{};
@@ -403,9 +430,17 @@ private:
     }
 
     // On the strand: a ping every heartbeat interval; a client silent for three intervals is
-    // closed with 4002.
+    // closed with 4002. The same timer ends the session when its token expires (4001): it
+    // wakes at the expiry when that comes before the next ping, so a connection needs no
+    // second timer.
     void arm_heartbeat() {
-        heartbeat_.expires_after(std::chrono::milliseconds(gw_->limits.heartbeat_ms.load()));
+        auto wait = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
+        if (who_.expires_ms > 0) {
+            const auto left = std::chrono::milliseconds(
+                std::max<std::int64_t>(0, who_.expires_ms - gw_->clock.now_ms()));
+            wait = std::min(wait, left);
+        }
+        heartbeat_.expires_after(wait);
         heartbeat_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
             self->on_heartbeat(ec);
         });
@@ -413,6 +448,13 @@ private:
 
     void on_heartbeat(const boost::system::error_code& ec) {
         if (ec || done_ || closing_) {
+            return;
+        }
+        if (who_.expires_ms > 0 && gw_->clock.now_ms() >= who_.expires_ms) {
+            gw_->metrics.token_ended.inc();
+            infra::log::debug("gateway", "websocket token expired",
+                              {{"session", id_}, {"user", who_.user_id}});
+            begin_close(close_token_ended, "token expired");
             return;
         }
         const auto interval = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
@@ -618,7 +660,35 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
         co_await refuse(*up, make_error(errc::unavailable, "server is stopping"));
         co_return;
     }
-    std::string tok(up->parsed.bearer_token());
+    // A page of another site must not open a socket with the user's token (a browser sends
+    // Origin with every WebSocket handshake; other clients need not).
+    const auto& hdr = up->request;
+    std::optional<std::string_view> origin;
+    if (auto it = hdr.find(http::field::origin); it != hdr.end()) {
+        origin = std::string_view(it->value());
+    }
+    const bool tls = std::holds_alternative<tls_stream>(up->stream);
+    if (!ws_origin_allowed(origin, std::string_view(hdr[http::field::host]), tls,
+                           limits.allowed_origins())) {
+        metrics.refused_origin.inc();
+        co_await refuse(*up, make_error(errc::forbidden, "this origin may not open a WebSocket"));
+        co_return;
+    }
+    std::string offered;
+    for (auto [it, end] = hdr.equal_range(http::field::sec_websocket_protocol); it != end; ++it) {
+        offered += offered.empty() ? "" : ",";
+        offered += std::string_view(it->value());
+    }
+    auto protocols = parse_ws_subprotocols(offered);
+    if (protocols.malformed || (protocols.token && !protocols.v1)) {
+        metrics.refused_auth.inc();
+        co_await refuse(*up, make_error(errc::unauthenticated, "offer one monochat.token.<token> "
+                                                               "subprotocol with monochat.v1"));
+        co_return;
+    }
+    // The subprotocol first (what browsers can send), then the header, then the query.
+    std::string tok = protocols.token ? std::move(*protocols.token)
+                                      : std::string(up->parsed.bearer_token());
     if (tok.empty()) {
         if (auto q = up->parsed.query_param("token")) {
             tok = std::string(*q);
@@ -645,13 +715,13 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
         auto session = std::make_shared<ws_session<tls_stream>>(shared_from_this(), std::move(*tls),
                                                                 std::move(*who), std::move(on_close));
         up.reset();
-        net::co_spawn(ex, session->run(session, std::move(request)), log_if_failed);
+        net::co_spawn(ex, session->run(session, std::move(request), protocols.v1), log_if_failed);
     } else {
         auto session = std::make_shared<ws_session<plain_stream>>(
             shared_from_this(), std::move(std::get<plain_stream>(up->stream)), std::move(*who),
             std::move(on_close));
         up.reset();
-        net::co_spawn(ex, session->run(session, std::move(request)), log_if_failed);
+        net::co_spawn(ex, session->run(session, std::move(request), protocols.v1), log_if_failed);
     }
 }
 

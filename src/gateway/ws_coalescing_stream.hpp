@@ -20,15 +20,31 @@
 // a busy connection does not reallocate them on every write; `trim()` gives them back once
 // nothing is being written (the session calls it after its first flush and on each heartbeat),
 // so an idle connection holds none.
+//
+// Teardown: after the closing handshake (or a close Beast starts itself, such as 1009 for a
+// frame over `read_message_max`), Beast tears this layer down. Beast's own TCP teardown reads
+// at most once before closing (beast issue #1373), so a client still sending a large frame got
+// a reset, which destroys the close frame before the client reads it (it saw 1006, not 1009).
+// With `set_linger()` this layer instead half-closes and reads and drops what the client still
+// sends until it closes, for at most `server.linger_ms` and `server.linger_bytes`.
 
+#include <array>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket/teardown.hpp>
+#include <chrono>
 #include <cstdint>
+#include <exception>
+#include <monochat/gateway/websocket_gateway.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,6 +68,11 @@ public:
     Next& next_layer() { return next_; }
     const Next& next_layer() const { return next_; }
     executor_type get_executor() { return next_.get_executor(); }
+
+    // The lingering close's bounds (`linger_ms`, `linger_bytes`, read at teardown); `limits`
+    // outlives the stream. Without it the teardown is Beast's.
+    void set_linger(const ws_limits* limits) { linger_ = limits; }
+    const ws_limits* linger() const { return linger_; }
 
     // Bytes appended and not yet handed to the next layer.
     std::size_t buffered_bytes() const { return pending_.size(); }
@@ -250,6 +271,7 @@ private:
     }
 
     Next next_;
+    const ws_limits* linger_ = nullptr;
     std::string pending_;   // appended, not yet handed to the next layer
     std::string inflight_;  // being written
     // Oldest first, rarely more than two. A vector, not a deque: libstdc++'s deque allocates
@@ -272,11 +294,54 @@ void teardown(boost::beast::role_type role, coalescing_stream<Next>& stream,
     teardown(role, stream.next_layer(), ec);
 }
 
+namespace detail {
+// The server's lingering teardown (see the header comment). Runs on the connection's strand.
+template <class Next>
+boost::asio::awaitable<boost::beast::error_code> linger_teardown(Next& next, std::int64_t ms,
+                                                                  std::uint64_t max_bytes) {
+    constexpr auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
+    auto& lowest = boost::beast::get_lowest_layer(next);
+    lowest.expires_after(std::chrono::milliseconds(ms));
+    if constexpr (requires { next.async_shutdown(token); }) {
+        // TLS: close_notify within the same deadline; what follows is dropped undecrypted.
+        co_await next.async_shutdown(token);
+    }
+    boost::beast::error_code ignored;
+    lowest.socket().shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    std::array<char, 16 * 1024> sink;
+    std::uint64_t dropped = 0;
+    while (dropped < max_bytes) {
+        auto [ec, n] = co_await lowest.async_read_some(boost::asio::buffer(sink), token);
+        if (ec) {
+            break;  // end of file (the client closed too), the deadline, or a reset
+        }
+        dropped += n;
+    }
+    lowest.socket().close(ignored);
+    co_return boost::beast::error_code{};
+}
+}  // namespace detail
+
 template <class Next, class Handler>
 void async_teardown(boost::beast::role_type role, coalescing_stream<Next>& stream,
                     Handler&& handler) {
-    using boost::beast::websocket::async_teardown;
-    async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
+    const ws_limits* limits = stream.linger();
+    if (limits == nullptr || role != boost::beast::role_type::server) {
+        using boost::beast::websocket::async_teardown;
+        async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
+        return;
+    }
+    boost::asio::co_spawn(
+        stream.get_executor(),
+        detail::linger_teardown(stream.next_layer(), limits->linger_ms.load(),
+                                static_cast<std::uint64_t>(limits->linger_bytes.load())),
+        [h = std::forward<Handler>(handler)](std::exception_ptr e,
+                                             boost::beast::error_code ec) mutable {
+            if (e) {
+                ec = boost::asio::error::operation_aborted;  // only bad_alloc can get here
+            }
+            h(ec);
+        });
 }
 
 }  // namespace monochat::gateway

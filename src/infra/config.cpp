@@ -64,6 +64,15 @@ const std::vector<field>& fields() {
              "WebSocket ping interval; a client silent for 3x this is closed with 4002."),
         MC_I("server.max_body_bytes", server.max_body_bytes, 1024, 1LL << 30, true,
              "Largest HTTP request body; larger requests get 413."),
+        MC_I("server.max_body_bytes_in_flight", server.max_body_bytes_in_flight, 1024, 1LL << 40,
+             true,
+             "Request body bytes held by all connections at once; past it 503 with Retry-After."),
+        MC_I("server.linger_ms", server.linger_ms, 0, 60000, true,
+             "After a 413, 503 or 1009, for how long the unread rest is read and dropped."),
+        MC_I("server.linger_bytes", server.linger_bytes, 0, 1LL << 30, true,
+             "After a 413, 503 or 1009, how many bytes of the unread rest are read and dropped."),
+        MC_L("server.allowed_origins", server.allowed_origins, 1000, 2048, true,
+             "Origins besides the server's own whose pages may open a WebSocket; others get 403."),
         MC_I("server.max_header_bytes", server.max_header_bytes, 1024, 1 << 20, true,
              "Largest HTTP header block; larger requests get 431."),
         MC_I("server.request_timeout_ms", server.request_timeout_ms, 100, 3600000, true,
@@ -157,7 +166,7 @@ const std::vector<field>& fields() {
         MC_I("policy.idempotency_window_s", policy.idempotency_window_s, 60, max_seconds, false,
              "How long a client_msg_id is remembered for idempotent retries."),
 
-        MC_I("auth.token_ttl_s", auth.token_ttl_s, 60, max_seconds, true, "Token lifetime."),
+        MC_I("auth.token_ttl_s", auth.token_ttl_s, 1, max_seconds, true, "Token lifetime."),
         MC_I("auth.argon2_ops", auth.argon2_ops, 1, 100, true,
              "Argon2id iterations for new password hashes."),
         MC_I("auth.argon2_memory_kib", auth.argon2_memory_kib, 8, 4 << 20, true,
@@ -429,6 +438,10 @@ status apply_env(const field& f, config& c, const std::string& text) {
             // A JSON array (`["alice","bob"]`) or a comma-separated list (`alice,bob`).
             const auto first = text.find_first_not_of(" \t");
             if (first != std::string::npos && text[first] == '[') {
+                if (json_nesting_exceeds(text)) {
+                    return make_error(errc::invalid_argument,
+                                      fmt::format("{}: {}", where, json_too_deep_message));
+                }
                 v = json::parse(text, nullptr, false);
                 if (v.is_discarded()) {
                     return make_error(errc::invalid_argument,

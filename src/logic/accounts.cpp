@@ -302,7 +302,7 @@ public:
         if (user->suspended) {
             co_return bad_token();
         }
-        identity who{user->id, user->guest, std::move(token_hash)};
+        identity who{user->id, user->guest, std::move(token_hash), token->expires_ms};
         cache_.insert(epoch, who, token->expires_ms);
         co_return who;
     }

@@ -8,6 +8,12 @@
 // with the placeholders of fuzz_world.hpp ($TOKEN, $DM, ...) replaced. The target is decoded
 // and dispatched as gateway/http_server.cpp does (percent_decode, parse_query, router::find).
 //
+// A WebSocket upgrade's headers instead, when the first line is "UPGRADE HOST":
+//   UPGRADE HOST             the Host header
+//   SUBPROTOCOLS             the Sec-WebSocket-Protocol value
+//   ORIGIN...                the Origin header's value (empty: no Origin header)
+// read as gateway/websocket_gateway.cpp does (parse_ws_subprotocols, ws_origin_allowed).
+//
 // Beyond "no crash": no handler may throw (the listener would answer 500), no request may be
 // answered 500, every error body is {"error": {"code", "message"}}, and every other body with
 // content is JSON.
@@ -15,10 +21,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "fuzz/fuzz_world.hpp"
+#include "gateway/ws_handshake.hpp"
 
 namespace {
 
@@ -58,6 +66,35 @@ boost::asio::awaitable<gateway::http_response> dispatch(const gateway::router& r
     co_return gateway::error_response(make_error(errc::not_found, "no such route"));
 }
 
+// The upgrade's checks: a token is what followed `monochat.token.` in the offer, whole (no
+// list separator or padding in it); the server's own origin is always allowed, a foreign one
+// only when listed.
+void fuzz_upgrade(std::string_view host, std::string_view protocols, std::string_view origin) {
+    const auto p = gateway::parse_ws_subprotocols(protocols);
+    if (p.token) {
+        const auto& t = *p.token;
+        if (t.empty() || t.find(',') != std::string::npos || t.front() == ' ' || t.back() == ' ' ||
+            t.front() == '\t' || t.back() == '\t' ||
+            protocols.find(std::string(gateway::ws_token_subprotocol_prefix) + t) == std::string_view::npos) {
+            fuzz::die("subprotocol token \"" + t + "\" from \"" + std::string(protocols) + "\"");
+        }
+    }
+    if (p.v1 && protocols.find(gateway::ws_subprotocol) == std::string_view::npos) {
+        fuzz::die("monochat.v1 seen in \"" + std::string(protocols) + "\"");
+    }
+    const std::optional<std::string_view> o =
+        origin.empty() ? std::nullopt : std::optional<std::string_view>(origin);
+    const bool own = gateway::ws_origin_allowed(o, host, false, {});
+    const bool listed = gateway::ws_origin_allowed(o, "", true, {std::string(origin)});
+    if (!o && !(own && listed)) {
+        fuzz::die("an upgrade without Origin was refused");
+    }
+    const auto n = gateway::normalize_origin(origin);
+    if (o && n != "null" && !n.empty() && !listed) {
+        fuzz::die("a listed origin was refused: \"" + std::string(origin) + "\"");
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -66,6 +103,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string_view rest = input;
     std::string_view line = next_line(rest);
     const std::string_view auth = next_line(rest);
+    if (line.rfind("UPGRADE ", 0) == 0) {
+        fuzz_upgrade(line.substr(8), auth, rest);
+        return 0;
+    }
 
     gateway::http_request req;
     const auto sp = line.find(' ');

@@ -62,11 +62,12 @@ export class Connection {
   open() {
     if (this.stopped) return;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${proto}//${location.host}/api/v1/ws?token=${encodeURIComponent(this.tokenFn())}`;
+    // The token travels as a subprotocol, not in the URL, where proxies and logs would keep it.
+    const url = `${proto}//${location.host}/api/v1/ws`;
     this.setState('connecting');
     let ws;
     try {
-      ws = new WebSocket(url);
+      ws = new WebSocket(url, ['monochat.v1', `monochat.token.${this.tokenFn()}`]);
     } catch (e) {
       this.scheduleRetry();
       return;

@@ -4,11 +4,17 @@
 // handler. One coroutine per connection on its own strand.
 //
 // Limits (from `infra::server_options` and `infra::limits_options`): header block
-// (431), body (413), a deadline for a whole request once its first byte arrived
+// (431), body (413), the bytes of all request bodies being received or handled at once
+// (`max_body_bytes_in_flight`: past it 503 `unavailable` with Retry-After, counted as
+// `reason="body_budget"`), a deadline for a whole request once its first byte arrived
 // (`request_timeout_ms`, so a client holding half a request is dropped) and for keep-alive
 // idleness (`idle_timeout_ms`). Past `max_connections` a new connection gets 503 and is closed;
 // past `max_connections_per_address` or the per-address `connection_rate` it gets 429 with
 // Retry-After. Every refusal is counted in `monochat_connections_refused_total{reason}`.
+// A refusal that leaves part of a request unread is answered, then the connection is
+// half-closed and the rest is read and dropped for at most `linger_ms` / `linger_bytes`
+// (a lingering close): closing a socket with unread bytes sends a reset, which can destroy the
+// answer before the client has read it.
 //
 // Thread-safety: listen/stop_accepting/close_idle may be called from any thread.
 
@@ -37,7 +43,10 @@ using upgrade_handler = std::function<void(std::unique_ptr<upgrade_request>)>;
 
 // Settings read per request, so a reload can change them (see infra::config live keys).
 struct http_limits {
-    std::atomic<std::int64_t> max_body_bytes{1 << 20};
+    std::atomic<std::int64_t> max_body_bytes{64 * 1024};
+    std::atomic<std::int64_t> max_body_bytes_in_flight{64LL << 20};
+    std::atomic<std::int64_t> linger_ms{5000};
+    std::atomic<std::int64_t> linger_bytes{4LL << 20};
     std::atomic<std::int64_t> max_header_bytes{16 * 1024};
     std::atomic<std::int64_t> request_timeout_ms{10000};
     std::atomic<std::int64_t> idle_timeout_ms{60000};

@@ -10,7 +10,16 @@
 // (`server.heartbeat_ms`: a ping every interval, 4002 after three silent ones), client frames
 // per second (`limits.ws_message_rate` / `ws_message_burst`: a frame past the bucket gets a
 // `rate_limited` error frame, a client that keeps flooding is closed with 1008), and the
-// opening and closing handshakes (`server.handshake_timeout_ms`).
+// opening and closing handshakes (`server.handshake_timeout_ms`). A close the client may not
+// have read to the end of (1009 for a frame too large) is followed by a lingering close
+// (`server.linger_ms` / `server.linger_bytes`, see ws_coalescing_stream.hpp).
+//
+// Upgrades: an `Origin` header other than the server's own and `server.allowed_origins` is
+// refused with 403. The token comes from the subprotocol `monochat.token.<token>` (offered
+// with `monochat.v1`, which the server then selects), else `Authorization: Bearer`, else
+// `?token=`; a missing or bad one is 401. A session closes with 4001 when its token expires
+// (checked with the heartbeat's timer, no timer of its own) or is revoked (a `close_token`
+// delivery).
 // Thread-safety: every member may be called from any thread.
 
 #include <atomic>
@@ -22,8 +31,10 @@
 #include <monochat/gateway/http_server.hpp>
 #include <monochat/infra/result.hpp>
 #include <monochat/logic/access.hpp>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace monochat::infra {
 class clock;
@@ -45,8 +56,16 @@ struct ws_limits {
     std::atomic<double> message_rate{100};  // client frames per second; 0: unlimited
     std::atomic<std::int64_t> message_burst{200};
     std::atomic<std::int64_t> handshake_timeout_ms{10000};
+    std::atomic<std::int64_t> linger_ms{5000};
+    std::atomic<std::int64_t> linger_bytes{4LL << 20};
 
     void apply(const infra::config& cfg);
+    // server.allowed_origins (a copy: a reload may replace it at any time).
+    std::vector<std::string> allowed_origins() const;
+
+private:
+    mutable std::mutex origins_mutex_;
+    std::vector<std::string> allowed_origins_;
 };
 
 // What the WebSocket gateway needs from logic besides messaging.

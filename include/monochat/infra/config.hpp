@@ -37,8 +37,22 @@ struct server_options {
     std::int64_t io_threads = 0;
     // WebSocket heartbeat interval; a client silent for 3x this is closed. Default: 30000.
     std::int64_t heartbeat_ms = 30000;
-    // Largest HTTP request body accepted (413 above). Default: 1 MiB.
-    std::int64_t max_body_bytes = 1 << 20;
+    // Largest HTTP request body accepted (413 above). Default: 64 KiB.
+    std::int64_t max_body_bytes = 64 * 1024;
+    // Request bytes all connections together may hold in bodies being received or handled: a
+    // body is charged by its Content-Length up front (a chunked one as its bytes arrive) and
+    // released when its answer is written; past it a request gets 503 with Retry-After.
+    // Default: 64 MiB.
+    std::int64_t max_body_bytes_in_flight = 64LL << 20;
+    // Lingering close: after a refusal that leaves a request unread (413, 503) or a WebSocket
+    // close for a frame too large (1009), the server half-closes and reads and drops what the
+    // client still sends, for at most this long and this many bytes, so that the answer is not
+    // destroyed by a reset. Defaults: 5 s, 4 MiB.
+    std::int64_t linger_ms = 5000;
+    std::int64_t linger_bytes = 4LL << 20;
+    // Origins (scheme://host[:port]) besides the server's own whose pages may open a WebSocket;
+    // an upgrade with any other Origin header gets 403. Default: empty.
+    std::vector<std::string> allowed_origins;
     // Largest HTTP request header block accepted (431 above). Default: 16 KiB.
     std::int64_t max_header_bytes = 16 * 1024;
     // Time a client has to send a whole request (headers and body) once it started. Default: 10 s.

@@ -22,6 +22,7 @@ struct identity {
     std::uint64_t user_id = 0;
     bool guest = false;
     std::string token_hash;  // of the token that authenticated this caller
+    std::int64_t expires_ms = 0;  // when that token expires (Unix ms); 0: not known
 };
 
 enum class conversation_kind { world, direct, group };
