@@ -10,6 +10,7 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <limits>
 #include <monochat/infra/log.hpp>
 #include <unordered_set>
 
@@ -43,8 +44,12 @@ std::optional<error> validate(const append_request& req) {
     if (req.client_msg_id.empty()) {
         return make_error(errc::invalid_argument, "client_msg_id is empty");
     }
-    if (req.update_target && req.target_seq == 0) {
-        return make_error(errc::invalid_argument, "update_target without a target_seq");
+    if ((req.update_target || req.reaction || req.clear_reactions) && req.target_seq == 0) {
+        return make_error(errc::invalid_argument, "an operation on a target without a target_seq");
+    }
+    if (req.reaction &&
+        (req.reaction->emoji.empty() || req.reaction->emoji.size() > max_index_emoji_bytes)) {
+        return make_error(errc::invalid_argument, "a reaction's emoji must be 1 to 255 bytes");
     }
     return std::nullopt;
 }
@@ -291,6 +296,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     // Batch-local heads; dropped if the write fails, which is how a failure consumes no seq.
     std::unordered_map<std::string, codec::conversation_head> working;
     std::vector<std::pair<std::string, codec::idempotency_record>> idempotency;
+    index_overlay index(*this);
 
     for (std::size_t i = 0; i < group.size(); ++i) {
         append_request& req = group[i]->request;
@@ -348,25 +354,47 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                     fmt::format("no message {} in {}", req.target_seq, req.conversation_id));
                 continue;
             }
-            if (req.update_target) {
-                result<std::string> new_state = make_error(errc::internal, "");
-                try {
-                    new_state = req.update_target(**target);
-                } catch (const std::exception& e) {
-                    new_state = make_error(errc::internal,
-                                           fmt::format("update_target threw: {}", e.what()));
-                } catch (...) {
-                    new_state = make_error(errc::internal, "update_target threw");
-                }
-                if (!new_state) {
-                    out.failure = new_state.error();
-                    continue;
-                }
+            if (req.update_target || req.reaction || req.clear_reactions) {
                 stored_message updated = std::move(**target);
-                updated.state = std::move(*new_state);
-                std::string key = codec::message_key(updated.conversation_id, updated.seq);
-                updated_existing.insert(key);
-                touched.insert_or_assign(std::move(key), std::move(updated));
+                bool changed = false;
+                if (req.update_target) {
+                    result<std::string> new_state = make_error(errc::internal, "");
+                    try {
+                        new_state = req.update_target(updated);
+                    } catch (const std::exception& e) {
+                        new_state = make_error(errc::internal,
+                                               fmt::format("update_target threw: {}", e.what()));
+                    } catch (...) {
+                        new_state = make_error(errc::internal, "update_target threw");
+                    }
+                    if (!new_state) {
+                        out.failure = new_state.error();
+                        continue;
+                    }
+                    // An unchanged state (a reaction's check) does not rewrite the target.
+                    if (*new_state != updated.state) {
+                        updated.state = std::move(*new_state);
+                        changed = true;
+                    }
+                }
+                // apply_reaction stages nothing when it fails, so a failure leaves the group's
+                // view of the index as it was.
+                if (req.reaction) {
+                    auto applied = apply_reaction(updated, *req.reaction, req.sender_id, index);
+                    if (!applied) {
+                        out.failure = applied.error();
+                        continue;
+                    }
+                    changed = changed || *applied;
+                }
+                if (req.clear_reactions) {
+                    changed = clear_reactions(updated, index) || changed;
+                }
+                if (changed) {
+                    std::string key = codec::message_key(updated.conversation_id, updated.seq);
+                    updated_existing.insert(key);
+                    touched.insert_or_assign(std::move(key), std::move(updated));
+                }
             }
         }
 
@@ -409,6 +437,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         batch.updated_targets.push_back(touched.at(key));
     }
     batch.idempotency = std::move(idempotency);
+    batch.reaction_ops = std::move(index.ops());
     for (const auto& [conversation_id, head] : working) {
         if (head.last_seq != committed_last_seq_for_writer(conversation_id)) {
             batch.conversations.emplace_back(conversation_id, head);
@@ -556,6 +585,56 @@ result<read_range> group_commit_log::plan_before(const std::string& conversation
     r.first = r.last >= limit ? r.last - limit + 1 : 1;
     r.has_more = r.first > 1;
     return r;
+}
+
+result<reaction_users_page> group_commit_log::read_reaction_users(
+    const std::string& conversation_id, std::uint64_t seq, const std::string& emoji,
+    std::uint64_t after_user_id, std::size_t limit) {
+    if (auto err = validate_read(conversation_id, limit)) {
+        return std::move(*err);
+    }
+    if (emoji.empty() || emoji.size() > max_index_emoji_bytes) {
+        return make_error(errc::invalid_argument, "emoji must be 1 to 255 bytes");
+    }
+    limit = std::min(limit, options_.max_read_limit);
+    reaction_users_page page;
+    if (after_user_id == std::numeric_limits<std::uint64_t>::max()) {
+        return page;
+    }
+    auto entries = index_scan(reaction_user_key(conversation_id, seq, emoji, after_user_id + 1),
+                              reaction_user_end(conversation_id, seq, emoji), limit + 1);
+    if (!entries) {
+        return entries.error();
+    }
+    page.has_more = entries->size() > limit;
+    const std::size_t n = std::min(entries->size(), limit);
+    page.user_ids.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        page.user_ids.push_back(reaction_key_suffix((*entries)[i].first));
+    }
+    return page;
+}
+
+result<std::vector<bool>> group_commit_log::read_has_reacted(
+    const std::string& conversation_id, std::uint64_t user_id,
+    const std::vector<std::pair<std::uint64_t, std::string>>& keys) {
+    if (conversation_id.empty()) {
+        return make_error(errc::invalid_argument, "conversation_id is empty");
+    }
+    std::vector<bool> out;
+    out.reserve(keys.size());
+    for (const auto& [seq, emoji] : keys) {
+        if (emoji.empty() || emoji.size() > max_index_emoji_bytes) {
+            out.push_back(false);
+            continue;
+        }
+        auto found = index_get(reaction_user_key(conversation_id, seq, emoji, user_id));
+        if (!found) {
+            return found.error();
+        }
+        out.push_back(found->has_value());
+    }
+    return out;
 }
 
 result<read_range> group_commit_log::plan_latest(const std::string& conversation_id,
