@@ -134,11 +134,9 @@ result<std::optional<std::pair<std::string, std::string>>> index_overlay::first(
             continue;
         }
         const entry& found = committed->front();
-        const auto range = std::find_if(cleared_ranges_.begin(), cleared_ranges_.end(),
-                                         [&](const auto& r) {
-                                             return found.first >= r.first &&
-                                                    found.first < r.second;
-                                         });
+        const auto range = std::find_if(
+            cleared_ranges_.begin(), cleared_ranges_.end(),
+            [&](const auto& r) { return found.first >= r.first && found.first < r.second; });
         if (range == cleared_ranges_.end()) {
             return std::optional<entry>(found);
         }
@@ -224,7 +222,8 @@ result<bool> apply_reaction(stored_message& target, const reaction_change& chang
             return next.error();
         }
         if (*next) {
-            replacement = reactor{decode_be64((*next)->second), reaction_key_suffix((*next)->first)};
+            replacement =
+                reactor{decode_be64((*next)->second), reaction_key_suffix((*next)->first)};
         }
     }
     index.erase(user_key);
@@ -301,8 +300,8 @@ std::optional<std::vector<index_op>> migrate_legacy_reactions(stored_message& m)
         }
     }
     state.erase("reactions");
-    m.state = state.empty() ? std::string()
-                            : state.dump(-1, ' ', false, json::error_handler_t::replace);
+    m.state =
+        state.empty() ? std::string() : state.dump(-1, ' ', false, json::error_handler_t::replace);
     return ops;
 }
 

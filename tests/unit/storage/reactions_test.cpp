@@ -98,7 +98,7 @@ struct writer_gate {
     }
 };
 
-constexpr const char* thumbs = "\xF0\x9F\x91\x8D";  // U+1F44D
+constexpr const char* thumbs = "\xF0\x9F\x91\x8D";         // U+1F44D
 constexpr const char* heart = "\xE2\x9D\xA4\xEF\xB8\x8F";  // U+2764 U+FE0F
 
 template <class Engine>
@@ -398,8 +398,7 @@ TEMPLATE_TEST_CASE("a failed target check stages no reaction", "[reactions]", me
     REQUIRE(f.all_users(1, thumbs).empty());
 }
 
-TEST_CASE("the message codec keeps a reaction summary and still reads v1 values",
-          "[reactions]") {
+TEST_CASE("the message codec keeps a reaction summary and still reads v1 values", "[reactions]") {
     stored_message m;
     m.conversation_id = "group:1";
     m.seq = 3;
@@ -443,8 +442,8 @@ TEST_CASE("a data dir from before the reaction index migrates at open", "[reacti
         rocksdb::DB* raw = nullptr;
         rocksdb::Options o;
         std::vector<rocksdb::ColumnFamilyDescriptor> families;
-        for (const char* name : {"default", "messages", "idempotency", "conversations",
-                                 "reactions"}) {
+        for (const char* name :
+             {"default", "messages", "idempotency", "conversations", "reactions"}) {
             families.emplace_back(name, rocksdb::ColumnFamilyOptions());
         }
         std::vector<rocksdb::ColumnFamilyHandle*> handles;
