@@ -6,9 +6,15 @@
 //
 //   monochat-storage-bench [--seconds 5] [--writers 1,64,1024] [--sync always|none]
 //                          [--conversations 64] [--body-bytes 64] [--max-batch 1024]
-//                          [--dir /tmp] [--keep] [--json-only]
+//                          [--dir /tmp] [--keep] [--json-only] [--reactions N]
 //
 // Prints a table and one JSON line with the same figures.
+//
+// --reactions N measures instead what one reaction costs as its target fills up (issue 17):
+// N users react to one message, one append at a time, then reaction N+1 and the removal of the
+// first reactor (which moves the eleventh up) are timed. The cost must not grow with N.
+// --legacy-reactions runs the same with the rules before v1.1 (every reaction re-parses and
+// rewrites the target's whole reaction state), for the before/after figures.
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -19,10 +25,12 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/message_log_factory.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -46,6 +54,9 @@ struct bench_options {
     // Leave the database in place (its path is printed): a fixture for measuring a restart
     // over many stored messages (docs/benchmarks.md).
     bool keep = false;
+    // 0: the append benchmark; otherwise the reaction benchmark with this many reactions.
+    std::size_t reactions = 0;
+    bool legacy_reactions = false;
 };
 
 struct run_result {
@@ -62,7 +73,7 @@ struct run_result {
     fmt::print(stderr,
                "{}\nusage: monochat-storage-bench [--seconds S] [--writers 1,64,1024] "
                "[--sync always|none] [--conversations N] [--body-bytes N] [--max-batch N] "
-               "[--dir DIR] [--keep] [--json-only]\n",
+               "[--dir DIR] [--keep] [--json-only] [--reactions N] [--legacy-reactions]\n",
                problem);
     std::exit(2);
 }
@@ -123,6 +134,10 @@ bench_options parse(int argc, char** argv) {
             o.keep = true;
         } else if (arg == "--json-only") {
             o.json_only = true;
+        } else if (arg == "--reactions") {
+            o.reactions = parse_size(value(), arg);
+        } else if (arg == "--legacy-reactions") {
+            o.legacy_reactions = true;
         } else {
             usage(fmt::format("unknown argument {}", arg));
         }
@@ -226,10 +241,171 @@ private:
     std::vector<std::uint32_t> latencies_us_;
 };
 
+// One append, waited for; its latency in microseconds, or -1 when it failed.
+double timed_append(storage::message_log& log, storage::append_request req) {
+    std::promise<bool> done;
+    auto finished = done.get_future();
+    const auto started = steady::now();
+    log.append_async(std::move(req),
+                     [&done](result<storage::append_result> r) { done.set_value(r.has_value()); });
+    const bool ok = finished.get();
+    const auto us = std::chrono::duration<double, std::micro>(steady::now() - started).count();
+    return ok ? us : -1;
+}
+
+// The reaction rule before v1.1: the state holds {"reactions": {emoji: [user ids]}}, parsed,
+// changed and written back whole on every reaction.
+result<std::string> legacy_reaction(const storage::stored_message& target, std::uint64_t user,
+                                    bool add) {
+    using json = nlohmann::json;
+    json state = target.state.empty() ? json::object() : json::parse(target.state, nullptr, false);
+    json& users = state["reactions"]["\xF0\x9F\x91\x8D"];
+    if (!users.is_array()) {
+        users = json::array();
+    }
+    const std::string me = std::to_string(user);
+    const auto it = std::find(users.begin(), users.end(), me);
+    if (add && it == users.end()) {
+        users.push_back(me);
+    } else if (!add && it != users.end()) {
+        users.erase(it);
+    }
+    return state.dump();
+}
+
+storage::append_request reaction_request(std::uint64_t user, std::uint64_t n, bool add,
+                                         bool legacy) {
+    storage::append_request req;
+    req.conversation_id = "bench:reactions";
+    req.sender_id = user;
+    req.client_msg_id = fmt::format("r-{}", n);
+    req.message_id = n;
+    req.body = R"({"type":"reaction","target_seq":1,"emoji":"\ud83d\udc4d","op":"add"})";
+    req.target_seq = 1;
+    // What the server's rules do for a reaction: read the target, keep its state.
+    req.update_target = [](const storage::stored_message& t) -> result<std::string> {
+        return t.state;
+    };
+    req.reaction = storage::reaction_change{"\xF0\x9F\x91\x8D", add, 20};
+    if (legacy) {
+        req.reaction.reset();
+        req.update_target = [user, add](const storage::stored_message& t) {
+            return legacy_reaction(t, user, add);
+        };
+    }
+    return req;
+}
+
+struct window {
+    double mean_us = 0;
+    double p50_us = 0;
+    double p99_us = 0;
+};
+
+window summarize(std::vector<double> us) {
+    window w;
+    if (us.empty()) {
+        return w;
+    }
+    std::sort(us.begin(), us.end());
+    double sum = 0;
+    for (const double v : us) {
+        sum += v;
+    }
+    w.mean_us = sum / static_cast<double>(us.size());
+    w.p50_us = us[us.size() / 2];
+    w.p99_us = us[static_cast<std::size_t>(0.99 * static_cast<double>(us.size() - 1))];
+    return w;
+}
+
+int run_reactions(const bench_options& o) {
+    const fs::path path = o.dir / fmt::format("monochat-storage-bench-{}-reactions", ::getpid());
+    fs::remove_all(path);
+    storage::message_log_options lo;
+    lo.path = path.string();
+    lo.sync = o.sync;
+    auto opened = storage::open_rocksdb_message_log(lo);
+    if (!opened) {
+        fmt::print(stderr, "cannot open {}: {}\n", lo.path, opened.error().message);
+        return 1;
+    }
+    auto& log = **opened;
+    storage::append_request text;
+    text.conversation_id = "bench:reactions";
+    text.sender_id = 1;
+    text.client_msg_id = "target";
+    text.message_id = 1;
+    text.body = R"({"type":"text","text":"react to me"})";
+    if (timed_append(log, std::move(text)) < 0) {
+        fmt::print(stderr, "the target could not be appended\n");
+        return 1;
+    }
+    const std::size_t n = o.reactions;
+    const std::size_t sample = std::min<std::size_t>(1000, n);
+    std::vector<double> first;
+    std::vector<double> last;
+    const auto started = steady::now();
+    for (std::size_t i = 1; i <= n; ++i) {
+        const double us = timed_append(log, reaction_request(i + 1, i, true, o.legacy_reactions));
+        if (us < 0) {
+            fmt::print(stderr, "reaction {} failed\n", i);
+            return 1;
+        }
+        if (i <= sample) {
+            first.push_back(us);
+        }
+        if (i > n - sample) {
+            last.push_back(us);
+        }
+    }
+    const double total_s = std::chrono::duration<double>(steady::now() - started).count();
+    // Reaction n+1 and, to time the refill of the first ten, the first reactor leaving.
+    const double next_us =
+        timed_append(log, reaction_request(n + 2, n + 1, true, o.legacy_reactions));
+    const double remove_us =
+        timed_append(log, reaction_request(2, n + 2, false, o.legacy_reactions));
+    if (next_us < 0 || remove_us < 0) {
+        fmt::print(stderr, "the timed reactions failed\n");
+        return 1;
+    }
+    const window a = summarize(first);
+    const window b = summarize(last);
+    opened->reset();
+    if (!o.keep) {
+        fs::remove_all(path);
+    }
+    const char* sync_name = o.sync == storage::sync_mode::always ? "always" : "none";
+    if (!o.json_only) {
+        fmt::print("reactions on one message, sync={}, one append at a time{}\n", sync_name,
+                   o.legacy_reactions ? ", rules before v1.1" : "");
+        fmt::print("{:>28} {:>10} {:>10} {:>10}\n", "", "mean us", "p50 us", "p99 us");
+        fmt::print("{:>28} {:>10.1f} {:>10.1f} {:>10.1f}\n", fmt::format("reactions 1..{}", sample),
+                   a.mean_us, a.p50_us, a.p99_us);
+        fmt::print("{:>28} {:>10.1f} {:>10.1f} {:>10.1f}\n",
+                   fmt::format("reactions {}..{}", n - sample + 1, n), b.mean_us, b.p50_us,
+                   b.p99_us);
+        fmt::print("{:>28} {:>10.1f}\n", fmt::format("reaction {}", n + 1), next_us);
+        fmt::print("{:>28} {:>10.1f}\n", "first reactor removed", remove_us);
+        fmt::print("{} reactions in {:.2f} s: {:.0f} reactions/s\n", n, total_s,
+                   static_cast<double>(n) / total_s);
+    }
+    fmt::print(R"({{"bench":"storage_reactions","legacy":{},"sync":"{}","reactions":{},)"
+               R"("first_mean_us":{:.1f},"first_p50_us":{:.1f},"last_mean_us":{:.1f},)"
+               R"("last_p50_us":{:.1f},"next_us":{:.1f},"remove_first_us":{:.1f},)"
+               R"("reactions_per_s":{:.0f}}})"
+               "\n",
+               o.legacy_reactions, sync_name, n, a.mean_us, a.p50_us, b.mean_us, b.p50_us, next_us,
+               remove_us, static_cast<double>(n) / total_s);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const bench_options o = parse(argc, argv);
+    if (o.reactions > 0) {
+        return run_reactions(o);
+    }
     std::vector<run_result> results;
     for (const std::size_t writers : o.writers) {
         const fs::path path =

@@ -152,6 +152,49 @@ void add_message_routes(router& routes, authenticator authenticate,
                        200, json{{"read_by", ids}, {"read_count", r->read_count}, {"member_count", r->member_count}}.dump());
                });
 
+    routes.add(http_method::get, "/api/v1/conversations/{cid}/messages/{seq}/reactions",
+               [who_of, &messaging](http_request& req) -> net_response {
+                   auto who = co_await who_of(req);
+                   if (!who) {
+                       co_return error_response(who.error());
+                   }
+                   const auto seq_text = req.param("seq");
+                   std::uint64_t seq = 0;
+                   const auto* end = seq_text.data() + seq_text.size();
+                   const auto [ptr, ec] = std::from_chars(seq_text.data(), end, seq);
+                   if (ec != std::errc{} || ptr != end) {
+                       co_return error_response(make_error(errc::invalid_argument, "seq must be a number"));
+                   }
+                   const auto emoji = req.query_param("emoji");
+                   if (!emoji || emoji->empty()) {
+                       co_return error_response(make_error(errc::invalid_argument, "emoji is required"));
+                   }
+                   auto after = optional_seq(req, "after");
+                   if (!after) {
+                       co_return error_response(after.error());
+                   }
+                   auto limit = ws_frames::parse_limit(req.query_param("limit"));
+                   if (!limit) {
+                       co_return error_response(limit.error());
+                   }
+                   logic::reaction_users_request r;
+                   r.conversation_id = std::string(req.param("cid"));
+                   r.seq = seq;
+                   r.emoji = std::string(*emoji);
+                   r.after_user_id = after->value_or(0);
+                   r.limit = *limit;
+                   auto page = co_await messaging.reaction_users(*who, std::move(r));
+                   if (!page) {
+                       co_return error_response(page.error());
+                   }
+                   json users = json::array();
+                   for (auto id : page->user_ids) {
+                       users.push_back(std::to_string(id));
+                   }
+                   json next = page->next ? json(std::to_string(*page->next)) : json(nullptr);
+                   co_return http_response::json(200, json{{"users", users}, {"next", next}}.dump());
+               });
+
     routes.add(http_method::get, "/api/v1/conversations/{cid}/online",
                [who_of, &messaging](http_request& req) -> net_response {
                    auto who = co_await who_of(req);

@@ -127,6 +127,8 @@ const std::vector<field>& fields() {
              "Largest WebSocket frame a client may send; larger closes with 1009."),
         MC_I("limits.max_text_bytes", limits.max_text_bytes, 1, 16 << 20, true,
              "Largest text body of a message."),
+        MC_I("limits.max_reaction_kinds", limits.max_reaction_kinds, 1, 100, true,
+             "Distinct emoji one message may carry as reactions; a new one past it is 409."),
         MC_I("limits.max_group_members", limits.max_group_members, 2, 100000000, true,
              "Most members of one group."),
 

@@ -123,7 +123,10 @@ public:
                 continue;
             }
             if (!latest->messages.empty()) {
-                c.last_message = message_json(latest->messages.back());
+                // A preview whose `me` cannot be looked up still shows, with me: false.
+                auto viewer = co_await view_reactions(deps_.log, who.user_id, latest->messages);
+                c.last_message = message_json(latest->messages.back(),
+                                              viewer ? &*viewer : nullptr);
                 c.activity_ms = latest->messages.back().ts_ms;
             }
         }

@@ -1,6 +1,9 @@
 #include <monochat/logic/message_format.hpp>
 
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 namespace monochat::logic {
 
@@ -10,7 +13,7 @@ using json = nlohmann::json;
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 }  // namespace
 
-std::string message_json(const storage::stored_message& m) {
+std::string message_json(const storage::stored_message& m, const reaction_viewer* viewer) {
     // The body was validated as a JSON object when it was sent; a stored body that does not
     // parse (which would be a bug) is shown as an empty object rather than failing a read.
     json body = json::parse(m.body, nullptr, false);
@@ -27,7 +30,8 @@ std::string message_json(const storage::stored_message& m) {
     };
     if (!m.state.empty()) {
         // The state is an object written by the operation rules: its keys (edited_at, text,
-        // recalled, reactions) describe the current form of a text message.
+        // recalled) describe the current form of a text message. Reactions are not in it: the
+        // log keeps their summary (stored_message::reactions).
         json state = json::parse(m.state, nullptr, false);
         if (state.is_object()) {
             if (state.value("recalled", false)) {
@@ -39,13 +43,60 @@ std::string message_json(const storage::stored_message& m) {
             if (state.contains("edited_at")) {
                 out["edited_at"] = state["edited_at"];
             }
-            if (state.contains("reactions") && !state["reactions"].empty()) {
-                out["reactions"] = state["reactions"];
-            }
         }
+    }
+    if (!m.reactions.empty()) {
+        json reactions = json::object();
+        for (const auto& kind : m.reactions) {
+            json users = json::array();
+            bool me = false;
+            for (const auto& r : kind.first) {
+                users.push_back(std::to_string(r.user_id));
+                me = me || (viewer != nullptr && r.user_id == viewer->user_id);
+            }
+            if (!me && viewer != nullptr) {
+                me = viewer->reacted.count({m.conversation_id, m.seq, kind.emoji}) != 0;
+            }
+            reactions[kind.emoji] = {{"count", kind.count}, {"users", std::move(users)}, {"me", me}};
+        }
+        out["reactions"] = std::move(reactions);
     }
     out["body"] = std::move(body);
     return dump(out);
+}
+
+boost::asio::awaitable<result<reaction_viewer>> view_reactions(
+    storage::message_log& log, std::uint64_t user_id,
+    const std::vector<storage::stored_message>& messages) {
+    reaction_viewer viewer;
+    viewer.user_id = user_id;
+    std::map<std::string, std::vector<std::pair<std::uint64_t, std::string>>> unknown;
+    for (const auto& m : messages) {
+        for (const auto& kind : m.reactions) {
+            // The summary lists every reactor when it holds `count` of them.
+            if (kind.count <= kind.first.size()) {
+                continue;
+            }
+            const bool listed =
+                std::any_of(kind.first.begin(), kind.first.end(),
+                            [&](const storage::reactor& r) { return r.user_id == user_id; });
+            if (!listed) {
+                unknown[m.conversation_id].emplace_back(m.seq, kind.emoji);
+            }
+        }
+    }
+    for (auto& [conversation_id, keys] : unknown) {
+        auto found = co_await log.has_reacted(conversation_id, user_id, keys);
+        if (!found) {
+            co_return found.error();
+        }
+        for (std::size_t i = 0; i < keys.size() && i < found->size(); ++i) {
+            if ((*found)[i]) {
+                viewer.reacted.emplace(conversation_id, keys[i].first, std::move(keys[i].second));
+            }
+        }
+    }
+    co_return viewer;
 }
 
 }  // namespace monochat::logic

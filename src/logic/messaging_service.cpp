@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "logic/emoji.hpp"
 #include "logic/send_order.hpp"
 #include "logic/token_buckets.hpp"
 #include "logic/typing_throttle.hpp"
@@ -43,7 +44,6 @@ constexpr auto publish_wait = std::chrono::milliseconds(10000);
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-constexpr std::size_t max_emoji_bytes = 64;
 // Reading a conversation for the edits of a target that does not list them (legacy_edits):
 // page size, and how far past the target's last edit time the reading goes, since a message's
 // ts is taken before its seq and two sends may commit out of ts order by that much.
@@ -124,8 +124,9 @@ result<checked_body> check_body(const message_body& b, std::int64_t max_text_byt
         if (!t) {
             return t.error();
         }
-        if (!b.emoji || b.emoji->empty() || b.emoji->size() > max_emoji_bytes) {
-            return make_error(errc::invalid_argument, "body.emoji must be 1 to 64 bytes");
+        if (!b.emoji || !is_single_emoji(*b.emoji)) {
+            return make_error(errc::invalid_argument,
+                              "body.emoji must be one emoji (at most 32 bytes of UTF-8)");
         }
         if (!b.op || (*b.op != "add" && *b.op != "remove")) {
             return make_error(errc::invalid_argument, "body.op must be add or remove");
@@ -146,8 +147,6 @@ struct operation_rules {
     std::int64_t recall_window_ms = 0;
     bool actor_moderates = false;  // owner or admin of the group
     std::string text;
-    std::string emoji;
-    bool add = true;
     std::int64_t max_edits = 0;  // limits.max_edits_per_message
 
     result<std::string> operator()(const storage::stored_message& target) const {
@@ -204,27 +203,10 @@ struct operation_rules {
             if (recalled) {
                 return make_error(errc::forbidden, "a recalled message takes no reactions");
             }
-            json& reactions = state["reactions"];
-            if (!reactions.is_object()) {
-                reactions = json::object();
-            }
-            json& users = reactions[emoji];
-            if (!users.is_array()) {
-                users = json::array();
-            }
-            const std::string me = std::to_string(actor);
-            auto it = std::find(users.begin(), users.end(), me);
-            if (add && it == users.end()) {
-                users.push_back(me);
-            } else if (!add && it != users.end()) {
-                users.erase(it);
-            }
-            if (users.empty()) {
-                reactions.erase(emoji);
-            }
-            if (reactions.empty()) {
-                state.erase("reactions");
-            }
+            // The reaction itself is applied by the log (append_request::reaction): one index
+            // entry per reaction, so its cost does not grow with the target's reactions. The
+            // state stays as it is, which the log takes as "nothing to rewrite".
+            return target.state;
         }
         return dump(state);
     }
@@ -392,9 +374,7 @@ public:
                                     cfg->policy.edit_window_s * 1000,
                                     cfg->policy.recall_window_s * 1000,
                                     false,
-                                    req.body.text.value_or(""),
-                                    req.body.emoji.value_or(""),
-                                    req.body.op.value_or("add") == "add"};
+                                    req.body.text.value_or("")};
             if (req.body.type == "recall" && conv->kind == conversation_kind::group) {
                 auto role = co_await d_.social.member_role_of(conv->group_id, req.who.user_id);
                 rules->actor_moderates = role && *role && **role != storage::member_role::member;
@@ -453,6 +433,13 @@ public:
                 a.update_target = std::move(*rules);
             }
         }
+        if (req.body.type == "reaction") {
+            a.reaction = storage::reaction_change{
+                *req.body.emoji, req.body.op.value_or("add") == "add",
+                static_cast<std::size_t>(cfg->limits.max_reaction_kinds)};
+        }
+        // A recall takes the target's reactions with it (one range delete in the log).
+        a.clear_reactions = req.body.type == "recall";
         const auto message_id = a.message_id;
         // The trace buffer follows the message from here (one relaxed load when it is off).
         auto& traces = infra::traces();
@@ -506,12 +493,48 @@ public:
         if (!page) {
             co_return page.error();
         }
+        auto viewer = co_await view_reactions(d_.log, who.user_id, page->messages);
+        if (!viewer) {
+            co_return viewer.error();
+        }
         history_page out;
         out.conversation_id = conv->id;
         out.has_more = page->has_more;
         out.messages.reserve(page->messages.size());
         for (const auto& m : page->messages) {
-            out.messages.push_back(message_json(m));
+            out.messages.push_back(message_json(m, &*viewer));
+        }
+        co_return out;
+    }
+
+    net::awaitable<result<reaction_users_page>> reaction_users(identity who,
+                                                               reaction_users_request req) override {
+        auto conv = parse_conversation_id(req.conversation_id);
+        if (!conv) {
+            co_return conv.error();
+        }
+        if (!is_single_emoji(req.emoji)) {
+            co_return make_error(errc::invalid_argument,
+                                 "emoji must be one emoji (at most 32 bytes of UTF-8)");
+        }
+        if (req.limit == 0) {
+            co_return make_error(errc::invalid_argument, "limit must be a positive integer");
+        }
+        if (auto ok = co_await d_.access.can_read(who, *conv); !ok) {
+            co_return ok.error();
+        }
+        if (req.seq == 0 || req.seq > d_.log.last_seq(conv->id)) {
+            co_return make_error(errc::not_found, "no message with this seq");
+        }
+        auto page = co_await d_.log.reaction_users(conv->id, req.seq, std::move(req.emoji),
+                                                   req.after_user_id, req.limit);
+        if (!page) {
+            co_return page.error();
+        }
+        reaction_users_page out;
+        out.user_ids = std::move(page->user_ids);
+        if (page->has_more && !out.user_ids.empty()) {
+            out.next = out.user_ids.back();
         }
         co_return out;
     }

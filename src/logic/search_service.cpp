@@ -71,7 +71,12 @@ boost::asio::awaitable<result<std::vector<std::string>>> search_service::search(
         if (recalled(*m)) {
             continue;
         }
-        out.push_back(message_json(*m));
+        const std::vector<storage::stored_message> one{*m};
+        auto viewer = co_await view_reactions(log_, who.user_id, one);
+        if (!viewer) {
+            co_return viewer.error();
+        }
+        out.push_back(message_json(*m, &*viewer));
     }
     co_return out;
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <limits>
 #include <monochat/infra/log.hpp>
 #include <unordered_set>
 
@@ -43,8 +44,13 @@ std::optional<error> validate(const append_request& req) {
     if (req.client_msg_id.empty()) {
         return make_error(errc::invalid_argument, "client_msg_id is empty");
     }
-    if ((req.update_target || req.update_target_at) && req.target_seq == 0) {
-        return make_error(errc::invalid_argument, "update_target without a target_seq");
+    if ((req.update_target || req.update_target_at || req.reaction || req.clear_reactions) &&
+        req.target_seq == 0) {
+        return make_error(errc::invalid_argument, "an operation on a target without a target_seq");
+    }
+    if (req.reaction &&
+        (req.reaction->emoji.empty() || req.reaction->emoji.size() > max_index_emoji_bytes)) {
+        return make_error(errc::invalid_argument, "a reaction's emoji must be 1 to 255 bytes");
     }
     if (req.update_target && req.update_target_at) {
         return make_error(errc::invalid_argument, "update_target and update_target_at both set");
@@ -299,6 +305,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     // Batch-local heads; dropped if the write fails, which is how a failure consumes no seq.
     std::unordered_map<std::string, codec::conversation_head> working;
     std::vector<std::pair<std::string, codec::idempotency_record>> idempotency;
+    index_overlay index(*this);
 
     for (std::size_t i = 0; i < group.size(); ++i) {
         append_request& req = group[i]->request;
@@ -356,26 +363,35 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                     fmt::format("no message {} in {}", req.target_seq, req.conversation_id));
                 continue;
             }
-            if (req.update_target || req.update_target_at) {
+            if (req.update_target || req.update_target_at || req.reaction || req.clear_reactions) {
                 const std::uint64_t op_seq = head.last_seq + 1;
                 // Every change this append makes to committed or staged messages, applied to
                 // `touched` only when all of them succeeded: a failed append changes nothing.
+                // rewritten[0] is the target; the rest are `related` messages.
                 std::vector<stored_message> rewritten;
+                bool target_changed = false;
                 std::optional<error> failure;
                 try {
                     std::vector<std::uint64_t> related;
                     if (req.related) {
                         related = req.related(**target);
                     }
-                    auto new_state = req.update_target ? req.update_target(**target)
-                                                       : req.update_target_at(**target, op_seq);
-                    if (!new_state) {
-                        failure = new_state.error();
-                    } else {
-                        stored_message updated = std::move(**target);
-                        updated.state = std::move(*new_state);
+                    stored_message updated = std::move(**target);
+                    if (req.update_target || req.update_target_at) {
+                        auto new_state = req.update_target ? req.update_target(updated)
+                                                           : req.update_target_at(updated, op_seq);
+                        if (!new_state) {
+                            failure = new_state.error();
+                        } else if (*new_state != updated.state) {
+                            // An unchanged state (a reaction's check) does not rewrite the target.
+                            updated.state = std::move(*new_state);
+                            target_changed = true;
+                        }
+                    }
+                    if (!failure) {
                         if (req.rewrite) {
                             req.rewrite(updated);
+                            target_changed = true;
                         }
                         rewritten.push_back(std::move(updated));
                         std::unordered_set<std::uint64_t> seen{req.target_seq};
@@ -407,7 +423,24 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                     out.failure = std::move(*failure);
                     continue;
                 }
-                for (auto& m : rewritten) {
+                // apply_reaction stages nothing when it fails, so a failure leaves the group's
+                // view of the index as it was.
+                if (req.reaction) {
+                    auto applied = apply_reaction(rewritten.front(), *req.reaction, req.sender_id, index);
+                    if (!applied) {
+                        out.failure = applied.error();
+                        continue;
+                    }
+                    target_changed = target_changed || *applied;
+                }
+                if (req.clear_reactions) {
+                    target_changed = clear_reactions(rewritten.front(), index) || target_changed;
+                }
+                for (std::size_t k = 0; k < rewritten.size(); ++k) {
+                    auto& m = rewritten[k];
+                    if (k == 0 && !target_changed) {
+                        continue;
+                    }
                     if (req.rewrite) {
                         purged.emplace_back(m.conversation_id, m.seq);
                     }
@@ -458,6 +491,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     }
     batch.idempotency = std::move(idempotency);
     batch.purged = std::move(purged);
+    batch.reaction_ops = std::move(index.ops());
     for (const auto& [conversation_id, head] : working) {
         if (head.last_seq != committed_last_seq_for_writer(conversation_id)) {
             batch.conversations.emplace_back(conversation_id, head);
@@ -605,6 +639,56 @@ result<read_range> group_commit_log::plan_before(const std::string& conversation
     r.first = r.last >= limit ? r.last - limit + 1 : 1;
     r.has_more = r.first > 1;
     return r;
+}
+
+result<reaction_users_page> group_commit_log::read_reaction_users(
+    const std::string& conversation_id, std::uint64_t seq, const std::string& emoji,
+    std::uint64_t after_user_id, std::size_t limit) {
+    if (auto err = validate_read(conversation_id, limit)) {
+        return std::move(*err);
+    }
+    if (emoji.empty() || emoji.size() > max_index_emoji_bytes) {
+        return make_error(errc::invalid_argument, "emoji must be 1 to 255 bytes");
+    }
+    limit = std::min(limit, options_.max_read_limit);
+    reaction_users_page page;
+    if (after_user_id == std::numeric_limits<std::uint64_t>::max()) {
+        return page;
+    }
+    auto entries = index_scan(reaction_user_key(conversation_id, seq, emoji, after_user_id + 1),
+                              reaction_user_end(conversation_id, seq, emoji), limit + 1);
+    if (!entries) {
+        return entries.error();
+    }
+    page.has_more = entries->size() > limit;
+    const std::size_t n = std::min(entries->size(), limit);
+    page.user_ids.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        page.user_ids.push_back(reaction_key_suffix((*entries)[i].first));
+    }
+    return page;
+}
+
+result<std::vector<bool>> group_commit_log::read_has_reacted(
+    const std::string& conversation_id, std::uint64_t user_id,
+    const std::vector<std::pair<std::uint64_t, std::string>>& keys) {
+    if (conversation_id.empty()) {
+        return make_error(errc::invalid_argument, "conversation_id is empty");
+    }
+    std::vector<bool> out;
+    out.reserve(keys.size());
+    for (const auto& [seq, emoji] : keys) {
+        if (emoji.empty() || emoji.size() > max_index_emoji_bytes) {
+            out.push_back(false);
+            continue;
+        }
+        auto found = index_get(reaction_user_key(conversation_id, seq, emoji, user_id));
+        if (!found) {
+            return found.error();
+        }
+        out.push_back(found->has_value());
+    }
+    return out;
 }
 
 result<read_range> group_commit_log::plan_latest(const std::string& conversation_id,

@@ -12,8 +12,10 @@
 //     `seq = last_seq + 1` of the batch-local view, and an operation reads its target (from
 //     the batch first, so a message and its edit, or two reactions, may share a group), calls
 //     update_target (or update_target_at with the seq it will get) and stages the target's new
-//     state, plus the `rewrite` of the target and of every `related` message (all or none). A
-//     failed check fails that append alone.
+//     state, plus the `rewrite` of the target and of every `related` message (all or none); a
+//     reaction (or a clear) is applied to the target's summary and to the reaction index
+//     through a batch-local overlay (reaction_index.hpp). A failed check fails that append
+//     alone and stages nothing.
 //  3. Write everything staged as ONE engine write (one RocksDB WriteBatch, one WAL sync).
 //  4. Failure: every append that needed the write fails with unavailable and nothing is
 //     published: the batch-local last_seq values are dropped, so no seq is consumed.
@@ -44,6 +46,7 @@
 #include <vector>
 
 #include "storage/message_codec.hpp"
+#include "storage/reaction_index.hpp"
 #include "storage/write_queue.hpp"
 
 namespace monochat::storage::detail {
@@ -72,6 +75,8 @@ struct commit_batch {
     // (conversation, seq) of messages rewritten for good (append_request::rewrite): the engine
     // removes their older versions from its files before its next checkpoint.
     std::vector<std::pair<std::string, std::uint64_t>> purged;
+    // Changes of the reaction index, in order (a range erase may precede puts of its range).
+    std::vector<index_op> reaction_ops;
 
     bool empty() const { return new_messages.empty() && updated_targets.empty(); }
 };
@@ -88,7 +93,9 @@ struct read_range {
     std::size_t size() const { return empty() ? 0 : static_cast<std::size_t>(last - first + 1); }
 };
 
-class group_commit_log : public message_log {
+// The engine also serves the reaction index (index_reader: thread-safe, used by the writer
+// and by reads).
+class group_commit_log : public message_log, public index_reader {
 public:
     ~group_commit_log() override;
 
@@ -128,6 +135,16 @@ protected:
     result<read_range> plan_before(const std::string& conversation_id, std::uint64_t before_seq,
                                    std::size_t limit) const;
     result<read_range> plan_latest(const std::string& conversation_id, std::size_t limit) const;
+
+    // The reaction reads of message_log, synchronous: engines call them inline (memory) or on
+    // their read pool (RocksDB).
+    result<reaction_users_page> read_reaction_users(const std::string& conversation_id,
+                                                    std::uint64_t seq, const std::string& emoji,
+                                                    std::uint64_t after_user_id,
+                                                    std::size_t limit);
+    result<std::vector<bool>> read_has_reacted(
+        const std::string& conversation_id, std::uint64_t user_id,
+        const std::vector<std::pair<std::uint64_t, std::string>>& keys);
 
     const message_log_options& options() const { return options_; }
     const infra::clock& clock() const { return *clock_; }

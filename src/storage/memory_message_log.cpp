@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <monochat/infra/log.hpp>
 #include <monochat/storage/message_log_factory.hpp>
 #include <shared_mutex>
@@ -56,6 +57,38 @@ public:
         co_return std::move(*found);
     }
 
+    net::awaitable<result<reaction_users_page>> reaction_users(std::string conversation_id,
+                                                               std::uint64_t seq,
+                                                               std::string emoji,
+                                                               std::uint64_t after_user_id,
+                                                               std::size_t limit) override {
+        co_return read_reaction_users(conversation_id, seq, emoji, after_user_id, limit);
+    }
+
+    net::awaitable<result<std::vector<bool>>> has_reacted(
+        std::string conversation_id, std::uint64_t user_id,
+        std::vector<std::pair<std::uint64_t, std::string>> keys) override {
+        co_return read_has_reacted(conversation_id, user_id, keys);
+    }
+
+    result<std::optional<std::string>> index_get(const std::string& key) override {
+        std::shared_lock lock(store_mutex_);
+        const auto it = index_.find(key);
+        return it == index_.end() ? std::nullopt : std::optional<std::string>(it->second);
+    }
+
+    result<std::vector<std::pair<std::string, std::string>>> index_scan(
+        const std::string& from, const std::string& end, std::size_t limit) override {
+        std::shared_lock lock(store_mutex_);
+        std::vector<std::pair<std::string, std::string>> out;
+        for (auto it = index_.lower_bound(from); it != index_.end() && it->first < end &&
+                                                 out.size() < limit;
+             ++it) {
+            out.emplace_back(it->first, it->second);
+        }
+        return out;
+    }
+
     status checkpoint(const std::string&) override {
         return make_error(errc::unavailable, "the memory message log keeps nothing to copy");
     }
@@ -98,6 +131,15 @@ protected:
             }
             for (const auto& m : batch.updated_targets) {
                 store_[m.conversation_id][m.seq - 1] = m;
+            }
+            for (const auto& op : batch.reaction_ops) {
+                switch (op.what) {
+                    case detail::index_op::kind::put: index_[op.key] = op.value; break;
+                    case detail::index_op::kind::erase: index_.erase(op.key); break;
+                    case detail::index_op::kind::erase_range:
+                        index_.erase(index_.lower_bound(op.key), index_.lower_bound(op.value));
+                        break;
+                }
             }
         }
         for (const auto& [key, record] : batch.idempotency) {
@@ -159,6 +201,8 @@ private:
     mutable std::shared_mutex store_mutex_;
     // Messages of each conversation; index seq - 1.
     std::unordered_map<std::string, std::deque<stored_message>> store_;
+    // The reaction index (reaction_index.hpp), ordered like RocksDB's bytewise keys.
+    std::map<std::string, std::string> index_;
 
     // Writer thread only.
     std::unordered_map<std::string, codec::idempotency_record> idempotency_;

@@ -28,8 +28,12 @@ std::size_t message_cache::bucket_of(const std::string& conversation_id) {
 }
 
 std::size_t message_cache::size_of(const stored_message& m) {
+    std::size_t reactions = 0;
+    for (const auto& kind : m.reactions) {
+        reactions += sizeof(reaction_kind) + kind.emoji.size() + kind.first.size() * sizeof(reactor);
+    }
     return sizeof(stored_message) + m.conversation_id.size() + m.client_msg_id.size() +
-           m.body.size() + m.state.size();
+           m.body.size() + m.state.size() + reactions;
 }
 
 std::optional<std::vector<stored_message>> message_cache::lookup(const std::string& conversation_id,

@@ -7,6 +7,9 @@ namespace monochat::storage::codec {
 namespace {
 
 constexpr char format_v1 = 1;
+// A message value with a reaction summary after target_seq. Values without reactions are still
+// written as v1, so most messages keep their bytes and older data reads unchanged.
+constexpr char format_v2 = 2;
 
 void put_varint(std::string& out, std::uint64_t v) {
     while (v >= 0x80) {
@@ -72,13 +75,28 @@ public:
         return s;
     }
 
-    bool version() {
-        if (in_.empty() || in_.front() != format_v1) {
+    bool version() { return version_in(format_v1, format_v1) != 0; }
+
+    // The version byte if it is within [lowest, highest]; 0 (and not ok) otherwise.
+    char version_in(char lowest, char highest) {
+        if (in_.empty() || in_.front() < lowest || in_.front() > highest) {
             ok_ = false;
-            return false;
+            return 0;
         }
+        const char v = in_.front();
         in_.remove_prefix(1);
-        return true;
+        return v;
+    }
+
+    // A count of items that each take at least one byte: larger than what is left means the
+    // value is corrupt (and must not size an allocation).
+    std::uint64_t count() {
+        const std::uint64_t n = varint();
+        if (n > in_.size()) {
+            ok_ = false;
+            return 0;
+        }
+        return n;
     }
 
     // Everything read, nothing left over.
@@ -127,7 +145,7 @@ status decode_message_key(std::string_view key, std::string_view& conversation_i
 std::string encode_message(const stored_message& m) {
     std::string out;
     out.reserve(m.body.size() + m.state.size() + m.client_msg_id.size() + 40);
-    out.push_back(format_v1);
+    out.push_back(m.reactions.empty() ? format_v1 : format_v2);
     put_varint(out, m.message_id);
     put_varint(out, m.sender_id);
     put_string(out, m.client_msg_id);
@@ -135,6 +153,19 @@ std::string encode_message(const stored_message& m) {
     put_string(out, m.body);
     put_string(out, m.state);
     put_varint(out, m.target_seq);
+    if (!m.reactions.empty()) {
+        put_varint(out, m.reactions.size());
+        for (const auto& kind : m.reactions) {
+            put_string(out, kind.emoji);
+            put_varint(out, kind.count);
+            put_varint(out, kind.next_order);
+            put_varint(out, kind.first.size());
+            for (const auto& r : kind.first) {
+                put_varint(out, r.user_id);
+                put_varint(out, r.order);
+            }
+        }
+    }
     return out;
 }
 
@@ -142,7 +173,7 @@ result<stored_message> decode_message(std::string_view value, std::string_view c
                                       std::uint64_t seq) {
     reader in(value);
     stored_message m;
-    in.version();
+    const char version = in.version_in(format_v1, format_v2);
     m.conversation_id = std::string(conversation_id);
     m.seq = seq;
     m.message_id = in.varint();
@@ -152,6 +183,25 @@ result<stored_message> decode_message(std::string_view value, std::string_view c
     m.body = in.string();
     m.state = in.string();
     m.target_seq = in.varint();
+    if (version == format_v2) {
+        const std::uint64_t kinds = in.count();
+        m.reactions.reserve(kinds);
+        for (std::uint64_t i = 0; i < kinds; ++i) {
+            reaction_kind kind;
+            kind.emoji = in.string();
+            kind.count = in.varint();
+            kind.next_order = in.varint();
+            const std::uint64_t first = in.count();
+            kind.first.reserve(first);
+            for (std::uint64_t j = 0; j < first; ++j) {
+                reactor r;
+                r.user_id = in.varint();
+                r.order = in.varint();
+                kind.first.push_back(r);
+            }
+            m.reactions.push_back(std::move(kind));
+        }
+    }
     if (!in.ok()) {
         return corrupt(fmt::format("message {}/{}", conversation_id, seq));
     }

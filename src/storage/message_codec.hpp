@@ -6,6 +6,9 @@
 //
 //   messages       conversation_id \0 seq(8 bytes big-endian)
 //                  -> v1 message_id sender_id client_msg_id ts_ms body state target_seq
+//                  -> v2 the same, then the reaction summary (a message with reactions):
+//                     kinds { emoji count next_order first_count { user_id order } }
+//   reactions      see reaction_index.hpp
 //   idempotency    sender_id(decimal) \0 client_msg_id
 //                  -> v1 conversation_id seq message_id ts_ms written_at_ms
 //   conversations  conversation_id -> v1 last_seq last_ts_ms

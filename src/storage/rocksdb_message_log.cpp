@@ -2,7 +2,7 @@
 //
 // Column families: `messages` (conversation_id \0 seq -> message), `idempotency`
 // (sender_id \0 client_msg_id -> where the message is), `conversations` (conversation_id ->
-// last_seq, last ts). Each group commit is ONE WriteBatch holding the new messages, their
+// last_seq, last ts), `reactions` (the reaction index, reaction_index.hpp). Each group commit is ONE WriteBatch holding the new messages, their
 // idempotency entries, the changed targets and the new heads, written with
 // WriteOptions::sync = (storage.sync == always): the batch is atomic in the WAL, so after a
 // crash a conversation's head, its messages and their idempotency entries agree, and replay
@@ -69,6 +69,12 @@ constexpr const char* cf_conversations = "conversations";
 // How long the purge thread waits after the first queued range for others to join it: recalls
 // come in bursts (a moderator cleaning up), and one compaction serves them all.
 constexpr auto purge_delay = std::chrono::milliseconds(200);
+constexpr const char* cf_reactions = "reactions";
+// In the default column family once the messages of a data dir written before the reaction
+// index have been migrated (migrate_reactions), so later starts skip the scan.
+constexpr std::string_view reactions_migrated_key = "reactions_index_v1";
+// Messages rewritten per write batch while migrating.
+constexpr std::size_t migration_batch = 1000;
 
 error to_error(const rocksdb::Status& s, std::string_view what) {
     errc code = errc::unavailable;  // I/O errors, a full disk, a locked directory, busy
@@ -243,6 +249,19 @@ class rocksdb_message_log final : public detail::group_commit_log {
         };
     }
 
+    auto reaction_users_work(std::string conversation_id, std::uint64_t seq, std::string emoji,
+                             std::uint64_t after_user_id, std::size_t limit) {
+        return [this, c = std::move(conversation_id), seq, e = std::move(emoji), after_user_id,
+                limit]() { return read_reaction_users(c, seq, e, after_user_id, limit); };
+    }
+
+    auto has_reacted_work(std::string conversation_id, std::uint64_t user_id,
+                          std::vector<std::pair<std::uint64_t, std::string>> keys) {
+        return [this, c = std::move(conversation_id), user_id, k = std::move(keys)]() {
+            return read_has_reacted(c, user_id, k);
+        };
+    }
+
     auto scan_work(std::string conversation_id, read_range r,
                    detail::message_cache::ticket ticket) {
         return [this, c = std::move(conversation_id), r,
@@ -333,6 +352,7 @@ public:
             {cf_messages, cf},
             {cf_idempotency, idempotency_cf},
             {cf_conversations, cf},
+            {cf_reactions, cf},
         };
         if (const auto s = rocksdb::DB::Open(db_options, path, families, &handles_, &db_);
             !s.ok()) {
@@ -342,7 +362,11 @@ public:
         messages_ = handles_[1];
         idempotency_ = handles_[2];
         conversations_ = handles_[3];
+        reactions_ = handles_[4];
 
+        if (auto migrated = migrate_reactions(); !migrated) {
+            return migrated.error();
+        }
         auto heads = load_heads();
         if (!heads) {
             return heads.error();
@@ -392,6 +416,55 @@ public:
         auto loaded = co_await infra::run_blocking(pool_.get_executor(),
                                                    get_work(std::move(conversation_id), seq));
         co_return loaded;
+    }
+
+    net::awaitable<result<reaction_users_page>> reaction_users(std::string conversation_id,
+                                                               std::uint64_t seq,
+                                                               std::string emoji,
+                                                               std::uint64_t after_user_id,
+                                                               std::size_t limit) override {
+        co_return co_await infra::run_blocking(
+            pool_.get_executor(), reaction_users_work(std::move(conversation_id), seq,
+                                                      std::move(emoji), after_user_id, limit));
+    }
+
+    net::awaitable<result<std::vector<bool>>> has_reacted(
+        std::string conversation_id, std::uint64_t user_id,
+        std::vector<std::pair<std::uint64_t, std::string>> keys) override {
+        if (keys.empty()) {
+            co_return std::vector<bool>{};
+        }
+        co_return co_await infra::run_blocking(
+            pool_.get_executor(),
+            has_reacted_work(std::move(conversation_id), user_id, std::move(keys)));
+    }
+
+    result<std::optional<std::string>> index_get(const std::string& key) override {
+        std::string value;
+        const auto s = db_->Get(rocksdb::ReadOptions(), reactions_, key, &value);
+        if (s.IsNotFound()) {
+            return std::optional<std::string>();
+        }
+        if (!s.ok()) {
+            return to_error(s, "reaction read");
+        }
+        return std::optional<std::string>(std::move(value));
+    }
+
+    result<std::vector<std::pair<std::string, std::string>>> index_scan(
+        const std::string& from, const std::string& end, std::size_t limit) override {
+        const rocksdb::Slice upper_bound(end);
+        rocksdb::ReadOptions ro;
+        ro.iterate_upper_bound = &upper_bound;
+        const std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reactions_));
+        std::vector<std::pair<std::string, std::string>> out;
+        for (it->Seek(from); it->Valid() && out.size() < limit; it->Next()) {
+            out.emplace_back(it->key().ToString(), it->value().ToString());
+        }
+        if (!it->status().ok()) {
+            return to_error(it->status(), "reaction scan");
+        }
+        return out;
     }
 
     status checkpoint(const std::string& dir) override {
@@ -472,6 +545,7 @@ protected:
         for (const auto& [conversation_id, seq] : batch.purged) {
             put(wb, handles_[0], codec::message_key(conversation_id, seq), {});
         }
+        add_index_ops(wb, batch.reaction_ops);
         if (needs_resume_) {
             // After a failed write RocksDB refuses writes until it has recovered (it does so by
             // itself once space returns; Resume() speeds that up). Busy means recovery is
@@ -540,7 +614,8 @@ protected:
         rocksdb::FlushOptions flush;
         // The default family holds the purge queue's markers; flushed with the others, so that no
         // WAL (which may hold recalled text) stays alive for its sake.
-        if (const auto s = db_->Flush(flush, {handles_[0], messages_, idempotency_, conversations_});
+        if (const auto s = db_->Flush(
+                flush, {handles_[0], messages_, idempotency_, conversations_, reactions_});
             !s.ok()) {
             infra::log::warn(log_module, "flush at close failed", {{"error", s.ToString()}});
         }
@@ -623,6 +698,10 @@ private:
             std::string_view conversation_id;
             std::uint64_t seq = 0;
             const auto key = it->key();
+            // The default family also holds the reaction migration's marker.
+            if (std::string_view(key.data(), key.size()) == reactions_migrated_key) {
+                continue;
+            }
             if (auto ok = codec::decode_message_key(std::string_view(key.data(), key.size()),
                                                     conversation_id, seq);
                 !ok) {
@@ -640,6 +719,101 @@ private:
                     const std::string& key, const std::string& value) {
         // WriteBatch::Put fails only for keys or values over 4 GiB, which the codec never makes.
         (void)wb.Put(cf, key, value);
+    }
+
+    void add_index_ops(rocksdb::WriteBatch& wb, const std::vector<detail::index_op>& ops) {
+        // Like Put, Delete and DeleteRange fail only for oversized keys; ops apply in order, so
+        // a put after a range delete of its range survives it.
+        for (const auto& op : ops) {
+            switch (op.what) {
+                case detail::index_op::kind::put: put(wb, reactions_, op.key, op.value); break;
+                case detail::index_op::kind::erase: (void)wb.Delete(reactions_, op.key); break;
+                case detail::index_op::kind::erase_range:
+                    (void)wb.DeleteRange(reactions_, op.key, op.value);
+                    break;
+            }
+        }
+    }
+
+    // A data dir written before the reaction index kept every reaction of a message inside its
+    // state. Once, at the first open by this version, each such message is rewritten with a
+    // summary and its reactions move into the index (reaction_index.hpp); a marker then skips
+    // the scan on every later start. Each chunk is atomic (the message and its index entries
+    // share a batch), so a crash midway only repeats the rest at the next start.
+    status migrate_reactions() {
+        std::string marker;
+        const auto found = db_->Get(rocksdb::ReadOptions(), handles_[0],
+                                    rocksdb::Slice(reactions_migrated_key.data(),
+                                                   reactions_migrated_key.size()),
+                                    &marker);
+        if (found.ok()) {
+            return {};
+        }
+        if (!found.IsNotFound()) {
+            return to_error(found, "reading the migration marker");
+        }
+        const std::unique_ptr<rocksdb::Iterator> it(
+            db_->NewIterator(rocksdb::ReadOptions(), messages_));
+        rocksdb::WriteBatch wb;
+        std::size_t in_batch = 0;
+        std::size_t migrated = 0;
+        const auto flush = [&]() -> status {
+            if (in_batch == 0) {
+                return {};
+            }
+            if (const auto s = db_->Write(write_options_, &wb); !s.ok()) {
+                return to_error(s, "migrating reactions");
+            }
+            wb.Clear();
+            in_batch = 0;
+            return {};
+        };
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+            const auto value = it->value();
+            // Most messages have no state at all; only a state naming reactions is decoded.
+            if (std::string_view(value.data(), value.size()).find("\"reactions\"") ==
+                std::string_view::npos) {
+                continue;
+            }
+            std::string_view conversation_id;
+            std::uint64_t seq = 0;
+            const auto key = it->key();
+            if (auto ok = codec::decode_message_key(std::string_view(key.data(), key.size()),
+                                                    conversation_id, seq);
+                !ok) {
+                return ok.error();
+            }
+            auto m = codec::decode_message(std::string_view(value.data(), value.size()),
+                                           conversation_id, seq);
+            if (!m) {
+                return m.error();
+            }
+            auto ops = detail::migrate_legacy_reactions(*m);
+            if (!ops) {
+                continue;
+            }
+            put(wb, messages_, key.ToString(), codec::encode_message(*m));
+            add_index_ops(wb, *ops);
+            ++migrated;
+            if (++in_batch == migration_batch) {
+                if (auto ok = flush(); !ok) {
+                    return ok;
+                }
+            }
+        }
+        if (!it->status().ok()) {
+            return to_error(it->status(), "migrating reactions");
+        }
+        put(wb, handles_[0], std::string(reactions_migrated_key), "1");
+        ++in_batch;
+        if (auto ok = flush(); !ok) {
+            return ok;
+        }
+        if (migrated > 0) {
+            infra::log::info(log_module, "reactions moved into the reaction index",
+                             {{"messages", migrated}});
+        }
+        return {};
     }
 
     result<std::unordered_map<std::string, codec::conversation_head>> load_heads() {
@@ -757,6 +931,7 @@ private:
     rocksdb::ColumnFamilyHandle* messages_ = nullptr;
     rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
     rocksdb::ColumnFamilyHandle* conversations_ = nullptr;
+    rocksdb::ColumnFamilyHandle* reactions_ = nullptr;
     // Writer thread only.
     bool needs_resume_ = false;
     infra::counter& purges_;

@@ -476,14 +476,14 @@ function renderMessage(c, m) {
   const reactions = m.reactions || {};
   const rx = Object.entries(reactions);
   if (rx.length) {
-    li.append(h('div', { class: 'reactions' }, rx.map(([emoji, users]) => {
-      const minehere = users.includes(store.me.user_id);
+    li.append(h('div', { class: 'reactions' }, rx.map(([emoji, r]) => {
+      const minehere = !!r.me;
       return h('button', {
         type: 'button', class: `reaction${minehere ? ' mine' : ''}`, 'aria-pressed': String(minehere),
-        title: users.map((u) => store.name(u)).join(', '),
-        'aria-label': `${emoji} ${users.length}, ${minehere ? 'remove yours' : 'add yours'}`,
+        title: reactorsLabel(r),
+        'aria-label': `${emoji} ${r.count}, ${minehere ? 'remove yours' : 'add yours'}`,
         onclick: () => react(c, m, emoji, minehere ? 'remove' : 'add'),
-      }, `${emoji} ${users.length}`);
+      }, `${emoji} ${r.count}`);
     })));
   }
   if (mine && c.kind !== 'world') {
@@ -497,7 +497,7 @@ function renderMessage(c, m) {
       h('button', { type: 'button', onclick: () => startReply(c, m), text: 'Reply' }),
       QUICK_EMOJI.map((e) => h('button', {
         type: 'button', 'aria-label': `React ${e}`,
-        onclick: () => react(c, m, e, (reactions[e] || []).includes(store.me.user_id) ? 'remove' : 'add'),
+        onclick: () => react(c, m, e, reactions[e] && reactions[e].me ? 'remove' : 'add'),
       }, e)),
       mine ? h('button', { type: 'button', onclick: () => startEdit(c, m), text: 'Edit' }) : null,
       mine || canModerate(c) ? h('button', { type: 'button', onclick: () => recall(c, m), text: 'Recall' }) : null);
@@ -759,6 +759,13 @@ async function sendOp(c, body) {
   } catch (e) {
     toast(explain(e));
   }
+}
+
+// Who reacted, for a tooltip: the first users the server lists, then how many more.
+function reactorsLabel(r) {
+  const names = (r.users || []).map((u) => store.name(u));
+  const more = r.count - names.length;
+  return more > 0 ? `${names.join(', ')} and ${more} more` : names.join(', ');
 }
 
 function react(c, m, emoji, op) { sendOp(c, { type: 'reaction', target_seq: m.seq, emoji, op }); }

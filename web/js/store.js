@@ -178,12 +178,7 @@ export class Store {
       delete t.reactions;
     } else if (b.type === 'reaction') {
       if (t.recalled) return;
-      const r = { ...(t.reactions || {}) };
-      const list = (r[b.emoji] || []).filter((u) => u !== m.sender_id);
-      if (b.op === 'add') list.push(m.sender_id);
-      if (list.length) r[b.emoji] = list;
-      else delete r[b.emoji];
-      t.reactions = r;
+      t.reactions = applyReaction(t.reactions, b, m.sender_id, this.me && this.me.user_id);
     }
   }
 
@@ -549,4 +544,36 @@ export class Store {
     }
     return c;
   }
+}
+
+// A pushed reaction applied to a summary {emoji: {count, users, me}}. The summary lists only the
+// first FIRST_REACTORS users, so for someone beyond them the client cannot tell a repeated add
+// (which the server ignores) from a new one; it counts it, and the next fetch of the page
+// brings the exact figure. A first user who leaves is replaced on that fetch too.
+export const FIRST_REACTORS = 10;
+
+export function applyReaction(reactions, body, uid, myId) {
+  const r = { ...(reactions || {}) };
+  const old = r[body.emoji] || { count: 0, users: [], me: false };
+  const cur = { count: old.count, users: [...old.users], me: !!old.me };
+  const listed = cur.users.includes(uid);
+  const isMe = uid === myId;
+  // Known to have reacted: listed, or it is me and the server said so.
+  const had = listed || (isMe && cur.me);
+  // Known not to have reacted: the list holds everyone, or it is me and the server said so.
+  const hadNot = !had && (cur.count <= cur.users.length || isMe);
+  if (body.op === 'add') {
+    if (had) return r;
+    cur.count += 1;
+    if (cur.users.length < FIRST_REACTORS && hadNot) cur.users.push(uid);
+    if (isMe) cur.me = true;
+  } else {
+    if (hadNot) return r;
+    cur.count = Math.max(0, cur.count - 1);
+    cur.users = cur.users.filter((u) => u !== uid);
+    if (isMe) cur.me = false;
+  }
+  if (cur.count > 0) r[body.emoji] = cur;
+  else delete r[body.emoji];
+  return r;
 }

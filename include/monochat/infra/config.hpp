@@ -104,6 +104,9 @@ struct limits_options {
     std::int64_t connection_burst = 200;
     std::int64_t max_frame_bytes = 65536;
     std::int64_t max_text_bytes = 8192;
+    // Distinct emoji one message may carry as reactions; a new one past it is conflict (409).
+    // Bounds the summary each message keeps of its reactions. Default: 20.
+    std::int64_t max_reaction_kinds = 20;
     std::int64_t max_group_members = 100000;
     // A WebSocket session's outgoing queue: frames and bytes waiting to be written. A session
     // past either bound is closed with 4008 (slow consumer). Defaults: 4096 frames, 4 MiB.

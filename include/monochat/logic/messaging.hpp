@@ -87,6 +87,20 @@ struct history_page {
     bool has_more = false;
 };
 
+// GET .../messages/{seq}/reactions: one emoji's reactors, ascending user id, after a cursor.
+struct reaction_users_request {
+    std::string conversation_id;
+    std::uint64_t seq = 0;
+    std::string emoji;
+    std::uint64_t after_user_id = 0;  // 0: from the start
+    std::size_t limit = 50;
+};
+
+struct reaction_users_page {
+    std::vector<std::uint64_t> user_ids;
+    std::optional<std::uint64_t> next;  // the cursor of the next page; none at the end
+};
+
 class messaging_service {
 public:
     virtual ~messaging_service() = default;
@@ -100,6 +114,11 @@ public:
     // latest `limit`. Both: invalid_argument. Errors as for reads of the conversation.
     virtual boost::asio::awaitable<result<history_page>> history(identity who,
                                                                  history_request req) = 0;
+
+    // Who reacted to a message with one emoji (shared/protocol.md v1.1). Errors: as for reads
+    // of the conversation, invalid_argument (not one emoji, limit 0), not_found (no such seq).
+    virtual boost::asio::awaitable<result<reaction_users_page>> reaction_users(
+        identity who, reaction_users_request req) = 0;
 
     // Pushes `typing` to the other members' connections (never the typer's). Not stored.
     virtual boost::asio::awaitable<status> typing(identity who, std::string conversation_id) = 0;

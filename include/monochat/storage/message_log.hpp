@@ -30,6 +30,15 @@
 // same batch (`rewrite`, applied to the updated target and to each of them). The engine then
 // drops the older versions of the rewritten messages from its files before its next
 // checkpoint, so that a checkpoint taken after the commit holds only the rewritten forms.
+// Reactions (shared/protocol.md v1.1): an append with a `reaction` (and a target) also adds or
+// removes its sender's reaction on the target, in the same batch. Each reaction is its own entry
+// in a reaction index (one key per (message, emoji, user) and one per (message, emoji, order)),
+// and the target keeps only a bounded summary (`stored_message::reactions`: per emoji the count
+// and the first `max_reaction_first_users` reactors), so a reaction costs the same whether its
+// target has none or a million. Adding a reaction the user already has, or removing one they do
+// not have, changes nothing (the operation message is still appended). A new emoji on a target
+// that already has `max_kinds` is `conflict`. `clear_reactions` drops every reaction of the
+// target (a recall), in constant time.
 //
 // Thread-safety: every member may be called from any thread. Completion: awaitables resume on
 // the awaiting coroutine's executor. Reads see committed messages only (up to last_seq); a
@@ -47,9 +56,34 @@
 #include <monochat/infra/result.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace monochat::storage {
+
+// How many reactors of one emoji a message's summary lists (shared/protocol.md: "the first 10").
+constexpr std::size_t max_reaction_first_users = 10;
+
+// One reactor in a summary: the user and the order number their reaction got (per message and
+// emoji, increasing: the order in which they reacted).
+struct reactor {
+    std::uint64_t user_id = 0;
+    std::uint64_t order = 0;
+
+    friend bool operator==(const reactor&, const reactor&) = default;
+};
+
+// One emoji's reactions on a message, as the message keeps them.
+struct reaction_kind {
+    std::string emoji;
+    std::uint64_t count = 0;
+    // The first min(count, max_reaction_first_users) reactors, oldest first.
+    std::vector<reactor> first;
+    // The order number the next reactor of this emoji gets.
+    std::uint64_t next_order = 1;
+
+    friend bool operator==(const reaction_kind&, const reaction_kind&) = default;
+};
 
 struct stored_message {
     std::string conversation_id;
@@ -65,6 +99,17 @@ struct stored_message {
     std::string state;
     // For operations: the seq of the message they changed; 0 otherwise.
     std::uint64_t target_seq = 0;
+    // Reactions on this message, one entry per emoji in the order each was first used; empty
+    // when it has none.
+    std::vector<reaction_kind> reactions;
+};
+
+// A reaction carried by an append (see the header comment). The reacting user is the sender.
+struct reaction_change {
+    std::string emoji;
+    bool add = true;
+    // Distinct emoji a target may hold; a new one past it fails the append with conflict.
+    std::size_t max_kinds = 20;
 };
 
 struct append_request {
@@ -88,6 +133,10 @@ struct append_request {
     // Optional: changes the updated target and each related message in place (body, state);
     // their older versions then leave the engine's files (see the header comment).
     std::function<void(stored_message& m)> rewrite;
+    // With target_seq: the sender's reaction to add or remove, applied after update_target.
+    std::optional<reaction_change> reaction;
+    // With target_seq: drop every reaction of the target, after update_target (a recall).
+    bool clear_reactions = false;
     // Only answers a retry: when (sender_id, client_msg_id) is stored, the append returns that
     // message with duplicate = true; otherwise it fails with not_found and writes nothing. Used
     // to answer a retry that arrives while its sender is over the rate limit.
@@ -102,6 +151,11 @@ struct append_result {
 struct read_page {
     std::vector<stored_message> messages;  // ascending seq
     bool has_more = false;                 // more messages beyond the page in the read direction
+};
+
+struct reaction_users_page {
+    std::vector<std::uint64_t> user_ids;  // ascending
+    bool has_more = false;                // more users after the last one
 };
 
 class message_log {
@@ -138,6 +192,20 @@ public:
     // One message; not_found when absent.
     virtual boost::asio::awaitable<result<stored_message>> get(std::string conversation_id,
                                                                std::uint64_t seq) = 0;
+
+    // Users who reacted to message `seq` with `emoji`, ascending user id, those above
+    // `after_user_id` only, at most `limit` (clamped like reads). A message without that emoji
+    // (or without reactions) gives an empty page. Errors: invalid_argument (empty conversation
+    // id or emoji, limit 0), unavailable.
+    virtual boost::asio::awaitable<result<reaction_users_page>> reaction_users(
+        std::string conversation_id, std::uint64_t seq, std::string emoji,
+        std::uint64_t after_user_id, std::size_t limit) = 0;
+    // For each (seq, emoji) of `keys`, whether `user_id` has reacted to that message with that
+    // emoji (the `me` of history). Errors: invalid_argument (empty conversation id),
+    // unavailable.
+    virtual boost::asio::awaitable<result<std::vector<bool>>> has_reacted(
+        std::string conversation_id, std::uint64_t user_id,
+        std::vector<std::pair<std::uint64_t, std::string>> keys) = 0;
 
     // Every conversation with at least one message and its last_seq (start-up, indexer
     // catch-up, conversation lists). Answered from memory.
