@@ -305,6 +305,8 @@ public:
         net::signal_set signals(ioc_, SIGINT, SIGTERM);
         wait_for_signal(signals);
 
+        net::co_spawn(ioc_, sweep_expired(), net::detached);
+
         const auto n = cfg_.server.io_threads > 0
                            ? static_cast<unsigned>(cfg_.server.io_threads)
                            : std::max(1U, std::thread::hardware_concurrency());
@@ -375,6 +377,25 @@ private:
                 registry_.close_user(user, bus::close_push_lost, reason);
             }
         });
+    }
+
+    // Expired tokens and idle guests go every auth.sweep_interval_s (read each round, so a
+    // reload applies from the next one). The coroutine only waits: the purge runs on the SQLite
+    // writer, in batches. It ends with the io_context at stop.
+    net::awaitable<void> sweep_expired() {
+        net::steady_timer timer(ioc_);
+        for (;;) {
+            timer.expires_after(std::chrono::seconds(live_.get()->auth.sweep_interval_s));
+            auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec) {
+                co_return;
+            }
+            auto swept = co_await accounts_->sweep();
+            if (!swept) {
+                infra::log::warn("app", "expiry sweep failed; retried at the next interval",
+                                 {{"error", swept.error().message}});
+            }
+        }
     }
 
     // Counters of objects the admin backend does not hold, for GET /api/v1/admin/stats.
