@@ -137,6 +137,13 @@ CREATE TABLE deleted_users (
     id         INTEGER PRIMARY KEY,
     deleted_ms INTEGER NOT NULL
 );
+-- Deleting a user makes SQLite look up every row referencing it. These columns had no index
+-- leading with them, so each deletion scanned the whole table; the sweep deletes many users.
+CREATE INDEX friendships_friend ON friendships (friend_id);
+CREATE INDEX friend_requests_from ON friend_requests (from_user_id);
+CREATE INDEX friend_requests_to ON friend_requests (to_user_id);
+CREATE INDEX chat_groups_owner ON chat_groups (owner_id);
+CREATE INDEX direct_conversations_peer ON direct_conversations (peer_id);
 )sql";
 
 constexpr std::array<migration, 5> all_migrations{{

@@ -156,8 +156,8 @@ struct auth_options {
     // How often expired tokens and idle guests are purged. Default: 3600.
     std::int64_t sweep_interval_s = 3600;
     // Most tokens or guests purged by one write, so that a sweep never holds the SQLite writer
-    // long. Default: 500.
-    std::int64_t sweep_batch = 500;
+    // long. Default: 100.
+    std::int64_t sweep_batch = 100;
 };
 
 struct admin_options {

@@ -1,7 +1,9 @@
 // The queries behind the expiry sweep: expired tokens in batches, idle guests listed by last
 // activity, and their purge (the row and everything hanging off it go, a tombstone stays).
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <monochat/storage/social_store.hpp>
 #include <string>
 #include <vector>
@@ -108,6 +110,69 @@ TEST_CASE_METHOD(guests, "the tombstones of purged guests survive a reopen", "[s
     CHECK(value_of(run(store->is_deleted_user(guest_a))));
     CHECK(value_of(run(store->idle_guests(5000, 10))) ==
           std::vector<std::uint64_t>{guest_b, guest_c});
+}
+
+}  // namespace monochat::storage
+
+namespace monochat::storage {
+namespace {
+
+template <class F>
+std::string timed_batches(F batch_once, std::size_t& removed) {
+    std::chrono::nanoseconds longest{0};
+    std::chrono::nanoseconds total{0};
+    for (;;) {
+        const auto started = std::chrono::steady_clock::now();
+        const std::size_t n = batch_once();
+        const auto took = std::chrono::steady_clock::now() - started;
+        longest = std::max(longest, took);
+        total += took;
+        removed += n;
+        if (n == 0) {
+            break;
+        }
+    }
+    using std::chrono::duration_cast;
+    using std::chrono::microseconds;
+    return std::to_string(duration_cast<microseconds>(total).count() / 1000.0) + " ms in all, " +
+           "longest batch " + std::to_string(duration_cast<microseconds>(longest).count() / 1000.0) +
+           " ms";
+}
+
+}  // namespace
+
+// A measurement, not a check (hidden; run with `[expiry-bench]`): how long one batch of a
+// sweep holds the SQLite writer.
+TEST_CASE_METHOD(social_fixture, "a sweep batch of 100 rows is one short write",
+                 "[.slow][expiry-bench]") {
+    constexpr std::uint64_t rows = 10'000;
+    constexpr std::size_t batch = 100;
+    add_user(1, "owner");
+    for (std::uint64_t id = 1; id <= rows; ++id) {
+        add_user(10'000 + id, "guest-" + std::to_string(id), true);
+        value_of(run(store->create_token({"g" + std::to_string(id), 10'000 + id, 0, 1'000'000})));
+        value_of(run(store->set_read_position(10'000 + id, "world", 1, 0)));
+        value_of(run(store->create_token({"t" + std::to_string(id), 1, 0, 100})));
+    }
+    std::size_t tokens = 0;
+    const auto token_times = timed_batches(
+        [&] { return static_cast<std::size_t>(value_of(run(store->delete_expired_tokens(200, batch)))); },
+        tokens);
+    std::size_t guests = 0;
+    const auto guest_times = timed_batches(
+        [&] {
+            const auto ids = value_of(run(store->idle_guests(1'000'000'000, batch)));
+            if (ids.empty()) {
+                return std::size_t{0};
+            }
+            return value_of(run(store->purge_guests(ids, 1'000'000'000, 1))).size();
+        },
+        guests);
+    CHECK(tokens == rows);
+    CHECK(guests == rows);
+    WARN("expired tokens: " << tokens << " in batches of " << batch << ": " << token_times);
+    WARN("idle guests (with a token and a read position each): " << guests << " in batches of "
+                                                                  << batch << ": " << guest_times);
 }
 
 }  // namespace monochat::storage
