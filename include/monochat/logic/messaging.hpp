@@ -144,8 +144,9 @@ struct messaging_dependencies {
     infra::metrics_registry& metrics;
     // Shared with the fan-out worker (bus/delivery_guard.hpp): keeps a conversation's pushes in
     // order across the direct and the fan-out path and reports pushes that could not be queued.
-    // Null: the service keeps one of its own, which orders only what it routes itself and only
-    // logs lost pushes (tests without task or gateway).
+    // Null: the service keeps one of its own that no fan-out worker clears, so a conversation
+    // once fanned out keeps the fan-out path (order holds, at one more hop) and lost pushes are
+    // only logged: for tests without task or gateway. Production passes the worker's guard.
     bus::delivery_guard* guard = nullptr;
 };
 
