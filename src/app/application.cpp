@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <monochat/bus/delivery_guard.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/gateway/admin_routes.hpp>
 #include <monochat/gateway/connection_registry.hpp>
@@ -179,12 +180,15 @@ public:
                                      .count()}});
 
         bus_ = bus::make_memory_bus(metrics_);
-        bus_->declare(logic::downstream_topic, {4, 65536});
+        bus_->declare(logic::downstream_topic,
+                      {4, static_cast<std::size_t>(cfg_.fanout.queue_capacity)});
+        wire_lost_pushes();
 
         // Logic. Issue 4's accounts service replaces authenticate_ when it is wired.
         access_ = std::make_unique<logic::access_control>(*stores_.social, live_);
         messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
-                                                    registry_, live_, clock_, ids_, metrics_});
+                                                    registry_, live_, clock_, ids_, metrics_,
+                                                    &delivery_guard_});
         messaging_->start();
 
         // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
@@ -213,7 +217,8 @@ public:
         };
 
         // Task.
-        fanout_ = std::make_unique<task::fanout_worker>(*bus_, *stores_.social, live_, metrics_);
+        fanout_ = std::make_unique<task::fanout_worker>(*bus_, *stores_.social, live_, metrics_,
+                                                        &delivery_guard_);
         if (auto st = fanout_->start(); !st) {
             infra::log::error("app", "cannot start fan-out", {{"error", st.error().message}});
             return 1;
@@ -306,6 +311,8 @@ public:
         net::signal_set signals(ioc_, SIGINT, SIGTERM);
         wait_for_signal(signals);
 
+        net::co_spawn(ioc_, sweep_expired(), net::detached);
+
         const auto n = cfg_.server.io_threads > 0
                            ? static_cast<unsigned>(cfg_.server.io_threads)
                            : std::max(1U, std::thread::hardware_concurrency());
@@ -351,6 +358,50 @@ private:
         http_limits_.apply(next);
         ws_limits_.apply(next);
         return {};
+    }
+
+    // A committed message that some sessions will never be pushed (a delivery queue stayed
+    // full, members could not be read): those sessions are closed with 4009 now, on the
+    // reporting thread and without the bus, before the conversation's next message can reach
+    // them; the clients reconnect and sync (protocol guarantee 3, bus/delivery_guard.hpp).
+    void wire_lost_pushes() {
+        auto& lost = metrics_.get_counter(
+            "monochat_push_lost_total",
+            "Committed messages some live sessions missed; those sessions were closed with 4009.");
+        delivery_guard_.set_lost_handler([this, &lost](const bus::lost_push& p) {
+            lost.inc();
+            infra::log::warn("app", "push lost; closing the sessions that missed it",
+                             {{"conversation", p.conversation_id}, {"seq", p.seq},
+                              {"users", p.everyone ? std::string("all")
+                                                   : std::to_string(p.user_ids.size())}});
+            const std::string reason = "push lost; reconnect and sync";
+            if (p.everyone) {
+                registry_.close_all(bus::close_push_lost, reason);
+                return;
+            }
+            for (const auto user : p.user_ids) {
+                registry_.close_user(user, bus::close_push_lost, reason);
+            }
+        });
+    }
+
+    // Expired tokens and idle guests go every auth.sweep_interval_s (read each round, so a
+    // reload applies from the next one). The coroutine only waits: the purge runs on the SQLite
+    // writer, in batches. It ends with the io_context at stop.
+    net::awaitable<void> sweep_expired() {
+        net::steady_timer timer(ioc_);
+        for (;;) {
+            timer.expires_after(std::chrono::seconds(live_.get()->auth.sweep_interval_s));
+            auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec) {
+                co_return;
+            }
+            auto swept = co_await accounts_->sweep();
+            if (!swept) {
+                infra::log::warn("app", "expiry sweep failed; retried at the next interval",
+                                 {{"error", swept.error().message}});
+            }
+        }
     }
 
     // Counters of objects the admin backend does not hold, for GET /api/v1/admin/stats.
@@ -429,6 +480,8 @@ private:
     // Sessions are registered here; logic reads it as its presence_view.
     gateway::connection_registry registry_;
     std::unique_ptr<bus::message_bus> bus_;
+    // Shared by the router (logic) and the fan-out worker (task); outlives both.
+    bus::delivery_guard delivery_guard_;
     std::unique_ptr<logic::access_control> access_;
     std::unique_ptr<logic::messaging_service> messaging_;
     std::unique_ptr<logic::accounts> accounts_;

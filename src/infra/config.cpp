@@ -152,6 +152,11 @@ const std::vector<field>& fields() {
              "Groups above this many members are fanned out by task workers."),
         MC_I("fanout.shard_size", fanout.shard_size, 1, 1000000, true,
              "Members per fan-out shard."),
+        MC_I("fanout.publish_wait_ms", fanout.publish_wait_ms, 0, 600000, true,
+             "How long a push waits for room in a full internal queue before the sessions that "
+             "miss it are closed with 4009."),
+        MC_I("fanout.queue_capacity", fanout.queue_capacity, 1, 16777216, false,
+             "Messages each partition of an internal delivery queue holds per consumer."),
         MC_I("search.max_batch", search.max_batch, 1, 65536, false,
              "Most messages the search indexer writes in one transaction."),
         MC_I("search.batch_delay_ms", search.batch_delay_ms, 0, 60000, false,
@@ -182,6 +187,12 @@ const std::vector<field>& fields() {
         MC_L("auth.admins", auth.admins, 1000, 64, true,
              "Usernames with the admin role (the only admins; none by default). The environment "
              "takes a JSON array or a comma-separated list."),
+        MC_I("auth.guest_ttl_s", auth.guest_ttl_s, 1, max_seconds, true,
+             "A guest idle this long (no connection, no request) is purged; its messages stay."),
+        MC_I("auth.sweep_interval_s", auth.sweep_interval_s, 1, 86400, true,
+             "How often expired tokens and idle guests are purged."),
+        MC_I("auth.sweep_batch", auth.sweep_batch, 1, 100000, true,
+             "Most tokens or guests purged by one write of a sweep."),
 
         MC_E("log.level", log.level, true,
              (std::vector<std::string>{"trace", "debug", "info", "warn", "error"}),

@@ -22,6 +22,7 @@
 #include <monochat/storage/social_store.hpp>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "logic/convert.hpp"
 #include "logic/events.hpp"
@@ -36,6 +37,14 @@ namespace net = boost::asio;
 
 constexpr std::uint16_t close_logged_out = 4001;
 constexpr std::uint16_t close_suspended = 4003;
+// How a purged user is shown (shared/protocol.md, DELETE /me).
+constexpr std::string_view deleted_display_name = "Deleted user";
+// Guests whose last recorded activity authenticate() remembers; past it the memory is cleared,
+// which costs at most one extra write per active guest.
+constexpr std::size_t max_remembered_guests = 100000;
+// A guest's activity is written at most this often (a quarter of auth.guest_ttl_s, at most):
+// an hour of error on a week's TTL.
+constexpr std::int64_t max_touch_interval_ms = 3600LL * 1000;
 
 argon2_cost cost_of(const infra::config& cfg) {
     return {static_cast<std::uint64_t>(cfg.auth.argon2_ops),
@@ -86,7 +95,9 @@ public:
           cache_hits_(deps.metrics.get_counter("monochat_token_cache_hits_total",
                                                "Bearer tokens answered from memory.")),
           cache_misses_(deps.metrics.get_counter("monochat_token_cache_misses_total",
-                                                 "Bearer tokens looked up in the store.")) {
+                                                 "Bearer tokens looked up in the store.")),
+          purged_tokens_(purged("token")),
+          purged_guests_(purged("guest")) {
         deps.metrics.gauge_callback(
             "monochat_token_cache_entries", "Token hashes cached by authentication.", {},
             [this] { return static_cast<double>(cache_.size()); }, this);
@@ -275,6 +286,9 @@ public:
         const std::int64_t now = deps_.clock.now_ms();
         if (auto hit = cache_.find(token_hash, now)) {
             cache_hits_.inc();
+            if (hit->guest) {
+                co_await note_guest_activity(hit->user_id, now);
+            }
             co_return std::move(*hit);
         }
         cache_misses_.inc();
@@ -304,6 +318,9 @@ public:
         }
         identity who{user->id, user->guest, std::move(token_hash), token->expires_ms};
         cache_.insert(epoch, who, token->expires_ms);
+        if (who.guest) {
+            co_await note_guest_activity(who.user_id, now);
+        }
         co_return who;
     }
 
@@ -321,10 +338,21 @@ public:
     task<user_info> get_user(identity /*who*/, std::uint64_t user_id) override {
         auto user = co_await deps_.store.get_user(user_id);
         if (!user) {
-            if (user.error().code == errc::not_found) {
+            if (user.error().code != errc::not_found) {
+                co_return user.error();
+            }
+            auto deleted = co_await deps_.store.is_deleted_user(user_id);
+            if (!deleted) {
+                co_return deleted.error();
+            }
+            if (!*deleted) {
                 co_return make_error(errc::not_found, "no such user");
             }
-            co_return user.error();
+            user_info gone;
+            gone.user_id = user_id;
+            gone.display_name = std::string(deleted_display_name);
+            gone.deleted = true;
+            co_return gone;
         }
         co_return to_info(*user, deps_.presence);
     }
@@ -420,7 +448,114 @@ public:
         co_return status{};
     }
 
+    task<sweep_result> sweep() override {
+        const auto cfg = deps_.config.get();
+        const auto batch = static_cast<std::size_t>(cfg->auth.sweep_batch);
+        const std::int64_t now = deps_.clock.now_ms();
+        sweep_result done;
+        // Tokens: each batch is one short write, so sends and logins queue behind at most one.
+        for (;;) {
+            auto n = co_await deps_.store.delete_expired_tokens(now, batch);
+            if (!n) {
+                co_return n.error();
+            }
+            done.tokens += *n;
+            purged_tokens_.inc(*n);
+            if (*n < batch) {
+                break;
+            }
+        }
+        // Guests: a listed guest that is online is not idle (its connection is its activity):
+        // it is touched so that it is not listed again, and kept.
+        // A TTL reaching back past the epoch (the product would overflow too) purges nobody.
+        const std::int64_t ttl_s = cfg->auth.guest_ttl_s;
+        const std::int64_t seen_before = ttl_s > now / 1000 ? 0 : now - ttl_s * 1000;
+        for (;;) {
+            auto listed = co_await deps_.store.idle_guests(seen_before, batch);
+            if (!listed) {
+                co_return listed.error();
+            }
+            std::vector<std::uint64_t> idle;
+            std::size_t online = 0;
+            for (const auto id : *listed) {
+                if (deps_.presence.is_online(id)) {
+                    ++online;
+                    if (auto st = co_await deps_.store.touch_user(id, now); !st) {
+                        co_return st.error();
+                    }
+                } else {
+                    idle.push_back(id);
+                }
+            }
+            std::size_t purged_now = 0;
+            if (!idle.empty()) {
+                auto purged = co_await deps_.store.purge_guests(std::move(idle), seen_before, now);
+                if (!purged) {
+                    co_return purged.error();
+                }
+                for (const auto id : *purged) {
+                    forget_guest(id);
+                }
+                purged_now = purged->size();
+                done.guests += purged_now;
+                purged_guests_.inc(purged_now);
+            }
+            // A short page is the last; a page where nothing moved (guests that cannot be
+            // purged) would come back unchanged.
+            if (listed->size() < batch || (purged_now == 0 && online == 0)) {
+                break;
+            }
+        }
+        if (done.tokens != 0 || done.guests != 0) {
+            infra::log::info("logic", "expired accounts purged",
+                             {{"tokens", done.tokens}, {"guests", done.guests}});
+        }
+        co_return done;
+    }
+
 private:
+    // Records a guest's activity for the idle expiry, at most once per touch interval per
+    // guest, so that most requests cost no write. A failed write only delays the record.
+    net::awaitable<void> note_guest_activity(std::uint64_t user_id, std::int64_t now) {
+        // A quarter of the TTL (ttl_s * 1000 / 4), capped before it can overflow.
+        const std::int64_t ttl_s = deps_.config.get()->auth.guest_ttl_s;
+        const std::int64_t interval = ttl_s >= max_touch_interval_ms / 250
+                                          ? max_touch_interval_ms
+                                          : std::max<std::int64_t>(ttl_s * 250, 1);
+        {
+            std::lock_guard lock(seen_mutex_);
+            if (seen_.size() >= max_remembered_guests) {
+                seen_.clear();
+            }
+            auto [it, inserted] = seen_.try_emplace(user_id, now);
+            if (!inserted) {
+                if (now - it->second < interval) {
+                    co_return;
+                }
+                it->second = now;
+            }
+        }
+        if (auto st = co_await deps_.store.touch_user(user_id, now); !st) {
+            infra::log::warn("logic", "guest activity not recorded",
+                             {{"user_id", user_id}, {"error", st.error().message}});
+        }
+    }
+
+    // A purged guest: its tokens went with its row; the cache forgets them and any session
+    // that raced the sweep is closed as after a logout.
+    void forget_guest(std::uint64_t user_id) {
+        {
+            std::lock_guard lock(seen_mutex_);
+            seen_.erase(user_id);
+        }
+        cache_.revoke_user(user_id);
+        delivery d;
+        d.kind = delivery_kind::close_user;
+        d.close_code = close_logged_out;
+        d.user_ids = {user_id};
+        events_.publish(std::to_string(user_id), d);
+    }
+
     // Usernames are lower case; an operator's "Alice" still names alice.
     static bool named_admin(const std::vector<std::string>& admins, std::string_view username) {
         const auto same = [username](const std::string& name) {
@@ -455,6 +590,12 @@ private:
         d.close_code = close_suspended;
         d.user_ids = {user_id};
         events_.publish(std::to_string(user_id), d);
+    }
+
+    infra::counter& purged(std::string_view kind) {
+        return deps_.metrics.get_counter("monochat_expired_purged_total",
+                                         "Expired tokens and idle guests purged by the sweep.",
+                                         {{"kind", std::string(kind)}});
     }
 
     infra::counter& counter(std::string_view op, std::string_view outcome) {
@@ -583,6 +724,11 @@ private:
     infra::counter& rate_limited_;
     infra::counter& cache_hits_;
     infra::counter& cache_misses_;
+    infra::counter& purged_tokens_;
+    infra::counter& purged_guests_;
+    std::mutex seen_mutex_;
+    // Guest id -> when its activity was last written (note_guest_activity).
+    std::unordered_map<std::uint64_t, std::int64_t> seen_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <functional>
+#include <monochat/bus/delivery_guard.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/clock.hpp>
@@ -38,10 +39,6 @@ namespace {
 
 constexpr std::size_t max_client_msg_id_bytes = 64;
 constexpr std::size_t max_mentions = 50;
-// A failed publish of a committed message would leave a gap on live connections; the storage
-// writer waits this long for room on the bus before giving up (and logging loudly).
-constexpr auto publish_wait = std::chrono::milliseconds(10000);
-
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Reading a conversation for the edits of a target that does not list them (legacy_edits):
@@ -308,14 +305,17 @@ public:
                                                "From receiving a send to its acknowledgement.",
                                                infra::latency_buckets())),
           publish_failed_(d.metrics.get_counter("monochat_publish_failed_total",
-                                                "Committed messages whose delivery could not be queued.")) {}
+                                                "Committed messages whose delivery could not be queued.")),
+          own_guard_(d.guard != nullptr ? nullptr : std::make_unique<bus::delivery_guard>()),
+          guard_(d.guard != nullptr ? *d.guard : *own_guard_) {}
 
     ~messaging_impl() override { stop(); }
 
     void start() override {
-        d_.bus.declare(bus::persisted_topic, {4, 65536});
-        d_.bus.declare(bus::fanout_topic, {2, 65536});
-        d_.bus.declare(bus::downstream_topic, {4, 65536});
+        const auto capacity = static_cast<std::size_t>(d_.live.get()->fanout.queue_capacity);
+        d_.bus.declare(bus::persisted_topic, {4, capacity});
+        d_.bus.declare(bus::fanout_topic, {2, capacity});
+        d_.bus.declare(bus::downstream_topic, {4, capacity});
         // Runs on the storage writer thread, after the batch is durable, in commit order.
         d_.log.set_commit_listener([this](const std::vector<storage::stored_message>& batch) {
             for (const auto& m : batch) {
@@ -863,13 +863,29 @@ private:
         }
         const auto payload = std::make_shared<const std::string>(
             bus::encode_message_event(to_event(m, take_origin(m.message_id))));
-        auto st = d_.bus.publish(bus::persisted_topic, m.conversation_id, payload, {}, publish_wait);
+        auto st =
+            d_.bus.publish(bus::persisted_topic, m.conversation_id, payload, {}, publish_wait());
         if (!st) {
             publish_failed_.inc();
             infra::log::error("logic", "a committed message could not be queued for delivery",
                               {{"conversation", m.conversation_id}, {"seq", m.seq},
                                {"error", st.error().message}});
+            // The router never sees it: whoever could have been pushed it is closed now, before
+            // the conversation's next message is published (this thread commits in order). A
+            // group's members are not read here, on the storage writer: every session goes.
+            bus::lost_push lost{m.conversation_id, m.seq, {}, true};
+            if (const auto conv = parse_conversation_id(m.conversation_id);
+                conv && conv->kind == conversation_kind::direct) {
+                lost.user_ids = {conv->low, conv->high};
+                lost.everyone = false;
+            }
+            guard_.report_lost(lost);
         }
+    }
+
+    // How long a delivery waits for room in a full bus queue (fanout.publish_wait_ms).
+    std::chrono::milliseconds publish_wait() const {
+        return std::chrono::milliseconds(d_.live.get()->fanout.publish_wait_ms);
     }
 
     // On a bus consumer thread: decide who gets a committed message and queue it for gateway
@@ -901,9 +917,13 @@ private:
                 if (!ids) {
                     infra::log::error("logic", "cannot read group members",
                                       {{"conversation", conv->id}, {"error", ids.error().message}});
+                    guard_.report_lost({conv->id, ev->seq, {}, true});
                     return;
                 }
-                if (ids->size() > threshold) {
+                // While an earlier message of this conversation still waits in the fan-out
+                // queue, this one follows it there even if the group is small now: a direct
+                // delivery would overtake it (bus/delivery_guard.hpp).
+                if (ids->size() > threshold || guard_.fanout_pending(conv->id)) {
                     bus::fanout_job job{conv->id, conv->group_id, ev->origin_session,
                                         ev->message_id, std::move(frame)};
                     if (traces.enabled()) {
@@ -912,8 +932,15 @@ private:
                     infra::log::debug("logic", "message handed to fan-out workers",
                                       {{"trace", trace_id}, {"conversation", conv->id},
                                        {"seq", ev->seq}});
-                    publish_or_log(bus::fanout_topic, conv->id, bus::encode_fanout_job(job), *ev,
-                                   trace_id);
+                    // Marked before the job can be consumed, so that the worker's fanout_done
+                    // never comes first.
+                    guard_.fanout_queued(conv->id);
+                    if (!publish_or_log(bus::fanout_topic, conv->id, bus::encode_fanout_job(job),
+                                        *ev, trace_id)) {
+                        guard_.fanout_done(conv->id);
+                        // Only the first threshold + 1 members are known here.
+                        guard_.report_lost({conv->id, ev->seq, {}, true});
+                    }
                     return;
                 }
                 d.user_ids = std::move(*ids);
@@ -927,23 +954,30 @@ private:
         infra::log::debug("logic", "message handed to gateway",
                           {{"trace", trace_id}, {"conversation", conv->id}, {"seq", ev->seq},
                            {"recipients", d.user_ids.size()}});
-        publish_or_log(bus::downstream_topic, conv->id, bus::encode_delivery(d), *ev, trace_id);
+        if (!publish_or_log(bus::downstream_topic, conv->id, bus::encode_delivery(d), *ev,
+                            trace_id)) {
+            guard_.report_lost({conv->id, ev->seq, std::move(d.user_ids),
+                                d.kind == bus::delivery_kind::world});
+        }
     }
 
-    void publish_or_log(std::string_view topic, const std::string& key, std::string bytes,
+    // False (logged and counted) when the payload could not be queued within publish_wait().
+    bool publish_or_log(std::string_view topic, const std::string& key, std::string bytes,
                         const bus::message_event& ev, const std::string& trace_id) {
         bus::headers hdrs;
         if (!trace_id.empty()) {
             hdrs.emplace_back("trace", trace_id);
         }
         auto st = d_.bus.publish(topic, key, std::make_shared<const std::string>(std::move(bytes)),
-                                 std::move(hdrs), publish_wait);
+                                 std::move(hdrs), publish_wait());
         if (!st) {
             publish_failed_.inc();
             infra::log::error("logic", "a message could not be queued for delivery",
                               {{"conversation", ev.conversation_id}, {"seq", ev.seq},
                                {"error", st.error().message}});
+            return false;
         }
+        return true;
     }
 
     // Runs an awaitable of the stores from a plain thread and waits for it.
@@ -966,6 +1000,8 @@ private:
     infra::counter& rate_limited_;
     infra::histogram& ack_latency_;
     infra::counter& publish_failed_;
+    std::unique_ptr<bus::delivery_guard> own_guard_;
+    bus::delivery_guard& guard_;
     std::unique_ptr<bus::subscription> router_;
     std::atomic<bool> stopped_{false};
 

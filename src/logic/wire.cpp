@@ -7,6 +7,11 @@ namespace monochat::logic {
 namespace wire {
 
 json object(const user_info& u) {
+    if (u.deleted) {
+        return {{"user_id", std::to_string(u.user_id)},
+                {"deleted", true},
+                {"display_name", u.display_name}};
+    }
     return {{"user_id", std::to_string(u.user_id)},
             {"username", u.username},
             {"display_name", u.display_name},

@@ -153,8 +153,29 @@ public:
     task<token_record> lookup_token(std::string h) override { return inner_->lookup_token(std::move(h)); }
     task<void> delete_token(std::string h) override { return inner_->delete_token(std::move(h)); }
     task<std::uint64_t> delete_user_tokens(std::uint64_t id) override { return inner_->delete_user_tokens(id); }
-    task<std::uint64_t> delete_expired_tokens(std::int64_t now) override {
-        return inner_->delete_expired_tokens(now);
+    task<std::uint64_t> delete_expired_tokens(std::int64_t now, std::size_t limit) override {
+        return inner_->delete_expired_tokens(now, limit);
+    }
+    task<void> touch_user(std::uint64_t user_id, std::int64_t now_ms) override {
+        return inner_->touch_user(user_id, now_ms);
+    }
+    task<std::vector<std::uint64_t>> idle_guests(std::int64_t seen_before_ms,
+                                                 std::size_t limit) override {
+        return inner_->idle_guests(seen_before_ms, limit);
+    }
+    // Guests are members of no group, so no cached member list changes; evicted anyway, as
+    // delete_user does, in case one ever is.
+    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
+                                                  std::int64_t seen_before_ms,
+                                                  std::int64_t now_ms) override {
+        auto r = co_await inner_->purge_guests(std::move(user_ids), seen_before_ms, now_ms);
+        if (r && !r->empty()) {
+            evict_all();
+        }
+        co_return r;
+    }
+    task<bool> is_deleted_user(std::uint64_t user_id) override {
+        return inner_->is_deleted_user(user_id);
     }
     task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
                                                          std::uint64_t to, std::string note,

@@ -188,7 +188,9 @@ result<user_record> create_user(connection& c, const user_record& u) {
         }
     }
     auto inserted =
-        execute(c, "INSERT INTO users (" MONOCHAT_USER_INSERT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        execute(c,
+                "INSERT INTO users (" MONOCHAT_USER_INSERT_COLUMNS
+                ", last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
                 u.id, u.username, u.display_name, u.password_hash, u.guest, u.created_ms);
     if (!inserted) {
         return inserted.error();
@@ -939,6 +941,87 @@ public:
         });
     }
 
+    // ---- guest expiry ----
+
+    task<void> touch_user(std::uint64_t user_id, std::int64_t now_ms) override {
+        return write<void>([=](connection& c) -> status {
+            auto changed = execute(c,
+                                   "UPDATE users SET last_seen_ms = ?2"
+                                   " WHERE id = ?1 AND last_seen_ms < ?2",
+                                   user_id, now_ms);
+            if (!changed) {
+                return changed.error();
+            }
+            return {};
+        });
+    }
+
+    task<std::vector<std::uint64_t>> idle_guests(std::int64_t seen_before_ms,
+                                                 std::size_t limit) override {
+        return read<std::vector<std::uint64_t>>([=](connection& c) {
+            return query_all(c,
+                             "SELECT id FROM users WHERE guest = 1 AND last_seen_ms < ?1"
+                             " ORDER BY last_seen_ms LIMIT ?2",
+                             id_from, seen_before_ms, to_limit(limit));
+        });
+    }
+
+    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
+                                                  std::int64_t seen_before_ms,
+                                                  std::int64_t now_ms) override {
+        return write<std::vector<std::uint64_t>>(
+            [ids = std::move(user_ids), seen_before_ms,
+             now_ms](connection& c) -> result<std::vector<std::uint64_t>> {
+                std::vector<std::uint64_t> purged;
+                for (const std::uint64_t id : ids) {
+                    // Checked again here, on the writer: a request since the listing keeps it.
+                    // A group owner is skipped as delete_user refuses it (guests own none).
+                    auto idle = query_one(c,
+                                          "SELECT 1 FROM users u WHERE u.id = ?1 AND u.guest = 1"
+                                          " AND u.last_seen_ms < ?2 AND NOT EXISTS (SELECT 1"
+                                          " FROM chat_groups g WHERE g.owner_id = u.id)",
+                                          true_from, id, seen_before_ms);
+                    if (!idle) {
+                        return idle.error();
+                    }
+                    if (!*idle) {
+                        continue;
+                    }
+                    auto counted = execute(c,
+                                           "UPDATE chat_groups SET member_count = member_count - 1"
+                                           " WHERE id IN (SELECT group_id FROM group_members"
+                                           " WHERE user_id = ?1)",
+                                           id);
+                    if (!counted) {
+                        return counted.error();
+                    }
+                    // Tokens, read state, mentions and memberships go by ON DELETE CASCADE.
+                    auto deleted = execute(c, "DELETE FROM users WHERE id = ?1", id);
+                    if (!deleted) {
+                        return deleted.error();
+                    }
+                    auto remembered = execute(
+                        c, "INSERT OR REPLACE INTO deleted_users (id, deleted_ms) VALUES (?1, ?2)",
+                        id, now_ms);
+                    if (!remembered) {
+                        return remembered.error();
+                    }
+                    purged.push_back(id);
+                }
+                return purged;
+            });
+    }
+
+    task<bool> is_deleted_user(std::uint64_t user_id) override {
+        return read<bool>([=](connection& c) -> result<bool> {
+            auto row = query_one(c, "SELECT 1 FROM deleted_users WHERE id = ?1", true_from, user_id);
+            if (!row) {
+                return row.error();
+            }
+            return row->has_value();
+        });
+    }
+
     // ---- tokens ----
 
     task<void> create_token(token_record token) override {
@@ -1008,9 +1091,13 @@ public:
         });
     }
 
-    task<std::uint64_t> delete_expired_tokens(std::int64_t now_ms) override {
+    task<std::uint64_t> delete_expired_tokens(std::int64_t now_ms, std::size_t limit) override {
         return write<std::uint64_t>([=](connection& c) -> result<std::uint64_t> {
-            auto deleted = execute(c, "DELETE FROM tokens WHERE expires_ms <= ?1", now_ms);
+            // Through tokens_expiry: the batch costs its own rows, not the table.
+            auto deleted = execute(c,
+                                   "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash"
+                                   " FROM tokens WHERE expires_ms <= ?1 LIMIT ?2)",
+                                   now_ms, to_limit(limit));
             if (!deleted) {
                 return deleted.error();
             }

@@ -125,11 +125,33 @@ constexpr const char* v4_user_suspension = R"sql(
 ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0 CHECK (suspended IN (0, 1));
 )sql";
 
-constexpr std::array<migration, 4> all_migrations{{
+// Guest expiry: when each user was last seen (creation, an authenticated request), so that idle
+// guests can be purged, and the ids of purged users, whose messages stay and whose profile
+// answers "Deleted user". Users that exist at the upgrade count as seen at the upgrade.
+constexpr const char* v5_guest_expiry = R"sql(
+ALTER TABLE users ADD COLUMN last_seen_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET last_seen_ms = max(created_ms,
+    CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+CREATE INDEX users_idle_guests ON users (last_seen_ms) WHERE guest = 1;
+CREATE TABLE deleted_users (
+    id         INTEGER PRIMARY KEY,
+    deleted_ms INTEGER NOT NULL
+);
+-- Deleting a user makes SQLite look up every row referencing it. These columns had no index
+-- leading with them, so each deletion scanned the whole table; the sweep deletes many users.
+CREATE INDEX friendships_friend ON friendships (friend_id);
+CREATE INDEX friend_requests_from ON friend_requests (from_user_id);
+CREATE INDEX friend_requests_to ON friend_requests (to_user_id);
+CREATE INDEX chat_groups_owner ON chat_groups (owner_id);
+CREATE INDEX direct_conversations_peer ON direct_conversations (peer_id);
+)sql";
+
+constexpr std::array<migration, 5> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
     {4, "user suspension", v4_user_suspension},
+    {5, "guest expiry", v5_guest_expiry},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
+#include <monochat/bus/delivery_guard.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/live_config.hpp>
@@ -17,8 +18,9 @@ namespace net = boost::asio;
 
 struct fanout_worker::impl {
     impl(bus::message_bus& b, storage::social_store& s, const infra::live_config& l,
-         infra::metrics_registry& m)
+         infra::metrics_registry& m, bus::delivery_guard* g)
         : bus(b),
+          guard(g),
           social(s),
           live(l),
           pool(1),
@@ -28,6 +30,7 @@ struct fanout_worker::impl {
                                "Committed messages whose delivery could not be queued.")) {}
 
     bus::message_bus& bus;
+    bus::delivery_guard* guard;
     storage::social_store& social;
     const infra::live_config& live;
     net::thread_pool pool;
@@ -46,11 +49,31 @@ struct fanout_worker::impl {
         return {};
     }
 
+    void report_lost(const std::string& conversation_id, std::vector<std::uint64_t> users,
+                     bool everyone) {
+        if (guard != nullptr) {
+            guard->report_lost({conversation_id, 0, std::move(users), everyone});
+        }
+    }
+
     void handle(const bus::envelope& e) {
+        // However the job ends, the router may route this conversation directly again: every
+        // shard that could be queued is on `downstream` by then. The key is the conversation
+        // id, also of a job that does not decode.
+        struct done_guard {
+            bus::delivery_guard* guard;
+            const std::string& conversation_id;
+            ~done_guard() {
+                if (guard != nullptr) {
+                    guard->fanout_done(conversation_id);
+                }
+            }
+        } done{guard, e.key};
         const std::string& payload = *e.payload;
         auto job = bus::decode_fanout_job(payload);
         if (!job) {
             infra::log::error("task", "dropping a malformed fan-out job");
+            report_lost(e.key, {}, true);
             return;
         }
         jobs.inc();
@@ -73,6 +96,8 @@ struct fanout_worker::impl {
             if (!ids) {
                 infra::log::error("task", "cannot read a fan-out shard",
                                   {{"conversation", job->conversation_id}, {"error", ids.error().message}});
+                // The members past `after` are unknown: every session may have missed it.
+                report_lost(job->conversation_id, {}, true);
                 return;
             }
             if (ids->empty()) {
@@ -94,11 +119,14 @@ struct fanout_worker::impl {
                                {"recipients", d.user_ids.size()}});
             auto st = bus.publish(bus::downstream_topic, job->conversation_id,
                                   std::make_shared<const std::string>(bus::encode_delivery(d)), hdrs,
-                                  std::chrono::milliseconds(10000));
+                                  std::chrono::milliseconds(live.get()->fanout.publish_wait_ms));
             if (!st) {
                 failed.inc();
                 infra::log::error("task", "a fan-out shard could not be queued",
                                   {{"conversation", job->conversation_id}, {"error", st.error().message}});
+                // Before the next shard and the conversation's next job: these members' sessions
+                // close before anything later can be pushed to them.
+                report_lost(job->conversation_id, std::move(d.user_ids), false);
             }
             shards.inc();
             if (last) {
@@ -109,13 +137,15 @@ struct fanout_worker::impl {
 };
 
 fanout_worker::fanout_worker(bus::message_bus& bus, storage::social_store& social,
-                             const infra::live_config& live, infra::metrics_registry& metrics)
-    : impl_(std::make_unique<impl>(bus, social, live, metrics)) {}
+                             const infra::live_config& live, infra::metrics_registry& metrics,
+                             bus::delivery_guard* guard)
+    : impl_(std::make_unique<impl>(bus, social, live, metrics, guard)) {}
 
 fanout_worker::~fanout_worker() { stop(); }
 
 status fanout_worker::start() {
-    impl_->bus.declare(bus::fanout_topic, {2, 65536});
+    impl_->bus.declare(bus::fanout_topic,
+                       {2, static_cast<std::size_t>(impl_->live.get()->fanout.queue_capacity)});
     auto sub = impl_->bus.subscribe(bus::fanout_topic, "fanout",
                                     [this](const bus::envelope& e) { impl_->handle(e); });
     if (!sub) {

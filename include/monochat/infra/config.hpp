@@ -134,6 +134,13 @@ struct limits_options {
 struct fanout_options {
     std::int64_t large_group_threshold = 500;
     std::int64_t shard_size = 500;
+    // How long the delivery path (router, fan-out workers) waits for room in a full internal
+    // queue before it gives up on a push and closes the sessions that miss it with 4009.
+    // Default: 10000.
+    std::int64_t publish_wait_ms = 10000;
+    // Messages each partition of an internal delivery queue (persisted, fanout, downstream)
+    // holds per consumer. Default: 65536.
+    std::int64_t queue_capacity = 65536;
 };
 
 struct search_options {
@@ -169,6 +176,15 @@ struct auth_options {
     // The only admins there are: no account is an admin by being the first. Live: a reload
     // changes who is admin at once. Guests never are. Default: empty (no admin).
     std::vector<std::string> admins;
+    // A guest with no live connection and no authenticated request for this long is purged:
+    // its tokens, read state and presence go, its messages stay and show as "Deleted user".
+    // Default: 7 days.
+    std::int64_t guest_ttl_s = 7LL * 24 * 3600;
+    // How often expired tokens and idle guests are purged. Default: 3600.
+    std::int64_t sweep_interval_s = 3600;
+    // Most tokens or guests purged by one write, so that a sweep never holds the SQLite writer
+    // long. Default: 100.
+    std::int64_t sweep_batch = 100;
 };
 
 struct admin_options {

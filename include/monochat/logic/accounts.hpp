@@ -18,6 +18,12 @@
 // timer, no thread is held), and at `auth.login_max_failures` the key is refused with
 // rate_limited for `auth.login_lockout_s`.
 //
+// Expiry: sweep() purges expired tokens and guests idle longer than `auth.guest_ttl_s`, in
+// writes of at most `auth.sweep_batch` rows. A guest is idle when it has no live connection and
+// made no authenticated request for that long; authenticate() records a guest's activity in
+// the store at most every quarter of the TTL (one write per guest per period, not per request).
+// A purged guest's messages stay; get_user then answers it as a deleted user.
+//
 // Thread-safety: every member may be called from any thread. Awaitables resume on the awaiting
 // coroutine's executor.
 
@@ -47,6 +53,12 @@ struct admin_user_info {
     bool suspended = false;
     bool admin = false;
     std::int64_t created_ms = 0;
+};
+
+// What one sweep removed.
+struct sweep_result {
+    std::uint64_t tokens = 0;
+    std::uint64_t guests = 0;
 };
 
 struct accounts_options {
@@ -95,7 +107,8 @@ public:
 
     // Errors: unauthenticated (the user is gone).
     virtual task<user_info> me(identity who) = 0;
-    // Any user, guests included, for any caller. Errors: not_found.
+    // Any user, guests included, for any caller; a purged guest as a deleted user
+    // (user_info::deleted). Errors: not_found.
     virtual task<user_info> get_user(identity who, std::uint64_t user_id) = 0;
     // Registered users whose username starts with `prefix` (ASCII letters folded to lower
     // case), ascending by username, at most `limit`. Errors: forbidden (guest caller),
@@ -117,6 +130,14 @@ public:
     // Deletes the user with its tokens, friendships, memberships and read state; messages stay
     // in the log. Errors: not_found, conflict (the user owns a group).
     virtual task<void> delete_user(std::uint64_t user_id) = 0;
+
+    // ---- expiry ----
+
+    // Deletes expired tokens, then purges idle guests (tokens, read state and sessions go; the
+    // token cache forgets them), each in writes of `auth.sweep_batch`. Called on a timer by the
+    // composition root; the work runs on the store's threads. Errors: unavailable (storage;
+    // what was purged before the error stays purged).
+    virtual task<sweep_result> sweep() = 0;
 };
 
 // The service; starts its hashing threads (joined on destruction) and computes the dummy hash

@@ -34,8 +34,9 @@ class message_log;
 class social_store;
 }  // namespace monochat::storage
 namespace monochat::bus {
+class delivery_guard;
 class message_bus;
-}
+}  // namespace monochat::bus
 
 namespace monochat::logic {
 
@@ -160,6 +161,12 @@ struct messaging_dependencies {
     const infra::clock& clock;
     infra::id_generator& ids;
     infra::metrics_registry& metrics;
+    // Shared with the fan-out worker (bus/delivery_guard.hpp): keeps a conversation's pushes in
+    // order across the direct and the fan-out path and reports pushes that could not be queued.
+    // Null: the service keeps one of its own that no fan-out worker clears, so a conversation
+    // once fanned out keeps the fan-out path (order holds, at one more hop) and lost pushes are
+    // only logged: for tests without task or gateway. Production passes the worker's guard.
+    bus::delivery_guard* guard = nullptr;
 };
 
 std::unique_ptr<messaging_service> make_messaging_service(messaging_dependencies deps);

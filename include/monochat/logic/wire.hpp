@@ -18,6 +18,8 @@ struct user_info {
     std::string display_name;
     bool guest = false;
     bool online = false;
+    // A purged user: written as {"user_id", "deleted": true, "display_name": "Deleted user"}.
+    bool deleted = false;
 };
 
 // {"request_id", "from_user_id", "to_user_id", "note", "status", "ts"}

@@ -196,8 +196,9 @@ public:
     virtual task<void> delete_token(std::string token_hash) = 0;
     // Returns how many were deleted (0 is not an error).
     virtual task<std::uint64_t> delete_user_tokens(std::uint64_t user_id) = 0;
-    // Deletes every token with expires_ms <= now_ms; returns how many.
-    virtual task<std::uint64_t> delete_expired_tokens(std::int64_t now_ms) = 0;
+    // Deletes at most `limit` tokens with expires_ms <= now_ms (one short write; the sweep
+    // calls it until it answers less than `limit`); returns how many.
+    virtual task<std::uint64_t> delete_expired_tokens(std::int64_t now_ms, std::size_t limit) = 0;
 
     // ---- friends ----
 
@@ -331,6 +332,23 @@ public:
     // Deletes the user; tokens, friendships, friend requests, memberships and read state go
     // with it (member counts follow). Errors: not_found, conflict (the user owns a group).
     virtual task<void> delete_user(std::uint64_t user_id) = 0;
+
+    // ---- guest expiry ----
+
+    // Records activity: the user's last-seen time becomes `now_ms` unless it is later already.
+    // A user starts out seen at its creation. Errors: none for an unknown user (nothing to do).
+    virtual task<void> touch_user(std::uint64_t user_id, std::int64_t now_ms) = 0;
+    // Guests last seen before `seen_before_ms`, least recently seen first, at most `limit`.
+    virtual task<std::vector<std::uint64_t>> idle_guests(std::int64_t seen_before_ms,
+                                                         std::size_t limit) = 0;
+    // Deletes those of `user_ids` that are still guests last seen before `seen_before_ms` (a
+    // guest touched since it was listed stays), like delete_user, and remembers each as a
+    // deleted user; answers the ids deleted. One write: pass at most a sweep batch.
+    virtual task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
+                                                          std::int64_t seen_before_ms,
+                                                          std::int64_t now_ms) = 0;
+    // Whether `user_id` belonged to a user that was purged (its messages remain).
+    virtual task<bool> is_deleted_user(std::uint64_t user_id) = 0;
 
     // ---- operations ----
 

@@ -163,7 +163,7 @@ TEST_CASE_METHOD(people, "expired tokens are returned by lookup and removed by t
     value_of(run(store->create_token({"old", alice, t0, t0 + 10})));
     value_of(run(store->create_token({"new", alice, t0, t0 + 1000})));
     CHECK(value_of(run(store->lookup_token("old"))).expires_ms == t0 + 10);
-    CHECK(value_of(run(store->delete_expired_tokens(t0 + 10))) == 1);
+    CHECK(value_of(run(store->delete_expired_tokens(t0 + 10, no_limit))) == 1);
     CHECK(error_of(run(store->lookup_token("old"))) == errc::not_found);
     CHECK(value_of(run(store->lookup_token("new"))).user_id == alice);
 }
