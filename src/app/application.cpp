@@ -536,6 +536,10 @@ int backup(const infra::config& cfg, const std::string& dir) {
     }
     infra::system_clock clock;
     infra::metrics_registry metrics;
+    // Declared before the stores so that it outlives them: the SQLite thread that completes
+    // backup_to may still be waking this context after run() returned, until the stores join
+    // their threads (ThreadSanitizer saw the context destroyed under it).
+    net::io_context ioc;
     // Opening takes the data directory's locks: a running server makes this fail, and the
     // message says so (a running server is backed up through its admin API instead).
     auto st = open_stores(cfg, clock, metrics);
@@ -555,7 +559,6 @@ int backup(const infra::config& cfg, const std::string& dir) {
         std::fprintf(stderr, "monochat: backup: %s\n", cp.error().message.c_str());
         return 1;
     }
-    net::io_context ioc;
     status social_status;
     net::co_spawn(ioc, st->social->backup_to((fs::path(dir) / "monochat.db").string()),
                   [&](std::exception_ptr e, status r) {
