@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "logic/utf8.hpp"
+
 namespace monochat::logic {
 
 namespace {
@@ -59,48 +61,16 @@ bool is_pictographic(char32_t c) {
 
 bool is_keycap_base(char32_t c) { return (c >= U'0' && c <= U'9') || c == U'#' || c == U'*'; }
 
-// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+// Strict UTF-8 (utf8.hpp), as code points.
 std::optional<std::vector<char32_t>> decode(std::string_view s) {
     std::vector<char32_t> out;
     std::size_t i = 0;
     while (i < s.size()) {
-        const auto b0 = static_cast<unsigned char>(s[i]);
-        std::size_t n = 0;
-        char32_t c = 0;
-        char32_t lowest = 0;
-        if (b0 < 0x80) {
-            n = 1;
-            c = b0;
-        } else if ((b0 & 0xE0) == 0xC0) {
-            n = 2;
-            c = b0 & 0x1F;
-            lowest = 0x80;
-        } else if ((b0 & 0xF0) == 0xE0) {
-            n = 3;
-            c = b0 & 0x0F;
-            lowest = 0x800;
-        } else if ((b0 & 0xF8) == 0xF0) {
-            n = 4;
-            c = b0 & 0x07;
-            lowest = 0x10000;
-        } else {
+        const long c = next_code_point(s, i);
+        if (c < 0) {
             return std::nullopt;
         }
-        if (i + n > s.size()) {
-            return std::nullopt;
-        }
-        for (std::size_t k = 1; k < n; ++k) {
-            const auto b = static_cast<unsigned char>(s[i + k]);
-            if ((b & 0xC0) != 0x80) {
-                return std::nullopt;
-            }
-            c = (c << 6) | (b & 0x3F);
-        }
-        if (c < lowest || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-            return std::nullopt;
-        }
-        out.push_back(c);
-        i += n;
+        out.push_back(static_cast<char32_t>(c));
     }
     return out;
 }
