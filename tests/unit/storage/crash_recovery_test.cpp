@@ -37,6 +37,8 @@
 
 extern char** environ;
 
+#include "unit/storage/message_log_test_support.hpp"
+
 namespace {
 
 namespace net = boost::asio;
@@ -63,19 +65,7 @@ struct crash_dir {
     }
 };
 
-// Runs one awaitable to completion. The io_context lives as long as the thread: a pool thread
-// that has just posted a completion may still be inside the io_context's wake-up call when
-// run() returns, so a per-call io_context would be destroyed under it.
-template <class T>
-T run(net::awaitable<T> op) {
-    thread_local net::io_context ioc;
-    ioc.restart();
-    std::optional<T> out;
-    net::co_spawn(
-        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); }, net::detached);
-    ioc.run();
-    return std::move(*out);
-}
+using test::run;
 
 message_log_options crash_options(const std::string& path) {
     message_log_options o;

@@ -28,6 +28,8 @@
 
 #include "storage/message_log_faults.hpp"
 
+#include "unit/storage/message_log_test_support.hpp"
+
 namespace {
 
 namespace net = boost::asio;
@@ -35,37 +37,12 @@ namespace fs = std::filesystem;
 using namespace monochat;
 using namespace monochat::storage;
 
-// A fresh directory per test, removed afterwards (rocksdb DBTestBase, duckdb TestCreatePath).
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               fmt::format("monochat-message-log-{}-{}", ::getpid(), counter.fetch_add(1));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
+// A scratch directory named for this suite.
+struct temp_dir : test::scratch_dir {
+    temp_dir() : test::scratch_dir("message-log") {}
 };
 
-// Runs one awaitable to completion. The io_context lives as long as the thread: a pool thread
-// that has just posted a completion may still be inside the io_context's wake-up call when
-// run() returns, so a per-call io_context would be destroyed under it.
-template <class T>
-T run(net::awaitable<T> op) {
-    thread_local net::io_context ioc;
-    ioc.restart();
-    std::optional<T> out;
-    net::co_spawn(
-        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); }, net::detached);
-    ioc.run();
-    return std::move(*out);
-}
+using test::run;
 
 // Holds the writer inside the commit listener of one batch, so that appends queued meanwhile
 // are taken as ONE group when it is released.

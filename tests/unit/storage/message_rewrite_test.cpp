@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "unit/storage/message_log_test_support.hpp"
+
 namespace {
 
 namespace net = boost::asio;
@@ -27,31 +29,12 @@ namespace fs = std::filesystem;
 using namespace monochat;
 using namespace monochat::storage;
 
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               fmt::format("monochat-rewrite-{}-{}", ::getpid(), counter.fetch_add(1));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+// A scratch directory named for this suite.
+struct scratch_dir : test::scratch_dir {
+    scratch_dir() : test::scratch_dir("rewrite") {}
 };
 
-template <class T>
-T run(net::awaitable<T> op) {
-    thread_local net::io_context ioc;
-    ioc.restart();
-    std::optional<T> out;
-    net::co_spawn(
-        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); }, net::detached);
-    ioc.run();
-    return std::move(*out);
-}
+using test::run;
 
 append_request text(const std::string& cmid, const std::string& body) {
     append_request a;

@@ -27,6 +27,8 @@
 #include "storage/message_codec.hpp"
 #include "storage/reaction_index.hpp"
 
+#include "unit/storage/message_log_test_support.hpp"
+
 namespace {
 
 namespace net = boost::asio;
@@ -34,33 +36,12 @@ namespace fs = std::filesystem;
 using namespace monochat;
 using namespace monochat::storage;
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               fmt::format("monochat-reactions-{}-{}", ::getpid(), counter.fetch_add(1));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
+// A scratch directory named for this suite.
+struct temp_dir : test::scratch_dir {
+    temp_dir() : test::scratch_dir("reactions") {}
 };
 
-template <class T>
-T run(net::awaitable<T> op) {
-    thread_local net::io_context ioc;
-    ioc.restart();
-    std::optional<T> out;
-    net::co_spawn(
-        ioc, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(op)); }, net::detached);
-    ioc.run();
-    return std::move(*out);
-}
+using test::run;
 
 struct memory_engine {
     static constexpr bool durable = false;
