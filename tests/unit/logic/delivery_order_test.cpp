@@ -132,6 +132,10 @@ TEST_CASE("a message that cannot be queued for gateway closes its recipients' se
     const auto reports = lost.wait_for_one();
     stalled.open();
     messaging->stop();
+    // As the server does: the stores' threads are joined before the service (and its thread
+    // pool) goes, or a store thread may still be waking the pool as it is destroyed (TSan).
+    w.log->close();
+    w.store.reset();
     gateway.reset();
     bus->shutdown();
 
@@ -210,6 +214,10 @@ TEST_CASE("a group that drops to the fan-out threshold keeps its pushes in seq o
     CHECK(jobs.load() == 2);
 
     messaging->stop();
+    // As the server does: the stores' threads are joined before the service (and its thread
+    // pool) goes, or a store thread may still be waking the pool as it is destroyed (TSan).
+    w.log->close();
+    w.store.reset();
     fanout.reset();
     observer.reset();
 }

@@ -26,7 +26,13 @@ struct messaging_world : test::world {
     int cmid = 0;
 
     explicit messaging_world(infra::config cfg = test::test_config()) : test::world(std::move(cfg)) {}
-    ~messaging_world() { messaging->stop(); }
+    // As the server does: the stores' threads are joined before the service (and its thread
+    // pool) goes, or a store thread may still be waking the pool as it is destroyed (TSan).
+    ~messaging_world() {
+        messaging->stop();
+        log->close();
+        store.reset();
+    }
 
     result<send_result> send(message_body body, bool as_admin = false) {
         send_request r;
