@@ -27,6 +27,27 @@ result<std::optional<std::uint64_t>> optional_seq(const http_request& req, std::
     return std::optional<std::uint64_t>{n};
 }
 
+// The `{seq}` of a path, a decimal message seq.
+result<std::uint64_t> path_seq(const http_request& req) {
+    const auto text = req.param("seq");
+    std::uint64_t seq = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, seq);
+    if (ec != std::errc{} || ptr != end) {
+        return make_error(errc::invalid_argument, "seq must be a number");
+    }
+    return seq;
+}
+
+// User ids as the protocol writes them: decimal strings.
+json id_strings(const std::vector<std::uint64_t>& ids) {
+    json out = json::array();
+    for (const auto id : ids) {
+        out.push_back(std::to_string(id));
+    }
+    return out;
+}
+
 std::string page_json(const logic::history_page& page) {
     std::string out = R"({"messages":[)";
     for (std::size_t i = 0; i < page.messages.size(); ++i) {
@@ -129,27 +150,22 @@ void add_message_routes(router& routes, authenticator authenticate,
                    if (!who) {
                        co_return error_response(who.error());
                    }
-                   const auto seq_text = req.param("seq");
-                   std::uint64_t seq = 0;
-                   const auto* end = seq_text.data() + seq_text.size();
-                   const auto [ptr, ec] = std::from_chars(seq_text.data(), end, seq);
-                   if (ec != std::errc{} || ptr != end) {
-                       co_return error_response(make_error(errc::invalid_argument, "seq must be a number"));
+                   auto seq = path_seq(req);
+                   if (!seq) {
+                       co_return error_response(seq.error());
                    }
                    auto limit = ws_frames::parse_limit(req.query_param("limit"));
                    if (!limit) {
                        co_return error_response(limit.error());
                    }
-                   auto r = co_await messaging.readers(*who, std::string(req.param("cid")), seq, *limit);
+                   auto r = co_await messaging.readers(*who, std::string(req.param("cid")), *seq, *limit);
                    if (!r) {
                        co_return error_response(r.error());
                    }
-                   json ids = json::array();
-                   for (auto id : r->read_by) {
-                       ids.push_back(std::to_string(id));
-                   }
-                   co_return http_response::json(
-                       200, json{{"read_by", ids}, {"read_count", r->read_count}, {"member_count", r->member_count}}.dump());
+                   co_return http_response::json(200, json{{"read_by", id_strings(r->read_by)},
+                                                           {"read_count", r->read_count},
+                                                           {"member_count", r->member_count}}
+                                                          .dump());
                });
 
     routes.add(http_method::get, "/api/v1/conversations/{cid}/messages/{seq}/reactions",
@@ -158,12 +174,9 @@ void add_message_routes(router& routes, authenticator authenticate,
                    if (!who) {
                        co_return error_response(who.error());
                    }
-                   const auto seq_text = req.param("seq");
-                   std::uint64_t seq = 0;
-                   const auto* end = seq_text.data() + seq_text.size();
-                   const auto [ptr, ec] = std::from_chars(seq_text.data(), end, seq);
-                   if (ec != std::errc{} || ptr != end) {
-                       co_return error_response(make_error(errc::invalid_argument, "seq must be a number"));
+                   auto seq = path_seq(req);
+                   if (!seq) {
+                       co_return error_response(seq.error());
                    }
                    const auto emoji = req.query_param("emoji");
                    if (!emoji || emoji->empty()) {
@@ -179,7 +192,7 @@ void add_message_routes(router& routes, authenticator authenticate,
                    }
                    logic::reaction_users_request r;
                    r.conversation_id = std::string(req.param("cid"));
-                   r.seq = seq;
+                   r.seq = *seq;
                    r.emoji = std::string(*emoji);
                    r.after_user_id = after->value_or(0);
                    r.limit = *limit;
@@ -187,12 +200,9 @@ void add_message_routes(router& routes, authenticator authenticate,
                    if (!page) {
                        co_return error_response(page.error());
                    }
-                   json users = json::array();
-                   for (auto id : page->user_ids) {
-                       users.push_back(std::to_string(id));
-                   }
                    json next = page->next ? json(std::to_string(*page->next)) : json(nullptr);
-                   co_return http_response::json(200, json{{"users", users}, {"next", next}}.dump());
+                   co_return http_response::json(
+                       200, json{{"users", id_strings(page->user_ids)}, {"next", next}}.dump());
                });
 
     routes.add(http_method::get, "/api/v1/conversations/{cid}/online",
