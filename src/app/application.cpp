@@ -18,6 +18,7 @@
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/gateway/admin_routes.hpp>
 #include <monochat/gateway/connection_registry.hpp>
+#include <monochat/gateway/downstream_consumer.hpp>
 #include <monochat/gateway/http_server.hpp>
 #include <monochat/gateway/message_routes.hpp>
 #include <monochat/gateway/ops_routes.hpp>
@@ -63,6 +64,8 @@ struct stores {
     std::unique_ptr<storage::message_log> log;
     std::unique_ptr<storage::social_store> social;
     std::unique_ptr<storage::search_index> search;
+    storage::sent_recorder* sent = nullptr;        // owned by `social`
+    storage::member_snapshots* members = nullptr;  // owned by `social`
 };
 
 std::filesystem::path messages_path(const infra::config& cfg) {
@@ -110,9 +113,23 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     if (!social) {
         return social.error();
     }
+    // A send's own read position and a new direct chat's listing reach SQLite in batches, off
+    // the send path; reads of read state wait for them (read_state_buffer.cpp).
+    storage::read_state_buffer_options ropts;
+    ropts.flush_delay = std::chrono::milliseconds(cfg.storage.read_state_flush_ms);
+    auto buffered = storage::make_read_state_buffer(std::move(*social), *s.log, ropts, metrics);
+    if (!buffered) {
+        return buffered.error();
+    }
+    s.sent = buffered->recorder;
     // Sends check membership and route by it on every group message: hot groups' members
     // are served from a bounded cache that membership changes evict.
-    s.social = storage::make_membership_cache(std::move(*social), {}, metrics);
+    s.social = storage::make_membership_cache(std::move(buffered->store), {}, metrics, &s.members);
+    // A direct chat's send checks both users and their friendship: from memory as well.
+    storage::directory_cache_options dopts;
+    dopts.max_users = static_cast<std::size_t>(cfg.storage.cache_users);
+    dopts.max_friendships = static_cast<std::size_t>(cfg.storage.cache_friendships);
+    s.social = storage::make_directory_cache(std::move(s.social), dopts, metrics);
     storage::sqlite_search_index_options xopts;
     xopts.path = search_path(cfg).string();
     if (cfg.storage.engine == "memory") {
@@ -188,7 +205,8 @@ public:
         access_ = std::make_unique<logic::access_control>(*stores_.social, live_);
         messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
                                                     registry_, live_, clock_, ids_, metrics_,
-                                                    &delivery_guard_});
+                                                    &delivery_guard_, stores_.sent,
+                                                    &downstream_consumer_, stores_.members});
         messaging_->start();
 
         // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
@@ -218,18 +236,19 @@ public:
 
         // Task.
         fanout_ = std::make_unique<task::fanout_worker>(*bus_, *stores_.social, live_, metrics_,
-                                                        &delivery_guard_);
+                                                        &delivery_guard_, &downstream_consumer_,
+                                                        stores_.members);
         if (auto st = fanout_->start(); !st) {
             infra::log::error("app", "cannot start fan-out", {{"error", st.error().message}});
             return 1;
         }
 
-        // Search: the indexer follows `persisted` (declared by messaging) and the log.
+        // Search: the indexer takes every commit of the log, off the send path.
         task::search_indexer_options indexer_opts;
         indexer_opts.max_batch = static_cast<std::size_t>(cfg_.search.max_batch);
         indexer_opts.batch_delay = std::chrono::milliseconds(cfg_.search.batch_delay_ms);
-        indexer_ = std::make_unique<task::search_indexer>(*bus_, *stores_.log, *stores_.search,
-                                                          clock_, metrics_, indexer_opts);
+        indexer_ = std::make_unique<task::search_indexer>(*stores_.log, *stores_.search, clock_,
+                                                          metrics_, indexer_opts);
         if (auto st = indexer_->start(); !st) {
             infra::log::error("app", "cannot start the search indexer", {{"error", st.error().message}});
             return 1;
@@ -281,7 +300,7 @@ public:
                                                       trace = value;
                                                   }
                                               }
-                                              ws_->deliver(*e.payload, trace);
+                                              downstream_consumer_.deliver(*e.payload, trace);
                                           });
         if (!downstream) {
             infra::log::error("app", "cannot subscribe gateway", {{"error", downstream.error().message}});
@@ -479,6 +498,8 @@ private:
     stores stores_;
     // Sessions are registered here; logic reads it as its presence_view.
     gateway::connection_registry registry_;
+    // Where logic's router and task's fan-out worker push committed messages.
+    gateway::downstream_consumer downstream_consumer_{registry_, metrics_};
     std::unique_ptr<bus::message_bus> bus_;
     // Shared by the router (logic) and the fan-out worker (task); outlives both.
     bus::delivery_guard delivery_guard_;

@@ -78,33 +78,6 @@ result<delivery> decode_delivery(std::string_view in) {
     return d;
 }
 
-std::string encode_message_event(const message_event& e) {
-    std::string out;
-    out.reserve(64 + e.conversation_id.size() + e.client_msg_id.size() + e.body.size() + e.state.size());
-    put(out, e.seq);
-    put(out, e.message_id);
-    put(out, e.sender_id);
-    put(out, e.ts_ms);
-    put(out, e.target_seq);
-    put(out, e.origin_session);
-    put_bytes(out, e.conversation_id);
-    put_bytes(out, e.client_msg_id);
-    put_bytes(out, e.body);
-    put_bytes(out, e.state);
-    return out;
-}
-
-result<message_event> decode_message_event(std::string_view in) {
-    message_event e;
-    if (!get(in, e.seq) || !get(in, e.message_id) || !get(in, e.sender_id) || !get(in, e.ts_ms) ||
-        !get(in, e.target_seq) || !get(in, e.origin_session) || !get_bytes(in, e.conversation_id) ||
-        !get_bytes(in, e.client_msg_id) || !get_bytes(in, e.body) || !get_bytes(in, e.state) ||
-        !in.empty()) {
-        return malformed("message event");
-    }
-    return e;
-}
-
 std::string encode_fanout_job(const fanout_job& j) {
     std::string out;
     out.reserve(24 + j.conversation_id.size() + j.frame.size());

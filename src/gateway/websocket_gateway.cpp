@@ -21,7 +21,6 @@
 #include <monochat/infra/config.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
-#include <monochat/logic/delivery.hpp>
 #include <monochat/logic/messaging.hpp>
 #include <nlohmann/json.hpp>
 
@@ -104,8 +103,6 @@ std::vector<std::string> ws_limits::allowed_origins() const {
 struct ws_metrics {
     explicit ws_metrics(infra::metrics_registry& m)
         : connections(m.get_gauge("monochat_connections", "Open WebSocket connections.")),
-          delivered(m.get_counter("monochat_messages_delivered_total",
-                                  "Message pushes queued on WebSocket connections.")),
           dropped(m.get_counter("monochat_push_dropped_total",
                                 "Connections closed because their outgoing queue overflowed.")),
           frames_in(m.get_counter("monochat_ws_frames_received_total", "Client frames received.")),
@@ -130,7 +127,6 @@ struct ws_metrics {
           outbox_depth(m.get_gauge("monochat_queue_depth", "Messages waiting in an internal queue.",
                                    {{"queue", "ws_outbox"}})) {}
     infra::gauge& connections;
-    infra::counter& delivered;
     infra::counter& dropped;
     infra::counter& frames_in;
     infra::counter& frames_out;
@@ -734,51 +730,6 @@ websocket_gateway::~websocket_gateway() = default;
 
 upgrade_handler websocket_gateway::handler() {
     return [impl = impl_](std::unique_ptr<upgrade_request> up) { impl->start(std::move(up)); };
-}
-
-void websocket_gateway::deliver(std::string_view payload, std::string_view trace_id) {
-    auto d = logic::decode_delivery(payload);
-    if (!d) {
-        infra::log::error("gateway", "dropping a malformed delivery");
-        return;
-    }
-    auto& registry = impl_->registry;
-    switch (d->kind) {
-        case logic::delivery_kind::frame: {
-            const auto frame = std::make_shared<const std::string>(std::move(d->frame));
-            std::size_t n = 0;
-            for (auto user : d->user_ids) {
-                if (user != d->exclude_user) {
-                    n += registry.push_to_user(user, frame, d->exclude_session, d->message_id);
-                }
-            }
-            if (d->is_message) {
-                impl_->metrics.delivered.inc(n);
-                if (!trace_id.empty()) {
-                    infra::log::debug("gateway", "message queued on connections",
-                                      {{"trace", trace_id}, {"sessions", n}});
-                }
-            }
-            return;
-        }
-        case logic::delivery_kind::world: {
-            const auto frame = std::make_shared<const std::string>(std::move(d->frame));
-            const auto n = registry.push_to_world(frame, d->exclude_session, d->exclude_user,
-                                                  d->message_id);
-            if (d->is_message) {
-                impl_->metrics.delivered.inc(n);
-            }
-            return;
-        }
-        case logic::delivery_kind::close_token:
-            registry.close_token(d->frame, d->close_code, "token revoked");
-            return;
-        case logic::delivery_kind::close_user:
-            for (auto user : d->user_ids) {
-                registry.close_user(user, d->close_code, "closed by the server");
-            }
-            return;
-    }
 }
 
 void websocket_gateway::close_all(std::uint16_t code) {

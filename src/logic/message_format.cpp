@@ -13,6 +13,16 @@ using json = nlohmann::json;
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 }  // namespace
 
+std::string push_message_frame(const storage::stored_message& m) {
+    std::string body = message_json(m);
+    std::string out;
+    out.reserve(body.size() + 32);
+    out += R"({"type":"message","message":)";
+    out += body;
+    out += '}';
+    return out;
+}
+
 std::string message_json(const storage::stored_message& m, const reaction_viewer* viewer) {
     // The body was validated as a JSON object when it was sent; a stored body that does not
     // parse (which would be a bug) is shown as an empty object rather than failing a read.

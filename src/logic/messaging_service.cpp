@@ -4,10 +4,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <functional>
 #include <monochat/bus/delivery_guard.hpp>
+#include <monochat/bus/delivery_sink.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/clock.hpp>
@@ -17,6 +17,7 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/access.hpp>
+#include <monochat/logic/delivery_router.hpp>
 #include <monochat/logic/message_format.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/social_store.hpp>
@@ -258,25 +259,6 @@ void remove_text(storage::stored_message& m) {
     m.state = dump(state);
 }
 
-bus::message_event to_event(const storage::stored_message& m, std::uint64_t origin_session) {
-    return {m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_msg_id, m.ts_ms,
-            m.body, m.state, m.target_seq, origin_session};
-}
-
-storage::stored_message from_event(const bus::message_event& e) {
-    storage::stored_message m;
-    m.conversation_id = e.conversation_id;
-    m.seq = e.seq;
-    m.message_id = e.message_id;
-    m.sender_id = e.sender_id;
-    m.client_msg_id = e.client_msg_id;
-    m.ts_ms = e.ts_ms;
-    m.body = e.body;
-    m.state = e.state;
-    m.target_seq = e.target_seq;
-    return m;
-}
-
 send_result to_send_result(const storage::stored_message& m, bool duplicate) {
     send_result r;
     r.message_json = message_json(m);
@@ -304,8 +286,6 @@ public:
           ack_latency_(d.metrics.get_histogram("monochat_message_ack_latency_seconds",
                                                "From receiving a send to its acknowledgement.",
                                                infra::latency_buckets())),
-          publish_failed_(d.metrics.get_counter("monochat_publish_failed_total",
-                                                "Committed messages whose delivery could not be queued.")),
           own_guard_(d.guard != nullptr ? nullptr : std::make_unique<bus::delivery_guard>()),
           guard_(d.guard != nullptr ? *d.guard : *own_guard_) {}
 
@@ -313,27 +293,25 @@ public:
 
     void start() override {
         const auto capacity = static_cast<std::size_t>(d_.live.get()->fanout.queue_capacity);
-        d_.bus.declare(bus::persisted_topic, {4, capacity});
-        d_.bus.declare(bus::fanout_topic, {2, capacity});
+        // Typing, presence and the tests' topic sink.
         d_.bus.declare(bus::downstream_topic, {4, capacity});
-        // Runs on the storage writer thread, after the batch is durable, in commit order.
-        d_.log.set_commit_listener([this](const std::vector<storage::stored_message>& batch) {
-            for (const auto& m : batch) {
-                publish_committed(m);
+        if (d_.sink == nullptr) {
+            own_sink_ = bus::make_topic_sink(d_.bus, std::string(bus::downstream_topic),
+                                             [this] { return publish_wait(); });
+        }
+        router_ = std::make_unique<delivery_router>(delivery_router_dependencies{
+            d_.sink != nullptr ? *d_.sink : *own_sink_, d_.bus, guard_, d_.members, d_.live,
+            d_.metrics});
+        // Inline on the storage writer thread, after the batch is durable, in commit order.
+        d_.log.add_commit_listener([this](const storage::commit_event& e) {
+            if (!stopped_) {
+                router_->route(e);
             }
         });
-        auto sub = d_.bus.subscribe(bus::persisted_topic, "router",
-                                    [this](const bus::envelope& e) { route(*e.payload); });
-        if (sub) {
-            router_ = std::move(*sub);
-        }
     }
 
     void stop() override {
         stopped_ = true;
-        if (router_) {
-            router_->stop();
-        }
         pool_.join();
     }
 
@@ -418,6 +396,9 @@ public:
         a.ts_ms = rules ? rules->now_ms : d_.clock.now_ms();
         a.body = std::move(body->json);
         a.target_seq = body->target_seq;
+        a.record_sent = true;
+        a.origin = req.session_id;  // the router's: this session gets the ack, not a push
+        a.direct_peer = direct_peer_of(req.who, *conv);
         if (rules) {
             if (req.body.type == "edit") {
                 a.update_target_at = std::move(*rules);
@@ -447,11 +428,7 @@ public:
             traces.begin(message_id, req.trace_id, conv->id);
             traces.add(message_id, infra::trace_stage::received, req.who.user_id);
         }
-        remember_origin(message_id, req.session_id);
         auto r = co_await append_then_release(std::move(a), turn);
-        if (!r || r->duplicate) {
-            forget_origin(message_id);
-        }
         if (!r) {
             co_return r.error();
         }
@@ -463,7 +440,7 @@ public:
         sent_.inc();
         ack_latency_.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        co_await record_own_send(req.who, *conv, r->message);
+        co_await record_own_send(r->message, direct_peer_of(req.who, *conv));
         after_send(req.who, *conv, r->message, req.body);
         infra::log::debug("logic", "message stored",
                           {{"trace", req.trace_id}, {"conversation", conv->id},
@@ -756,44 +733,37 @@ private:
         }
     }
 
-    void remember_origin(std::uint64_t message_id, std::uint64_t session) {
-        std::lock_guard lock(origin_mutex_);
-        origins_[message_id] = session;
-    }
-    void forget_origin(std::uint64_t message_id) {
-        std::lock_guard lock(origin_mutex_);
-        origins_.erase(message_id);
-    }
-    std::uint64_t take_origin(std::uint64_t message_id) {
-        std::lock_guard lock(origin_mutex_);
-        auto it = origins_.find(message_id);
-        if (it == origins_.end()) {
-            return 0;
+    // Before the ack (contract v1.1, "Read your writes"): the sender has read up to its own
+    // message, and a direct chat is in both users' lists from its first message. The log
+    // queued the record in the message's own write; the read-state buffer takes it in memory
+    // (no SQLite on the send path) and every read of read state waits for it, so once the
+    // client has the ack the conversation list, the read position and `readers` show the send.
+    net::awaitable<void> record_own_send(const storage::stored_message& m,
+                                         std::uint64_t direct_peer) {
+        storage::sent_record r{m.message_id, m.sender_id, m.conversation_id,
+                               m.seq,        m.ts_ms,     direct_peer};
+        if (d_.sent != nullptr) {
+            d_.sent->record(std::move(r));
+            co_return;
         }
-        const auto s = it->second;
-        origins_.erase(it);
-        return s;
+        std::vector<storage::sent_record> one{std::move(r)};
+        if (auto st = co_await d_.social.record_sent(std::move(one)); !st) {
+            // The message is stored and must be acked; the log keeps the record queued.
+            infra::log::warn("logic", "sender's read position not recorded",
+                             {{"conversation", m.conversation_id}, {"seq", m.seq},
+                              {"error", st.error().message}});
+        } else if (auto settled = d_.log.settle_sent({m.message_id}); !settled) {
+            infra::log::debug("logic", "sent record left queued",
+                              {{"error", settled.error().message}});
+        }
     }
 
-    // Before the ack (contract v1.1, "Read your writes"): the sender has read up to its own
-    // message, and a direct chat is in both users' lists from its first message. Once the
-    // client has the ack, the conversation list, the read position and `readers` show the send.
-    // A failed write is logged, not returned: the message is stored and must be acked.
-    net::awaitable<void> record_own_send(const identity& who, const conversation_ref& conv,
-                                         const storage::stored_message& m) {
-        auto read = co_await d_.social.set_read_position(who.user_id, conv.id, m.seq, m.ts_ms);
-        if (!read) {
-            infra::log::warn("logic", "sender's read position not recorded",
-                             {{"conversation", conv.id}, {"seq", m.seq}, {"error", read.error().message}});
+    // The other user of a direct chat; 0 elsewhere.
+    static std::uint64_t direct_peer_of(const identity& who, const conversation_ref& conv) {
+        if (conv.kind != conversation_kind::direct) {
+            return 0;
         }
-        if (conv.kind == conversation_kind::direct && first_direct_message(conv.id)) {
-            auto listed = co_await d_.social.record_direct_message(conv.low, conv.high, m.ts_ms);
-            if (!listed) {
-                forget_direct(conv.id);
-                infra::log::warn("logic", "direct chat not listed",
-                                 {{"conversation", conv.id}, {"error", listed.error().message}});
-            }
-        }
+        return who.user_id == conv.low ? conv.high : conv.low;
     }
 
     // After the ack: the users a text mentions get an unread mention, and a recall takes its
@@ -839,155 +809,9 @@ private:
             net::detached);
     }
 
-    // True the first time this process sees a direct conversation (bounded memory: the set is
-    // cleared when it grows large, which only costs a repeated idempotent write).
-    bool first_direct_message(const std::string& cid) {
-        std::lock_guard lock(direct_mutex_);
-        if (direct_seen_.size() > 100000) {
-            direct_seen_.clear();
-        }
-        return direct_seen_.insert(cid).second;
-    }
-    // A failed listing is tried again with the next message.
-    void forget_direct(const std::string& cid) {
-        std::lock_guard lock(direct_mutex_);
-        direct_seen_.erase(cid);
-    }
-
-    // On the storage writer thread, in commit order.
-    void publish_committed(const storage::stored_message& m) {
-        // Recorded here, before the message reaches the router, so that the trace shows
-        // `stored` ahead of `fanout` (the sender's coroutine may resume later than both).
-        if (auto& traces = infra::traces(); traces.enabled()) {
-            traces.add(m.message_id, infra::trace_stage::stored, m.seq);
-        }
-        const auto payload = std::make_shared<const std::string>(
-            bus::encode_message_event(to_event(m, take_origin(m.message_id))));
-        auto st =
-            d_.bus.publish(bus::persisted_topic, m.conversation_id, payload, {}, publish_wait());
-        if (!st) {
-            publish_failed_.inc();
-            infra::log::error("logic", "a committed message could not be queued for delivery",
-                              {{"conversation", m.conversation_id}, {"seq", m.seq},
-                               {"error", st.error().message}});
-            // The router never sees it: whoever could have been pushed it is closed now, before
-            // the conversation's next message is published (this thread commits in order). A
-            // group's members are not read here, on the storage writer: every session goes.
-            bus::lost_push lost{m.conversation_id, m.seq, {}, true};
-            if (const auto conv = parse_conversation_id(m.conversation_id);
-                conv && conv->kind == conversation_kind::direct) {
-                lost.user_ids = {conv->low, conv->high};
-                lost.everyone = false;
-            }
-            guard_.report_lost(lost);
-        }
-    }
-
     // How long a delivery waits for room in a full bus queue (fanout.publish_wait_ms).
     std::chrono::milliseconds publish_wait() const {
         return std::chrono::milliseconds(d_.live.get()->fanout.publish_wait_ms);
-    }
-
-    // On a bus consumer thread: decide who gets a committed message and queue it for gateway
-    // (small conversations) or task (large groups). Blocking reads are allowed here.
-    void route(const std::string& payload) {
-        auto ev = bus::decode_message_event(payload);
-        if (!ev) {
-            return;
-        }
-        const auto conv = parse_conversation_id(ev->conversation_id);
-        if (!conv) {
-            return;
-        }
-        std::string frame = R"({"type":"message","message":)" + message_json(from_event(*ev)) + "}";
-        auto& traces = infra::traces();
-        // The send path's trace id, carried on the bus headers to task and gateway.
-        const std::string trace_id = traces.trace_id_of(ev->message_id);
-        bus::delivery d;
-        d.is_message = true;
-        d.message_id = ev->message_id;
-        d.exclude_session = ev->origin_session;
-        switch (conv->kind) {
-            case conversation_kind::world: d.kind = bus::delivery_kind::world; break;
-            case conversation_kind::direct: d.user_ids = {conv->low, conv->high}; break;
-            case conversation_kind::group: {
-                const auto threshold =
-                    static_cast<std::size_t>(d_.live.get()->fanout.large_group_threshold);
-                auto ids = wait_for(d_.social.member_ids(conv->group_id, 0, threshold + 1));
-                if (!ids) {
-                    infra::log::error("logic", "cannot read group members",
-                                      {{"conversation", conv->id}, {"error", ids.error().message}});
-                    guard_.report_lost({conv->id, ev->seq, {}, true});
-                    return;
-                }
-                // While an earlier message of this conversation still waits in the fan-out
-                // queue, this one follows it there even if the group is small now: a direct
-                // delivery would overtake it (bus/delivery_guard.hpp).
-                if (ids->size() > threshold || guard_.fanout_pending(conv->id)) {
-                    bus::fanout_job job{conv->id, conv->group_id, ev->origin_session,
-                                        ev->message_id, std::move(frame)};
-                    if (traces.enabled()) {
-                        traces.add(ev->message_id, infra::trace_stage::fanout, 0, 1);
-                    }
-                    infra::log::debug("logic", "message handed to fan-out workers",
-                                      {{"trace", trace_id}, {"conversation", conv->id},
-                                       {"seq", ev->seq}});
-                    // Marked before the job can be consumed, so that the worker's fanout_done
-                    // never comes first.
-                    guard_.fanout_queued(conv->id);
-                    if (!publish_or_log(bus::fanout_topic, conv->id, bus::encode_fanout_job(job),
-                                        *ev, trace_id)) {
-                        guard_.fanout_done(conv->id);
-                        // Only the first threshold + 1 members are known here.
-                        guard_.report_lost({conv->id, ev->seq, {}, true});
-                    }
-                    return;
-                }
-                d.user_ids = std::move(*ids);
-                break;
-            }
-        }
-        d.frame = std::move(frame);
-        if (traces.enabled()) {
-            traces.add(ev->message_id, infra::trace_stage::fanout, d.user_ids.size(), 0);
-        }
-        infra::log::debug("logic", "message handed to gateway",
-                          {{"trace", trace_id}, {"conversation", conv->id}, {"seq", ev->seq},
-                           {"recipients", d.user_ids.size()}});
-        if (!publish_or_log(bus::downstream_topic, conv->id, bus::encode_delivery(d), *ev,
-                            trace_id)) {
-            guard_.report_lost({conv->id, ev->seq, std::move(d.user_ids),
-                                d.kind == bus::delivery_kind::world});
-        }
-    }
-
-    // False (logged and counted) when the payload could not be queued within publish_wait().
-    bool publish_or_log(std::string_view topic, const std::string& key, std::string bytes,
-                        const bus::message_event& ev, const std::string& trace_id) {
-        bus::headers hdrs;
-        if (!trace_id.empty()) {
-            hdrs.emplace_back("trace", trace_id);
-        }
-        auto st = d_.bus.publish(topic, key, std::make_shared<const std::string>(std::move(bytes)),
-                                 std::move(hdrs), publish_wait());
-        if (!st) {
-            publish_failed_.inc();
-            infra::log::error("logic", "a message could not be queued for delivery",
-                              {{"conversation", ev.conversation_id}, {"seq", ev.seq},
-                               {"error", st.error().message}});
-            return false;
-        }
-        return true;
-    }
-
-    // Runs an awaitable of the stores from a plain thread and waits for it.
-    template <class T>
-    T wait_for(net::awaitable<T> a) {
-        try {
-            return net::co_spawn(pool_, std::move(a), net::use_future).get();
-        } catch (const std::exception& e) {
-            return make_error(errc::internal, e.what());
-        }
     }
 
     messaging_dependencies d_;
@@ -999,16 +823,11 @@ private:
     infra::counter& duplicates_;
     infra::counter& rate_limited_;
     infra::histogram& ack_latency_;
-    infra::counter& publish_failed_;
     std::unique_ptr<bus::delivery_guard> own_guard_;
     bus::delivery_guard& guard_;
-    std::unique_ptr<bus::subscription> router_;
+    std::unique_ptr<bus::delivery_sink> own_sink_;
+    std::unique_ptr<delivery_router> router_;
     std::atomic<bool> stopped_{false};
-
-    std::mutex origin_mutex_;
-    std::unordered_map<std::uint64_t, std::uint64_t> origins_;
-    std::mutex direct_mutex_;
-    std::unordered_set<std::string> direct_seen_;
 };
 
 }  // namespace

@@ -297,6 +297,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     // message key.
     std::unordered_map<std::string, stored_message> touched;
     std::vector<std::string> new_order;
+    std::vector<std::uint64_t> new_origins;  // parallel to new_order
     std::unordered_set<std::string> updated_existing;
     // (conversation, seq) of messages rewritten for good by this group.
     std::vector<std::pair<std::string, std::uint64_t>> purged;
@@ -305,6 +306,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     // Batch-local heads; dropped if the write fails, which is how a failure consumes no seq.
     std::unordered_map<std::string, codec::conversation_head> working;
     std::vector<std::pair<std::string, codec::idempotency_record>> idempotency;
+    std::vector<sent_record> sent;
     index_overlay index(*this);
 
     for (std::size_t i = 0; i < group.size(); ++i) {
@@ -471,11 +473,17 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         record.written_at_ms = now_ms;
         idempotency.emplace_back(keys[i], std::move(record));
 
+        if (req.record_sent) {
+            sent.push_back(sent_record{msg.message_id, msg.sender_id, msg.conversation_id, msg.seq,
+                                       msg.ts_ms, req.direct_peer});
+        }
+
         std::string key = codec::message_key(msg.conversation_id, msg.seq);
         in_batch.emplace(keys[i], key);
         out.what = staged::kind::fresh;
         out.message_key = key;
         new_order.push_back(key);
+        new_origins.push_back(req.origin);
         touched.emplace(std::move(key), std::move(msg));
     }
 
@@ -492,6 +500,8 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     batch.idempotency = std::move(idempotency);
     batch.purged = std::move(purged);
     batch.reaction_ops = std::move(index.ops());
+    batch.sent = std::move(sent);
+    batch.origins = std::move(new_origins);
     for (const auto& [conversation_id, head] : working) {
         if (head.last_seq != committed_last_seq_for_writer(conversation_id)) {
             batch.conversations.emplace_back(conversation_id, head);
@@ -533,21 +543,30 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                 }
             }
             engine_committed(batch);
-            std::shared_ptr<const std::function<void(const std::vector<stored_message>&)>> listener;
+            std::shared_ptr<const listener_list> listeners;
             {
                 std::lock_guard lock(listener_mutex_);
-                listener = listener_;
+                listeners = listeners_;
             }
-            if (listener && *listener && !batch.new_messages.empty()) {
-                try {
-                    (*listener)(batch.new_messages);
-                } catch (const std::exception& e) {
-                    infra::log::error(log_module, "commit listener threw", {{"error", e.what()}});
-                } catch (...) {
-                    infra::log::error(log_module, "commit listener threw");
+            if (listeners->empty() || batch.new_messages.empty()) {
+                appends_total_.inc(batch.new_messages.size());
+            } else {
+                commit_event event;
+                // Moved: nothing reads the batch's messages after the listeners.
+                appends_total_.inc(batch.new_messages.size());
+                event.messages = std::make_shared<const std::vector<stored_message>>(
+                    std::move(batch.new_messages));
+                event.origins = std::move(batch.origins);
+                for (const auto& listener : *listeners) {
+                    try {
+                        listener(event);
+                    } catch (const std::exception& e) {
+                        infra::log::error(log_module, "commit listener threw", {{"error", e.what()}});
+                    } catch (...) {
+                        infra::log::error(log_module, "commit listener threw");
+                    }
                 }
             }
-            appends_total_.inc(batch.new_messages.size());
         }
     }
 
@@ -598,12 +617,11 @@ std::vector<std::pair<std::string, std::uint64_t>> group_commit_log::conversatio
     return out;
 }
 
-void group_commit_log::set_commit_listener(
-    std::function<void(const std::vector<stored_message>&)> listener) {
-    auto shared = std::make_shared<const std::function<void(const std::vector<stored_message>&)>>(
-        std::move(listener));
+void group_commit_log::add_commit_listener(std::function<void(const commit_event&)> listener) {
     std::lock_guard lock(listener_mutex_);
-    listener_ = std::move(shared);
+    auto next = std::make_shared<listener_list>(*listeners_);
+    next->push_back(std::move(listener));
+    listeners_ = std::move(next);
 }
 
 result<read_range> group_commit_log::plan_after(const std::string& conversation_id,

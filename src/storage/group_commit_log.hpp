@@ -77,6 +77,10 @@ struct commit_batch {
     std::vector<std::pair<std::string, std::uint64_t>> purged;
     // Changes of the reaction index, in order (a range erase may precede puts of its range).
     std::vector<index_op> reaction_ops;
+    // Sent records of the new messages that asked for one (append_request::record_sent).
+    std::vector<sent_record> sent;
+    // Parallel to new_messages: each append's origin (for the commit listeners).
+    std::vector<std::uint64_t> origins;
 
     bool empty() const { return new_messages.empty() && updated_targets.empty(); }
 };
@@ -103,8 +107,7 @@ public:
     void append_async(append_request req, std::function<void(result<append_result>)> done) override;
     std::uint64_t last_seq(const std::string& conversation_id) const override;
     std::vector<std::pair<std::string, std::uint64_t>> conversations() const override;
-    void set_commit_listener(
-        std::function<void(const std::vector<stored_message>&)> listener) override;
+    void add_commit_listener(std::function<void(const commit_event&)> listener) override;
     void close() override;
 
 protected:
@@ -182,8 +185,9 @@ private:
     mutable std::shared_mutex heads_mutex_;
     std::unordered_map<std::string, codec::conversation_head> heads_;
 
+    using listener_list = std::vector<std::function<void(const commit_event&)>>;
     std::mutex listener_mutex_;
-    std::shared_ptr<const std::function<void(const std::vector<stored_message>&)>> listener_;
+    std::shared_ptr<const listener_list> listeners_ = std::make_shared<const listener_list>();
 
     infra::counter& appends_total_;
     infra::counter& duplicates_total_;

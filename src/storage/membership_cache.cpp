@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "storage/forwarding_social_store.hpp"
+
 namespace monochat::storage {
 namespace {
 
@@ -19,11 +21,11 @@ struct group_members {
     std::vector<member_role> roles;  // parallel to ids
 };
 
-class membership_cache final : public social_store {
+class membership_cache final : public detail::forwarding_social_store, public member_snapshots {
 public:
     membership_cache(std::unique_ptr<social_store> inner, membership_cache_options options,
                      infra::metrics_registry& metrics)
-        : inner_(std::move(inner)),
+        : forwarding_social_store(std::move(inner)),
           options_(options),
           hits_(metrics.get_counter("monochat_membership_cache_hits_total",
                                     "Membership lookups answered from the cache.")),
@@ -49,7 +51,7 @@ public:
             co_return m.error();
         }
         if (!*m) {
-            co_return co_await inner_->member_role_of(group_id, user_id);
+            co_return co_await inner().member_role_of(group_id, user_id);
         }
         const auto& ids = (*m)->ids;
         const auto it = std::lower_bound(ids.begin(), ids.end(), user_id);
@@ -66,7 +68,7 @@ public:
             co_return m.error();
         }
         if (!*m) {
-            co_return co_await inner_->member_ids(group_id, after_user_id, limit);
+            co_return co_await inner().member_ids(group_id, after_user_id, limit);
         }
         const auto& ids = (*m)->ids;
         const auto from = std::upper_bound(ids.begin(), ids.end(), after_user_id);
@@ -80,40 +82,54 @@ public:
             co_return m.error();
         }
         if (!*m) {
-            co_return co_await inner_->member_count(group_id);
+            co_return co_await inner().member_count(group_id);
         }
         co_return static_cast<std::uint64_t>((*m)->ids.size());
+    }
+
+    std::shared_ptr<const std::vector<std::uint64_t>> cached_member_ids(
+        std::uint64_t group_id) override {
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(group_id);
+        if (it == entries_.end()) {
+            return nullptr;
+        }
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        hits_.inc();
+        const auto& members = it->second.members;
+        // Aliasing: shares ownership of the cache entry, points at its ids.
+        return std::shared_ptr<const std::vector<std::uint64_t>>(members, &members->ids);
     }
 
     // ---- membership changes evict ----
 
     task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
                                     std::int64_t joined_ms, std::uint64_t max_members) override {
-        auto r = co_await inner_->add_members(group_id, std::move(user_ids), joined_ms, max_members);
+        auto r = co_await inner().add_members(group_id, std::move(user_ids), joined_ms, max_members);
         evict(group_id);
         co_return r;
     }
     task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                    std::int64_t joined_ms, std::uint64_t max_members) override {
-        auto r = co_await inner_->join_group(group_id, user_id, joined_ms, max_members);
+        auto r = co_await inner().join_group(group_id, user_id, joined_ms, max_members);
         evict(group_id);
         co_return r;
     }
     task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
-        auto r = co_await inner_->remove_member(group_id, user_id);
+        auto r = co_await inner().remove_member(group_id, user_id);
         evict(group_id);
         co_return r;
     }
     task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
                                        member_role role) override {
-        auto r = co_await inner_->set_member_role(group_id, user_id, role);
+        auto r = co_await inner().set_member_role(group_id, user_id, role);
         evict(group_id);
         co_return r;
     }
     task<group_record> create_group(std::uint64_t group_id, std::string name, std::uint64_t owner_id,
                                     bool is_public, std::vector<std::uint64_t> member_ids,
                                     std::int64_t created_ms, std::uint64_t max_members) override {
-        auto r = co_await inner_->create_group(group_id, std::move(name), owner_id, is_public,
+        auto r = co_await inner().create_group(group_id, std::move(name), owner_id, is_public,
                                                std::move(member_ids), created_ms, max_members);
         evict(group_id);  // a failed lookup of this id may have raced the creation
         co_return r;
@@ -121,124 +137,21 @@ public:
 
     // Deleting a user removes its memberships in every group: everything cached may be stale.
     task<void> delete_user(std::uint64_t user_id) override {
-        auto r = co_await inner_->delete_user(user_id);
+        auto r = co_await inner().delete_user(user_id);
         evict_all();
         co_return r;
-    }
-
-    // ---- everything else: straight through ----
-
-    task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
-        return inner_->list_users(after, limit);
-    }
-    task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
-        return inner_->set_suspended(user_id, suspended);
-    }
-
-    task<user_record> create_user(user_record user) override { return inner_->create_user(std::move(user)); }
-    task<user_record> get_user(std::uint64_t id) override { return inner_->get_user(id); }
-    task<user_record> get_user_by_username(std::string u) override {
-        return inner_->get_user_by_username(std::move(u));
-    }
-    task<std::vector<user_record>> get_users(std::vector<std::uint64_t> ids) override {
-        return inner_->get_users(std::move(ids));
-    }
-    task<std::vector<user_record>> search_users(std::string prefix, std::size_t limit) override {
-        return inner_->search_users(std::move(prefix), limit);
-    }
-    task<user_record> update_display_name(std::uint64_t id, std::string name) override {
-        return inner_->update_display_name(id, std::move(name));
-    }
-    task<void> create_token(token_record t) override { return inner_->create_token(std::move(t)); }
-    task<token_record> lookup_token(std::string h) override { return inner_->lookup_token(std::move(h)); }
-    task<void> delete_token(std::string h) override { return inner_->delete_token(std::move(h)); }
-    task<std::uint64_t> delete_user_tokens(std::uint64_t id) override { return inner_->delete_user_tokens(id); }
-    task<std::uint64_t> delete_expired_tokens(std::int64_t now, std::size_t limit) override {
-        return inner_->delete_expired_tokens(now, limit);
-    }
-    task<void> touch_user(std::uint64_t user_id, std::int64_t now_ms) override {
-        return inner_->touch_user(user_id, now_ms);
-    }
-    task<std::vector<std::uint64_t>> idle_guests(std::int64_t seen_before_ms,
-                                                 std::size_t limit) override {
-        return inner_->idle_guests(seen_before_ms, limit);
     }
     // Guests are members of no group, so no cached member list changes; evicted anyway, as
     // delete_user does, in case one ever is.
     task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
                                                   std::int64_t seen_before_ms,
                                                   std::int64_t now_ms) override {
-        auto r = co_await inner_->purge_guests(std::move(user_ids), seen_before_ms, now_ms);
+        auto r = co_await inner().purge_guests(std::move(user_ids), seen_before_ms, now_ms);
         if (r && !r->empty()) {
             evict_all();
         }
         co_return r;
     }
-    task<bool> is_deleted_user(std::uint64_t user_id) override {
-        return inner_->is_deleted_user(user_id);
-    }
-    task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
-                                                         std::uint64_t to, std::string note,
-                                                         std::int64_t now) override {
-        return inner_->send_friend_request(id, from, to, std::move(note), now);
-    }
-    task<friend_request_record> get_friend_request(std::uint64_t id) override {
-        return inner_->get_friend_request(id);
-    }
-    task<friend_request_record> accept_friend_request(std::uint64_t id, std::uint64_t actor,
-                                                      std::int64_t now) override {
-        return inner_->accept_friend_request(id, actor, now);
-    }
-    task<friend_request_record> reject_friend_request(std::uint64_t id, std::uint64_t actor,
-                                                      std::int64_t now) override {
-        return inner_->reject_friend_request(id, actor, now);
-    }
-    task<friend_requests> list_friend_requests(std::uint64_t id) override {
-        return inner_->list_friend_requests(id);
-    }
-    task<std::vector<user_record>> list_friends(std::uint64_t id) override { return inner_->list_friends(id); }
-    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override { return inner_->are_friends(a, b); }
-    task<void> remove_friend(std::uint64_t a, std::uint64_t b) override { return inner_->remove_friend(a, b); }
-    task<group_record> get_group(std::uint64_t id) override { return inner_->get_group(id); }
-    task<member_page> list_members(std::uint64_t id, std::uint64_t after, std::size_t limit) override {
-        return inner_->list_members(id, after, limit);
-    }
-    task<std::vector<user_group>> groups_of_user(std::uint64_t id) override {
-        return inner_->groups_of_user(id);
-    }
-    task<void> record_direct_message(std::uint64_t a, std::uint64_t b, std::int64_t ms) override {
-        return inner_->record_direct_message(a, b, ms);
-    }
-    task<std::vector<direct_conversation>> direct_conversations(std::uint64_t id) override {
-        return inner_->direct_conversations(id);
-    }
-    task<bool> set_read_position(std::uint64_t user, std::string cid, std::uint64_t seq,
-                                 std::int64_t now) override {
-        return inner_->set_read_position(user, std::move(cid), seq, now);
-    }
-    task<std::uint64_t> get_read_position(std::uint64_t user, std::string cid) override {
-        return inner_->get_read_position(user, std::move(cid));
-    }
-    task<std::vector<read_position>> read_positions(std::uint64_t user) override {
-        return inner_->read_positions(user);
-    }
-    task<readers_result> conversation_readers(std::string cid, std::uint64_t seq, std::size_t limit,
-                                              std::optional<std::uint64_t> group) override {
-        return inner_->conversation_readers(std::move(cid), seq, limit, group);
-    }
-
-    task<std::uint64_t> add_mentions(std::string cid, std::uint64_t seq,
-                                     std::vector<std::uint64_t> users,
-                                     std::optional<std::uint64_t> group) override {
-        return inner_->add_mentions(std::move(cid), seq, std::move(users), group);
-    }
-    task<std::uint64_t> remove_mentions(std::string cid, std::uint64_t seq) override {
-        return inner_->remove_mentions(std::move(cid), seq);
-    }
-    task<std::vector<mention_count>> unread_mentions(std::uint64_t user) override {
-        return inner_->unread_mentions(user);
-    }
-    task<void> backup_to(std::string path) override { return inner_->backup_to(std::move(path)); }
 
 private:
     using entry_ptr = std::shared_ptr<const group_members>;
@@ -264,7 +177,7 @@ private:
         std::uint64_t after = 0;
         constexpr std::size_t page = 1000;
         for (;;) {
-            auto p = co_await inner_->list_members(group_id, after, page);
+            auto p = co_await inner().list_members(group_id, after, page);
             if (!p) {
                 co_return p.error();
             }
@@ -331,7 +244,6 @@ private:
         std::list<std::uint64_t>::iterator lru;
     };
 
-    std::unique_ptr<social_store> inner_;
     membership_cache_options options_;
     infra::metrics_registry* metrics_ = nullptr;
     infra::counter& hits_;
@@ -348,8 +260,13 @@ private:
 
 std::unique_ptr<social_store> make_membership_cache(std::unique_ptr<social_store> inner,
                                                     membership_cache_options options,
-                                                    infra::metrics_registry& metrics) {
-    return std::make_unique<membership_cache>(std::move(inner), options, metrics);
+                                                    infra::metrics_registry& metrics,
+                                                    member_snapshots** snapshots) {
+    auto cache = std::make_unique<membership_cache>(std::move(inner), options, metrics);
+    if (snapshots != nullptr) {
+        *snapshots = cache.get();
+    }
+    return cache;
 }
 
 }  // namespace monochat::storage

@@ -150,6 +150,13 @@ protected:
         return {};
     }
 
+    // Nothing here survives the process, the read state included (the composition root starts
+    // a memory log with a fresh social store), so there is never anything to hand over.
+    result<std::vector<sent_record>> unsettled_sent() const override {
+        return std::vector<sent_record>{};
+    }
+    status settle_sent(const std::vector<std::uint64_t>&) override { return {}; }
+
 private:
     std::optional<stored_message> find(const std::string& conversation_id,
                                        std::uint64_t seq) const {

@@ -242,6 +242,48 @@ result<idempotency_record> decode_idempotency(std::string_view value) {
     return r;
 }
 
+std::string sent_key(std::uint64_t message_id) {
+    std::string out(8, '\0');
+    for (int i = 7; i >= 0; --i) {
+        out[static_cast<std::size_t>(i)] = static_cast<char>(message_id & 0xff);
+        message_id >>= 8;
+    }
+    return out;
+}
+
+std::string encode_sent(const sent_record& r) {
+    std::string out;
+    out.reserve(r.conversation_id.size() + 32);
+    out.push_back(format_v1);
+    put_string(out, r.conversation_id);
+    put_varint(out, r.user_id);
+    put_varint(out, r.seq);
+    put_signed(out, r.ts_ms);
+    put_varint(out, r.direct_peer);
+    return out;
+}
+
+result<sent_record> decode_sent(std::string_view key, std::string_view value) {
+    if (key.size() != 8) {
+        return corrupt("sent record key");
+    }
+    sent_record r;
+    for (const char c : key) {
+        r.message_id = (r.message_id << 8) | static_cast<unsigned char>(c);
+    }
+    reader in(value);
+    in.version();
+    r.conversation_id = in.string();
+    r.user_id = in.varint();
+    r.seq = in.varint();
+    r.ts_ms = in.signed_varint();
+    r.direct_peer = in.varint();
+    if (!in.ok()) {
+        return corrupt("sent record");
+    }
+    return r;
+}
+
 std::string encode_conversation(const conversation_head& h) {
     std::string out;
     out.push_back(format_v1);

@@ -55,6 +55,12 @@ std::string idempotency_key(std::uint64_t sender_id, std::string_view client_msg
 std::string encode_idempotency(const idempotency_record& record);
 [[nodiscard]] result<idempotency_record> decode_idempotency(std::string_view value);
 
+// The sent-record queue: key = the message id (8 bytes big-endian, so the queue reads in id
+// order), value = the rest.
+std::string sent_key(std::uint64_t message_id);
+std::string encode_sent(const sent_record& record);
+[[nodiscard]] result<sent_record> decode_sent(std::string_view key, std::string_view value);
+
 std::string encode_conversation(const conversation_head& head);
 [[nodiscard]] result<conversation_head> decode_conversation(std::string_view value);
 

@@ -70,6 +70,9 @@ constexpr const char* cf_conversations = "conversations";
 // come in bursts (a moderator cleaning up), and one compaction serves them all.
 constexpr auto purge_delay = std::chrono::milliseconds(200);
 constexpr const char* cf_reactions = "reactions";
+// The sent-record queue (message_log.hpp, sent_record): key codec::sent_key, value
+// codec::encode_sent. Short-lived: records leave it once the read state has them.
+constexpr const char* cf_sent = "sent";
 // In the default column family once the messages of a data dir written before the reaction
 // index have been migrated (migrate_reactions), so later starts skip the scan.
 constexpr std::string_view reactions_migrated_key = "reactions_index_v1";
@@ -353,6 +356,7 @@ public:
             {cf_idempotency, idempotency_cf},
             {cf_conversations, cf},
             {cf_reactions, cf},
+            {cf_sent, cf},
         };
         if (const auto s = rocksdb::DB::Open(db_options, path, families, &handles_, &db_);
             !s.ok()) {
@@ -363,6 +367,7 @@ public:
         idempotency_ = handles_[2];
         conversations_ = handles_[3];
         reactions_ = handles_[4];
+        sent_ = handles_[5];
 
         if (auto migrated = migrate_reactions(); !migrated) {
             return migrated.error();
@@ -546,6 +551,9 @@ protected:
             put(wb, handles_[0], codec::message_key(conversation_id, seq), {});
         }
         add_index_ops(wb, batch.reaction_ops);
+        for (const auto& r : batch.sent) {
+            put(wb, sent_, codec::sent_key(r.message_id), codec::encode_sent(r));
+        }
         if (needs_resume_) {
             // After a failed write RocksDB refuses writes until it has recovered (it does so by
             // itself once space returns; Resume() speeds that up). Busy means recovery is
@@ -615,10 +623,43 @@ protected:
         // The default family holds the purge queue's markers; flushed with the others, so that no
         // WAL (which may hold recalled text) stays alive for its sake.
         if (const auto s = db_->Flush(
-                flush, {handles_[0], messages_, idempotency_, conversations_, reactions_});
+                flush, {handles_[0], messages_, idempotency_, conversations_, reactions_, sent_});
             !s.ok()) {
             infra::log::warn(log_module, "flush at close failed", {{"error", s.ToString()}});
         }
+    }
+
+    result<std::vector<sent_record>> unsettled_sent() const override {
+        std::vector<sent_record> out;
+        const std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), sent_));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+            auto r = codec::decode_sent(
+                std::string_view(it->key().data(), it->key().size()),
+                std::string_view(it->value().data(), it->value().size()));
+            if (!r) {
+                return r.error();
+            }
+            out.push_back(std::move(*r));
+        }
+        if (!it->status().ok()) {
+            return to_error(it->status(), "sent records read");
+        }
+        return out;
+    }
+
+    status settle_sent(const std::vector<std::uint64_t>& message_ids) override {
+        if (message_ids.empty()) {
+            return {};
+        }
+        rocksdb::WriteBatch wb;
+        for (const auto id : message_ids) {
+            (void)wb.Delete(sent_, codec::sent_key(id));
+        }
+        rocksdb::WriteOptions unsynced;  // see message_log.hpp: a lost delete costs nothing
+        if (const auto s = db_->Write(unsynced, &wb); !s.ok()) {
+            return to_error(s, "sent records settle");
+        }
+        return {};
     }
 
 private:
@@ -932,6 +973,7 @@ private:
     rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
     rocksdb::ColumnFamilyHandle* conversations_ = nullptr;
     rocksdb::ColumnFamilyHandle* reactions_ = nullptr;
+    rocksdb::ColumnFamilyHandle* sent_ = nullptr;
     // Writer thread only.
     bool needs_resume_ = false;
     infra::counter& purges_;

@@ -1319,6 +1319,26 @@ public:
         });
     }
 
+    task<void> record_sent(std::vector<sent_record> records) override {
+        return write<void>([records = std::move(records)](connection& c) -> status {
+            for (const auto& r : records) {
+                auto moved = storage::set_read_position(c, r.user_id, r.conversation_id, r.seq,
+                                                        r.ts_ms);
+                if (!moved && moved.error().code != errc::not_found) {
+                    return moved.error();
+                }
+                if (r.direct_peer != 0) {
+                    auto listed =
+                        storage::record_direct_message(c, r.user_id, r.direct_peer, r.ts_ms);
+                    if (!listed && listed.error().code != errc::not_found) {
+                        return listed;
+                    }
+                }
+            }
+            return {};
+        });
+    }
+
     task<std::uint64_t> get_read_position(std::uint64_t user_id,
                                           std::string conversation_id) override {
         return read<std::uint64_t>([=, cid = std::move(conversation_id)](

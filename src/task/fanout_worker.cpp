@@ -3,7 +3,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
+#include <span>
 #include <monochat/bus/delivery_guard.hpp>
+#include <monochat/bus/delivery_sink.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/live_config.hpp>
@@ -18,9 +20,16 @@ namespace net = boost::asio;
 
 struct fanout_worker::impl {
     impl(bus::message_bus& b, storage::social_store& s, const infra::live_config& l,
-         infra::metrics_registry& m, bus::delivery_guard* g)
+         infra::metrics_registry& m, bus::delivery_guard* g, bus::delivery_sink* k,
+         storage::member_snapshots* ms)
         : bus(b),
           guard(g),
+          own_sink(k != nullptr ? nullptr
+                                : bus::make_topic_sink(b, std::string(bus::downstream_topic), [this] {
+                                      return std::chrono::milliseconds(live.get()->fanout.publish_wait_ms);
+                                  })),
+          sink(k != nullptr ? *k : *own_sink),
+          members(ms),
           social(s),
           live(l),
           pool(1),
@@ -31,6 +40,9 @@ struct fanout_worker::impl {
 
     bus::message_bus& bus;
     bus::delivery_guard* guard;
+    std::unique_ptr<bus::delivery_sink> own_sink;
+    bus::delivery_sink& sink;
+    storage::member_snapshots* members;
     storage::social_store& social;
     const infra::live_config& live;
     net::thread_pool pool;
@@ -78,11 +90,24 @@ struct fanout_worker::impl {
         }
         jobs.inc();
         const std::string trace_id = trace_of(e);
-        bus::headers hdrs;
-        if (!trace_id.empty()) {
-            hdrs.emplace_back("trace", trace_id);
+        bus::push_frame frame;
+        frame.text = std::make_shared<const std::string>(std::move(job->frame));
+        frame.conversation_id = job->conversation_id;
+        frame.exclude_session = job->exclude_session;
+        frame.message_id = job->message_id;
+        const auto shard_size =
+            std::max<std::size_t>(1, static_cast<std::size_t>(live.get()->fanout.shard_size));
+        // A cached group's list is shared, not copied or read again.
+        if (members != nullptr) {
+            if (auto cached = members->cached_member_ids(job->group_id)) {
+                const std::span<const std::uint64_t> all(*cached);
+                for (std::size_t from = 0; from < all.size(); from += shard_size) {
+                    push_shard(*job, frame, all.subspan(from, std::min(shard_size, all.size() - from)),
+                               trace_id);
+                }
+                return;
+            }
         }
-        const auto shard_size = static_cast<std::size_t>(live.get()->fanout.shard_size);
         std::uint64_t after = 0;
         for (;;) {
             result<std::vector<std::uint64_t>> ids = make_error(errc::internal, "not run");
@@ -104,42 +129,41 @@ struct fanout_worker::impl {
                 return;
             }
             after = ids->back();
-            const bool last = ids->size() < shard_size;
-            bus::delivery d;
-            d.is_message = true;
-            d.exclude_session = job->exclude_session;
-            d.message_id = job->message_id;
-            d.user_ids = std::move(*ids);
-            d.frame = job->frame;
-            if (auto& traces = infra::traces(); traces.enabled()) {
-                traces.add(job->message_id, infra::trace_stage::fanout, d.user_ids.size(), 1);
-            }
-            infra::log::debug("task", "fan-out shard queued",
-                              {{"trace", trace_id}, {"conversation", job->conversation_id},
-                               {"recipients", d.user_ids.size()}});
-            auto st = bus.publish(bus::downstream_topic, job->conversation_id,
-                                  std::make_shared<const std::string>(bus::encode_delivery(d)), hdrs,
-                                  std::chrono::milliseconds(live.get()->fanout.publish_wait_ms));
-            if (!st) {
-                failed.inc();
-                infra::log::error("task", "a fan-out shard could not be queued",
-                                  {{"conversation", job->conversation_id}, {"error", st.error().message}});
-                // Before the next shard and the conversation's next job: these members' sessions
-                // close before anything later can be pushed to them.
-                report_lost(job->conversation_id, std::move(d.user_ids), false);
-            }
-            shards.inc();
-            if (last) {
+            push_shard(*job, frame, *ids, trace_id);
+            if (ids->size() < shard_size) {
                 return;
             }
         }
+    }
+
+    void push_shard(const bus::fanout_job& job, const bus::push_frame& frame,
+                    std::span<const std::uint64_t> users, const std::string& trace_id) {
+        if (auto& traces = infra::traces(); traces.enabled()) {
+            traces.add(job.message_id, infra::trace_stage::fanout, users.size(), 1);
+        }
+        if (infra::log::enabled(infra::log::level::debug)) {
+            infra::log::debug("task", "fan-out shard queued",
+                              {{"trace", trace_id}, {"conversation", job.conversation_id},
+                               {"recipients", users.size()}});
+        }
+        if (!sink.push_to_users(frame, users)) {
+            failed.inc();
+            infra::log::error("task", "a fan-out shard could not be queued",
+                              {{"conversation", job.conversation_id}});
+            // Before the next shard and the conversation's next job: these members' sessions
+            // close before anything later can be pushed to them.
+            report_lost(job.conversation_id, std::vector<std::uint64_t>(users.begin(), users.end()),
+                        false);
+        }
+        shards.inc();
     }
 };
 
 fanout_worker::fanout_worker(bus::message_bus& bus, storage::social_store& social,
                              const infra::live_config& live, infra::metrics_registry& metrics,
-                             bus::delivery_guard* guard)
-    : impl_(std::make_unique<impl>(bus, social, live, metrics, guard)) {}
+                             bus::delivery_guard* guard, bus::delivery_sink* sink,
+                             storage::member_snapshots* members)
+    : impl_(std::make_unique<impl>(bus, social, live, metrics, guard, sink, members)) {}
 
 fanout_worker::~fanout_worker() { stop(); }
 

@@ -5,8 +5,7 @@
 #include <boost/asio/use_future.hpp>
 #include <condition_variable>
 #include <deque>
-#include <monochat/bus/message_bus.hpp>
-#include <monochat/bus/topics.hpp>
+#include <ctime>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
@@ -109,26 +108,20 @@ struct batch_builder {
     }
 };
 
-storage::stored_message from_event(bus::message_event&& e) {
-    storage::stored_message m;
-    m.conversation_id = std::move(e.conversation_id);
-    m.seq = e.seq;
-    m.message_id = e.message_id;
-    m.sender_id = e.sender_id;
-    m.ts_ms = e.ts_ms;
-    m.body = std::move(e.body);
-    m.state = std::move(e.state);
-    m.target_seq = e.target_seq;
-    return m;
+// CPU time the calling thread has used.
+std::chrono::microseconds thread_cpu() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) +
+           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::nanoseconds(ts.tv_nsec));
 }
 
 }  // namespace
 
 struct search_indexer::impl {
-    impl(bus::message_bus& b, storage::message_log& l, storage::search_index& i,
-         const infra::clock& c, infra::metrics_registry& m, search_indexer_options o)
-        : bus(b),
-          log(l),
+    impl(storage::message_log& l, storage::search_index& i, const infra::clock& c,
+         infra::metrics_registry& m, search_indexer_options o)
+        : log(l),
           index(i),
           clock(c),
           metrics(m),
@@ -136,6 +129,9 @@ struct search_indexer::impl {
           reads(1),
           indexed(m.get_counter("monochat_search_indexed_total",
                                 "Messages taken into the search index (text or not).")),
+          cpu_us(m.get_counter("monochat_search_indexer_cpu_microseconds_total",
+                               "CPU time the indexer thread spent indexing (for CPU per message: "
+                               "divide by monochat_search_indexed_total).")),
           errors(m.get_counter("monochat_search_index_errors_total",
                                "Search index batches that failed and were retried from the log.")),
           batch_size(m.get_histogram("monochat_search_batch_size",
@@ -146,7 +142,6 @@ struct search_indexer::impl {
         }
     }
 
-    bus::message_bus& bus;
     storage::message_log& log;
     storage::search_index& index;
     const infra::clock& clock;
@@ -155,13 +150,14 @@ struct search_indexer::impl {
     // Runs the log's awaitables for the indexer thread, which waits on their futures.
     net::thread_pool reads;
     infra::counter& indexed;
+    infra::counter& cpu_us;
     infra::counter& errors;
     infra::histogram& batch_size;
 
-    // Guarded by `mutex`: what the bus handler hands over, and the stop flag.
+    // Guarded by `mutex`: what the commit listener hands over, and the stop flag.
     mutable std::mutex mutex;
     std::condition_variable wake;
-    std::deque<bus::message_event> queue;
+    std::deque<storage::stored_message> queue;
     // Conversation -> a seq known to be persisted; read from the log up to its last_seq.
     std::unordered_map<std::string, std::uint64_t> behind;
     // Since when some conversation has been behind without a pause (lag gauge).
@@ -172,24 +168,29 @@ struct search_indexer::impl {
     // Indexer thread only (and start(), before the thread exists).
     std::unordered_map<std::string, std::uint64_t> positions;
 
-    std::unique_ptr<bus::subscription> sub;
+    struct relay_state {
+        std::mutex mutex;
+        impl* target = nullptr;
+    };
+    std::shared_ptr<relay_state> relay;
     std::thread thread;
     bool started = false;
 
-    // ---- bus side ----
+    // ---- the log's side ----
 
-    void on_event(const std::string& payload) {
-        auto ev = bus::decode_message_event(payload);
-        if (!ev) {
-            infra::log::error("task", "search indexer: dropping a malformed persisted event");
-            return;
-        }
+    // On the storage writer thread, once per group commit: one lock, one wake.
+    void on_commit(const storage::commit_event& e) {
         {
             std::lock_guard lock(mutex);
-            if (queue.size() < options.queue_capacity) {
-                queue.push_back(std::move(*ev));
-            } else {
-                mark_behind_locked(ev->conversation_id, ev->seq);
+            if (stopping) {
+                return;
+            }
+            for (const auto& m : *e.messages) {
+                if (queue.size() < options.queue_capacity) {
+                    queue.push_back(m);
+                } else {
+                    mark_behind_locked(m.conversation_id, m.seq);
+                }
             }
             idle = false;
         }
@@ -232,14 +233,18 @@ struct search_indexer::impl {
         for (auto& [cid, seq] : *stored) {
             positions.emplace(std::move(cid), seq);
         }
-        // Subscribed before the catch-up is planned, so that nothing persisted in between can
-        // fall between the two: what the catch-up also reads, the positions then skip.
-        auto s = bus.subscribe(bus::persisted_topic, "search_indexer",
-                               [this](const bus::envelope& e) { on_event(*e.payload); });
-        if (!s) {
-            return s.error();
-        }
-        sub = std::move(*s);
+        // Listening before the catch-up is planned, so that nothing committed in between can
+        // fall between the two: what the catch-up also reads, the positions then skip. The
+        // listener outlives the indexer in the log: it reaches the indexer through `relay`,
+        // which stop() disconnects.
+        relay = std::make_shared<relay_state>();
+        relay->target = this;
+        log.add_commit_listener([r = relay](const storage::commit_event& e) {
+            std::lock_guard lock(r->mutex);
+            if (r->target != nullptr) {
+                r->target->on_commit(e);
+            }
+        });
         metrics.gauge_callback("monochat_search_index_lag_seconds",
                                "Age of the oldest persisted message not yet in the search index.",
                                {}, [this] { return lag_seconds(); }, this);
@@ -275,8 +280,9 @@ struct search_indexer::impl {
     }
 
     void stop() {
-        if (sub) {
-            sub->stop();
+        if (relay) {
+            std::lock_guard lock(relay->mutex);
+            relay->target = nullptr;
         }
         {
             std::lock_guard lock(mutex);
@@ -290,7 +296,7 @@ struct search_indexer::impl {
             metrics.remove_callbacks(this);
             started = false;
         }
-        sub.reset();
+        relay.reset();
     }
 
     bool caught_up() const {
@@ -322,7 +328,7 @@ struct search_indexer::impl {
         // searchable within a batch or two while a large backlog is read from the log.
         bool live_turn = true;
         for (;;) {
-            std::vector<bus::message_event> events;
+            std::vector<storage::stored_message> events;
             std::vector<std::pair<std::string, std::uint64_t>> lagging;
             {
                 std::unique_lock lock(mutex);
@@ -359,11 +365,13 @@ struct search_indexer::impl {
                 }
                 live_turn = !take_live;
             }
+            const auto cpu_before = thread_cpu();
             if (!events.empty()) {
                 index_events(std::move(events));
             } else if (!lagging.empty()) {
                 catch_up(lagging);
             }
+            cpu_us.inc(static_cast<std::uint64_t>((thread_cpu() - cpu_before).count()));
         }
     }
 
@@ -378,8 +386,8 @@ struct search_indexer::impl {
         commit(b);
     }
 
-    // Live events, in the bus's order (per conversation: seq order).
-    void index_events(std::vector<bus::message_event> events) {
+    // Live messages, in commit order (per conversation: seq order).
+    void index_events(std::vector<storage::stored_message> events) {
         batch_builder b;
         for (auto& e : events) {
             const std::uint64_t pos = position_in(b, e.conversation_id);
@@ -396,7 +404,7 @@ struct search_indexer::impl {
                     continue;
                 }
             }
-            b.take(from_event(std::move(e)));
+            b.take(std::move(e));
         }
         commit(b);
     }
@@ -513,10 +521,10 @@ struct search_indexer::impl {
     }
 };
 
-search_indexer::search_indexer(bus::message_bus& bus, storage::message_log& log,
-                               storage::search_index& index, const infra::clock& clock,
-                               infra::metrics_registry& metrics, search_indexer_options options)
-    : impl_(std::make_unique<impl>(bus, log, index, clock, metrics, options)) {}
+search_indexer::search_indexer(storage::message_log& log, storage::search_index& index,
+                               const infra::clock& clock, infra::metrics_registry& metrics,
+                               search_indexer_options options)
+    : impl_(std::make_unique<impl>(log, index, clock, metrics, options)) {}
 
 search_indexer::~search_indexer() { stop(); }
 

@@ -4,10 +4,10 @@
 // because the bus is the one module all of them may use. Payloads are compact binary, so a
 // Kafka or NATS adapter can carry them unchanged.
 //
-//   persisted   key: conversation id   message_event  every message once it is durable (logic)
 //   fanout      key: conversation id   fanout_job     a large group's message to deliver (task)
-//   downstream  key: conversation id   delivery       frames for gateway's sessions
-//               or user id
+//   downstream  key: conversation id   delivery       frames for gateway's sessions: typing,
+//               or user id                            presence, closes (committed messages
+//                                                     reach gateway through delivery_sink.hpp)
 //
 // Order: one key's payloads are consumed in publish order, which is how a conversation's pushes
 // keep seq order from the storage writer to every connection.
@@ -20,7 +20,6 @@
 
 namespace monochat::bus {
 
-inline constexpr std::string_view persisted_topic = "persisted";
 inline constexpr std::string_view fanout_topic = "fanout";
 inline constexpr std::string_view downstream_topic = "downstream";
 
@@ -54,23 +53,6 @@ struct delivery {
 
 std::string encode_delivery(const delivery& d);
 [[nodiscard]] result<delivery> decode_delivery(std::string_view bytes);
-
-// A message as stored, with the session that sent it (which gets an ack instead of a push).
-struct message_event {
-    std::string conversation_id;
-    std::uint64_t seq = 0;
-    std::uint64_t message_id = 0;
-    std::uint64_t sender_id = 0;
-    std::string client_msg_id;
-    std::int64_t ts_ms = 0;
-    std::string body;   // JSON text
-    std::string state;  // JSON text or empty
-    std::uint64_t target_seq = 0;
-    std::uint64_t origin_session = 0;
-};
-
-std::string encode_message_event(const message_event& e);
-[[nodiscard]] result<message_event> decode_message_event(std::string_view bytes);
 
 // One message of a group above the large-group threshold: task reads the members in shards and
 // publishes one delivery per shard.

@@ -91,11 +91,6 @@ public:
     // For http_server::set_upgrade_handler.
     upgrade_handler handler();
 
-    // Decodes one `downstream` bus payload (logic::delivery) and queues it on the sessions it
-    // names. `trace_id` is the envelope's trace header (empty when none), for log lines.
-    // Called on the bus's consumer threads.
-    void deliver(std::string_view payload, std::string_view trace_id = {});
-
     // Refuses new upgrades from now on and closes every session with `code` (1001 at shutdown).
     void close_all(std::uint16_t code);
     std::size_t sessions() const;

@@ -82,6 +82,9 @@ struct storage_options {
     // Recent-message cache: conversations kept, and messages kept per conversation.
     std::int64_t cache_conversations = 10000;
     std::int64_t cache_messages_per_conversation = 256;
+    std::int64_t read_state_flush_ms = 1000;
+    std::int64_t cache_users = 100000;
+    std::int64_t cache_friendships = 200000;
     // SQLite read connections (one writer besides). Default: 4.
     std::int64_t sqlite_readers = 4;
     // RocksDB block cache in MiB. Default: 64.

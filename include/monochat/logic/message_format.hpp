@@ -35,6 +35,10 @@ struct reaction_viewer {
 std::string message_json(const storage::stored_message& m,
                          const reaction_viewer* viewer = nullptr);
 
+// The push of a new message, `{"type":"message","message":<message_json>}`: encoded once per
+// message and shared by every connection it reaches.
+std::string push_message_frame(const storage::stored_message& m);
+
 // The viewer of `messages` for `user_id`: one has_reacted lookup per conversation for the
 // reactions whose summary does not list every reactor. Errors: those of the log.
 boost::asio::awaitable<result<reaction_viewer>> view_reactions(

@@ -32,9 +32,12 @@ class metrics_registry;
 namespace monochat::storage {
 class message_log;
 class social_store;
+class sent_recorder;
+class member_snapshots;
 }  // namespace monochat::storage
 namespace monochat::bus {
 class delivery_guard;
+class delivery_sink;
 class message_bus;
 }  // namespace monochat::bus
 
@@ -167,6 +170,18 @@ struct messaging_dependencies {
     // once fanned out keeps the fan-out path (order holds, at one more hop) and lost pushes are
     // only logged: for tests without task or gateway. Production passes the worker's guard.
     bus::delivery_guard* guard = nullptr;
+    // Where a send's sent record goes before its ack (storage::make_read_state_buffer): the
+    // sender's read position and a new direct chat's listing then reach SQLite off the send
+    // path, and reads through the buffer still see them. Null: each send writes them to
+    // `social` itself before its ack (record_sent), for tests without the buffer.
+    storage::sent_recorder* sent = nullptr;
+    // Gateway's downstream consumer, which the delivery router pushes committed messages to
+    // (logic/delivery_router.hpp). Null: a topic sink publishing `delivery` payloads on the
+    // bus's `downstream` topic, for tests that observe the topic.
+    bus::delivery_sink* sink = nullptr;
+    // The membership cache's lists, for routing small groups on the writer thread. Null: group
+    // messages take the fan-out path.
+    storage::member_snapshots* members = nullptr;
 };
 
 std::unique_ptr<messaging_service> make_messaging_service(messaging_dependencies deps);

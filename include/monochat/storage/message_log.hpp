@@ -54,6 +54,7 @@
 #include <functional>
 #include <memory>
 #include <monochat/infra/result.hpp>
+#include <monochat/storage/sent_record.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -141,6 +142,21 @@ struct append_request {
     // message with duplicate = true; otherwise it fails with not_found and writes nothing. Used
     // to answer a retry that arrives while its sender is over the rate limit.
     bool lookup_only = false;
+    // Queue a sent_record of this message in the same write (see sent_record); with the other
+    // user of a direct chat, or 0.
+    bool record_sent = false;
+    std::uint64_t direct_peer = 0;
+    // Opaque to the log: handed to the commit listeners with the new message (the delivery
+    // router's sending session, which gets the ack instead of a push). Not stored.
+    std::uint64_t origin = 0;
+};
+
+// One group commit's new messages, as the commit listeners get them.
+struct commit_event {
+    // In commit order (per conversation: ascending seq); shared by every listener.
+    std::shared_ptr<const std::vector<stored_message>> messages;
+    // Parallel to `messages`: each append's `origin`.
+    std::vector<std::uint64_t> origins;
 };
 
 struct append_result {
@@ -211,9 +227,17 @@ public:
     // catch-up, conversation lists). Answered from memory.
     virtual std::vector<std::pair<std::string, std::uint64_t>> conversations() const = 0;
 
-    // See the header comment. Set once, before the first append.
-    virtual void set_commit_listener(
-        std::function<void(const std::vector<stored_message>&)> listener) = 0;
+    // The sent records still queued (see sent_record), in message id order: a start-up hands
+    // them to the read state, which a crash may have kept from writing them. Errors: unavailable.
+    virtual result<std::vector<sent_record>> unsettled_sent() const = 0;
+    // The read state has these for good: drop them from the queue. Not synced (a record
+    // dropped and then found again after a crash is written again, which changes nothing).
+    // Errors: unavailable.
+    virtual status settle_sent(const std::vector<std::uint64_t>& message_ids) = 0;
+
+    // Adds a commit listener (see the header comment): the delivery router, the search
+    // indexer. Listeners are called in the order added. Add them before the first append.
+    virtual void add_commit_listener(std::function<void(const commit_event&)> listener) = 0;
 
     // Writes a consistent copy into `dir` (which must not exist): a RocksDB checkpoint for the
     // durable log. Errors: unavailable, invalid_argument.

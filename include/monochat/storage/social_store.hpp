@@ -27,10 +27,12 @@
 // unavailable (disk full, I/O error, store closing) or internal (a bug or a corrupt file).
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <monochat/infra/result.hpp>
+#include <monochat/storage/sent_record.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +40,9 @@
 
 namespace monochat::infra {
 class metrics_registry;
+}
+namespace monochat::storage {
+class message_log;
 }
 
 namespace monochat::storage {
@@ -296,6 +301,11 @@ public:
     // caller's. Errors: not_found (unknown user).
     virtual task<bool> set_read_position(std::uint64_t user_id, std::string conversation_id,
                                          std::uint64_t seq, std::int64_t now_ms) = 0;
+    // For each of the senders' own messages (see sent_record): the sender's read position
+    // moves to it as set_read_position does, and a direct chat (direct_peer) is recorded as
+    // record_direct_message does. One transaction. Records naming a user that is gone are
+    // skipped; a repeated record changes nothing.
+    virtual task<void> record_sent(std::vector<sent_record> records) = 0;
     // 0 when the user never read the conversation.
     virtual task<std::uint64_t> get_read_position(std::uint64_t user_id,
                                                   std::string conversation_id) = 0;
@@ -402,8 +412,69 @@ struct membership_cache_options {
     std::size_t max_group_size = 200'000;
 };
 
+// The member lists the membership cache holds, read without waiting: the delivery router reads
+// them on the storage writer thread, where it must not wait for SQLite.
+class member_snapshots {
+public:
+    virtual ~member_snapshots() = default;
+    // The group's member ids, ascending, shared with the cache (never copied); null when the
+    // group is not cached now, or too large to be. Counts as a use (LRU) but never fills.
+    virtual std::shared_ptr<const std::vector<std::uint64_t>> cached_member_ids(
+        std::uint64_t group_id) = 0;
+};
+
+// `snapshots`, when given, receives the cache's member_snapshots (owned by the returned store).
 std::unique_ptr<social_store> make_membership_cache(std::unique_ptr<social_store> inner,
                                                     membership_cache_options options,
-                                                    infra::metrics_registry& metrics);
+                                                    infra::metrics_registry& metrics,
+                                                    member_snapshots** snapshots = nullptr);
+
+// The directory cache (src/storage/directory_cache.cpp): user records by id (get_user,
+// get_users) and friendships (are_friends) from memory, so that a direct chat's access check
+// reads no SQLite. Every call that changes a user record or a friendship evicts it.
+struct directory_cache_options {
+    // User records kept, least recently used evicted first (storage.cache_users). 0: none.
+    std::size_t max_users = 100'000;
+    // Friendship answers kept, yes or no, per pair (storage.cache_friendships). 0: none.
+    std::size_t max_friendships = 200'000;
+};
+
+// Where the send path hands a sent record (src/storage/read_state_buffer.cpp).
+class sent_recorder {
+public:
+    virtual ~sent_recorder() = default;
+    // Never blocks and never fails: the record is durable already in the message log's queue
+    // (append_request::record_sent); this only makes the social store learn it soon, and every
+    // read of read state or direct chats through the buffer wait for it.
+    virtual void record(sent_record r) = 0;
+};
+
+struct read_state_buffer_options {
+    // Longest a record waits in memory when no read asks for it (storage.read_state_flush_ms).
+    // Default: 1 s.
+    std::chrono::milliseconds flush_delay{1000};
+    // (user, conversation) rows merged in memory past which a flush starts at once. Default:
+    // 100,000.
+    std::size_t max_pending = 100'000;
+};
+
+struct buffered_social_store {
+    std::unique_ptr<social_store> store;  // reads here reflect every record made before them
+    sent_recorder* recorder = nullptr;    // owned by `store`
+};
+
+// The read-state buffer in front of `inner`: the send path records sent records into memory
+// (recorder), a background flush writes them in batches (record_sent) and drops them from the
+// log's queue (settle_sent); set_read_position, get_read_position, read_positions,
+// conversation_readers, add_mentions, unread_mentions, direct_conversations and backup_to wait
+// for every record made before them. Writes the log's unsettled records first (a crash's).
+// Errors: from the log's queue or the store. The log must outlive the buffer.
+[[nodiscard]] result<buffered_social_store> make_read_state_buffer(
+    std::unique_ptr<social_store> inner, message_log& log, read_state_buffer_options options,
+    infra::metrics_registry& metrics);
+
+std::unique_ptr<social_store> make_directory_cache(std::unique_ptr<social_store> inner,
+                                                   directory_cache_options options,
+                                                   infra::metrics_registry& metrics);
 
 }  // namespace monochat::storage

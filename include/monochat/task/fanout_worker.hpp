@@ -1,12 +1,14 @@
 #pragma once
-// Fan-out for large groups (shared/architecture.md, send path step 5): consumes `fanout` jobs,
-// reads the group's members in shards of `fanout.shard_size` and publishes one `downstream`
-// delivery per shard, keyed by the conversation so that pushes keep seq order. A 100,000-member
-// group costs the sender nothing: the ack went out before the job was even read, and other
-// conversations' jobs run on other partitions.
+// Fan-out for large groups (shared/architecture.md, send path): consumes `fanout` jobs, takes
+// the group's members in shards of `fanout.shard_size` (from the membership cache's shared list
+// when the group is cached, else read from the store) and pushes each shard to gateway's
+// downstream consumer (bus::delivery_sink), in order, so that pushes keep seq order. A
+// 100,000-member group costs the sender nothing: the ack went out before the job was even
+// read, and other conversations' jobs run on other partitions.
 // With a delivery guard (bus/delivery_guard.hpp, shared with logic's router) every job ends
-// with `fanout_done`, after its last shard is queued or when it fails, and a shard that cannot
-// be queued is reported as a lost push for its members (their sessions are closed with 4009).
+// with `fanout_done`, after its last shard is queued on the connections or when it fails, and a
+// shard that cannot be queued is reported as a lost push for its members (their sessions are
+// closed with 4009).
 // Thread-safety: start/stop from the composition root; the work runs on bus consumer threads.
 
 #include <memory>
@@ -14,12 +16,14 @@
 
 namespace monochat::bus {
 class delivery_guard;
+class delivery_sink;
 class message_bus;
 class subscription;
 }  // namespace monochat::bus
 namespace monochat::storage {
+class member_snapshots;
 class social_store;
-}
+}  // namespace monochat::storage
 namespace monochat::infra {
 class live_config;
 class metrics_registry;
@@ -29,9 +33,12 @@ namespace monochat::task {
 
 class fanout_worker {
 public:
+    // `sink`: where shards go; null: a topic sink on the bus's `downstream` topic (tests).
+    // `members`: the membership cache's lists; null: members are read from `social`.
     fanout_worker(bus::message_bus& bus, storage::social_store& social,
                   const infra::live_config& live, infra::metrics_registry& metrics,
-                  bus::delivery_guard* guard = nullptr);
+                  bus::delivery_guard* guard = nullptr, bus::delivery_sink* sink = nullptr,
+                  storage::member_snapshots* members = nullptr);
     ~fanout_worker();
     fanout_worker(const fanout_worker&) = delete;
     fanout_worker& operator=(const fanout_worker&) = delete;

@@ -1,13 +1,14 @@
 #pragma once
-// The search indexer (shared/architecture.md, send path step 7): consumes the `persisted` topic
-// and keeps the search index (storage/search_index.hpp) in step with the message log, in
-// batches: whatever is queued when the indexer gets to it, up to `max_batch` messages, is
-// written in ONE transaction together with each conversation's new position.
+// The search indexer (shared/architecture.md, send path): keeps the search index
+// (storage/search_index.hpp) in step with the message log, off the send path. The log hands it
+// each group commit's messages at once (a commit listener: one lock and one wake per commit,
+// no per-message event); whatever is queued when the indexer gets to it, up to `max_batch`
+// messages, is written in ONE transaction together with each conversation's new position.
 //
 // What it indexes: the text of `text` messages; an `edit` replaces its target's indexed text,
 // a `recall` removes the target; every other message only moves the position.
 //
-// Nothing missed, nothing twice. The bus is in memory: whatever was persisted but not yet
+// Nothing missed, nothing twice. The queue is in memory: whatever was persisted but not yet
 // indexed when the process died exists only in the log. So the index's positions are the
 // truth: at start the indexer reads, from the log, every conversation whose last_seq is past
 // its position; a live event at or below the position is skipped; an event past position + 1
@@ -16,13 +17,14 @@
 // restored from an older backup) is forgotten and indexed again.
 //
 // Threads: one indexer thread of its own (all index writes and log reads happen there); the
-// bus handler only queues. The queue is bounded (`queue_capacity`): beyond it an event is
+// commit listener only queues. The queue is bounded (`queue_capacity`): beyond it an event is
 // dropped and its conversation marked behind, to be read from the log instead, so memory stays
 // bounded and nothing is lost. start() and stop() are for the composition root.
 //
 // Metrics: monochat_search_indexed_total (messages taken in), monochat_search_index_lag_seconds
 // (age of the oldest message not yet indexed; 0 when caught up), monochat_search_batch_size
 // (histogram of messages per transaction), monochat_search_index_errors_total,
+// monochat_search_indexer_cpu_microseconds_total (the indexer thread's CPU time),
 // monochat_queue_depth{queue="search_indexer"}.
 
 #include <chrono>
@@ -30,9 +32,6 @@
 #include <memory>
 #include <monochat/infra/result.hpp>
 
-namespace monochat::bus {
-class message_bus;
-}
 namespace monochat::storage {
 class message_log;
 class search_index;
@@ -61,8 +60,8 @@ struct search_indexer_options {
 
 class search_indexer {
 public:
-    // `bus`, `log`, `index`, `clock` and `metrics` must outlive the indexer.
-    search_indexer(bus::message_bus& bus, storage::message_log& log, storage::search_index& index,
+    // `log`, `index`, `clock` and `metrics` must outlive the indexer.
+    search_indexer(storage::message_log& log, storage::search_index& index,
                    const infra::clock& clock, infra::metrics_registry& metrics,
                    search_indexer_options options = {});
     // Stops (see stop()).
@@ -70,12 +69,11 @@ public:
     search_indexer(const search_indexer&) = delete;
     search_indexer& operator=(const search_indexer&) = delete;
 
-    // Reads the index's positions, subscribes to `persisted` (which must be declared) and
-    // starts the indexer thread, which catches up from the log first. Errors: those of the
-    // index and of subscribe.
+    // Reads the index's positions, listens to the log's commits and starts the indexer thread,
+    // which catches up from the log first. Errors: those of the index.
     [[nodiscard]] status start();
 
-    // Unsubscribes, writes what is queued (not the catch-up still to do: the next start does
+    // Stops listening, writes what is queued (not the catch-up still to do: the next start does
     // it), and joins the thread. Idempotent.
     void stop();
 

@@ -159,10 +159,16 @@ TEST_CASE("a group that drops to the fan-out threshold keeps its pushes in seq o
     const auto g = value_of(run(w.social->create_group(owner, "big", {m1.user_id, m2.user_id}, false)));
     const std::string cid = group_conversation_id(g.group_id);
 
+    // The router takes a small group's members from the membership cache (never from the
+    // store, on the writer thread): the cache is filled first, as a send's access check does.
+    storage::member_snapshots* snapshots = nullptr;
+    auto cached = storage::make_membership_cache(std::move(w.store), {}, w.metrics, &snapshots);
+    REQUIRE(value_of(run(cached->member_count(g.group_id))) == 3);
     bus::delivery_guard guard;
-    access_control access(*w.store, w.live);
-    auto messaging = make_messaging_service({*w.log, *w.store, *w.bus, access, w.presence, w.live,
-                                             w.clock, w.ids, w.metrics, &guard});
+    access_control access(*cached, w.live);
+    auto messaging = make_messaging_service({*w.log, *cached, *w.bus, access, w.presence, w.live,
+                                             w.clock, w.ids, w.metrics, &guard, nullptr, nullptr,
+                                             snapshots});
     messaging->start();
 
     // task's fan-out worker, slowed: it holds its first job until the test lets it go, then
@@ -217,7 +223,7 @@ TEST_CASE("a group that drops to the fan-out threshold keeps its pushes in seq o
     // As the server does: the stores' threads are joined before the service (and its thread
     // pool) goes, or a store thread may still be waking the pool as it is destroyed (TSan).
     w.log->close();
-    w.store.reset();
+    cached.reset();
     fanout.reset();
     observer.reset();
 }

@@ -68,3 +68,27 @@ TEST_CASE("the cache keeps at most max_groups groups", "[social][cache]") {
     CHECK(value_of(f.run(f.cached->member_count(100))) == 3);
     CHECK(f.hits() == 1);
 }
+
+TEST_CASE("cached member lists are shared without waiting, and only once filled",
+          "[social][cache]") {
+    social_fixture f;
+    for (std::uint64_t id = 1; id <= 4; ++id) {
+        f.add_user(id, "user" + std::to_string(id));
+    }
+    value_of(f.run(f.store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
+    member_snapshots* snapshots = nullptr;
+    auto cached = make_membership_cache(std::move(f.store), {}, f.metrics, &snapshots);
+    REQUIRE(snapshots != nullptr);
+    CHECK(snapshots->cached_member_ids(100) == nullptr);  // never fills by itself
+    REQUIRE(value_of(f.run(cached->member_count(100))) == 3);
+    const auto ids = snapshots->cached_member_ids(100);
+    REQUIRE(ids != nullptr);
+    CHECK(*ids == std::vector<std::uint64_t>{1, 2, 3});
+    CHECK(snapshots->cached_member_ids(100).get() == ids.get());  // the same list, not a copy
+    // A change evicts: the next snapshot is a miss; the old one stays valid for its holder.
+    value_of(f.run(cached->join_group(100, 4, 6000, 1000)));
+    CHECK(snapshots->cached_member_ids(100) == nullptr);
+    CHECK(ids->size() == 3);
+    REQUIRE(value_of(f.run(cached->member_count(100))) == 4);
+    CHECK(snapshots->cached_member_ids(100)->size() == 4);
+}

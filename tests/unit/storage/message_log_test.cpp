@@ -118,6 +118,7 @@ struct log_fixture {
     writer_gate gate;
     std::mutex committed_mutex;
     std::vector<stored_message> committed;  // everything the listener saw, in order
+    std::vector<std::uint64_t> origins;     // parallel to `committed`
     std::atomic<std::uint64_t> next_message_id{1000};
 
     explicit log_fixture(std::size_t max_pending = 65536) {
@@ -132,10 +133,11 @@ struct log_fixture {
 
     void open() {
         log = Engine::open(options, faults);
-        log->set_commit_listener([this](const std::vector<stored_message>& batch) {
+        log->add_commit_listener([this](const commit_event& e) {
             {
                 std::lock_guard lock(committed_mutex);
-                committed.insert(committed.end(), batch.begin(), batch.end());
+                committed.insert(committed.end(), e.messages->begin(), e.messages->end());
+                origins.insert(origins.end(), e.origins.begin(), e.origins.end());
             }
             gate.pass();
         });
@@ -315,6 +317,43 @@ TEMPLATE_TEST_CASE("concurrent appends to many conversations keep each one conti
     }
     REQUIRE(total == threads * per_thread);
     REQUIRE(f.log->conversations().size() == conversations);
+}
+
+TEMPLATE_TEST_CASE("commit listeners get each new message with its append's origin",
+                   "[message_log]", ENGINES) {
+    log_fixture<TestType> f;
+    std::atomic<int> second{0};
+    f.log->add_commit_listener(
+        [&](const commit_event& e) { second += static_cast<int>(e.messages->size()); });
+    f.hold_writer();
+    auto a = f.text("dm:1:2", 1, "a");
+    a.origin = 77;
+    auto b = f.text("group:5", 2, "b");
+    b.origin = 0;
+    auto c = f.text("dm:1:2", 2, "c");
+    c.origin = 78;
+    auto fa = f.append_later(std::move(a));
+    auto fb = f.append_later(std::move(b));
+    auto fc = f.append_later(std::move(c));
+    auto dup = f.text("dm:1:2", 1, "a");  // an in-batch retry: no new message, no listener call
+    dup.origin = 79;
+    auto fd = f.append_later(std::move(dup));
+    f.gate.release();
+    REQUIRE(fa.get().has_value());
+    REQUIRE(fb.get().has_value());
+    REQUIRE(fc.get().has_value());
+    REQUIRE(fd.get()->duplicate);
+    const auto seen = f.committed_copy();
+    std::lock_guard lock(f.committed_mutex);
+    REQUIRE(f.origins.size() == seen.size());
+    std::vector<std::pair<std::string, std::uint64_t>> got;
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        if (seen[i].conversation_id != "gate") {
+            got.emplace_back(seen[i].client_msg_id, f.origins[i]);
+        }
+    }
+    CHECK(got == std::vector<std::pair<std::string, std::uint64_t>>{{"a", 77}, {"b", 0}, {"c", 78}});
+    CHECK(second.load() == static_cast<int>(seen.size()));  // every listener, every message
 }
 
 TEMPLATE_TEST_CASE("an idempotent append returns the first result and writes nothing",

@@ -101,7 +101,7 @@ struct fixture {
 
     void open() {
         log = Engine::open(options);
-        log->set_commit_listener([this](const std::vector<stored_message>&) { gate.pass(); });
+        log->add_commit_listener([this](const commit_event&) { gate.pass(); });
     }
 
     void reopen() {
@@ -424,7 +424,7 @@ TEST_CASE("a data dir from before the reaction index migrates at open", "[reacti
         rocksdb::Options o;
         std::vector<rocksdb::ColumnFamilyDescriptor> families;
         for (const char* name :
-             {"default", "messages", "idempotency", "conversations", "reactions"}) {
+             {"default", "messages", "idempotency", "conversations", "reactions", "sent"}) {
             families.emplace_back(name, rocksdb::ColumnFamilyOptions());
         }
         std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -1,11 +1,9 @@
-// The search indexer over the real pieces (memory bus, memory message log, SQLite index):
+// The search indexer over the real pieces (memory message log, SQLite index):
 // live events, edits and recalls, catch-up from the log after a "crash", gaps, a full queue,
 // an index ahead of its log, and the batch delay.
 
 #include <catch2/catch.hpp>
 #include <future>
-#include <monochat/bus/message_bus.hpp>
-#include <monochat/bus/topics.hpp>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/message_log_factory.hpp>
@@ -44,37 +42,19 @@ struct indexer_fixture {
     scratch_dir dir;
     infra::system_clock clock;
     infra::metrics_registry metrics;
-    std::unique_ptr<bus::message_bus> bus = bus::make_memory_bus(metrics);
     std::unique_ptr<storage::message_log> log = storage::make_memory_message_log();
     std::unique_ptr<storage::search_index> index;
     std::unique_ptr<task::search_indexer> indexer;
-    // When false, committed messages are not published: what a crash between the commit and
-    // the indexing leaves behind.
-    std::atomic<bool> publish{true};
     std::uint64_t next_id = 1;
     int cmid = 0;
 
     indexer_fixture() {
-        bus->declare(bus::persisted_topic, {4, 65536});
-        log->set_commit_listener([this](const std::vector<storage::stored_message>& batch) {
-            if (!publish) {
-                return;
-            }
-            for (const auto& m : batch) {
-                const bus::message_event e{m.conversation_id, m.seq, m.message_id, m.sender_id,
-                                           m.client_msg_id, m.ts_ms, m.body, m.state,
-                                           m.target_seq, 0};
-                (void)bus->publish(bus::persisted_topic, m.conversation_id,
-                                   std::make_shared<const std::string>(bus::encode_message_event(e)));
-            }
-        });
         open_index();
     }
     ~indexer_fixture() {
         if (indexer) {
             indexer->stop();
         }
-        bus->shutdown();
     }
 
     void open_index() {
@@ -84,7 +64,7 @@ struct indexer_fixture {
     }
 
     void start(task::search_indexer_options o = {}) {
-        indexer = std::make_unique<task::search_indexer>(*bus, *log, *index, clock, metrics, o);
+        indexer = std::make_unique<task::search_indexer>(*log, *index, clock, metrics, o);
         value_of(indexer->start());
     }
 
@@ -178,7 +158,7 @@ TEST_CASE("an edit replaces its target's text and a recall removes it", "[task][
     CHECK(f.seqs("secret").empty());
 }
 
-TEST_CASE("messages persisted but never published are read from the log at start",
+TEST_CASE("messages committed while the indexer was down are read from the log at start",
           "[task][search]") {
     indexer_fixture f;
     f.start();
@@ -186,15 +166,13 @@ TEST_CASE("messages persisted but never published are read from the log at start
     REQUIRE(eventually([&] { return f.caught_up(); }));
     f.stop();
 
-    // The process "dies" between the commits and the indexing of these:
-    f.publish = false;
+    // The process "dies" between the commits and the indexing of these (no indexer listens):
     f.append("world", text_body("lost in the bus one"));
     f.append("group:1", text_body("lost in the bus two"));
     f.append("world", text_body("edited later"));
     f.append("world", R"({"type":"edit","target_seq":3,"text":"edited while down"})", 3);
     f.append("world", text_body("recalled while down"));
     f.append("world", R"({"type":"recall","target_seq":5})", 5);
-    f.publish = true;
     f.open_index();  // a reopened file, as after a restart
     const auto before = f.indexed_total();
     f.start();
@@ -210,20 +188,8 @@ TEST_CASE("messages persisted but never published are read from the log at start
     CHECK(f.indexed_total() - before == 6);
 }
 
-TEST_CASE("a gap in the live events is filled from the log", "[task][search]") {
-    indexer_fixture f;
-    f.start();
-    f.append("world", text_body("one"));
-    f.publish = false;
-    f.append("world", text_body("two"));
-    f.publish = true;
-    f.append("world", text_body("three"));
-    REQUIRE(eventually([&] { return f.caught_up(); }));
-    CHECK(f.seqs("two") == seq_list{2});
-    CHECK(f.seqs("three") == seq_list{3});
-    CHECK(f.indexed_total() == 3);
-}
-
+// The overflow also makes gaps in the live messages (seq past position + 1), which are filled
+// from the log.
 TEST_CASE("a full queue loses nothing: the overflow is read from the log", "[task][search]") {
     indexer_fixture f;
     task::search_indexer_options o;
@@ -247,9 +213,7 @@ TEST_CASE("an index ahead of its log forgets those conversations and reindexes t
     stale.changes.push_back({storage::search_change_kind::add, "world", 7, 999, "stale entry"});
     stale.positions.emplace_back("world", 7);
     value_of(f.index->apply(stale));
-    f.publish = false;
-    f.append("world", text_body("the real first message"));
-    f.publish = true;
+    f.append("world", text_body("the real first message"));  // before the indexer starts
     f.start();
     REQUIRE(eventually([&] { return f.caught_up(); }));
     CHECK(f.seqs("stale").empty());

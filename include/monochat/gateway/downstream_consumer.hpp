@@ -1,0 +1,39 @@
+#pragma once
+// Gateway's downstream consumer: what the node's live connections are pushed through
+// (shared/architecture.md, send path). Logic's delivery router and task's fan-out worker call
+// it as a bus::delivery_sink, inline on their own threads: a push costs a registry lookup per
+// user and a pointer into each connection's queue (the frame's bytes are shared). The bus's
+// `downstream` topic brings it the rest (typing, presence, closes) as `delivery` payloads.
+//
+// Thread-safety: any thread.
+
+#include <monochat/bus/delivery_sink.hpp>
+#include <string_view>
+
+namespace monochat::infra {
+class counter;
+class metrics_registry;
+}  // namespace monochat::infra
+
+namespace monochat::gateway {
+
+class connection_registry;
+
+class downstream_consumer final : public bus::delivery_sink {
+public:
+    downstream_consumer(connection_registry& registry, infra::metrics_registry& metrics);
+
+    // Always true: a connection whose queue is full is closed (4008) by itself.
+    bool push_to_users(const bus::push_frame& f, std::span<const std::uint64_t> user_ids) override;
+    bool push_to_world(const bus::push_frame& f) override;
+
+    // One `downstream` payload (bus::delivery). `trace_id`: the envelope's trace header, for
+    // log lines. Called on the bus's consumer threads.
+    void deliver(std::string_view payload, std::string_view trace_id = {});
+
+private:
+    connection_registry& registry_;
+    infra::counter& delivered_;
+};
+
+}  // namespace monochat::gateway

@@ -1,0 +1,286 @@
+// The directory cache in front of the social store: user records by id and friendships by
+// pair, so that a direct chat's send (both users exist, neither is a guest, they are friends)
+// is answered from memory, with no SQLite round trip on the send path.
+//
+// Consistency, as in membership_cache.cpp: every call that changes what is cached evicts it
+// after the store committed, and bumps the cache's epoch; a fill that started before a change
+// (the epoch moved meanwhile) answers its caller but is not kept, so a stale entry never
+// outlives the change that made it stale. What changes a user record: update_display_name,
+// set_suspended, delete_user, purge_guests (and create_user, for a fill that raced it). What
+// changes a friendship: send_friend_request (a crossing request makes friends),
+// accept_friend_request, remove_friend, delete_user and purge_guests. A new call that changes
+// either must evict here too.
+//
+// Misses are not cached (a user that does not exist is asked for again): only sends naming
+// unknown users pay the store, and those are refused.
+
+#include <list>
+#include <monochat/infra/metrics.hpp>
+#include <monochat/storage/social_store.hpp>
+#include <mutex>
+#include <unordered_map>
+
+#include "storage/forwarding_social_store.hpp"
+
+namespace monochat::storage {
+namespace {
+
+// A bounded least-recently-used map, not thread-safe (the cache locks around it).
+template <class Key, class Value, class Hash = std::hash<Key>>
+class lru_map {
+public:
+    explicit lru_map(std::size_t capacity) : capacity_(capacity) {}
+
+    const Value* find(const Key& k) {
+        auto it = entries_.find(k);
+        if (it == entries_.end()) {
+            return nullptr;
+        }
+        order_.splice(order_.begin(), order_, it->second.position);
+        return &it->second.value;
+    }
+
+    void put(const Key& k, Value v) {
+        if (capacity_ == 0) {
+            return;
+        }
+        if (auto it = entries_.find(k); it != entries_.end()) {
+            it->second.value = std::move(v);
+            order_.splice(order_.begin(), order_, it->second.position);
+            return;
+        }
+        order_.push_front(k);
+        entries_.emplace(k, slot{std::move(v), order_.begin()});
+        if (entries_.size() > capacity_) {
+            entries_.erase(order_.back());
+            order_.pop_back();
+        }
+    }
+
+    void erase(const Key& k) {
+        if (auto it = entries_.find(k); it != entries_.end()) {
+            order_.erase(it->second.position);
+            entries_.erase(it);
+        }
+    }
+
+    void clear() {
+        entries_.clear();
+        order_.clear();
+    }
+
+    std::size_t size() const { return entries_.size(); }
+
+private:
+    struct slot {
+        Value value;
+        typename std::list<Key>::iterator position;
+    };
+    std::size_t capacity_;
+    std::list<Key> order_;  // most recently used first
+    std::unordered_map<Key, slot, Hash> entries_;
+};
+
+struct pair_hash {
+    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& p) const noexcept {
+        return std::hash<std::uint64_t>{}(p.first * 0x9E3779B97F4A7C15ULL ^ p.second);
+    }
+};
+
+using user_pair = std::pair<std::uint64_t, std::uint64_t>;  // (low, high)
+
+user_pair ordered(std::uint64_t a, std::uint64_t b) { return a < b ? user_pair{a, b} : user_pair{b, a}; }
+
+class directory_cache final : public detail::forwarding_social_store {
+public:
+    directory_cache(std::unique_ptr<social_store> inner, directory_cache_options options,
+                    infra::metrics_registry& metrics)
+        : forwarding_social_store(std::move(inner)),
+          users_(options.max_users),
+          friendships_(options.max_friendships),
+          metrics_(metrics),
+          hits_(metrics.get_counter("monochat_directory_cache_hits_total",
+                                    "User and friendship lookups answered from the cache.")),
+          misses_(metrics.get_counter("monochat_directory_cache_misses_total",
+                                      "User and friendship lookups that read the store.")) {
+        metrics.gauge_callback("monochat_directory_cache_entries",
+                               "Users and friendships held by the directory cache.", {},
+                               [this] {
+                                   std::lock_guard lock(mutex_);
+                                   return static_cast<double>(users_.size() + friendships_.size());
+                               },
+                               this);
+    }
+    ~directory_cache() override { metrics_.remove_callbacks(this); }
+
+    // ---- cached ----
+
+    task<user_record> get_user(std::uint64_t user_id) override {
+        std::uint64_t epoch = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (const auto* u = users_.find(user_id)) {
+                hits_.inc();
+                co_return *u;
+            }
+            epoch = epoch_;
+        }
+        misses_.inc();
+        auto r = co_await inner().get_user(user_id);
+        if (r) {
+            keep_user(*r, epoch);
+        }
+        co_return r;
+    }
+
+    task<std::vector<user_record>> get_users(std::vector<std::uint64_t> user_ids) override {
+        std::vector<user_record> out;
+        std::vector<std::uint64_t> missing;
+        std::uint64_t epoch = 0;
+        {
+            std::lock_guard lock(mutex_);
+            out.reserve(user_ids.size());
+            for (const auto id : user_ids) {
+                if (const auto* u = users_.find(id)) {
+                    out.push_back(*u);
+                } else {
+                    missing.push_back(id);
+                }
+            }
+            epoch = epoch_;
+        }
+        if (missing.empty()) {
+            hits_.inc();
+            co_return out;
+        }
+        misses_.inc();
+        // Asked for in full, so that the answer keeps the order asked (unknown ids skipped).
+        auto r = co_await inner().get_users(std::move(user_ids));
+        if (r) {
+            for (const auto& u : *r) {
+                keep_user(u, epoch);
+            }
+        }
+        co_return r;
+    }
+
+    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override {
+        const auto key = ordered(a, b);
+        std::uint64_t epoch = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (const auto* f = friendships_.find(key)) {
+                hits_.inc();
+                co_return *f;
+            }
+            epoch = epoch_;
+        }
+        misses_.inc();
+        auto r = co_await inner().are_friends(a, b);
+        if (r) {
+            std::lock_guard lock(mutex_);
+            if (epoch_ == epoch) {
+                friendships_.put(key, *r);
+            }
+        }
+        co_return r;
+    }
+
+    // ---- changes evict ----
+
+    task<user_record> create_user(user_record user) override {
+        const auto id = user.id;
+        auto r = co_await inner().create_user(std::move(user));
+        evict_user(id);
+        co_return r;
+    }
+    task<user_record> update_display_name(std::uint64_t user_id, std::string name) override {
+        auto r = co_await inner().update_display_name(user_id, std::move(name));
+        evict_user(user_id);
+        co_return r;
+    }
+    task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
+        auto r = co_await inner().set_suspended(user_id, suspended);
+        evict_user(user_id);
+        co_return r;
+    }
+    task<void> delete_user(std::uint64_t user_id) override {
+        auto r = co_await inner().delete_user(user_id);
+        evict_all();
+        co_return r;
+    }
+    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
+                                                  std::int64_t seen_before_ms,
+                                                  std::int64_t now_ms) override {
+        auto r = co_await inner().purge_guests(std::move(user_ids), seen_before_ms, now_ms);
+        if (r && !r->empty()) {
+            evict_all();
+        }
+        co_return r;
+    }
+
+    task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
+                                                         std::uint64_t to, std::string note,
+                                                         std::int64_t now) override {
+        auto r = co_await inner().send_friend_request(id, from, to, std::move(note), now);
+        evict_friendship(from, to);
+        co_return r;
+    }
+    task<friend_request_record> accept_friend_request(std::uint64_t id, std::uint64_t actor,
+                                                      std::int64_t now) override {
+        auto r = co_await inner().accept_friend_request(id, actor, now);
+        if (r) {
+            evict_friendship(r->from_user_id, r->to_user_id);
+        } else {
+            evict_all();  // which pair it was is not known here; failures are rare
+        }
+        co_return r;
+    }
+    task<void> remove_friend(std::uint64_t a, std::uint64_t b) override {
+        auto r = co_await inner().remove_friend(a, b);
+        evict_friendship(a, b);
+        co_return r;
+    }
+
+private:
+    void keep_user(const user_record& u, std::uint64_t epoch) {
+        std::lock_guard lock(mutex_);
+        if (epoch_ == epoch) {
+            users_.put(u.id, u);
+        }
+    }
+    void evict_user(std::uint64_t user_id) {
+        std::lock_guard lock(mutex_);
+        ++epoch_;
+        users_.erase(user_id);
+    }
+    void evict_friendship(std::uint64_t a, std::uint64_t b) {
+        std::lock_guard lock(mutex_);
+        ++epoch_;
+        friendships_.erase(ordered(a, b));
+    }
+    void evict_all() {
+        std::lock_guard lock(mutex_);
+        ++epoch_;
+        users_.clear();
+        friendships_.clear();
+    }
+
+    std::mutex mutex_;
+    lru_map<std::uint64_t, user_record> users_;
+    lru_map<user_pair, bool, pair_hash> friendships_;
+    std::uint64_t epoch_ = 0;
+    infra::metrics_registry& metrics_;
+    infra::counter& hits_;
+    infra::counter& misses_;
+};
+
+}  // namespace
+
+std::unique_ptr<social_store> make_directory_cache(std::unique_ptr<social_store> inner,
+                                                   directory_cache_options options,
+                                                   infra::metrics_registry& metrics) {
+    return std::make_unique<directory_cache>(std::move(inner), options, metrics);
+}
+
+}  // namespace monochat::storage

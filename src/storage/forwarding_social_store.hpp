@@ -1,0 +1,175 @@
+#pragma once
+// A social_store that hands every call to a wrapped one: the base of the caches that sit in
+// front of the SQLite store (membership_cache.cpp, directory_cache.cpp). A cache overrides the
+// calls it answers or that invalidate it, and inherits the rest.
+
+#include <memory>
+#include <monochat/storage/social_store.hpp>
+
+namespace monochat::storage::detail {
+
+class forwarding_social_store : public social_store {
+public:
+    explicit forwarding_social_store(std::unique_ptr<social_store> inner) : inner_(std::move(inner)) {}
+
+    task<user_record> create_user(user_record u) override { return inner_->create_user(std::move(u)); }
+    task<user_record> get_user(std::uint64_t id) override { return inner_->get_user(id); }
+    task<user_record> get_user_by_username(std::string u) override {
+        return inner_->get_user_by_username(std::move(u));
+    }
+    task<std::vector<user_record>> get_users(std::vector<std::uint64_t> ids) override {
+        return inner_->get_users(std::move(ids));
+    }
+    task<std::vector<user_record>> search_users(std::string prefix, std::size_t limit) override {
+        return inner_->search_users(std::move(prefix), limit);
+    }
+    task<user_record> update_display_name(std::uint64_t id, std::string name) override {
+        return inner_->update_display_name(id, std::move(name));
+    }
+
+    task<void> create_token(token_record t) override { return inner_->create_token(std::move(t)); }
+    task<token_record> lookup_token(std::string h) override { return inner_->lookup_token(std::move(h)); }
+    task<void> delete_token(std::string h) override { return inner_->delete_token(std::move(h)); }
+    task<std::uint64_t> delete_user_tokens(std::uint64_t id) override {
+        return inner_->delete_user_tokens(id);
+    }
+    task<std::uint64_t> delete_expired_tokens(std::int64_t now, std::size_t limit) override {
+        return inner_->delete_expired_tokens(now, limit);
+    }
+
+    task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
+                                                         std::uint64_t to, std::string note,
+                                                         std::int64_t now) override {
+        return inner_->send_friend_request(id, from, to, std::move(note), now);
+    }
+    task<friend_request_record> get_friend_request(std::uint64_t id) override {
+        return inner_->get_friend_request(id);
+    }
+    task<friend_request_record> accept_friend_request(std::uint64_t id, std::uint64_t actor,
+                                                      std::int64_t now) override {
+        return inner_->accept_friend_request(id, actor, now);
+    }
+    task<friend_request_record> reject_friend_request(std::uint64_t id, std::uint64_t actor,
+                                                      std::int64_t now) override {
+        return inner_->reject_friend_request(id, actor, now);
+    }
+    task<friend_requests> list_friend_requests(std::uint64_t id) override {
+        return inner_->list_friend_requests(id);
+    }
+    task<std::vector<user_record>> list_friends(std::uint64_t id) override {
+        return inner_->list_friends(id);
+    }
+    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override { return inner_->are_friends(a, b); }
+    task<void> remove_friend(std::uint64_t a, std::uint64_t b) override {
+        return inner_->remove_friend(a, b);
+    }
+
+    task<group_record> create_group(std::uint64_t group_id, std::string name, std::uint64_t owner_id,
+                                    bool is_public, std::vector<std::uint64_t> member_ids,
+                                    std::int64_t created_ms, std::uint64_t max_members) override {
+        return inner_->create_group(group_id, std::move(name), owner_id, is_public,
+                                    std::move(member_ids), created_ms, max_members);
+    }
+    task<group_record> get_group(std::uint64_t id) override { return inner_->get_group(id); }
+    task<member_page> list_members(std::uint64_t id, std::uint64_t after, std::size_t limit) override {
+        return inner_->list_members(id, after, limit);
+    }
+    task<std::optional<member_role>> member_role_of(std::uint64_t group_id,
+                                                    std::uint64_t user_id) override {
+        return inner_->member_role_of(group_id, user_id);
+    }
+    task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
+                                    std::int64_t joined_ms, std::uint64_t max_members) override {
+        return inner_->add_members(group_id, std::move(user_ids), joined_ms, max_members);
+    }
+    task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
+                                   std::int64_t joined_ms, std::uint64_t max_members) override {
+        return inner_->join_group(group_id, user_id, joined_ms, max_members);
+    }
+    task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
+        return inner_->remove_member(group_id, user_id);
+    }
+    task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
+                                       member_role role) override {
+        return inner_->set_member_role(group_id, user_id, role);
+    }
+    task<std::vector<user_group>> groups_of_user(std::uint64_t id) override {
+        return inner_->groups_of_user(id);
+    }
+    task<std::vector<std::uint64_t>> member_ids(std::uint64_t group_id, std::uint64_t after,
+                                                std::size_t limit) override {
+        return inner_->member_ids(group_id, after, limit);
+    }
+    task<std::uint64_t> member_count(std::uint64_t group_id) override {
+        return inner_->member_count(group_id);
+    }
+
+    task<void> record_direct_message(std::uint64_t a, std::uint64_t b, std::int64_t ms) override {
+        return inner_->record_direct_message(a, b, ms);
+    }
+    task<std::vector<direct_conversation>> direct_conversations(std::uint64_t id) override {
+        return inner_->direct_conversations(id);
+    }
+
+    task<bool> set_read_position(std::uint64_t user, std::string cid, std::uint64_t seq,
+                                 std::int64_t now) override {
+        return inner_->set_read_position(user, std::move(cid), seq, now);
+    }
+    task<void> record_sent(std::vector<sent_record> records) override {
+        return inner_->record_sent(std::move(records));
+    }
+    task<std::uint64_t> get_read_position(std::uint64_t user, std::string cid) override {
+        return inner_->get_read_position(user, std::move(cid));
+    }
+    task<std::vector<read_position>> read_positions(std::uint64_t user) override {
+        return inner_->read_positions(user);
+    }
+    task<readers_result> conversation_readers(std::string cid, std::uint64_t seq, std::size_t limit,
+                                              std::optional<std::uint64_t> group) override {
+        return inner_->conversation_readers(std::move(cid), seq, limit, group);
+    }
+
+    task<std::uint64_t> add_mentions(std::string cid, std::uint64_t seq,
+                                     std::vector<std::uint64_t> users,
+                                     std::optional<std::uint64_t> group) override {
+        return inner_->add_mentions(std::move(cid), seq, std::move(users), group);
+    }
+    task<std::uint64_t> remove_mentions(std::string cid, std::uint64_t seq) override {
+        return inner_->remove_mentions(std::move(cid), seq);
+    }
+    task<std::vector<mention_count>> unread_mentions(std::uint64_t user) override {
+        return inner_->unread_mentions(user);
+    }
+
+    task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
+        return inner_->list_users(after, limit);
+    }
+    task<void> set_suspended(std::uint64_t id, bool suspended) override {
+        return inner_->set_suspended(id, suspended);
+    }
+    task<void> delete_user(std::uint64_t id) override { return inner_->delete_user(id); }
+
+    task<void> touch_user(std::uint64_t id, std::int64_t now_ms) override {
+        return inner_->touch_user(id, now_ms);
+    }
+    task<std::vector<std::uint64_t>> idle_guests(std::int64_t seen_before_ms,
+                                                 std::size_t limit) override {
+        return inner_->idle_guests(seen_before_ms, limit);
+    }
+    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> ids,
+                                                  std::int64_t seen_before_ms,
+                                                  std::int64_t now_ms) override {
+        return inner_->purge_guests(std::move(ids), seen_before_ms, now_ms);
+    }
+    task<bool> is_deleted_user(std::uint64_t id) override { return inner_->is_deleted_user(id); }
+
+    task<void> backup_to(std::string path) override { return inner_->backup_to(std::move(path)); }
+
+protected:
+    social_store& inner() { return *inner_; }
+
+private:
+    std::unique_ptr<social_store> inner_;
+};
+
+}  // namespace monochat::storage::detail
