@@ -12,7 +12,7 @@ import { Connection } from './connection.js';
 import { $ } from './dom.js';
 import { Store } from './store.js';
 import { closePicker, setupPicker } from './emoji-picker.js';
-import { renderList, convTitle } from './list-view.js';
+import { renderList, convTitle, resetList } from './list-view.js';
 import {
   maybeMarkRead, noteIncoming, openConversation, renderChat, renderChatHead, renderMessages,
   renderTyping, resetChat, setupChat,
@@ -158,7 +158,7 @@ async function endSession(message) {
   resetChat();
   resetComposer();
   closePicker();
-  $('conv-list').replaceChildren();
+  resetList();
   for (const id of ['search-results', 'find-results', 'friend-list', 'incoming', 'outgoing', 'directory-results']) {
     $(id).replaceChildren();
   }
