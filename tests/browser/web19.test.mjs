@@ -538,6 +538,14 @@ browserTest('axe-core: no serious or critical violations, every text at 4.5:1', 
   await p.getByRole('button', { name: 'Cancel' }).click();
   await p.getByRole('button', { name: 'Insert an emoji' }).click();
   await axe(p, 'emoji picker');
+  await p.keyboard.press('Escape');
+  // Dark mode (it follows the system) meets the same bars.
+  await p.emulateMedia({ colorScheme: 'dark' });
+  assert.equal(await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(21, 23, 27)');
+  await axe(p, 'chat view, dark');
+  await p.getByRole('button', { name: 'Members' }).click();
+  await p.locator('#gd-members li.person').nth(1).waitFor();
+  await axe(p, 'members dialog, dark');
 });
 
 browserTest('the documentation\'s screenshots, desktop and phone', async () => {
