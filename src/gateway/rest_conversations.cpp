@@ -1,6 +1,8 @@
-// Conversations: GET /conversations, POST /conversations/dm, POST /conversations/{cid}/read.
+// Conversations: GET /conversations, POST /conversations/dm, PATCH /conversations/{cid} (the
+// caller's mute), POST /conversations/{cid}/read.
 // History, sending, online counts and readers belong to the messaging routes.
 
+#include <algorithm>
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/conversations.hpp>
 
@@ -52,6 +54,39 @@ void add_conversation_routes(router& routes, const rest_services& services) {
                    }
                    co_return json_reply(200,
                                         object_writer().string("conversation_id", *cid).finish());
+               });
+
+    routes.add(http_method::patch, "/api/v1/conversations/{cid}",
+               [accounts, conversations](http_request& req) -> net::awaitable<http_response> {
+                   auto who = co_await authenticate(*accounts, req);
+                   if (!who) {
+                       co_return error_response(who.error());
+                   }
+                   auto ref = logic::parse_conversation_id(req.param("cid"));
+                   if (!ref) {
+                       co_return error_response(ref.error());
+                   }
+                   auto body = json_util::parse_object(req.body);
+                   if (!body) {
+                       co_return error_response(body.error());
+                   }
+                   auto until = json_util::required_unsigned(*body, "muted_until");
+                   if (!until) {
+                       co_return error_response(until.error());
+                   }
+                   // Past the largest accepted time: still out of range after the narrowing.
+                   const auto wanted = static_cast<std::int64_t>(std::min<std::uint64_t>(
+                       *until, static_cast<std::uint64_t>(logic::max_muted_until_ms) + 1));
+                   const std::string cid = ref->id;
+                   auto stored = co_await conversations->set_muted_until(
+                       std::move(*who), std::move(*ref), wanted);
+                   if (!stored) {
+                       co_return error_response(stored.error());
+                   }
+                   co_return json_reply(200, object_writer()
+                                                 .string("conversation_id", cid)
+                                                 .raw("muted_until", std::to_string(*stored))
+                                                 .finish());
                });
 
     routes.add(http_method::post, "/api/v1/conversations/{cid}/read",

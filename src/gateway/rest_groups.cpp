@@ -1,4 +1,5 @@
-// Groups: /groups, /groups/{group_id}, its members, roles and joining.
+// Groups: /groups (creating, and the public directory), /groups/{group_id}, its members, roles
+// and joining.
 
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/social.hpp>
@@ -53,6 +54,46 @@ void add_group_routes(router& routes, const rest_services& services) {
                        co_return error_response(g.error());
                    }
                    co_return json_reply(201, group_body(*g));
+               });
+
+    // The directory of public groups (issue 19): GET /groups?public=true&q=&after=&limit=.
+    // `public=true` is required, so that a later listing of one's own groups can take the
+    // other spelling without changing what this one means.
+    routes.add(http_method::get, "/api/v1/groups",
+               [accounts, social](http_request& req) -> net::awaitable<http_response> {
+                   auto who = co_await authenticate(*accounts, req);
+                   if (!who) {
+                       co_return error_response(who.error());
+                   }
+                   if (req.query_param("public") != std::optional<std::string_view>("true")) {
+                       co_return error_response(make_error(
+                           errc::invalid_argument, "only the public directory is listed: "
+                                                   "add public=true"));
+                   }
+                   std::uint64_t after = 0;
+                   if (const auto text = req.query_param("after")) {
+                       auto a = logic::parse_id(*text, "after");
+                       if (!a) {
+                           co_return error_response(a.error());
+                       }
+                       after = *a;
+                   }
+                   auto limit = logic::parse_limit(req.query_param("limit"));
+                   if (!limit) {
+                       co_return error_response(limit.error());
+                   }
+                   std::string q(req.query_param("q").value_or(std::string_view()));
+                   auto page = co_await social->public_groups(std::move(*who), std::move(q), after,
+                                                              *limit);
+                   if (!page) {
+                       co_return error_response(page.error());
+                   }
+                   co_return json_reply(
+                       200, object_writer()
+                                .array("groups", json_items(page->groups))
+                                .raw("next", page->next ? json_util::quote(std::to_string(*page->next))
+                                                        : std::string("null"))
+                                .finish());
                });
 
     routes.add(http_method::get, "/api/v1/groups/{group_id}",

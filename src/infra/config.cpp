@@ -154,6 +154,8 @@ const std::vector<field>& fields() {
              "Users and conversations whose last typing push is remembered; beyond, typing is dropped."),
         MC_I("limits.max_edits_per_message", limits.max_edits_per_message, 1, 100000, true,
              "Edits one message may have; a further edit is 409."),
+        MC_I("limits.max_group_query_bytes", limits.max_group_query_bytes, 1, 4096, true,
+             "Longest q of the public-group directory (GET /groups?public=true); longer is 400."),
         MC_I("fanout.large_group_threshold", fanout.large_group_threshold, 1, 100000000, true,
              "Groups above this many members are fanned out by task workers."),
         MC_I("fanout.shard_size", fanout.shard_size, 1, 1000000, true,

@@ -45,6 +45,10 @@ public:
         if (!mentions) {
             co_return mentions.error();
         }
+        auto settings = co_await deps_.store.conversation_settings(who.user_id);
+        if (!settings) {
+            co_return settings.error();
+        }
         std::vector<conversation_info> out;
         conversation_info world;
         world.conversation_id = std::string(world_conversation_id);
@@ -103,7 +107,18 @@ public:
         for (const auto& m : *mentions) {
             mentioned.emplace(m.conversation_id, m.count);
         }
+        std::unordered_map<std::string, std::int64_t> muted;
+        const std::int64_t now_ms = deps_.clock.now_ms();
+        for (const auto& s : *settings) {
+            // An expired mute reads as none: clients need not compare clocks.
+            if (s.muted_until_ms > now_ms) {
+                muted.emplace(s.conversation_id, s.muted_until_ms);
+            }
+        }
         for (auto& c : out) {
+            if (const auto m = muted.find(c.conversation_id); m != muted.end()) {
+                c.muted_until_ms = m->second;
+            }
             c.last_seq = deps_.log.last_seq(c.conversation_id);
             const auto it = read.find(c.conversation_id);
             c.read_seq = std::min(it == read.end() ? 0 : it->second, c.last_seq);
@@ -188,6 +203,32 @@ public:
                         {"seq", target}});
         co_await push_receipt(who, conversation, frame, options.exclude_session);
         co_return true;
+    }
+
+    task<std::int64_t> set_muted_until(identity who, conversation_ref conversation,
+                                       std::int64_t muted_until_ms) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (muted_until_ms < 0 || muted_until_ms > max_muted_until_ms) {
+            co_return make_error(errc::invalid_argument,
+                                 "muted_until must be 0 or a time in ms up to 2^53-1");
+        }
+        if (auto st = co_await access_.can_read(who, conversation); !st) {
+            co_return st.error();
+        }
+        const std::int64_t stored = muted_until_ms > deps_.clock.now_ms() ? muted_until_ms : 0;
+        if (auto st = co_await deps_.store.set_muted_until(who.user_id, conversation.id, stored);
+            !st) {
+            co_return st.error();
+        }
+        // The user's other devices follow at once; a device that misses it reads the list.
+        events_.to_users(std::to_string(who.user_id), {who.user_id},
+                         wire::dump({{"type", "event"},
+                                     {"event", "conversation_updated"},
+                                     {"conversation_id", conversation.id},
+                                     {"muted_until", stored}}));
+        co_return stored;
     }
 
     task<void> can_read(identity who, conversation_ref conversation) override {

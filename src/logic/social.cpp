@@ -308,6 +308,30 @@ public:
         co_return out;
     }
 
+    task<group_directory> public_groups(identity who, std::string query,
+                                        std::uint64_t after_group_id,
+                                        std::size_t limit) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        const auto max_bytes = deps_.config.get()->limits.max_group_query_bytes;
+        if (query.size() > static_cast<std::size_t>(max_bytes)) {
+            co_return make_error(errc::invalid_argument,
+                                 "q is longer than " + std::to_string(max_bytes) + " bytes");
+        }
+        auto page = co_await deps_.store.public_groups(std::move(query), after_group_id, limit);
+        if (!page) {
+            co_return page.error();
+        }
+        group_directory out;
+        out.groups.reserve(page->groups.size());
+        for (const auto& g : page->groups) {
+            out.groups.push_back(to_info(g));
+        }
+        out.next = page->next;
+        co_return out;
+    }
+
     task<group_info> join_group(identity who, std::uint64_t group_id) override {
         if (who.guest) {
             co_return guests_only_world();

@@ -61,7 +61,8 @@ std::string to_json(const conversation_info& c) {
                     {"last_seq", c.last_seq},
                     {"read_seq", c.read_seq},
                     {"unread", c.unread},
-                    {"mentions_unread", c.mentions_unread}};
+                    {"mentions_unread", c.mentions_unread},
+                    {"muted_until", c.muted_until_ms}};
     if (c.kind == "group") {
         j["group_id"] = std::to_string(c.group_id);
     } else if (c.kind == "direct") {

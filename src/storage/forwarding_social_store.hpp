@@ -104,6 +104,11 @@ public:
         return inner_->member_count(group_id);
     }
 
+    task<group_directory_page> public_groups(std::string q, std::uint64_t after,
+                                             std::size_t limit) override {
+        return inner_->public_groups(std::move(q), after, limit);
+    }
+
     task<void> record_direct_message(std::uint64_t a, std::uint64_t b, std::int64_t ms) override {
         return inner_->record_direct_message(a, b, ms);
     }
@@ -127,6 +132,13 @@ public:
     task<readers_result> conversation_readers(std::string cid, std::uint64_t seq, std::size_t limit,
                                               std::optional<std::uint64_t> group) override {
         return inner_->conversation_readers(std::move(cid), seq, limit, group);
+    }
+
+    task<void> set_muted_until(std::uint64_t user, std::string cid, std::int64_t until) override {
+        return inner_->set_muted_until(user, std::move(cid), until);
+    }
+    task<std::vector<conversation_setting>> conversation_settings(std::uint64_t user) override {
+        return inner_->conversation_settings(user);
     }
 
     task<std::uint64_t> add_mentions(std::string cid, std::uint64_t seq,

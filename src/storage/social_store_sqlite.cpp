@@ -646,6 +646,42 @@ result<std::vector<std::uint64_t>> member_ids(connection& c, std::uint64_t group
                      id_from, group_id, after, to_limit(limit));
 }
 
+result<group_directory_page> public_groups(connection& c, const std::string& needle,
+                                           std::uint64_t after, std::size_t limit) {
+    if (limit == 0) {
+        return make_error(errc::invalid_argument, "limit must be at least 1");
+    }
+    group_directory_page page;
+    if (after >= max_id) {
+        return page;
+    }
+    // LIKE with its wildcards escaped: the name contains `needle` as typed. SQLite's LIKE
+    // ignores case for ASCII letters only.
+    std::string pattern = "%";
+    for (const char ch : needle) {
+        if (ch == '%' || ch == '_' || ch == '\\') {
+            pattern += '\\';
+        }
+        pattern += ch;
+    }
+    pattern += '%';
+    auto rows = query_all(c,
+                          "SELECT " MONOCHAT_GROUP_COLUMNS " FROM chat_groups"
+                          " WHERE public = 1 AND id > ?1 AND name LIKE ?2 ESCAPE '\\'"
+                          " ORDER BY id LIMIT ?3",
+                          [](const statement& s) { return group_from(s); }, after, pattern,
+                          to_limit(limit) + 1);
+    if (!rows) {
+        return rows.error();
+    }
+    page.groups = std::move(*rows);
+    if (page.groups.size() > limit) {
+        page.groups.resize(limit);
+        page.next = page.groups.back().id;
+    }
+    return page;
+}
+
 // ---- direct conversations and read state ----
 
 status record_direct_message(connection& c, std::uint64_t a, std::uint64_t b,
@@ -1255,6 +1291,14 @@ public:
             [=](connection& c) { return storage::set_member_role(c, group_id, user_id, role); });
     }
 
+    task<group_directory_page> public_groups(std::string name_contains,
+                                             std::uint64_t after_group_id,
+                                             std::size_t limit) override {
+        return read<group_directory_page>([=, q = std::move(name_contains)](connection& c) {
+            return storage::public_groups(c, q, after_group_id, limit);
+        });
+    }
+
     task<std::vector<user_group>> groups_of_user(std::uint64_t user_id) override {
         return read<std::vector<user_group>>([=](connection& c) {
             return query_all(
@@ -1371,6 +1415,48 @@ public:
         std::optional<std::uint64_t> members_of_group) override {
         return read<readers_result>([=, cid = std::move(conversation_id)](connection& c) {
             return storage::conversation_readers(c, cid, seq, limit, members_of_group);
+        });
+    }
+
+    // ---- per-user conversation settings ----
+
+    task<void> set_muted_until(std::uint64_t user_id, std::string conversation_id,
+                               std::int64_t muted_until_ms) override {
+        return write<void>([=, cid = std::move(conversation_id)](connection& c) -> status {
+            if (muted_until_ms < 0) {
+                return make_error(errc::invalid_argument, "muted_until must not be negative");
+            }
+            if (auto st = require_user(c, user_id); !st) {
+                return st;
+            }
+            auto done = muted_until_ms == 0
+                            ? execute(c,
+                                      "DELETE FROM conversation_settings"
+                                      " WHERE user_id = ?1 AND conversation_id = ?2",
+                                      user_id, cid)
+                            : execute(c,
+                                      "INSERT INTO conversation_settings"
+                                      " (user_id, conversation_id, muted_until_ms)"
+                                      " VALUES (?1, ?2, ?3) ON CONFLICT (user_id, conversation_id)"
+                                      " DO UPDATE SET muted_until_ms = excluded.muted_until_ms",
+                                      user_id, cid, muted_until_ms);
+            if (!done) {
+                return done.error();
+            }
+            return {};
+        });
+    }
+
+    task<std::vector<conversation_setting>> conversation_settings(std::uint64_t user_id) override {
+        return read<std::vector<conversation_setting>>([=](connection& c) {
+            return query_all(
+                c,
+                "SELECT conversation_id, muted_until_ms FROM conversation_settings"
+                " WHERE user_id = ?1 ORDER BY conversation_id",
+                [](const statement& s) {
+                    return conversation_setting{s.column_text(0), s.column_int64(1)};
+                },
+                user_id);
         });
     }
 

@@ -146,12 +146,25 @@ CREATE INDEX chat_groups_owner ON chat_groups (owner_id);
 CREATE INDEX direct_conversations_peer ON direct_conversations (peer_id);
 )sql";
 
-constexpr std::array<migration, 5> all_migrations{{
+// Issue 19: a user's mute of a conversation, stored so that every device of the user agrees; and
+// a partial index for the public-group directory (private groups are never listed).
+constexpr const char* v6_conversation_settings = R"sql(
+CREATE TABLE conversation_settings (
+    user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    conversation_id TEXT    NOT NULL,
+    muted_until_ms  INTEGER NOT NULL CHECK (muted_until_ms > 0),
+    PRIMARY KEY (user_id, conversation_id)
+) WITHOUT ROWID;
+CREATE INDEX chat_groups_public ON chat_groups (id) WHERE public = 1;
+)sql";
+
+constexpr std::array<migration, 6> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
     {4, "user suspension", v4_user_suspension},
     {5, "guest expiry", v5_guest_expiry},
+    {6, "conversation settings, public group directory", v6_conversation_settings},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

@@ -1,158 +1,42 @@
 // Browser tests of the built-in web client (issue 9): the real monochat binary serves the
 // client, and Playwright drives Debian's chromium headless through it as people would.
 // Screenshots of every open page are saved into $MONOCHAT_BROWSER_OUT when a test fails.
-import { test, before, after } from 'node:test';
+// The harness (browser, server, helpers) is harness.mjs; issue 19's tests are web19.test.mjs.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  OUT, RUN, PASSWORD, WAIT, browserTest, newPage, online, register, login, send, texts, expectTexts,
+  conv, setupSuite, collectTexts,
+} from './harness.mjs';
 import { Server } from './server.mjs';
 
-const OUT = process.env.MONOCHAT_BROWSER_OUT || path.resolve('out');
-fs.mkdirSync(OUT, { recursive: true });
-const RUN = Date.now().toString(36).slice(-5);
-const PASSWORD = 'correct horse battery';
-const WAIT = 15000;
-
-let browser;
-let server;
-const pages = new Set();
-
-function chromiumPath() {
-  if (process.env.CHROMIUM) return process.env.CHROMIUM;
-  // Debian's /usr/bin/chromium is a shell wrapper; Playwright wants the real binary.
-  for (const p of ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    if (fs.existsSync(p)) return p;
-  }
-  throw new Error('chromium is not installed (scripts/deps.sh --test installs it)');
-}
-
-before(async () => {
-  // No background traffic: this machine's network is closed, and refused connections slow
-  // Chromium down.
-  const args = ['--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
-                '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-  if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
-  browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args });
-  server = new Server();
-  await server.start();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    const code = await server.stop();
-    server.cleanup();
-    assert.equal(code, 0, 'monochat exits 0 on SIGTERM');
-  }
-});
-
-async function newPage(base, { phone = false } = {}) {
-  const context = await browser.newContext(phone
-    ? { viewport: { width: 390, height: 780 }, isMobile: true, hasTouch: true }
-    : { viewport: { width: 1200, height: 780 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('dialog', (d) => d.accept());
-  page.on('pageerror', (e) => { page.errors = [...(page.errors || []), e]; });
-  pages.add(page);
-  await page.goto(base);
-  return page;
-}
-
-// Runs a test body; on failure, saves a screenshot of every open page.
-function browserTest(name, body) {
-  test(name, async () => {
-    try {
-      await body();
-      for (const p of pages) assert.deepEqual(p.errors || [], [], 'no uncaught errors in the page');
-    } catch (e) {
-      let i = 0;
-      for (const p of pages) {
-        const file = path.join(OUT, `failure-${name.replace(/[^a-z0-9]+/gi, '-')}-${i++}.png`);
-        await p.screenshot({ path: file, fullPage: true }).catch(() => {});
-        console.error(`screenshot: ${file}`);
-      }
-      throw e;
-    } finally {
-      for (const p of pages) await p.context().close().catch(() => {});
-      pages.clear();
-    }
-  });
-}
-
-async function online(page) {
-  await page.locator('#conn-state[data-state="open"]').waitFor();
-}
-
-async function register(page, username, displayName) {
-  await page.getByRole('tab', { name: 'Register' }).click();
-  const form = page.locator('#form-register');
-  await form.getByLabel('Username').fill(username);
-  if (displayName) await form.getByLabel('Display name').fill(displayName);
-  await form.getByLabel('Password').fill(PASSWORD);
-  await form.getByRole('button', { name: 'Create account' }).click();
-  await online(page);
-}
-
-async function login(page, username) {
-  const form = page.locator('#form-login');
-  await form.getByLabel('Username').fill(username);
-  await form.getByLabel('Password').fill(PASSWORD);
-  await form.getByRole('button', { name: 'Log in' }).click();
-  await online(page);
-}
-
-async function send(page, text) {
-  const box = page.getByLabel('Message', { exact: true });
-  await box.fill(text);
-  await box.press('Enter');
-}
-
-function texts(page) {
-  return page.locator('#messages li.msg:not(.pending) .text').allTextContents();
-}
-
-async function expectTexts(page, want) {
-  const deadline = Date.now() + WAIT;
-  let got;
-  for (;;) {
-    got = await texts(page);
-    if (JSON.stringify(got) === JSON.stringify(want)) return;
-    if (Date.now() > deadline) break;
-    await page.waitForTimeout(100);
-  }
-  assert.deepEqual(got, want);
-}
-
-function conv(page, title) {
-  return page.locator('#conv-list button.conv', { has: page.locator('.conv-title', { hasText: title }) });
-}
+const suite = setupSuite();
 
 browserTest('the binary serves the client, and API paths stay JSON', async () => {
-  const index = await fetch(`${server.url}/`);
+  const index = await fetch(`${suite.server.url}/`);
   assert.equal(index.status, 200);
   assert.match(index.headers.get('content-type'), /^text\/html/);
   assert.equal(index.headers.get('cache-control'), 'no-cache');
   const etag = index.headers.get('etag');
   assert.ok(etag);
-  const again = await fetch(`${server.url}/`, { headers: { 'If-None-Match': etag } });
+  const again = await fetch(`${suite.server.url}/`, { headers: { 'If-None-Match': etag } });
   assert.equal(again.status, 304);
-  const js = await fetch(`${server.url}/js/main.js`);
+  const js = await fetch(`${suite.server.url}/js/main.js`);
   assert.match(js.headers.get('content-type'), /^text\/javascript/);
-  assert.equal((await fetch(`${server.url}/nope.html`)).status, 404);
-  assert.equal((await fetch(`${server.url}/..%2f..%2fetc/passwd`)).status, 404);
-  const api = await fetch(`${server.url}/api/v1/nope`);
+  assert.equal((await fetch(`${suite.server.url}/nope.html`)).status, 404);
+  assert.equal((await fetch(`${suite.server.url}/..%2f..%2fetc/passwd`)).status, 404);
+  const api = await fetch(`${suite.server.url}/api/v1/nope`);
   assert.equal(api.status, 404);
   assert.match(api.headers.get('content-type'), /application\/json/);
-  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  assert.equal((await fetch(`${suite.server.url}/healthz`)).status, 200);
 });
 
 browserTest('two friends chat: typing, read receipts, and an offline gap filled once and in order', async () => {
   const alice = `alice_${RUN}`;
   const bob = `bob_${RUN}`;
-  const a = await newPage(server.url);
-  const b = await newPage(server.url);
+  const a = await newPage(suite.server.url);
+  const b = await newPage(suite.server.url);
   await register(a, alice, 'Alice');
   await register(b, bob, 'Bob');
 
@@ -160,7 +44,7 @@ browserTest('two friends chat: typing, read receipts, and an offline gap filled 
   await a.getByRole('tab', { name: /Friends/ }).click();
   await a.getByLabel('Find people by username').fill(bob.slice(0, 5));
   await a.getByRole('button', { name: 'Find', exact: true }).click();
-  await a.getByRole('button', { name: `Add ${bob} as a friend` }).click();
+  await a.getByRole('button', { name: `Add friend ${bob}` }).click();
   await b.locator('#req-badge:not([hidden])').waitFor();
   await b.getByRole('tab', { name: /Friends/ }).click();
   await b.getByRole('button', { name: 'Accept Alice' }).click();
@@ -203,7 +87,7 @@ browserTest('two friends chat: typing, read receipts, and an offline gap filled 
 });
 
 browserTest('a guest chats in the world room on a phone-sized screen', async () => {
-  const g = await newPage(server.url, { phone: true });
+  const g = await newPage(suite.server.url, { phone: true });
   await g.getByRole('tab', { name: 'Guest' }).click();
   await g.locator('#form-guest').getByLabel('Display name').fill('Wanderer');
   await g.getByRole('button', { name: 'Continue as guest' }).click();
@@ -214,7 +98,7 @@ browserTest('a guest chats in the world room on a phone-sized screen', async () 
   assert.equal(await g.locator('#sidebar').isVisible(), false);
   await g.getByRole('button', { name: 'Back to conversations' }).waitFor();
 
-  const r = await newPage(server.url);
+  const r = await newPage(suite.server.url);
   await register(r, `carol_${RUN}`, 'Carol');
   await conv(r, 'World').click();
   const hello = `guest says hi ${RUN}`;
@@ -235,14 +119,14 @@ browserTest('a guest chats in the world room on a phone-sized screen', async () 
   await g.locator('#auth').waitFor();
   await g.reload();
   await g.locator('#auth').waitFor();
-  const me = await fetch(`${server.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  const me = await fetch(`${suite.server.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(me.status, 401);
 });
 
 // Issue 17: the display-name field allowed 64 characters, but the server counts 64 bytes, so a
 // 22-character Chinese name (66 bytes) passed the form and failed at the server.
 browserTest('name fields count UTF-8 bytes, as the server does', async () => {
-  const p = await newPage(server.url);
+  const p = await newPage(suite.server.url);
   await p.getByRole('tab', { name: 'Register' }).click();
   const field = p.locator('#form-register').getByLabel('Display name');
   await field.fill('王'.repeat(22));
@@ -267,10 +151,10 @@ browserTest('name fields count UTF-8 bytes, as the server does', async () => {
 
 browserTest('a group of three: create, chat, replies, reactions, edits, read by all, and search', async () => {
   const names = ['dora', 'eli', 'fay'].map((n) => `${n}_${RUN}`);
-  const [d, e, f] = await Promise.all(names.map((n) => server.register(n)));
-  await server.befriend(d, e);
-  await server.befriend(d, f);
-  const [pd, pe, pf] = await Promise.all([newPage(server.url), newPage(server.url), newPage(server.url)]);
+  const [d, e, f] = await Promise.all(names.map((n) => suite.server.register(n)));
+  await suite.server.befriend(d, e);
+  await suite.server.befriend(d, f);
+  const [pd, pe, pf] = await Promise.all([newPage(suite.server.url), newPage(suite.server.url), newPage(suite.server.url)]);
   await login(pd, names[0]);
   await login(pe, names[1]);
   await login(pf, names[2]);
@@ -308,14 +192,6 @@ browserTest('a group of three: create, chat, replies, reactions, edits, read by 
   await pe.locator('#messages li.msg').first().locator('.text', { hasText: 'revised' }).waitFor();
   await pe.locator('#messages li.msg').first().locator('.edited').waitFor();
 
-  // The documentation's screenshot: Dora's desktop view of the group.
-  await pd.locator('#messages li.msg').nth(1).waitFor();
-  await pd.evaluate(() => document.getElementById('toast').classList.remove('show'));
-  await pd.screenshot({ path: path.join(OUT, 'client.png') });
-  if (process.env.MONOCHAT_DOC_SCREENSHOT) {
-    fs.copyFileSync(path.join(OUT, 'client.png'), process.env.MONOCHAT_DOC_SCREENSHOT);
-  }
-
   // Managing the group: the owner sees three members and their roles.
   await pd.getByRole('button', { name: 'Members' }).click();
   await pd.locator('#gd-members li.person').nth(2).waitFor();
@@ -349,29 +225,27 @@ browserTest('a group of three: create, chat, replies, reactions, edits, read by 
 });
 
 browserTest('older history loads on scroll, and the keyboard moves through the list', async () => {
-  const [k, l] = await Promise.all([server.register(`kim_${RUN}`), server.register(`lee_${RUN}`)]);
-  const made = await server.api('POST', '/groups', { name: `Archive ${RUN}`, member_ids: [l.user_id] }, k.token);
+  const [k, l] = await Promise.all([suite.server.register(`kim_${RUN}`), suite.server.register(`lee_${RUN}`)]);
+  const made = await suite.server.api('POST', '/groups', { name: `Archive ${RUN}`, member_ids: [l.user_id] }, k.token);
   const cid = made.group.conversation_id;
   for (let i = 1; i <= 120; i++) {
     // The last one mentions Lee: the list shows a mentions badge besides the unread count.
     const body = { type: 'text', text: `history ${i}` };
     if (i === 120) body.mentions = [l.user_id];
-    await server.api('POST', `/conversations/${cid}/messages`,
+    await suite.server.api('POST', `/conversations/${cid}/messages`,
       { client_msg_id: `hist-${RUN}-${i}`, body }, k.token);
   }
-  const p = await newPage(server.url);
+  const p = await newPage(suite.server.url);
   await login(p, `lee_${RUN}`);
   await conv(p, `Archive ${RUN}`).locator('.badge.mention', { hasText: '@1' }).waitFor();
   await conv(p, `Archive ${RUN}`).locator('.badge.unread', { hasText: '120' }).waitFor();
   await conv(p, `Archive ${RUN}`).click();
   await p.locator('#messages .text', { hasText: 'history 120' }).waitFor();
-  assert.equal((await texts(p)).length, 50, 'the first page holds 50 messages');
-  for (let i = 0; i < 10 && !(await p.locator('#older-state', { hasText: 'beginning' }).isVisible()); i++) {
-    await p.locator('#scroller').evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
-    await p.waitForTimeout(300);
-  }
-  const all = await texts(p);
+  // The list is windowed: scrolling up loads the older pages, and every message shows once, in
+  // order, on the way back down.
+  const all = await collectTexts(p);
   assert.deepEqual(all, Array.from({ length: 120 }, (_, i) => `history ${i + 1}`));
+  await p.locator('#scroller').evaluate((el) => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); });
 
   // Keyboard: arrows move between conversations, Enter opens one; focus stays visible.
   await conv(p, `Archive ${RUN}`).focus();

@@ -59,7 +59,7 @@ TEST_CASE("the list holds world, groups and direct chats with messages, newest f
     CHECK(world[0] == nlohmann::json{{"conversation_id", "world"}, {"kind", "world"},
                                      {"title", "World"}, {"last_seq", 0}, {"read_seq", 0},
                                      {"unread", 0}, {"mentions_unread", 0},
-                                     {"last_message", nullptr}});
+                                     {"muted_until", 0}, {"last_message", nullptr}});
 
     const std::string gid = create_group(http, alice, {bob});
     const std::string group = "group:" + gid;

@@ -94,6 +94,10 @@ export class Api {
     return this.patch(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}`, { role });
   }
   joinGroup(id) { return this.post(`/groups/${encodeURIComponent(id)}/join`); }
+  publicGroups(q, after) {
+    const a = after ? `&after=${encodeURIComponent(after)}` : '';
+    return this.get(`/groups?public=true&q=${encodeURIComponent(q || '')}&limit=50${a}`);
+  }
 
   conversations() { return this.get('/conversations'); }
   dm(user_id) { return this.post('/conversations/dm', { user_id }); }
@@ -105,6 +109,9 @@ export class Api {
   }
   sendMessage(cid, client_msg_id, body) {
     return this.post(`/conversations/${encodeURIComponent(cid)}/messages`, { client_msg_id, body });
+  }
+  mute(cid, muted_until) {
+    return this.patch(`/conversations/${encodeURIComponent(cid)}`, { muted_until });
   }
   markRead(cid, seq) { return this.post(`/conversations/${encodeURIComponent(cid)}/read`, { seq }); }
   readers(cid, seq) {

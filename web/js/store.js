@@ -26,7 +26,7 @@ export class Store {
   }
 
   on(fn) { this.listeners.add(fn); }
-  emit(what, cid) { for (const fn of this.listeners) fn(what, cid); }
+  emit(what, cid, extra) { for (const fn of this.listeners) fn(what, cid, extra); }
 
   // ---- users ---------------------------------------------------------------------------
   rememberUser(u) {
@@ -76,7 +76,7 @@ export class Store {
         kind: entry.kind || (entry.conversation_id.startsWith('group:') ? 'group'
           : entry.conversation_id === 'world' ? 'world' : 'direct'),
         title: entry.title || entry.conversation_id,
-        last_seq: 0, read_seq: 0, unread: 0, mentions_unread: 0, last_message: null,
+        last_seq: 0, read_seq: 0, unread: 0, mentions_unread: 0, last_message: null, muted_until: 0,
         group_id: entry.group_id || (entry.conversation_id.startsWith('group:') ? entry.conversation_id.slice(6) : undefined),
         peer_id: entry.peer_id || this.peerOf(entry.conversation_id),
         msgs: new Map(), // seq -> message, every seq from `low` to `held`
@@ -111,6 +111,7 @@ export class Store {
     c.last_seq = Math.max(c.last_seq, e.last_seq || 0);
     c.read_seq = Math.max(c.read_seq, e.read_seq || 0);
     c.mentions_unread = e.mentions_unread || 0;
+    if (e.muted_until !== undefined) c.muted_until = e.muted_until || 0;
     if (e.last_message && (!c.last_message || e.last_message.seq >= c.last_message.seq)) {
       c.last_message = e.last_message;
     }
@@ -120,6 +121,16 @@ export class Store {
   }
 
   unread(c) { return Math.max(0, c.last_seq - c.read_seq); }
+
+  isMuted(c) { return !!(c && c.muted_until && c.muted_until > Date.now()); }
+
+  // Mutes (until a time in ms) or unmutes (0) a conversation for every device of this user.
+  async setMuted(c, until) {
+    const r = await this.api.mute(c.id, until);
+    c.muted_until = r.muted_until || 0;
+    this.emit('list');
+    return c.muted_until;
+  }
 
   async loadConversations() {
     // A guest may use `world` only and may not list conversations (403): its list is `world`.
@@ -228,6 +239,8 @@ export class Store {
       if (m.body && m.body.type !== TEXT) this.applyOp(c, m);
       if (m.seq > c.last_seq || !c.last_message || m.seq > c.last_message.seq) this.noteSummary(c, m);
       this.settlePending(c, m);
+      // Their message is what they were typing: the indicator goes with it.
+      if (c.typing.delete(m.sender_id)) this.emit('typing', c.id);
       changed = true;
     }
     if (c.buffer.size > 0) this.syncSoon(c);
@@ -261,6 +274,7 @@ export class Store {
       // Anything stored since the page was cut comes by sync.
       if (c.last_seq > c.held) this.syncSoon(c, 0);
       this.emit('messages', c.id);
+      this.loadReceipts(c, r.messages).catch(() => {});
     })();
     try {
       await c.loading;
@@ -274,7 +288,7 @@ export class Store {
     if (!c.hasOlder || c.loadingOlder || c.held === null) return false;
     c.loadingOlder = true;
     try {
-      const r = await this.api.history(c.id, { before: c.low, limit: 50 });
+      const r = await this.api.history(c.id, { before: c.low, limit: 100 });
       for (const m of r.messages) {
         // Older operations are already reflected in the state their targets came with.
         if (!c.msgs.has(m.seq)) c.msgs.set(m.seq, { ...m });
@@ -283,6 +297,7 @@ export class Store {
       if (r.messages.length) c.low = Math.min(c.low, r.messages[0].seq);
       c.hasOlder = !!r.has_more && r.messages.length > 0;
       this.emit('older', c.id);
+      this.loadReceipts(c, r.messages).catch(() => {});
       return r.messages.length > 0;
     } finally {
       c.loadingOlder = false;
@@ -419,21 +434,41 @@ export class Store {
     return { label: c.kind === 'direct' ? 'read' : `read by ${n}`, n };
   }
 
-  async loadReaders(c) {
-    if (c.kind === 'world' || c.held === null) return;
-    let mine = null;
-    for (const m of c.msgs.values()) {
-      if (m.sender_id === this.me.user_id && (!mine || m.seq > mine.seq)) mine = m;
-    }
-    if (!mine) return;
-    try {
-      const r = await this.api.readers(c.id, mine.seq);
-      for (const uid of r.read_by || []) {
-        c.readers.set(uid, Math.max(c.readers.get(uid) || 0, mine.seq));
+  // Read receipts of every message shown come from the other members' read positions, asked of
+  // the server for the caller's own messages among `msgs` (a page just loaded; all held ones
+  // when omitted), newest first. Positions only move forward, so once a message is read by
+  // everyone (the peer, or every other member) the older ones are too, and the asking stops.
+  async loadReceipts(c, msgs) {
+    if (c.kind === 'world' || c.held === null || !this.me) return;
+    const mine = [...(msgs || c.msgs.values())]
+      .filter((m) => m.sender_id === this.me.user_id && m.body && m.body.type === TEXT)
+      .sort((a, b) => b.seq - a.seq);
+    let asked = 0;
+    let changed = false;
+    for (const m of mine) {
+      if (c.kind === 'direct' && this.readState(c, m).n > 0) break;
+      if (asked >= 8) break;
+      asked += 1;
+      let r;
+      try {
+        r = await this.api.readers(c.id, m.seq);
+      } catch (e) {
+        break;
       }
-      this.emit('messages', c.id);
-    } catch (e) { /* best effort */ }
+      for (const uid of r.read_by || []) {
+        if ((c.readers.get(uid) || 0) < m.seq) {
+          c.readers.set(uid, m.seq);
+          changed = true;
+        }
+      }
+      // Read by every other member: so are the older ones.
+      const meToo = (r.read_by || []).includes(this.me.user_id) ? 1 : 0;
+      if (r.member_count && r.read_count - meToo >= r.member_count - 1) break;
+    }
+    if (changed) this.emit('messages', c.id);
   }
+
+  loadReaders(c) { return this.loadReceipts(c); }
 
   // ---- pushes --------------------------------------------------------------------------
   handleFrame(f) {
@@ -453,7 +488,7 @@ export class Store {
         this.receive(c, m);
         this.sortList();
         this.emit('list');
-        this.emit('incoming', c.id);
+        this.emit('incoming', c.id, m);
         break;
       }
       case 'receipt': {
@@ -494,10 +529,23 @@ export class Store {
 
   handleEvent(f) {
     switch (f.event) {
-      case 'friend_request':
+      case 'friend_request': {
         this.loadRequests().catch(() => {});
-        this.emit('notice', `${this.name(f.request.from_user_id)} sent you a friend request.`);
+        // The toast names the person: wait for their profile if it is not known yet.
+        const uid = f.request.from_user_id;
+        const say = () => this.emit('notice', `${this.name(uid)} sent you a friend request.`);
+        if (this.users.has(uid)) say();
+        else this.api.user(uid).then((r) => this.rememberUser(r.user)).catch(() => {}).finally(say);
         break;
+      }
+      case 'conversation_updated': {
+        const c = this.convs.get(f.conversation_id);
+        if (c) {
+          c.muted_until = f.muted_until || 0;
+          this.emit('list');
+        }
+        break;
+      }
       case 'friend_added':
         this.rememberUser(f.user);
         this.loadFriends().catch(() => {});

@@ -132,6 +132,9 @@ struct limits_options {
     // Edits one message may have; a further edit is 409 conflict. A recall removes the text of
     // each edit, so the target remembers them all. Default: 100.
     std::int64_t max_edits_per_message = 100;
+    // Longest `q` of the public-group directory (GET /groups?public=true&q=); longer is 400.
+    // Group names are at most 64 bytes, so a longer query finds nothing anyway. Default: 64.
+    std::int64_t max_group_query_bytes = 64;
 };
 
 struct fanout_options {

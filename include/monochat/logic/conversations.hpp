@@ -25,6 +25,10 @@
 
 namespace monochat::logic {
 
+// The largest `muted_until` accepted: 2^53 - 1, the largest integer a JavaScript number holds
+// exactly, so that "muted for good" (a client's far-future time) reads back unchanged.
+inline constexpr std::int64_t max_muted_until_ms = (std::int64_t{1} << 53) - 1;
+
 struct read_options {
     // The connection that sent the read (WebSocket `read`, or a send that moves the sender's
     // position): it gets no receipt of its own read. 0: none (HTTP).
@@ -56,6 +60,14 @@ public:
     // the position moved; a receipt is pushed only then. Errors: those of can_read.
     virtual task<bool> mark_read(identity who, conversation_ref conversation, std::uint64_t seq,
                                  read_options options = {}) = 0;
+    // The caller's mute of a conversation it may read (issue 19): notifications off until
+    // `muted_until_ms` (ms since the epoch); 0 unmutes. Stored per user, so that every device
+    // agrees; the caller's connections get `event` `conversation_updated` {conversation_id,
+    // muted_until}. Returns the value stored (0 for a time already past). Errors: forbidden
+    // (guest caller, or one who may not read it), not_found, invalid_argument (past
+    // max_muted_until_ms).
+    virtual task<std::int64_t> set_muted_until(identity who, conversation_ref conversation,
+                                               std::int64_t muted_until_ms) = 0;
     // access_control's answers (access.hpp).
     virtual task<void> can_read(identity who, conversation_ref conversation) = 0;
     virtual task<void> can_send(identity who, conversation_ref conversation) = 0;

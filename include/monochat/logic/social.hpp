@@ -27,6 +27,7 @@
 #include <monochat/logic/access.hpp>
 #include <monochat/logic/dependencies.hpp>
 #include <monochat/logic/wire.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ struct friend_request_outcome {
 struct friend_request_lists {
     std::vector<friend_request_info> incoming;  // pending, newest first
     std::vector<friend_request_info> outgoing;  // pending, newest first
+};
+
+// A page of the public-group directory (GET /groups?public=true&q=).
+struct group_directory {
+    std::vector<group_info> groups;     // ascending group_id
+    std::optional<std::uint64_t> next;  // the last listed id when more follow; null otherwise
 };
 
 class social {
@@ -99,6 +106,13 @@ public:
     // member), conflict (the owner demoting themself).
     virtual task<group_info> set_member_role(identity who, std::uint64_t group_id,
                                              std::uint64_t user_id, std::string role) = 0;
+    // The directory of public groups whose name contains `query` (ASCII letters compared
+    // without case; empty: all), with group_id > after_group_id, at most `limit`. Errors:
+    // forbidden (guests: they cannot join groups), invalid_argument (query longer than
+    // limits.max_group_query_bytes).
+    virtual task<group_directory> public_groups(identity who, std::string query,
+                                                std::uint64_t after_group_id,
+                                                std::size_t limit) = 0;
     // Public groups only; a no-op for a member. Errors: forbidden (private), not_found,
     // conflict (member limit).
     virtual task<group_info> join_group(identity who, std::uint64_t group_id) = 0;

@@ -66,6 +66,9 @@ struct conversation_info {
     std::int64_t activity_ms = 0;  // last message, or joining: the list's order
     std::uint64_t group_id = 0;    // group: its id
     std::uint64_t peer_id = 0;     // direct: the other user
+    // The caller's mute: notifications off until this time (ms since the epoch); 0: not muted
+    // (also once the time has passed).
+    std::int64_t muted_until_ms = 0;
 };
 
 // "group:<group_id>"

@@ -154,6 +154,20 @@ struct mention_count {
     std::uint64_t count = 0;
 };
 
+// One user's own settings for one conversation (stored per user, so every device agrees).
+struct conversation_setting {
+    std::string conversation_id;
+    // Notifications are off until this time (ms since the epoch); 0: not muted.
+    std::int64_t muted_until_ms = 0;
+};
+
+// A page of the public-group directory.
+struct group_directory_page {
+    std::vector<group_record> groups;  // ascending id
+    // The last listed group id when more follow; nullopt on the last page.
+    std::optional<std::uint64_t> next;
+};
+
 struct readers_result {
     std::vector<std::uint64_t> user_ids;  // ascending, at most `limit`
     std::uint64_t count = 0;              // all readers, not only the listed ones
@@ -274,6 +288,12 @@ public:
     // owner: there must always be one; transfer ownership instead).
     virtual task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
                                                member_role role) = 0;
+    // Public groups whose name contains `name_contains` (ASCII letters compared without case;
+    // empty: every public group) with id > after_group_id, ascending by id, at most `limit`.
+    // Errors: invalid_argument (limit 0).
+    virtual task<group_directory_page> public_groups(std::string name_contains,
+                                                     std::uint64_t after_group_id,
+                                                     std::size_t limit) = 0;
     // Every group of a user with the user's role and joining time, ascending by group id.
     virtual task<std::vector<user_group>> groups_of_user(std::uint64_t user_id) = 0;
     // Member ids > after_user_id, ascending, at most `limit`: the shards of a fan-out.
@@ -317,6 +337,17 @@ public:
     virtual task<readers_result> conversation_readers(
         std::string conversation_id, std::uint64_t seq, std::size_t limit,
         std::optional<std::uint64_t> members_of_group) = 0;
+
+    // ---- per-user conversation settings ----
+
+    // Sets the user's mute of a conversation: notifications off until `muted_until_ms`; 0
+    // removes the setting. Whether the user may see the conversation is logic's check.
+    // Errors: not_found (unknown user), invalid_argument (negative time).
+    virtual task<void> set_muted_until(std::uint64_t user_id, std::string conversation_id,
+                                       std::int64_t muted_until_ms) = 0;
+    // Every conversation setting of the user, ascending by conversation id.
+    virtual task<std::vector<conversation_setting>> conversation_settings(
+        std::uint64_t user_id) = 0;
 
     // ---- mentions ----
 
