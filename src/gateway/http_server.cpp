@@ -235,6 +235,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 co_await t.async_wait(token);
                 continue;
             }
+            // Frames are small and written whole (one flush per batch of frames): Nagle's
+            // algorithm would only hold an ack or a push back behind an unacknowledged write.
+            beast::error_code nodelay_ec;
+            socket.set_option(tcp::no_delay(true), nodelay_ec);
             const auto ex = socket.get_executor();
             net::co_spawn(ex, session(std::move(socket)),
                           [](std::exception_ptr e) {

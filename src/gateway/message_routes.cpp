@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <monochat/infra/json_depth.hpp>
+#include <monochat/logic/message_format.hpp>
 #include <monochat/logic/messaging.hpp>
 #include <nlohmann/json.hpp>
 
@@ -141,7 +142,8 @@ void add_message_routes(router& routes, authenticator authenticate,
                        co_return error_response(r.error());
                    }
                    co_return http_response::json(r->duplicate ? 200 : 201,
-                                                 R"({"message":)" + r->message_json + "}");
+                                                 R"({"message":)" + logic::message_json(r->message) +
+                                                     "}");
                });
 
     routes.add(http_method::get, "/api/v1/conversations/{cid}/messages/{seq}/readers",

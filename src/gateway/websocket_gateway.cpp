@@ -13,6 +13,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/container/devector.hpp>
+#include <monochat/infra/spin_lock.hpp>
 #include <algorithm>
 #include <optional>
 #include <type_traits>
@@ -190,11 +191,22 @@ public:
     std::uint64_t user_id() const override { return who_.user_id; }
     const std::string& token_hash() const override { return who_.token_hash; }
 
+    // Any thread: a pointer into the inbox, and one post to the connection's strand when the
+    // inbox was empty. A burst of pushes (a group commit's, a fan-out shard's) costs this
+    // connection one wake-up, and its frames then go out in one write.
     bool push(const std::shared_ptr<const std::string>& frame) override {
         if (closing_.load(std::memory_order_relaxed)) {
             return false;
         }
-        net::post(ws_.get_executor(), [self = this->shared_from_this(), frame] { self->enqueue(frame); });
+        bool wake = false;
+        {
+            std::lock_guard lock(inbox_lock_);
+            wake = inbox_.empty();
+            inbox_.push_back(frame);
+        }
+        if (wake) {
+            net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->take_inbox(); });
+        }
         return true;
     }
 
@@ -326,6 +338,18 @@ private:
     }
 
     void touch() { last_activity_ = std::chrono::steady_clock::now(); }
+
+    // On the strand: what push() queued, into the outbox, in order.
+    void take_inbox() {
+        std::vector<std::shared_ptr<const std::string>> taken;
+        {
+            std::lock_guard lock(inbox_lock_);
+            taken.swap(inbox_);
+        }
+        for (auto& frame : taken) {
+            enqueue(std::move(frame));
+        }
+    }
 
     // On the strand. The outbox is bounded in frames and bytes: past either bound the client
     // is not keeping up, and protocol guarantee 3 forbids skipping frames, so it is closed.
@@ -610,6 +634,9 @@ private:
     // allocates about 600 bytes up front), and most connections are idle.
     boost::container::devector<std::shared_ptr<const std::string>> outbox_;
     std::size_t outbox_bytes_ = 0;
+    // Pushes from other threads on their way to the outbox (push(), take_inbox()).
+    infra::spin_lock inbox_lock_;
+    std::vector<std::shared_ptr<const std::string>> inbox_;
     std::size_t inflight_ = 0;
     frame_bucket frames_;
     std::chrono::steady_clock::time_point last_activity_;

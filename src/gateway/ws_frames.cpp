@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <monochat/infra/json_depth.hpp>
+#include <monochat/infra/json_text.hpp>
 #include <nlohmann/json.hpp>
 
 namespace monochat::gateway::ws_frames {
@@ -252,14 +253,28 @@ std::string error(const std::optional<std::string>& id, const monochat::error& e
     return dump(j);
 }
 
+// The most frequent frame of all: written without a JSON DOM.
 std::string ack(const std::optional<std::string>& id, const logic::send_result& r) {
-    return dump(with_id({{"type", "ack"},
-                         {"client_msg_id", r.client_msg_id},
-                         {"message_id", std::to_string(r.message_id)},
-                         {"conversation_id", r.conversation_id},
-                         {"seq", r.seq},
-                         {"ts", r.ts}},
-                        id));
+    std::string out;
+    out.reserve(128 + r.client_msg_id.size() + r.conversation_id.size() + (id ? id->size() : 0));
+    out += R"({"type":"ack",)";
+    if (id) {
+        out += R"("id":)";
+        infra::append_json_string(out, *id);
+        out += ',';
+    }
+    out += R"("client_msg_id":)";
+    infra::append_json_string(out, r.client_msg_id);
+    out += R"(,"message_id":")";
+    out += std::to_string(r.message_id);
+    out += R"(","conversation_id":)";
+    infra::append_json_string(out, r.conversation_id);
+    out += R"(,"seq":)";
+    out += std::to_string(r.seq);
+    out += R"(,"ts":)";
+    out += std::to_string(r.ts);
+    out += '}';
+    return out;
 }
 
 std::string sync_result(const std::optional<std::string>& id, const logic::history_page& page) {

@@ -8,25 +8,82 @@
 
 namespace monochat::infra {
 
-void gauge::add(double d) noexcept {
-    double cur = value_.load(std::memory_order_relaxed);
-    while (!value_.compare_exchange_weak(cur, cur + d, std::memory_order_relaxed)) {
+namespace detail {
+
+std::size_t metric_stripe() noexcept {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % metric_stripes;
+    return mine;
+}
+
+void add_double(std::atomic<double>& a, double d) noexcept {
+    double cur = a.load(std::memory_order_relaxed);
+    while (!a.compare_exchange_weak(cur, cur + d, std::memory_order_relaxed)) {
     }
 }
 
-histogram::histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)),
-      counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
+}  // namespace detail
+
+std::uint64_t counter::value() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& s : stripes_) {
+        n += s.v.load(std::memory_order_relaxed);
+    }
+    return n;
+}
+
+void gauge::set(double v) noexcept {
+    stripes_[0].v.store(v, std::memory_order_relaxed);
+    for (std::size_t i = 1; i < stripes_.size(); ++i) {
+        stripes_[i].v.store(0, std::memory_order_relaxed);
+    }
+}
+
+double gauge::value() const noexcept {
+    double v = 0;
+    for (const auto& s : stripes_) {
+        v += s.v.load(std::memory_order_relaxed);
+    }
+    return v;
+}
+
+histogram::histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
     std::sort(bounds_.begin(), bounds_.end());
+    for (auto& s : stripes_) {
+        s.counts = std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1);
+    }
 }
 
 void histogram::observe(double v) noexcept {
+    auto& s = stripes_[detail::metric_stripe()];
     const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);
-    counts_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
-    double cur = sum_.load(std::memory_order_relaxed);
-    while (!sum_.compare_exchange_weak(cur, cur + v, std::memory_order_relaxed)) {
+    s.counts[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+    s.count.fetch_add(1, std::memory_order_relaxed);
+    detail::add_double(s.sum, v);
+}
+
+std::uint64_t histogram::bucket_count(std::size_t i) const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& s : stripes_) {
+        n += s.counts[i].load(std::memory_order_relaxed);
     }
+    return n;
+}
+
+std::uint64_t histogram::count() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& s : stripes_) {
+        n += s.count.load(std::memory_order_relaxed);
+    }
+    return n;
+}
+
+double histogram::sum() const noexcept {
+    double v = 0;
+    for (const auto& s : stripes_) {
+        v += s.sum.load(std::memory_order_relaxed);
+    }
+    return v;
 }
 
 std::vector<double> latency_buckets() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <monochat/infra/json_text.hpp>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -24,6 +25,29 @@ std::string push_message_frame(const storage::stored_message& m) {
 }
 
 std::string message_json(const storage::stored_message& m, const reaction_viewer* viewer) {
+    if (m.state.empty() && m.reactions.empty()) {
+        // Nothing changed the message since it was sent (every new message, most of history):
+        // the stored body is spliced in as it is, without being parsed again. It was written by
+        // logic (messaging_service.cpp, check_body) as a JSON object.
+        std::string out;
+        out.reserve(m.body.size() + m.conversation_id.size() + m.client_msg_id.size() + 128);
+        out += R"({"body":)";
+        out += m.body.empty() ? std::string_view("{}") : std::string_view(m.body);
+        out += R"(,"client_msg_id":)";
+        infra::append_json_string(out, m.client_msg_id);
+        out += R"(,"conversation_id":)";
+        infra::append_json_string(out, m.conversation_id);
+        out += R"(,"message_id":")";
+        out += std::to_string(m.message_id);
+        out += R"(","sender_id":")";
+        out += std::to_string(m.sender_id);
+        out += R"(","seq":)";
+        out += std::to_string(m.seq);
+        out += R"(,"ts":)";
+        out += std::to_string(m.ts_ms);
+        out += '}';
+        return out;
+    }
     // The body was validated as a JSON object when it was sent; a stored body that does not
     // parse (which would be a bug) is shown as an empty object rather than failing a read.
     json body = json::parse(m.body, nullptr, false);

@@ -259,15 +259,15 @@ void remove_text(storage::stored_message& m) {
     m.state = dump(state);
 }
 
-send_result to_send_result(const storage::stored_message& m, bool duplicate) {
+send_result to_send_result(storage::stored_message m, bool duplicate) {
     send_result r;
-    r.message_json = message_json(m);
     r.message_id = m.message_id;
     r.conversation_id = m.conversation_id;
     r.seq = m.seq;
     r.ts = m.ts_ms;
     r.client_msg_id = m.client_msg_id;
     r.duplicate = duplicate;
+    r.message = std::move(m);
     return r;
 }
 
@@ -380,7 +380,7 @@ public:
             lookup.lookup_only = true;
             if (auto stored = co_await d_.log.append(std::move(lookup)); stored && stored->duplicate) {
                 duplicates_.inc();
-                co_return to_send_result(stored->message, true);
+                co_return to_send_result(std::move(stored->message), true);
             }
             rate_limited_.inc();
             auto e = make_error(errc::rate_limited, "sending too fast");
@@ -435,17 +435,26 @@ public:
         if (r->duplicate) {
             limiter_.refund(req.who.user_id);
             duplicates_.inc();
-            co_return to_send_result(r->message, true);
+            co_return to_send_result(std::move(r->message), true);
         }
         sent_.inc();
         ack_latency_.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        co_await record_own_send(r->message, direct_peer_of(req.who, *conv));
+        storage::sent_record own{r->message.message_id, r->message.sender_id,
+                                 r->message.conversation_id, r->message.seq, r->message.ts_ms,
+                                 direct_peer_of(req.who, *conv)};
+        if (d_.sent != nullptr) {
+            d_.sent->record(std::move(own));  // memory only: see record_own_send
+        } else {
+            co_await record_own_send(std::move(own));
+        }
         after_send(req.who, *conv, r->message, req.body);
-        infra::log::debug("logic", "message stored",
-                          {{"trace", req.trace_id}, {"conversation", conv->id},
-                           {"seq", r->message.seq}, {"message_id", r->message.message_id}});
-        co_return to_send_result(r->message, false);
+        if (infra::log::enabled(infra::log::level::debug)) {
+            infra::log::debug("logic", "message stored",
+                              {{"trace", req.trace_id}, {"conversation", conv->id},
+                               {"seq", r->message.seq}, {"message_id", r->message.message_id}});
+        }
+        co_return to_send_result(std::move(r->message), false);
     }
 
     net::awaitable<result<history_page>> history(identity who, history_request req) override {
@@ -735,24 +744,18 @@ private:
 
     // Before the ack (contract v1.1, "Read your writes"): the sender has read up to its own
     // message, and a direct chat is in both users' lists from its first message. The log
-    // queued the record in the message's own write; the read-state buffer takes it in memory
-    // (no SQLite on the send path) and every read of read state waits for it, so once the
-    // client has the ack the conversation list, the read position and `readers` show the send.
-    net::awaitable<void> record_own_send(const storage::stored_message& m,
-                                         std::uint64_t direct_peer) {
-        storage::sent_record r{m.message_id, m.sender_id, m.conversation_id,
-                               m.seq,        m.ts_ms,     direct_peer};
-        if (d_.sent != nullptr) {
-            d_.sent->record(std::move(r));
-            co_return;
-        }
-        std::vector<storage::sent_record> one{std::move(r)};
+    // queued the record in the message's own write. With the read-state buffer (d_.sent, as
+    // the server runs) the send only hands it over in memory, and every read of read state
+    // waits for it; without one (tests), it is written here, before the ack.
+    net::awaitable<void> record_own_send(storage::sent_record r) {
+        const auto message_id = r.message_id;
+        std::vector<storage::sent_record> one{r};
         if (auto st = co_await d_.social.record_sent(std::move(one)); !st) {
             // The message is stored and must be acked; the log keeps the record queued.
             infra::log::warn("logic", "sender's read position not recorded",
-                             {{"conversation", m.conversation_id}, {"seq", m.seq},
+                             {{"conversation", r.conversation_id}, {"seq", r.seq},
                               {"error", st.error().message}});
-        } else if (auto settled = d_.log.settle_sent({m.message_id}); !settled) {
+        } else if (auto settled = d_.log.settle_sent({message_id}); !settled) {
             infra::log::debug("logic", "sent record left queued",
                               {{"error", settled.error().message}});
         }

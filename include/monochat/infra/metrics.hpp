@@ -6,6 +6,7 @@
 // registry's lifetime and their updates are lock-free atomics, so hot paths look a metric up
 // once and keep the reference. The same name must always be registered with the same type.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -20,25 +21,45 @@ namespace monochat::infra {
 
 using metric_labels = std::vector<std::pair<std::string, std::string>>;
 
+// Counters, gauges and histograms are striped per thread: a thread adds to its own stripe
+// (its own cache line, so threads never contend or bounce lines on the hot paths: a delivery,
+// a frame, an ack), and a scrape sums the stripes. Threads take stripes in turn; with more
+// threads than stripes some share one, which stays correct (the adds are atomic).
+namespace detail {
+inline constexpr std::size_t metric_stripes = 8;
+// The calling thread's stripe.
+std::size_t metric_stripe() noexcept;
+struct alignas(64) stripe_u64 {
+    std::atomic<std::uint64_t> v{0};
+};
+struct alignas(64) stripe_f64 {
+    std::atomic<double> v{0};
+};
+void add_double(std::atomic<double>& a, double d) noexcept;
+}  // namespace detail
+
 class counter {
 public:
-    void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
-    std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+    void inc(std::uint64_t n = 1) noexcept {
+        stripes_[detail::metric_stripe()].v.fetch_add(n, std::memory_order_relaxed);
+    }
+    std::uint64_t value() const noexcept;
 
 private:
-    std::atomic<std::uint64_t> value_{0};
+    std::array<detail::stripe_u64, detail::metric_stripes> stripes_;
 };
 
 class gauge {
 public:
-    void set(double v) noexcept { value_.store(v, std::memory_order_relaxed); }
-    void add(double d) noexcept;
+    // Replaces the value (the stripes' sum). Not meant to race with add() on the same gauge.
+    void set(double v) noexcept;
+    void add(double d) noexcept { detail::add_double(stripes_[detail::metric_stripe()].v, d); }
     void inc() noexcept { add(1); }
     void dec() noexcept { add(-1); }
-    double value() const noexcept { return value_.load(std::memory_order_relaxed); }
+    double value() const noexcept;
 
 private:
-    std::atomic<double> value_{0};
+    std::array<detail::stripe_f64, detail::metric_stripes> stripes_;
 };
 
 class histogram {
@@ -49,17 +70,19 @@ public:
 
     const std::vector<double>& bounds() const noexcept { return bounds_; }
     // Non-cumulative count of bucket i (i == bounds().size() is the +Inf bucket).
-    std::uint64_t bucket_count(std::size_t i) const noexcept {
-        return counts_[i].load(std::memory_order_relaxed);
-    }
-    std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
-    double sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
+    std::uint64_t bucket_count(std::size_t i) const noexcept;
+    std::uint64_t count() const noexcept;
+    double sum() const noexcept;
 
 private:
+    // One stripe: its bucket counts (an allocation of its own), its count and its sum.
+    struct alignas(64) stripe {
+        std::unique_ptr<std::atomic<std::uint64_t>[]> counts;
+        std::atomic<std::uint64_t> count{0};
+        std::atomic<double> sum{0};
+    };
     std::vector<double> bounds_;
-    std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
-    std::atomic<std::uint64_t> count_{0};
-    std::atomic<double> sum_{0};
+    std::array<stripe, detail::metric_stripes> stripes_;
 };
 
 // Buckets for latencies in seconds, 100 µs to 10 s.

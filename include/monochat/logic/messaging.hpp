@@ -19,6 +19,7 @@
 #include <monochat/infra/result.hpp>
 #include <monochat/logic/access.hpp>
 #include <monochat/logic/presence.hpp>
+#include <monochat/storage/message_log.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,7 +70,9 @@ struct send_request {
 };
 
 struct send_result {
-    std::string message_json;  // the stored message in wire form
+    // The message as stored; message_format.hpp's message_json gives its wire form (the REST
+    // answer), which the WebSocket ack does not need.
+    storage::stored_message message;
     std::uint64_t message_id = 0;
     std::string conversation_id;
     std::uint64_t seq = 0;
