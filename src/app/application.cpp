@@ -66,6 +66,7 @@ struct stores {
     std::unique_ptr<storage::search_index> search;
     storage::sent_recorder* sent = nullptr;        // owned by `social`
     storage::member_snapshots* members = nullptr;  // owned by `social`
+    storage::directory_snapshots* users = nullptr;  // owned by `social`
 };
 
 std::filesystem::path messages_path(const infra::config& cfg) {
@@ -129,7 +130,7 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     storage::directory_cache_options dopts;
     dopts.max_users = static_cast<std::size_t>(cfg.storage.cache_users);
     dopts.max_friendships = static_cast<std::size_t>(cfg.storage.cache_friendships);
-    s.social = storage::make_directory_cache(std::move(s.social), dopts, metrics);
+    s.social = storage::make_directory_cache(std::move(s.social), dopts, metrics, &s.users);
     storage::sqlite_search_index_options xopts;
     xopts.path = search_path(cfg).string();
     if (cfg.storage.engine == "memory") {
@@ -202,7 +203,8 @@ public:
         wire_lost_pushes();
 
         // Logic. Issue 4's accounts service replaces authenticate_ when it is wired.
-        access_ = std::make_unique<logic::access_control>(*stores_.social, live_);
+        access_ = std::make_unique<logic::access_control>(*stores_.social, live_, stores_.users,
+                                                          stores_.members);
         messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
                                                     registry_, live_, clock_, ids_, metrics_,
                                                     &delivery_guard_, stores_.sent,

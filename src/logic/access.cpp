@@ -1,5 +1,6 @@
 #include <monochat/logic/access.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace monochat::logic {
@@ -77,6 +78,51 @@ boost::asio::awaitable<status> access_control::can_read(const identity& who,
 boost::asio::awaitable<status> access_control::can_send(const identity& who,
                                                         const conversation_ref& c) {
     co_return co_await check(who, c, true);
+}
+
+std::optional<status> access_control::try_can_send(const identity& who,
+                                                   const conversation_ref& c) const {
+    switch (c.kind) {
+        case conversation_kind::world: return status{};
+        case conversation_kind::group: {
+            if (members_ == nullptr) {
+                return std::nullopt;
+            }
+            const auto ids = members_->cached_member_ids(c.group_id);
+            if (!ids) {
+                return std::nullopt;
+            }
+            if (who.guest || !std::binary_search(ids->begin(), ids->end(), who.user_id)) {
+                return status{make_error(errc::forbidden, "only members of the group may do this")};
+            }
+            return status{};
+        }
+        case conversation_kind::direct: {
+            if (users_ == nullptr) {
+                return std::nullopt;
+            }
+            const auto low_guest = users_->cached_guest(c.low);
+            const auto high_guest = users_->cached_guest(c.high);
+            if (!low_guest || !high_guest) {
+                return std::nullopt;  // not cached, or no such user: the store says which
+            }
+            const bool participant = who.user_id == c.low || who.user_id == c.high;
+            if (who.guest || !participant || *low_guest || *high_guest) {
+                return status{make_error(errc::forbidden, "this direct conversation is not yours")};
+            }
+            if (live_.get()->policy.dm_requires_friendship) {
+                const auto friends = users_->cached_friendship(c.low, c.high);
+                if (!friends) {
+                    return std::nullopt;
+                }
+                if (!*friends) {
+                    return status{make_error(errc::forbidden, "direct messages need friendship")};
+                }
+            }
+            return status{};
+        }
+    }
+    return std::nullopt;
 }
 
 boost::asio::awaitable<status> access_control::check(const identity& who, const conversation_ref& c,

@@ -18,6 +18,7 @@
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/social_store.hpp>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "storage/forwarding_social_store.hpp"
@@ -91,7 +92,7 @@ using user_pair = std::pair<std::uint64_t, std::uint64_t>;  // (low, high)
 
 user_pair ordered(std::uint64_t a, std::uint64_t b) { return a < b ? user_pair{a, b} : user_pair{b, a}; }
 
-class directory_cache final : public detail::forwarding_social_store {
+class directory_cache final : public detail::forwarding_social_store, public directory_snapshots {
 public:
     directory_cache(std::unique_ptr<social_store> inner, directory_cache_options options,
                     infra::metrics_registry& metrics)
@@ -184,6 +185,24 @@ public:
             }
         }
         co_return r;
+    }
+
+    std::optional<bool> cached_guest(std::uint64_t user_id) override {
+        std::lock_guard lock(mutex_);
+        if (const auto* u = users_.find(user_id)) {
+            hits_.inc();
+            return u->guest;
+        }
+        return std::nullopt;
+    }
+
+    std::optional<bool> cached_friendship(std::uint64_t a, std::uint64_t b) override {
+        std::lock_guard lock(mutex_);
+        if (const auto* f = friendships_.find(ordered(a, b))) {
+            hits_.inc();
+            return *f;
+        }
+        return std::nullopt;
     }
 
     // ---- changes evict ----
@@ -279,8 +298,13 @@ private:
 
 std::unique_ptr<social_store> make_directory_cache(std::unique_ptr<social_store> inner,
                                                    directory_cache_options options,
-                                                   infra::metrics_registry& metrics) {
-    return std::make_unique<directory_cache>(std::move(inner), options, metrics);
+                                                   infra::metrics_registry& metrics,
+                                                   directory_snapshots** snapshots) {
+    auto cache = std::make_unique<directory_cache>(std::move(inner), options, metrics);
+    if (snapshots != nullptr) {
+        *snapshots = cache.get();
+    }
+    return cache;
 }
 
 }  // namespace monochat::storage

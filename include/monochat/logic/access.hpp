@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <optional>
 #include <monochat/infra/result.hpp>
 #include <string>
 #include <string_view>
@@ -51,8 +52,10 @@ namespace monochat::infra {
 class live_config;
 }
 namespace monochat::storage {
+class directory_snapshots;
+class member_snapshots;
 class social_store;
-}
+}  // namespace monochat::storage
 
 namespace monochat::logic {
 
@@ -60,8 +63,12 @@ namespace monochat::logic {
 // Thread-safety: any thread; awaitables resume on the caller's executor.
 class access_control {
 public:
-    access_control(storage::social_store& social, const infra::live_config& live)
-        : social_(social), live_(live) {}
+    // `users` and `members`: the caches' snapshots, for try_can_send; null: it always answers
+    // nullopt.
+    access_control(storage::social_store& social, const infra::live_config& live,
+                   storage::directory_snapshots* users = nullptr,
+                   storage::member_snapshots* members = nullptr)
+        : social_(social), live_(live), users_(users), members_(members) {}
 
     // May `who` read the conversation (history, sync, mark read, online, search)?
     // Errors: not_found, forbidden.
@@ -69,12 +76,17 @@ public:
     // May `who` send to it? Also needs friendship in direct chats when
     // policy.dm_requires_friendship. Errors: not_found, forbidden.
     boost::asio::awaitable<status> can_send(const identity& who, const conversation_ref& c);
+    // can_send answered from what the caches hold, without waiting (the send path's common
+    // case); nullopt when something is not cached: ask can_send.
+    std::optional<status> try_can_send(const identity& who, const conversation_ref& c) const;
 
 private:
     boost::asio::awaitable<status> check(const identity& who, const conversation_ref& c, bool send);
 
     storage::social_store& social_;
     const infra::live_config& live_;
+    storage::directory_snapshots* users_;
+    storage::member_snapshots* members_;
 };
 
 }  // namespace monochat::logic

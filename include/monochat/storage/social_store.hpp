@@ -504,8 +504,22 @@ struct buffered_social_store {
     std::unique_ptr<social_store> inner, message_log& log, read_state_buffer_options options,
     infra::metrics_registry& metrics);
 
+// What the directory cache holds, read without waiting: the send path's access check answers
+// from it without a coroutine or a thread hop when both users (and their friendship) are
+// cached, and asks the cache's awaitable calls otherwise.
+class directory_snapshots {
+public:
+    virtual ~directory_snapshots() = default;
+    // Whether the user is a guest, when its record is cached; nullopt: not cached.
+    virtual std::optional<bool> cached_guest(std::uint64_t user_id) = 0;
+    // Whether the two users are friends, when cached; nullopt: not cached.
+    virtual std::optional<bool> cached_friendship(std::uint64_t a, std::uint64_t b) = 0;
+};
+
+// `snapshots`, when given, receives the cache's directory_snapshots (owned by the result).
 std::unique_ptr<social_store> make_directory_cache(std::unique_ptr<social_store> inner,
                                                    directory_cache_options options,
-                                                   infra::metrics_registry& metrics);
+                                                   infra::metrics_registry& metrics,
+                                                   directory_snapshots** snapshots = nullptr);
 
 }  // namespace monochat::storage
