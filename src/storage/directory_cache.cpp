@@ -223,21 +223,6 @@ public:
         evict_user(user_id);
         co_return r;
     }
-    task<void> delete_user(std::uint64_t user_id) override {
-        auto r = co_await inner().delete_user(user_id);
-        evict_all();
-        co_return r;
-    }
-    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
-                                                  std::int64_t seen_before_ms,
-                                                  std::int64_t now_ms) override {
-        auto r = co_await inner().purge_guests(std::move(user_ids), seen_before_ms, now_ms);
-        if (r && !r->empty()) {
-            evict_all();
-        }
-        co_return r;
-    }
-
     task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
                                                          std::uint64_t to, std::string note,
                                                          std::int64_t now) override {
@@ -262,6 +247,8 @@ public:
     }
 
 private:
+    void users_removed() override { evict_all(); }
+
     void keep_user(const user_record& u, std::uint64_t epoch) {
         std::lock_guard lock(mutex_);
         if (epoch_ == epoch) {

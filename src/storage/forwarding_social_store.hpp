@@ -159,7 +159,13 @@ public:
     task<void> set_suspended(std::uint64_t id, bool suspended) override {
         return inner_->set_suspended(id, suspended);
     }
-    task<void> delete_user(std::uint64_t id) override { return inner_->delete_user(id); }
+    // Removing users changes what any cache may hold about them (memberships, friendships,
+    // records): both tell users_removed() once the store has committed.
+    task<void> delete_user(std::uint64_t id) override {
+        auto r = co_await inner_->delete_user(id);
+        users_removed();
+        co_return r;
+    }
 
     task<void> touch_user(std::uint64_t id, std::int64_t now_ms) override {
         return inner_->touch_user(id, now_ms);
@@ -171,7 +177,11 @@ public:
     task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> ids,
                                                   std::int64_t seen_before_ms,
                                                   std::int64_t now_ms) override {
-        return inner_->purge_guests(std::move(ids), seen_before_ms, now_ms);
+        auto r = co_await inner_->purge_guests(std::move(ids), seen_before_ms, now_ms);
+        if (r && !r->empty()) {
+            users_removed();
+        }
+        co_return r;
     }
     task<bool> is_deleted_user(std::uint64_t id) override { return inner_->is_deleted_user(id); }
 
@@ -179,6 +189,8 @@ public:
 
 protected:
     social_store& inner() { return *inner_; }
+    // After delete_user, or purge_guests that removed someone. Default: nothing.
+    virtual void users_removed() {}
 
 private:
     std::unique_ptr<social_store> inner_;

@@ -135,25 +135,11 @@ public:
         co_return r;
     }
 
-    // Deleting a user removes its memberships in every group: everything cached may be stale.
-    task<void> delete_user(std::uint64_t user_id) override {
-        auto r = co_await inner().delete_user(user_id);
-        evict_all();
-        co_return r;
-    }
-    // Guests are members of no group, so no cached member list changes; evicted anyway, as
-    // delete_user does, in case one ever is.
-    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
-                                                  std::int64_t seen_before_ms,
-                                                  std::int64_t now_ms) override {
-        auto r = co_await inner().purge_guests(std::move(user_ids), seen_before_ms, now_ms);
-        if (r && !r->empty()) {
-            evict_all();
-        }
-        co_return r;
-    }
-
 private:
+    // Deleting a user removes its memberships in every group: everything cached may be stale.
+    // (Guests, whom purge_guests removes, are members of no group; evicted anyway.)
+    void users_removed() override { evict_all(); }
+
     using entry_ptr = std::shared_ptr<const group_members>;
 
     // The group's members from the cache or the store; a null pointer when the group is too
