@@ -108,6 +108,50 @@ struct batch_builder {
     }
 };
 
+// The committed batches waiting for the indexer, shared with the log's listener: the storage
+// writer hands a batch over without copying a message; the indexer thread copies them out.
+class batch_queue {
+public:
+    using batch = std::shared_ptr<const std::vector<storage::stored_message>>;
+
+    void push(batch b) {
+        size_ += b->size();
+        batches_.push_back(std::move(b));
+    }
+    bool empty() const { return size_ == 0; }
+    std::size_t size() const { return size_; }
+    const storage::stored_message& front() const { return (*batches_.front())[offset_]; }
+
+    // The first `n` messages (at most size()), as slices of their batches: taken under the
+    // indexer's lock, copied out after it (the writer never waits for the copies).
+    struct slice {
+        batch messages;
+        std::size_t from = 0;
+        std::size_t to = 0;  // exclusive
+    };
+    std::vector<slice> take(std::size_t n) {
+        std::vector<slice> out;
+        while (n > 0 && !batches_.empty()) {
+            const auto& front_batch = batches_.front();
+            const std::size_t k = std::min(n, front_batch->size() - offset_);
+            out.push_back({front_batch, offset_, offset_ + k});
+            offset_ += k;
+            size_ -= k;
+            n -= k;
+            if (offset_ == front_batch->size()) {
+                batches_.pop_front();
+                offset_ = 0;
+            }
+        }
+        return out;
+    }
+
+private:
+    std::deque<batch> batches_;
+    std::size_t offset_ = 0;  // into batches_.front()
+    std::size_t size_ = 0;    // messages
+};
+
 // CPU time the calling thread has used.
 std::chrono::microseconds thread_cpu() {
     timespec ts{};
@@ -157,7 +201,7 @@ struct search_indexer::impl {
     // Guarded by `mutex`: what the commit listener hands over, and the stop flag.
     mutable std::mutex mutex;
     std::condition_variable wake;
-    std::deque<storage::stored_message> queue;
+    batch_queue queue;
     // Conversation -> a seq known to be persisted; read from the log up to its last_seq.
     std::unordered_map<std::string, std::uint64_t> behind;
     // Since when some conversation has been behind without a pause (lag gauge).
@@ -185,10 +229,11 @@ struct search_indexer::impl {
             if (stopping) {
                 return;
             }
-            for (const auto& m : *e.messages) {
-                if (queue.size() < options.queue_capacity) {
-                    queue.push_back(m);
-                } else {
+            // Bounded at queue_capacity messages plus one commit's worth.
+            if (queue.size() < options.queue_capacity) {
+                queue.push(e.messages);
+            } else {
+                for (const auto& m : *e.messages) {
                     mark_behind_locked(m.conversation_id, m.seq);
                 }
             }
@@ -329,6 +374,7 @@ struct search_indexer::impl {
         bool live_turn = true;
         for (;;) {
             std::vector<storage::stored_message> events;
+            std::vector<batch_queue::slice> taken;
             std::vector<std::pair<std::string, std::uint64_t>> lagging;
             {
                 std::unique_lock lock(mutex);
@@ -350,12 +396,7 @@ struct search_indexer::impl {
                             return stopping || queue.size() >= options.max_batch;
                         });
                     }
-                    const std::size_t n = std::min(queue.size(), options.max_batch);
-                    events.reserve(n);
-                    for (std::size_t k = 0; k < n; ++k) {
-                        events.push_back(std::move(queue.front()));
-                        queue.pop_front();
-                    }
+                    taken = queue.take(options.max_batch);
                 } else {
                     for (auto it = behind.begin();
                          it != behind.end() && lagging.size() < catch_up_conversations;) {
@@ -366,6 +407,12 @@ struct search_indexer::impl {
                 live_turn = !take_live;
             }
             const auto cpu_before = thread_cpu();
+            for (const auto& part : taken) {
+                for (std::size_t k = part.from; k < part.to; ++k) {
+                    events.push_back((*part.messages)[k]);
+                }
+            }
+            taken.clear();
             if (!events.empty()) {
                 index_events(std::move(events));
             } else if (!lagging.empty()) {
