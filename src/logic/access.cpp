@@ -70,6 +70,34 @@ result<conversation_ref> parse_conversation_id(std::string_view id) {
 
 namespace monochat::logic {
 
+namespace {
+
+// The rules of the table in access.hpp, once for both ways of learning the facts (the caches'
+// snapshots in try_can_send, the store's awaitable calls in check).
+status group_rule(const identity& who, bool member) {
+    if (who.guest || !member) {
+        return make_error(errc::forbidden, "only members of the group may do this");
+    }
+    return {};
+}
+
+status direct_rule(const identity& who, const conversation_ref& c, bool low_guest, bool high_guest) {
+    const bool participant = who.user_id == c.low || who.user_id == c.high;
+    if (who.guest || !participant || low_guest || high_guest) {
+        return make_error(errc::forbidden, "this direct conversation is not yours");
+    }
+    return {};
+}
+
+status friendship_rule(bool friends) {
+    if (!friends) {
+        return make_error(errc::forbidden, "direct messages need friendship");
+    }
+    return {};
+}
+
+}  // namespace
+
 boost::asio::awaitable<status> access_control::can_read(const identity& who,
                                                         const conversation_ref& c) {
     co_return co_await check(who, c, false);
@@ -92,10 +120,7 @@ std::optional<status> access_control::try_can_send(const identity& who,
             if (!ids) {
                 return std::nullopt;
             }
-            if (who.guest || !std::binary_search(ids->begin(), ids->end(), who.user_id)) {
-                return status{make_error(errc::forbidden, "only members of the group may do this")};
-            }
-            return status{};
+            return group_rule(who, std::binary_search(ids->begin(), ids->end(), who.user_id));
         }
         case conversation_kind::direct: {
             if (users_ == nullptr) {
@@ -106,20 +131,17 @@ std::optional<status> access_control::try_can_send(const identity& who,
             if (!low_guest || !high_guest) {
                 return std::nullopt;  // not cached, or no such user: the store says which
             }
-            const bool participant = who.user_id == c.low || who.user_id == c.high;
-            if (who.guest || !participant || *low_guest || *high_guest) {
-                return status{make_error(errc::forbidden, "this direct conversation is not yours")};
+            if (auto ok = direct_rule(who, c, *low_guest, *high_guest); !ok) {
+                return ok;
             }
-            if (live_.get()->policy.dm_requires_friendship) {
-                const auto friends = users_->cached_friendship(c.low, c.high);
-                if (!friends) {
-                    return std::nullopt;
-                }
-                if (!*friends) {
-                    return status{make_error(errc::forbidden, "direct messages need friendship")};
-                }
+            if (!live_.get()->policy.dm_requires_friendship) {
+                return status{};
             }
-            return status{};
+            const auto friends = users_->cached_friendship(c.low, c.high);
+            if (!friends) {
+                return std::nullopt;
+            }
+            return friendship_rule(*friends);
         }
     }
     return std::nullopt;
@@ -136,13 +158,9 @@ boost::asio::awaitable<status> access_control::check(const identity& who, const 
             if (!role) {
                 co_return role.error();  // not_found: no such group
             }
-            if (who.guest || !*role) {
-                co_return make_error(errc::forbidden, "only members of the group may do this");
-            }
-            co_return status{};
+            co_return group_rule(who, role->has_value());
         }
         case conversation_kind::direct: {
-            const bool participant = who.user_id == c.low || who.user_id == c.high;
             // The conversation exists when both users do; outsiders learn only that much.
             // (A braced list as a coroutine call argument trips GCC 12: name the vector.)
             std::vector<std::uint64_t> pair{c.low, c.high};
@@ -153,19 +171,17 @@ boost::asio::awaitable<status> access_control::check(const identity& who, const 
             if (users->size() != 2) {
                 co_return make_error(errc::not_found, "no such user in this conversation");
             }
-            if (who.guest || !participant || (*users)[0].guest || (*users)[1].guest) {
-                co_return make_error(errc::forbidden, "this direct conversation is not yours");
+            if (auto ok = direct_rule(who, c, (*users)[0].guest, (*users)[1].guest); !ok) {
+                co_return ok;
             }
-            if (send && live_.get()->policy.dm_requires_friendship) {
-                auto friends = co_await social_.are_friends(c.low, c.high);
-                if (!friends) {
-                    co_return friends.error();
-                }
-                if (!*friends) {
-                    co_return make_error(errc::forbidden, "direct messages need friendship");
-                }
+            if (!send || !live_.get()->policy.dm_requires_friendship) {
+                co_return status{};
             }
-            co_return status{};
+            auto friends = co_await social_.are_friends(c.low, c.high);
+            if (!friends) {
+                co_return friends.error();
+            }
+            co_return friendship_rule(*friends);
         }
         case conversation_kind::world: break;
     }
