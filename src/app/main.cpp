@@ -10,6 +10,10 @@
 #include "app/application.hpp"
 #include "app/file_modes.hpp"
 
+#ifdef MONOCHAT_MIMALLOC
+#include <mimalloc.h>
+#endif
+
 #ifndef MONOCHAT_VERSION
 #define MONOCHAT_VERSION "unknown"
 #endif
@@ -27,6 +31,17 @@ constexpr const char* usage =
     "Runs the monochat chat server. Without --config the embedded defaults apply\n"
     "(127.0.0.1:8080, data in ./data). Environment variables MONOCHAT_<SECTION>_<KEY>\n"
     "override the file, e.g. MONOCHAT_SERVER_PORT=9000. See docs/configuration.md.\n";
+
+// What serves malloc in this binary: mimalloc (with its version) or the C library's.
+std::string allocator_name() {
+#ifdef MONOCHAT_MIMALLOC
+    const int v = mi_version();  // e.g. 209 for 2.0.9
+    return "mimalloc " + std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." +
+           std::to_string(v % 10);
+#else
+    return "libc";
+#endif
+}
 
 }  // namespace
 
@@ -59,7 +74,8 @@ int main(int argc, char** argv) {
             }
             return 0;
         } else if (arg == "--version" || arg == "-V") {
-            std::printf("monochat %s (commit %s)\n", MONOCHAT_VERSION, MONOCHAT_COMMIT);
+            std::printf("monochat %s (commit %s, allocator %s)\n", MONOCHAT_VERSION,
+                        MONOCHAT_COMMIT, allocator_name().c_str());
             return 0;
         } else if (arg == "--help" || arg == "-h") {
             std::printf("%s", usage);

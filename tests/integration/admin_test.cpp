@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -402,9 +403,19 @@ TEST_CASE("monochat --version prints the version and commit, and build_info is a
     CHECK(r.exit.code == 0);
     CHECK(r.output.rfind("monochat ", 0) == 0);
     CHECK(r.output.find("(commit ") != std::string::npos);
+    // The allocator it names is the one the running server loaded (a Release build links
+    // mimalloc; a sanitized one keeps the C library's).
+    const bool mimalloc = r.output.find(", allocator mimalloc ") != std::string::npos;
+    CHECK((mimalloc || r.output.find(", allocator libc)") != std::string::npos));
 
     server_process server(fast_test_config());
     server.start();
+    {
+        std::ifstream maps("/proc/" + std::to_string(server.pid()) + "/maps");
+        const std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+        REQUIRE(!text.empty());
+        CHECK((text.find("libmimalloc") != std::string::npos) == mimalloc);
+    }
     http_client http(server.host(), server.port());
     const auto metrics = http.get("/metrics").body;
     const auto at = metrics.find("monochat_build_info{");
