@@ -21,7 +21,7 @@ while (($#)); do
     esac
 done
 if ((${#targets[@]} == 0)); then
-    targets=(fuzz_ws_frame fuzz_http_request fuzz_config fuzz_search_query)
+    targets=(fuzz_ws_frame fuzz_ws_codec fuzz_http_request fuzz_config fuzz_search_query)
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

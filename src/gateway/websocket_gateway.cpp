@@ -7,11 +7,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <boost/container/devector.hpp>
 #include <monochat/infra/spin_lock.hpp>
 #include <algorithm>
@@ -27,7 +26,7 @@
 
 #include "gateway/connection_limits.hpp"
 #include "gateway/upgrade.hpp"
-#include "gateway/ws_coalescing_stream.hpp"
+#include "gateway/ws_codec.hpp"
 #include "gateway/ws_frames.hpp"
 #include "gateway/ws_handshake.hpp"
 
@@ -36,7 +35,6 @@ namespace monochat::gateway {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 using json = nlohmann::json;
 
 namespace {
@@ -158,33 +156,78 @@ struct websocket_gateway::impl : std::enable_shared_from_this<websocket_gateway:
 
     void start(std::unique_ptr<upgrade_request> up);
     net::awaitable<void> refuse(upgrade_request& up, error e);
+    net::awaitable<void> refuse_version(upgrade_request& up);
     net::awaitable<void> authenticate_and_run(std::unique_ptr<upgrade_request> up);
 };
 
-// One WebSocket connection. Everything that touches `ws_` or the outbox runs on the
-// connection's strand; push() and close() post there from any thread.
-// Templated on the stream under the WebSocket: plain TCP or TLS (see upgrade.hpp).
+namespace {
+// Bytes one read takes from a plain socket: into a buffer of the I/O thread, so that an idle
+// connection holds no read buffer of its own.
+constexpr std::size_t read_chunk_bytes = 64 * 1024;
+// A TLS connection reads into a buffer of its own (one TLS record at most).
+constexpr std::size_t tls_read_bytes = 16 * 1024;
+
+char* thread_read_buffer() {
+    thread_local std::unique_ptr<char[]> buffer(new char[read_chunk_bytes]);
+    return buffer.get();
+}
+
+// The 101 answer to an accepted upgrade (RFC 6455 4.2.2).
+std::string handshake_response(std::string_view client_key, bool select_v1) {
+    std::string r =
+        "HTTP/1.1 101 Switching Protocols\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Server: monochat\r\n"
+        "Sec-WebSocket-Accept: ";
+    r += ws_codec::accept_key(client_key);
+    r += "\r\n";
+    if (select_v1) {
+        r += "Sec-WebSocket-Protocol: ";
+        r += ws_subprotocol;
+        r += "\r\n";
+    }
+    r += "\r\n";
+    return r;
+}
+}  // namespace
+
+// One WebSocket connection, over the raw socket with the frame codec of ws_codec.hpp (plain
+// TCP: `net::ip::tcp::socket`; TLS: `tls_stream`). Everything that touches the stream, the
+// reader or the outbox runs on the connection's strand (the stream's executor); push() and
+// close() post there from any thread.
+//
+// Reading: a plain socket waits for readability and then reads, without blocking, into a
+// buffer of the I/O thread; only the unparsed rest of a frame stays with the connection (in
+// the reader). Writing: queued frames are encoded into one buffer and written at once, first
+// without blocking (most writes complete there, with no operation queued on the reactor), and
+// the rest, if any, asynchronously. Closing (RFC 6455 7): the server's close frame is the last
+// frame written; the connection then reads until the client's close frame (dropping data
+// frames), the end of the stream, `server.handshake_timeout_ms`, or, after a close for bad
+// input (1002, 1007, 1009), `server.linger_ms` / `server.linger_bytes` of the client's unread
+// rest, so that the client reads the close frame instead of a reset.
 template <class Stream>
 class ws_session final : public ws_connection,
                          public std::enable_shared_from_this<ws_session<Stream>> {
+    static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
 public:
     ws_session(std::shared_ptr<websocket_gateway::impl> gw, Stream stream, logic::identity who,
                std::function<void()> on_close)
         : gw_(std::move(gw)),
-          ws_(std::move(stream)),
-          heartbeat_(ws_.get_executor()),
-          inflight_wait_(ws_.get_executor()),
+          stream_(std::move(stream)),
+          timer_(stream_.get_executor()),
           id_(next_session_id.fetch_add(1)),
           who_(std::move(who)),
-          on_close_(std::move(on_close)) {
+          on_close_(std::move(on_close)),
+          reader_(static_cast<std::size_t>(gw_->limits.max_frame_bytes.load())) {
         ++gw_->sessions;
-        ws_.next_layer().set_linger(&gw_->limits);
     }
 
     ws_session(const ws_session&) = delete;
     ws_session& operator=(const ws_session&) = delete;
 
-    // Counts the connection out of the gateway and the listener when run() never got to it.
+    // Counts the connection out of the gateway and the listener when start() never got to it.
     ~ws_session() override { finish(); }
 
     std::uint64_t session_id() const override { return id_; }
@@ -205,126 +248,59 @@ public:
             inbox_.push_back(frame);
         }
         if (wake) {
-            net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->take_inbox(); });
+            net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->take_inbox(); });
         }
         return true;
     }
 
     void close(std::uint16_t code, std::string reason) override {
-        net::post(ws_.get_executor(), [self = this->shared_from_this(), code, r = std::move(reason)]() mutable {
-            self->begin_close(code, std::move(r));
+        net::post(stream_.get_executor(), [self = this->shared_from_this(), code, r = std::move(reason)]() mutable {
+            self->begin_close(code, std::move(r), false);
         });
     }
 
-    // The connection's one coroutine: the handshake, then the read loop until the connection
-    // ends. Writing and the heartbeat are completion handlers, not coroutines: an idle
-    // connection then holds no coroutine frame for them (docs/benchmarks.md, idle memory).
-    // `self` keeps the session alive from the moment the coroutine is created. `select_v1`:
-    // the client offered the subprotocol monochat.v1, which the answer then selects.
-    net::awaitable<void> run(std::shared_ptr<ws_session> self, http::request<http::string_body> req,
-                             bool select_v1) {
-        auto& limits = gw_->limits;
-        ws_.set_option(
-            websocket::stream_base::decorator([select_v1](websocket::response_type& res) {
-                res.set(http::field::server, "monochat");
-                if (select_v1) {
-                    res.set(http::field::sec_websocket_protocol, ws_subprotocol);
-                }
-            }));
-        // Our own heartbeat decides when a silent client goes (4002); Beast's timer covers only
-        // the opening and closing handshakes.
-        websocket::stream_base::timeout t{};
-        t.handshake_timeout = std::chrono::milliseconds(limits.handshake_timeout_ms.load());
-        t.idle_timeout = websocket::stream_base::none();
-        t.keep_alive_pings = false;
-        ws_.set_option(t);
-        ws_.read_message_max(static_cast<std::size_t>(limits.max_frame_bytes.load()));
-        ws_.auto_fragment(false);
-        ws_.control_callback([this](websocket::frame_type, beast::string_view) { touch(); });
-
-        auto [aec] = co_await ws_.async_accept(req, token);
-        req = {};  // this frame lives as long as the connection: keep no headers in it
-        if (aec) {
-            co_return;
+    // On the strand: answers the upgrade (`response`, the 101), joins the registry, queues the
+    // hello and starts reading. `early` holds bytes the client sent right behind its request.
+    void start(std::string response, std::string early) {
+        if constexpr (!is_tls) {
+            boost::system::error_code ignored;
+            stream_.non_blocking(true, ignored);
+            stream_.set_option(net::ip::tcp::no_delay(true), ignored);
         }
         touch();
-        const bool first = gw_->registry.add(self);
+        const bool first = gw_->registry.add(this->shared_from_this());
+        registered_ = true;
         gw_->metrics.connections.inc();
         if (first && gw_->deps.messaging != nullptr) {
             gw_->deps.messaging->presence_changed(who_.user_id, true);
         }
-        infra::log::debug("gateway", "websocket open",
-                          {{"session", id_}, {"user", who_.user_id}});
-
-        enqueue(std::make_shared<const std::string>(
-            ws_frames::hello(who_.user_id, id_, limits.heartbeat_ms.load(), gw_->clock.now_ms())));
+        infra::log::debug("gateway", "websocket open", {{"session", id_}, {"user", who_.user_id}});
+        wbuf_ = std::move(response);  // ahead of every frame
+        enqueue_frame(std::make_shared<const std::string>(ws_frames::hello(
+                          who_.user_id, id_, gw_->limits.heartbeat_ms.load(), gw_->clock.now_ms())),
+                      ws_codec::opcode::text);
+        flush();
         arm_heartbeat();
-
-        // An idle connection waits for its next frame with a small buffer: Beast sizes the
-        // buffer before any byte arrives (1.5 KB by default), so the first read of a message
-        // asks for at most `first_read_bytes` and the rest of the message follows.
-        beast::flat_buffer buffer;
-        for (;;) {
-            // At the bound of requests in progress, stop reading: TCP flow control then slows
-            // the client down instead of queueing without bound.
-            while (inflight_ >= static_cast<std::size_t>(gw_->limits.inflight.load()) && !done_) {
-                inflight_wait_.expires_at(std::chrono::steady_clock::time_point::max());
-                co_await inflight_wait_.async_wait(token);
-            }
-            if (buffer.capacity() > read_keep_capacity) {
-                buffer = beast::flat_buffer();  // one large frame does not pin its size for good
-            }
-            buffer.clear();
-            beast::error_code ec;
-            std::size_t limit = first_read_bytes;
-            do {
-                auto [rec, n] = co_await ws_.async_read_some(buffer, limit, token);
-                ec = rec;
-                limit = 0;  // Beast's own size for the rest
-            } while (!ec && !ws_.is_message_done());
-            if (ec) {
-                if (ec == websocket::error::message_too_big) {
-                    gw_->metrics.frame_too_large.inc();  // Beast closes with 1009
-                }
-                break;
-            }
-            touch();
-            gw_->metrics.frames_in.inc();
-            if (closing_) {
-                continue;  // draining the peer's frames until its close arrives
-            }
-            if (!admit_frame(buffer)) {
-                continue;
-            }
-            if (!ws_.got_text()) {
-                reply(ws_frames::error(std::nullopt, errc::invalid_argument,
-                                       "binary frames are not supported; send JSON text frames"));
-                continue;
-            }
-            handle(beast::buffers_to_string(buffer.data()));
+        if (!early.empty()) {
+            stash_ = std::move(early);
         }
-
-        // The connection is over: stop the heartbeat, drop what is queued, leave the registry.
-        closing_ = true;
-        done_ = true;
-        heartbeat_.cancel();
-        inflight_wait_.cancel();
-        gw_->metrics.outbox_depth.add(-static_cast<double>(outbox_.size()));
-        outbox_.clear();
-        beast::error_code ignored;
-        beast::get_lowest_layer(ws_).socket().close(ignored);
-        const bool last = gw_->registry.remove(*this);
-        gw_->metrics.connections.dec();
-        if (last && gw_->deps.messaging != nullptr) {
-            gw_->deps.messaging->presence_changed(who_.user_id, false);
-        }
-        infra::log::debug("gateway", "websocket closed", {{"session", id_}, {"user", who_.user_id}});
-        // Counted as open until here, not until the last reference to this object (a queued
-        // push may hold one) goes.
-        finish();
+        resume_reading();
     }
 
 private:
+    struct out_frame {
+        std::shared_ptr<const std::string> payload;
+        ws_codec::opcode op;
+    };
+
+    auto& socket() {
+        if constexpr (is_tls) {
+            return beast::get_lowest_layer(stream_).socket();
+        } else {
+            return stream_;
+        }
+    }
+
     // Counts the connection out of the gateway and the listener, once.
     void finish() {
         if (finished_) {
@@ -339,6 +315,176 @@ private:
 
     void touch() { last_activity_ = std::chrono::steady_clock::now(); }
 
+    // ---- reading ----
+
+    bool read_paused() const {
+        return inflight_ >= static_cast<std::size_t>(gw_->limits.inflight.load()) && !closing_;
+    }
+
+    // On the strand: parses what is stashed, then reads more unless paused or ended.
+    void resume_reading() {
+        if (done_ || reading_ || read_paused()) {
+            return;  // (paused: a request that ends below the bound resumes)
+        }
+        if (!stash_.empty()) {
+            std::string bytes = std::move(stash_);
+            stash_ = std::string();
+            if (!consume(bytes) || !stash_.empty() || read_paused()) {
+                return;
+            }
+        }
+        reading_ = true;
+        if constexpr (is_tls) {
+            if (!tls_buffer_ && !lingering_) {
+                tls_buffer_ = std::make_unique<char[]>(tls_read_bytes);
+            }
+            if (!lingering_) {
+                stream_.async_read_some(
+                    net::buffer(tls_buffer_.get(), tls_read_bytes),
+                    [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                        self->reading_ = false;
+                        if (ec) {
+                            self->read_ended();
+                            return;
+                        }
+                        if (self->consume(std::string_view(self->tls_buffer_.get(), n))) {
+                            self->resume_reading();
+                        }
+                    });
+                return;
+            }
+        }
+        socket().async_wait(net::socket_base::wait_read,
+                            [self = this->shared_from_this()](const boost::system::error_code& ec) {
+                                self->reading_ = false;
+                                if (ec) {
+                                    self->read_ended();
+                                    return;
+                                }
+                                self->read_ready();
+                            });
+    }
+
+    // On the strand: the raw socket is readable (plain, or a TLS connection lingering after
+    // its close_notify). Reads until it would block.
+    void read_ready() {
+        char* buffer = thread_read_buffer();
+        for (;;) {
+            boost::system::error_code ec;
+            const std::size_t n = socket().read_some(net::buffer(buffer, read_chunk_bytes), ec);
+            if (ec == net::error::would_block || ec == net::error::try_again) {
+                break;
+            }
+            if (ec) {
+                read_ended();  // end of stream or reset
+                return;
+            }
+            if (!consume(std::string_view(buffer, n))) {
+                return;
+            }
+            if (!stash_.empty()) {
+                return;  // paused at the bound of requests in progress
+            }
+            if (n < read_chunk_bytes) {
+                break;
+            }
+        }
+        resume_reading();
+    }
+
+    // On the strand: bytes from the client. Returns false when the connection ended or stopped
+    // reading for good.
+    bool consume(std::string_view bytes) {
+        if (done_) {
+            return false;
+        }
+        if (lingering_ || reader_failed_) {
+            // After a close for bad input, the unread rest is dropped, within bounds.
+            lingered_ += bytes.size();
+            if (lingered_ > static_cast<std::uint64_t>(gw_->limits.linger_bytes.load())) {
+                teardown();
+                return false;
+            }
+            return true;
+        }
+        touch();
+        auto r = reader_.feed(bytes, [this](ws_codec::event&& e) { return on_event(std::move(e)); });
+        if (r.error) {
+            reader_failed_ = true;
+            if (r.error->code == ws_codec::close_too_big) {
+                gw_->metrics.frame_too_large.inc();
+            }
+            begin_close(r.error->code, std::move(r.error->reason), true);
+            return !done_;
+        }
+        if (done_ || close_received_) {
+            return false;  // nothing after the client's close frame is read
+        }
+        if (r.consumed < bytes.size()) {
+            stash_.assign(bytes.substr(r.consumed));  // paused at the bound of requests
+        }
+        return true;
+    }
+
+    // On the strand: one message or control frame. Returns false to stop parsing (the
+    // bound of requests in progress is reached, or the connection is closing for good).
+    bool on_event(ws_codec::event&& e) {
+        using kind = ws_codec::event::kind;
+        switch (e.what) {
+            case kind::ping:
+                if (!close_queued_) {
+                    enqueue_control(ws_codec::opcode::pong, std::move(e.payload));
+                    flush();
+                }
+                return true;
+            case kind::pong: return true;
+            case kind::close: {
+                close_received_ = true;
+                if (!close_queued_) {
+                    // The client closes: the answer echoes its code (RFC 6455 5.5.1).
+                    closing_ = true;
+                    drop_outbox();
+                    enqueue_control(ws_codec::opcode::close,
+                                    e.code == ws_codec::close_no_status
+                                        ? std::string()
+                                        : ws_codec::close_payload(e.code, ""));
+                    close_queued_ = true;
+                    arm_close_guard(false);
+                    flush();
+                } else if (close_written_) {
+                    teardown();
+                }
+                return false;
+            }
+            case kind::text:
+            case kind::binary: break;
+        }
+        gw_->metrics.frames_in.inc();
+        if (closing_) {
+            return true;  // draining the peer's frames until its close arrives
+        }
+        if (!admit_frame(e)) {
+            return true;
+        }
+        if (e.what == kind::binary) {
+            reply(ws_frames::error(std::nullopt, errc::invalid_argument,
+                                   "binary frames are not supported; send JSON text frames"));
+            return true;
+        }
+        handle(e.payload);
+        return !read_paused();
+    }
+
+    // On the strand: the read side ended (end of stream, reset, cancelled by teardown).
+    void read_ended() {
+        if (done_) {
+            return;
+        }
+        teardown();
+    }
+
+    // ---- writing ----
+
     // On the strand: what push() queued, into the outbox, in order.
     void take_inbox() {
         std::vector<std::shared_ptr<const std::string>> taken;
@@ -347,13 +493,14 @@ private:
             taken.swap(inbox_);
         }
         for (auto& frame : taken) {
-            enqueue(std::move(frame));
+            enqueue_frame(std::move(frame), ws_codec::opcode::text);
         }
+        flush();
     }
 
     // On the strand. The outbox is bounded in frames and bytes: past either bound the client
     // is not keeping up, and protocol guarantee 3 forbids skipping frames, so it is closed.
-    void enqueue(std::shared_ptr<const std::string> frame) {
+    void enqueue_frame(std::shared_ptr<const std::string> frame, ws_codec::opcode op) {
         if (closing_.load(std::memory_order_relaxed)) {
             return;
         }
@@ -364,104 +511,235 @@ private:
             infra::log::info("gateway", "slow consumer closed",
                              {{"session", id_}, {"user", who_.user_id},
                               {"queued_frames", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
-            begin_close(close_slow_consumer, "slow consumer");
+            begin_close(close_slow_consumer, "slow consumer", false);
             return;
         }
         outbox_bytes_ += frame->size();
-        outbox_.push_back(std::move(frame));
+        outbox_.push_back(out_frame{std::move(frame), op});
         gw_->metrics.outbox_depth.inc();
-        if (!writing_ && !write_posted_) {
-            // Posted, not called: frames queued in the same turn of the strand go out in one
-            // write.
-            write_posted_ = true;
-            net::post(ws_.get_executor(), [self = this->shared_from_this()] {
-                self->write_posted_ = false;
-                self->write_queued();
-            });
-        }
     }
 
-    // On the strand. Stops queueing, drops what is queued, and sends the close frame; if the
-    // peer does not complete the handshake (a slow consumer's socket may be full), the socket
-    // is closed after a grace period.
-    void begin_close(std::uint16_t code, std::string reason) {
-        if (close_started_ || done_) {
-            return;
-        }
-        close_started_ = true;
-        closing_ = true;
+    // A control frame (pong, ping, close) goes out even past the outbox's bounds.
+    void enqueue_control(ws_codec::opcode op, std::string payload) {
+        outbox_bytes_ += payload.size();
+        outbox_.push_back(out_frame{std::make_shared<const std::string>(std::move(payload)), op});
+        gw_->metrics.outbox_depth.inc();
+    }
+
+    void drop_outbox() {
         gw_->metrics.outbox_depth.add(-static_cast<double>(outbox_.size()));
         outbox_.clear();
         outbox_bytes_ = 0;
-        net::co_spawn(
-            ws_.get_executor(),
-            [self = this->shared_from_this(), code, reason = std::move(reason)]() -> net::awaitable<void> {
-                net::steady_timer guard(self->ws_.get_executor());
-                guard.expires_after(std::chrono::seconds(5));
-                guard.async_wait([self](const boost::system::error_code& ec) {
-                    if (!ec) {
-                        beast::error_code ignored;
-                        beast::get_lowest_layer(self->ws_).socket().close(ignored);
-                    }
-                });
-                co_await self->ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), token);
-                guard.cancel();
-            },
-            net::detached);
     }
 
-    // On the strand. Everything queued goes out in one write (one system call, not one per
-    // frame), up to `max_coalesce_bytes`; the frame bytes are shared by every recipient until
-    // they are copied into this connection's write buffer. At most one write is in flight;
-    // its completion starts the next.
-    void write_queued() {
-        if (writing_ || closing_ || done_ || outbox_.empty()) {
+    // On the strand: everything queued goes out in one write (one system call, not one per
+    // frame), up to `max_coalesce_bytes`. At most one write is in flight; its completion
+    // starts the next.
+    void flush() {
+        if (writing_ || done_) {
             return;
         }
-        auto& out = ws_.next_layer();
-        std::size_t frames = 0;
-        while (!outbox_.empty() && out.buffered_bytes() < max_coalesce_bytes) {
-            auto frame = std::move(outbox_.front());
+        std::size_t frames = 0;  // data frames
+        std::size_t taken = 0;
+        while (!outbox_.empty() && wbuf_.size() < max_coalesce_bytes) {
+            out_frame f = std::move(outbox_.front());
             outbox_.pop_front();
-            outbox_bytes_ -= frame->size();
-            ++frames;
-            if (!out.append_text(*frame)) {
-                break;
+            outbox_bytes_ -= f.payload->size();
+            std::array<char, 10> header{};
+            const std::size_t h = ws_codec::encode_header(f.op, f.payload->size(), header);
+            wbuf_.append(header.data(), h);
+            wbuf_.append(*f.payload);
+            ++taken;
+            if (f.op == ws_codec::opcode::close) {
+                close_in_write_ = true;
+            } else if (f.op == ws_codec::opcode::text) {
+                ++frames;
             }
         }
-        gw_->metrics.outbox_depth.add(-static_cast<double>(frames));
+        gw_->metrics.outbox_depth.add(-static_cast<double>(taken));
         if (outbox_.empty() && outbox_.capacity() > outbox_keep_capacity) {
             outbox_.shrink_to_fit();  // a burst is over: give its memory back
         }
-        writing_ = true;
-        out.async_flush([self = this->shared_from_this(), frames](beast::error_code ec) {
-            self->writing_ = false;
-            if (ec) {
+        if (wbuf_.size() == written_) {
+            return;
+        }
+        pending_frames_ += frames;
+        if constexpr (!is_tls) {
+            // Most writes fit the socket's buffer: no operation on the reactor for them.
+            boost::system::error_code ec;
+            const std::size_t n = stream_.write_some(
+                net::buffer(wbuf_.data() + written_, wbuf_.size() - written_), ec);
+            if (!ec) {
+                written_ += n;
+                if (written_ == wbuf_.size()) {
+                    write_done();
+                    return;
+                }
+            } else if (ec != net::error::would_block && ec != net::error::try_again) {
+                wbuf_.clear();
+                written_ = 0;
+                teardown();  // the connection is gone; the read side notices too
                 return;
             }
-            self->gw_->metrics.frames_out.inc(frames);
-            if (!std::exchange(self->first_flush_done_, true)) {
-                // The handshake response and the hello are out; many connections now idle
-                // for long: they keep no write buffers (the heartbeat trims later ones).
-                self->ws_.next_layer().trim();
+        }
+        writing_ = true;
+        net::async_write(stream_, net::buffer(wbuf_.data() + written_, wbuf_.size() - written_),
+                         [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                             self->writing_ = false;
+                             if (ec) {
+                                 self->wbuf_.clear();
+                                 self->written_ = 0;
+                                 self->teardown();
+                                 return;
+                             }
+                             self->written_ = self->wbuf_.size();
+                             self->write_done();
+                         });
+    }
+
+    // On the strand: everything in the write buffer is out.
+    void write_done() {
+        gw_->metrics.frames_out.inc(pending_frames_);
+        pending_frames_ = 0;
+        wbuf_.clear();
+        written_ = 0;
+        if (wbuf_.capacity() > write_keep_capacity) {
+            wbuf_ = std::string();
+        }
+        if (close_in_write_) {
+            close_in_write_ = false;
+            close_written_ = true;
+            after_close_written();
+            return;
+        }
+        if (!outbox_.empty()) {
+            flush();
+        } else if (!std::exchange(first_flush_done_, true)) {
+            // The handshake response and the hello are out; many connections now idle for
+            // long: they keep no write buffer.
+            wbuf_ = std::string();
+        }
+    }
+
+    // ---- closing ----
+
+    // On the strand. Stops queueing, drops what is queued, and sends the close frame. `bad_input`:
+    // the close answers bad input (1002, 1007, 1009), and the client's unread rest is dropped
+    // within the linger bounds.
+    void begin_close(std::uint16_t code, std::string reason, bool bad_input) {
+        if (close_queued_ || done_) {
+            return;
+        }
+        closing_ = true;
+        close_queued_ = true;
+        drop_outbox();
+        enqueue_control(ws_codec::opcode::close, ws_codec::close_payload(code, reason));
+        arm_close_guard(bad_input);
+        flush();
+    }
+
+    // The closing handshake's deadline, on the heartbeat's timer (which has nothing more to do).
+    void arm_close_guard(bool bad_input) {
+        const auto ms = bad_input ? gw_->limits.linger_ms.load() : gw_->limits.handshake_timeout_ms.load();
+        timer_.expires_after(std::chrono::milliseconds(ms));
+        timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec) {
+                self->teardown();
             }
-            self->write_queued();
         });
     }
+
+    // On the strand: the close frame is written. With the client's close already read (or
+    // nothing more to parse) the connection ends; else it reads until the client's close.
+    void after_close_written() {
+        if constexpr (is_tls) {
+            if (close_received_ || reader_failed_) {
+                stream_.async_shutdown([self = this->shared_from_this()](const boost::system::error_code&) {
+                    self->linger_or_teardown();
+                });
+                return;
+            }
+        } else {
+            if (close_received_) {
+                teardown();
+                return;
+            }
+            boost::system::error_code ignored;
+            socket().shutdown(net::socket_base::shutdown_send, ignored);
+        }
+        if (reader_failed_) {
+            lingering_ = true;
+        }
+        resume_reading();
+    }
+
+    // TLS, after close_notify: the unread rest is dropped as raw bytes (bad input), or the
+    // connection ends.
+    void linger_or_teardown() {
+        if (done_) {
+            return;
+        }
+        if (!reader_failed_) {
+            teardown();
+            return;
+        }
+        boost::system::error_code ignored;
+        socket().shutdown(net::socket_base::shutdown_send, ignored);
+        socket().non_blocking(true, ignored);
+        lingering_ = true;
+        if (!reading_) {
+            resume_reading();
+        }
+    }
+
+    // On the strand, once: the connection is over. Closes the socket, stops the timer, drops
+    // what is queued and leaves the registry.
+    void teardown() {
+        if (done_) {
+            return;
+        }
+        done_ = true;
+        closing_ = true;
+        timer_.cancel();
+        drop_outbox();
+        {
+            std::lock_guard lock(inbox_lock_);
+            inbox_.clear();
+        }
+        boost::system::error_code ignored;
+        socket().shutdown(net::socket_base::shutdown_both, ignored);
+        socket().close(ignored);
+        if (registered_) {
+            const bool last = gw_->registry.remove(*this);
+            gw_->metrics.connections.dec();
+            if (last && gw_->deps.messaging != nullptr) {
+                gw_->deps.messaging->presence_changed(who_.user_id, false);
+            }
+        }
+        infra::log::debug("gateway", "websocket closed", {{"session", id_}, {"user", who_.user_id}});
+        // Counted as open until here, not until the last reference to this object (a queued
+        // push may hold one) goes.
+        finish();
+    }
+
+    // ---- heartbeat ----
 
     // On the strand: a ping every heartbeat interval; a client silent for three intervals is
     // closed with 4002. The same timer ends the session when its token expires (4001): it
     // wakes at the expiry when that comes before the next ping, so a connection needs no
     // second timer.
     void arm_heartbeat() {
+        if (done_) {
+            return;
+        }
         auto wait = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
         if (who_.expires_ms > 0) {
             const auto left = std::chrono::milliseconds(
                 std::max<std::int64_t>(0, who_.expires_ms - gw_->clock.now_ms()));
             wait = std::min(wait, left);
         }
-        heartbeat_.expires_after(wait);
-        heartbeat_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+        timer_.expires_after(wait);
+        timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
             self->on_heartbeat(ec);
         });
     }
@@ -474,28 +752,38 @@ private:
             gw_->metrics.token_ended.inc();
             infra::log::debug("gateway", "websocket token expired",
                               {{"session", id_}, {"user", who_.user_id}});
-            begin_close(close_token_ended, "token expired");
+            begin_close(close_token_ended, "token expired", false);
             return;
         }
         const auto interval = std::chrono::milliseconds(gw_->limits.heartbeat_ms.load());
         if (std::chrono::steady_clock::now() - last_activity_ > 3 * interval) {
-            begin_close(close_heartbeat, "heartbeat timeout");
+            begin_close(close_heartbeat, "heartbeat timeout", false);
             return;
         }
-        ws_.next_layer().trim();
-        ws_.async_ping({}, [self = this->shared_from_this()](beast::error_code pec) {
-            if (!pec) {
-                self->arm_heartbeat();
-            }
-        });
+        // Whatever a burst left behind goes back: an idle connection keeps no buffers.
+        reader_.trim();
+        if (stash_.empty() && stash_.capacity() > 0) {
+            stash_ = std::string();
+        }
+        if (!writing_ && wbuf_.empty() && wbuf_.capacity() > 0) {
+            wbuf_ = std::string();
+        }
+        enqueue_control(ws_codec::opcode::ping, std::string());
+        flush();
+        arm_heartbeat();
     }
 
-    void reply(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
+    // ---- requests ----
+
+    void reply(std::string frame) {
+        enqueue_frame(std::make_shared<const std::string>(std::move(frame)), ws_codec::opcode::text);
+        flush();
+    }
 
     // The per-connection frame rate (limits.ws_message_rate): a frame past the bucket is
     // answered with rate_limited (with its `id` when it has one) and not handled; a client
     // that keeps sending past it is closed with 1008.
-    bool admit_frame(const beast::flat_buffer& buffer) {
+    bool admit_frame(const ws_codec::event& e) {
         const auto& limits = gw_->limits;
         const auto d = frames_.take(std::chrono::steady_clock::now(), limits.message_rate.load(),
                                     static_cast<double>(limits.message_burst.load()));
@@ -506,17 +794,17 @@ private:
         if (d.outcome == frame_bucket::verdict::flooding) {
             gw_->metrics.flooding.inc();
             infra::log::info("gateway", "flooding client closed", {{"session", id_}, {"user", who_.user_id}});
-            begin_close(close_policy_violation, "message rate exceeded");
+            begin_close(close_policy_violation, "message rate exceeded", false);
             return false;
         }
         std::optional<std::string> id;
-        if (ws_.got_text()) {
-            auto parsed = ws_frames::parse_client_frame(beast::buffers_to_string(buffer.data()));
+        if (e.what == ws_codec::event::kind::text) {
+            auto parsed = ws_frames::parse_client_frame(e.payload);
             id = parsed ? parsed->id : parsed.error().id;
         }
-        error e = make_error(errc::rate_limited, "too many frames; slow down");
-        e.retry_after_s = d.retry_after_s;
-        reply(ws_frames::error(id, e));
+        error err = make_error(errc::rate_limited, "too many frames; slow down");
+        err.retry_after_s = d.retry_after_s;
+        reply(ws_frames::error(id, err));
         return false;
     }
 
@@ -551,7 +839,7 @@ private:
             default: break;
         }
         ++inflight_;
-        net::co_spawn(ws_.get_executor(), request(std::move(f)), net::detached);
+        net::co_spawn(stream_.get_executor(), request(std::move(f)), net::detached);
     }
 
     net::awaitable<void> request(ws_frames::client_frame f) {
@@ -567,8 +855,10 @@ private:
         if (out) {
             reply(std::move(*out));
         }
-        if (inflight_-- >= static_cast<std::size_t>(gw_->limits.inflight.load())) {
-            inflight_wait_.cancel();
+        const bool was_paused = read_paused();
+        --inflight_;
+        if (was_paused && !read_paused()) {
+            resume_reading();
         }
     }
 
@@ -618,35 +908,45 @@ private:
         }
     }
 
-    static constexpr std::size_t outbox_keep_capacity = 64;       // frames
-    static constexpr std::size_t read_keep_capacity = 16 * 1024;  // bytes
-    static constexpr std::size_t first_read_bytes = 256;
+    static constexpr std::size_t outbox_keep_capacity = 64;         // frames
+    static constexpr std::size_t write_keep_capacity = 64 * 1024;   // bytes
 
     std::shared_ptr<websocket_gateway::impl> gw_;
-    // Data frames bypass Beast's write path: see ws_coalescing_stream.hpp.
-    websocket::stream<coalescing_stream<Stream>> ws_;
-    net::steady_timer heartbeat_;
-    net::steady_timer inflight_wait_;
+    Stream stream_;
+    net::steady_timer timer_;  // the heartbeat, then the closing handshake's deadline
     const std::uint64_t id_;
     const logic::identity who_;
     std::function<void()> on_close_;  // tells the listener the connection ended (once)
+    ws_codec::reader reader_;
+    std::string stash_;  // bytes read but not parsed yet (paused at the bound of requests)
+    std::unique_ptr<char[]> tls_buffer_;  // TLS only
     // A devector, not a deque: it allocates nothing until a frame is queued (libstdc++'s deque
     // allocates about 600 bytes up front), and most connections are idle.
-    boost::container::devector<std::shared_ptr<const std::string>> outbox_;
+    boost::container::devector<out_frame> outbox_;
     std::size_t outbox_bytes_ = 0;
+    std::string wbuf_;          // encoded frames being written
+    std::size_t written_ = 0;   // bytes of wbuf_ already written
+    std::size_t pending_frames_ = 0;  // data frames in wbuf_
     // Pushes from other threads on their way to the outbox (push(), take_inbox()).
     infra::spin_lock inbox_lock_;
     std::vector<std::shared_ptr<const std::string>> inbox_;
     std::size_t inflight_ = 0;
     frame_bucket frames_;
     std::chrono::steady_clock::time_point last_activity_;
+    std::uint64_t lingered_ = 0;
     std::atomic<bool> closing_{false};
-    bool close_started_ = false;
+    bool registered_ = false;
+    bool close_queued_ = false;
+    bool close_in_write_ = false;
+    bool close_written_ = false;
+    bool close_received_ = false;
+    bool reader_failed_ = false;
+    bool lingering_ = false;
+    bool reading_ = false;
     bool done_ = false;
     bool finished_ = false;
-    bool writing_ = false;        // a flush is in flight
+    bool writing_ = false;
     bool first_flush_done_ = false;
-    bool write_posted_ = false;   // write_queued() is posted
 };
 
 void websocket_gateway::impl::start(std::unique_ptr<upgrade_request> up) {
@@ -660,6 +960,22 @@ net::awaitable<void> websocket_gateway::impl::refuse(upgrade_request& up, error 
     res.set(http::field::server, "monochat");
     res.set(http::field::content_type, r.content_type);
     res.body() = std::move(r.body);
+    res.keep_alive(false);
+    res.prepare_payload();
+    if (auto* tls = std::get_if<tls_stream>(&up.stream)) {
+        co_await write_and_close(*tls, res);
+    } else {
+        co_await write_and_close(std::get<plain_stream>(up.stream), res);
+    }
+}
+
+// RFC 6455 4.4: a version the server does not speak is answered 426 with the one it does.
+net::awaitable<void> websocket_gateway::impl::refuse_version(upgrade_request& up) {
+    http::response<http::string_body> res{http::status::upgrade_required, up.request.version()};
+    res.set(http::field::server, "monochat");
+    res.set(http::field::sec_websocket_version, "13");
+    res.set(http::field::content_type, "application/json");
+    res.body() = R"({"error":{"code":"invalid_argument","message":"only WebSocket version 13 is supported"}})";
     res.keep_alive(false);
     res.prepare_payload();
     if (auto* tls = std::get_if<tls_stream>(&up.stream)) {
@@ -683,9 +999,21 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
         co_await refuse(*up, make_error(errc::unavailable, "server is stopping"));
         co_return;
     }
+    const auto& hdr = up->request;
+    // The opening handshake's own fields (RFC 6455 4.2.1); the listener checked the method,
+    // the Connection and Upgrade headers.
+    if (hdr[http::field::sec_websocket_version] != "13") {
+        co_await refuse_version(*up);
+        co_return;
+    }
+    const std::string client_key(hdr[http::field::sec_websocket_key]);
+    if (!ws_codec::valid_client_key(client_key)) {
+        co_await refuse(*up, make_error(errc::invalid_argument,
+                                        "Sec-WebSocket-Key must be the base64 of 16 bytes"));
+        co_return;
+    }
     // A page of another site must not open a socket with the user's token (a browser sends
     // Origin with every WebSocket handshake; other clients need not).
-    const auto& hdr = up->request;
     std::optional<std::string_view> origin;
     if (auto it = hdr.find(http::field::origin); it != hdr.end()) {
         origin = std::string_view(it->value());
@@ -728,23 +1056,24 @@ net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_p
         co_await refuse(*up, who.error());
         co_return;
     }
-    // The session runs in a coroutine of its own, and this one ends: nothing of the upgrade
-    // (its request, buffers, moved-from stream, this frame) stays for the connection's life.
+    // The session takes the connection over, and this coroutine ends: nothing of the upgrade
+    // (its request, buffers, the TCP stream's state, this frame) stays for the connection's
+    // life.
     auto on_close = std::exchange(up->on_close, nullptr);
     notice.up = nullptr;
-    auto request = std::move(up->request);
-    const auto ex = std::visit([](auto& st) { return st.get_executor(); }, up->stream);
-    if (auto* tls = std::get_if<tls_stream>(&up->stream)) {
-        auto session = std::make_shared<ws_session<tls_stream>>(shared_from_this(), std::move(*tls),
-                                                                std::move(*who), std::move(on_close));
+    std::string response = handshake_response(client_key, protocols.v1);
+    std::string early(static_cast<const char*>(up->buffer.data().data()), up->buffer.size());
+    if (auto* tls_s = std::get_if<tls_stream>(&up->stream)) {
+        auto session = std::make_shared<ws_session<tls_stream>>(
+            shared_from_this(), std::move(*tls_s), std::move(*who), std::move(on_close));
         up.reset();
-        net::co_spawn(ex, session->run(session, std::move(request), protocols.v1), log_if_failed);
+        session->start(std::move(response), std::move(early));
     } else {
-        auto session = std::make_shared<ws_session<plain_stream>>(
-            shared_from_this(), std::move(std::get<plain_stream>(up->stream)), std::move(*who),
-            std::move(on_close));
+        auto socket = std::move(std::get<plain_stream>(up->stream).socket());
+        auto session = std::make_shared<ws_session<net::ip::tcp::socket>>(
+            shared_from_this(), std::move(socket), std::move(*who), std::move(on_close));
         up.reset();
-        net::co_spawn(ex, session->run(session, std::move(request), protocols.v1), log_if_failed);
+        session->start(std::move(response), std::move(early));
     }
 }
 

@@ -352,6 +352,109 @@ TEST_CASE("a silent connection is closed with 4002", "[integration][messaging]")
     FAIL("no close frame received");
 }
 
+namespace {
+// A raw WebSocket client's handshake and frames, for what ws_client cannot send.
+std::string raw_upgrade(const std::string& token, const std::string& version = "13",
+                        const std::string& key = "dGhlIHNhbXBsZSBub25jZQ==") {
+    return "GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: " + version +
+           "\r\nAuthorization: Bearer " + token + "\r\n\r\n";
+}
+
+std::string masked_text(const std::string& payload) {
+    std::string f{static_cast<char>(0x81), static_cast<char>(0x80 | payload.size())};
+    const char mask[4] = {1, 2, 3, 4};
+    f.append(mask, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+        f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+    }
+    return f;
+}
+
+// Everything the server sends until it closes the connection or `limit` passes.
+std::string read_until_closed(boost::asio::ip::tcp::socket& s, std::chrono::seconds limit) {
+    std::string got;
+    char buf[4096];
+    boost::system::error_code ec;
+    const auto started = std::chrono::steady_clock::now();
+    while (!ec && std::chrono::steady_clock::now() - started < limit) {
+        const auto n = s.read_some(boost::asio::buffer(buf), ec);
+        got.append(buf, n);
+    }
+    return got;
+}
+
+// The code of the close frame in what a server sent after its 101 (0 if none).
+int close_code_in(const std::string& got) {
+    const auto body = got.find("\r\n\r\n");
+    const auto pos = got.find('\x88', body == std::string::npos ? 0 : body + 4);
+    if (pos == std::string::npos || got.size() < pos + 4) {
+        return 0;
+    }
+    return (static_cast<unsigned char>(got[pos + 2]) << 8) | static_cast<unsigned char>(got[pos + 3]);
+}
+}  // namespace
+
+TEST_CASE("the WebSocket handshake and frames follow RFC 6455 to the byte", "[integration][messaging]") {
+    server_process server(fast_test_config());
+    server.start();
+    http_client http(server.host(), server.port());
+    auto u = register_user(http, unique_name("rfc"));
+    namespace net = boost::asio;
+    net::io_context ioc;
+    const net::ip::tcp::endpoint at{net::ip::make_address(server.host()),
+                                    static_cast<unsigned short>(server.port())};
+    SECTION("a version other than 13 gets 426 naming 13") {
+        net::ip::tcp::socket s(ioc);
+        s.connect(at);
+        net::write(s, net::buffer(raw_upgrade(u.token, "8")));
+        const auto got = read_until_closed(s, 5s);
+        CHECK(got.rfind("HTTP/1.1 426", 0) == 0);
+        CHECK(got.find("Sec-WebSocket-Version: 13") != std::string::npos);
+    }
+    SECTION("a key that is not base64 of 16 bytes gets 400") {
+        net::ip::tcp::socket s(ioc);
+        s.connect(at);
+        net::write(s, net::buffer(raw_upgrade(u.token, "13", "short")));
+        CHECK(read_until_closed(s, 5s).rfind("HTTP/1.1 400", 0) == 0);
+    }
+    SECTION("the accept key is RFC 6455's, and a frame sent right behind the request is read") {
+        net::ip::tcp::socket s(ioc);
+        s.connect(at);
+        // One write: the request and a ping frame behind it, before any answer.
+        net::write(s, net::buffer(raw_upgrade(u.token) + masked_text(R"({"type":"ping","id":"early"})")));
+        std::string got;
+        char buf[4096];
+        const auto started = std::chrono::steady_clock::now();
+        while (got.find("\"early\"") == std::string::npos && std::chrono::steady_clock::now() - started < 5s) {
+            got.append(buf, s.read_some(net::buffer(buf)));
+        }
+        CHECK(got.rfind("HTTP/1.1 101", 0) == 0);
+        CHECK(got.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != std::string::npos);
+        CHECK(got.find(R"("type":"pong")") != std::string::npos);
+        CHECK(got.find("\"early\"") != std::string::npos);
+    }
+    SECTION("an unmasked client frame closes with 1002") {
+        net::ip::tcp::socket s(ioc);
+        s.connect(at);
+        net::write(s, net::buffer(raw_upgrade(u.token)));
+        const std::string unmasked = std::string{static_cast<char>(0x81), 2} + "{}";
+        net::write(s, net::buffer(unmasked));
+        CHECK(close_code_in(read_until_closed(s, 10s)) == 1002);
+    }
+    SECTION("a client's close is answered with its code and the server closes the TCP connection") {
+        net::ip::tcp::socket s(ioc);
+        s.connect(at);
+        net::write(s, net::buffer(raw_upgrade(u.token)));
+        const char close_frame[] = {static_cast<char>(0x88), static_cast<char>(0x82), 0, 0, 0, 0,
+                                    static_cast<char>(3000 >> 8), static_cast<char>(3000 & 0xFF)};
+        net::write(s, net::buffer(close_frame, sizeof close_frame));
+        const auto started = std::chrono::steady_clock::now();
+        CHECK(close_code_in(read_until_closed(s, 10s)) == 3000);
+        CHECK(std::chrono::steady_clock::now() - started < 5s);  // ended by the server, not the limit
+    }
+}
+
 TEST_CASE("a client that stops reading is closed with 4008 and others keep chatting",
           "[integration][messaging][slow]") {
     auto cfg = fast_test_config();

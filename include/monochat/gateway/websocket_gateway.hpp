@@ -1,8 +1,9 @@
 #pragma once
 // The WebSocket half of gateway (shared/protocol.md, "WebSocket"): authenticates the upgrade,
-// runs one session per connection (a reader, a writer and a heartbeat coroutine on the
-// connection's strand), parses client frames and calls logic, and delivers what logic and task
-// publish on the `downstream` topic to the sessions in the connection registry.
+// answers it, and runs one session per connection on the connection's strand over the raw
+// socket with gateway's own frame codec (ws_codec.hpp; completion handlers for reading,
+// writing and the heartbeat, a coroutine only per request that waits on logic), parses client
+// frames and calls logic. Pushes arrive through the connection registry.
 //
 // Bounds, all from config: the largest client frame (`limits.max_frame_bytes`, 1009 above it),
 // the outgoing queue per session (`limits.outbox_frames` / `limits.outbox_bytes`, 4008 past
