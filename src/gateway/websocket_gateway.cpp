@@ -328,7 +328,7 @@ private:
         }
         if (!stash_.empty()) {
             std::string bytes = std::move(stash_);
-            stash_ = std::string();
+            ws_codec::release(stash_);
             if (!consume(bytes) || !stash_.empty() || read_paused()) {
                 return;
             }
@@ -604,7 +604,7 @@ private:
         wbuf_.clear();
         written_ = 0;
         if (wbuf_.capacity() > write_keep_capacity) {
-            wbuf_ = std::string();
+            ws_codec::release(wbuf_);
         }
         if (close_in_write_) {
             close_in_write_ = false;
@@ -617,7 +617,7 @@ private:
         } else if (!std::exchange(first_flush_done_, true)) {
             // The handshake response and the hello are out; many connections now idle for
             // long: they keep no write buffer.
-            wbuf_ = std::string();
+            ws_codec::release(wbuf_);
         }
     }
 
@@ -763,10 +763,10 @@ private:
         // Whatever a burst left behind goes back: an idle connection keeps no buffers.
         reader_.trim();
         if (stash_.empty() && stash_.capacity() > 0) {
-            stash_ = std::string();
+            ws_codec::release(stash_);
         }
         if (!writing_ && wbuf_.empty() && wbuf_.capacity() > 0) {
-            wbuf_ = std::string();
+            ws_codec::release(wbuf_);
         }
         enqueue_control(ws_codec::opcode::ping, std::string());
         flush();

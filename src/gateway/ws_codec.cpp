@@ -153,17 +153,24 @@ bool valid_utf8(std::string_view s) {
     return true;
 }
 
+std::size_t reader::heap_bytes() const {
+    const auto held = [](const std::string& s) {
+        return s.capacity() > std::string().capacity() ? s.capacity() : std::size_t{0};
+    };
+    return held(header_) + held(message_) + held(control_);
+}
+
 void reader::trim() {
     if (!in_message_ && message_.capacity() > 0) {
-        message_ = std::string();
+        release(message_);
     }
 }
 
 std::optional<read_error> reader::fail(std::uint16_t code, std::string reason) {
     failed_ = true;
-    header_ = std::string();
-    message_ = std::string();
-    control_ = std::string();
+    release(header_);
+    release(message_);
+    release(control_);
     return read_error{code, std::move(reason)};
 }
 
@@ -249,7 +256,7 @@ std::optional<read_error> reader::finish_frame(const std::function<bool(event&&)
         case opcode::ping:
         case opcode::pong: {
             event e{op_ == opcode::ping ? event::kind::ping : event::kind::pong, std::move(control_)};
-            control_ = std::string();
+            release(control_);
             paused = !on_event(std::move(e));
             return std::nullopt;
         }
@@ -269,7 +276,7 @@ std::optional<read_error> reader::finish_frame(const std::function<bool(event&&)
                     return fail(close_invalid_payload, "the close reason is not UTF-8");
                 }
             }
-            control_ = std::string();
+            release(control_);
             paused = !on_event(std::move(e));
             return std::nullopt;
         }
@@ -284,7 +291,7 @@ std::optional<read_error> reader::finish_frame(const std::function<bool(event&&)
                 return fail(close_invalid_payload, "a text message that is not UTF-8");
             }
             event e{message_text_ ? event::kind::text : event::kind::binary, std::move(message_)};
-            message_ = std::string();
+            release(message_);
             paused = !on_event(std::move(e));
             return std::nullopt;
         }

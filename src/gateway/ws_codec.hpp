@@ -46,6 +46,10 @@ inline constexpr std::uint16_t close_no_status = 1005;  // never sent: a close w
 inline constexpr std::uint16_t close_invalid_payload = 1007;
 inline constexpr std::uint16_t close_too_big = 1009;
 
+// Empties `s` and gives its heap buffer back. (`s = std::string()` does not: libstdc++'s move
+// assignment from a short string copies it into the buffer `s` already has and keeps that.)
+inline void release(std::string& s) { std::string().swap(s); }
+
 // Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 4.2.2).
 std::string accept_key(std::string_view client_key);
 
@@ -96,6 +100,9 @@ public:
 
     // Bytes held for a message or a frame header that is not complete yet.
     std::size_t buffered_bytes() const { return header_.size() + message_.size() + control_.size(); }
+
+    // Heap bytes the reader holds (string capacity beyond the in-object buffers).
+    std::size_t heap_bytes() const;
 
     // A message of at most this many bytes is accepted (applies to the next frame read).
     void set_max_message_bytes(std::size_t n) { max_message_ = n; }

@@ -18,7 +18,9 @@ std::optional<identity> token_cache::find(const std::string& token_hash, std::in
         return std::nullopt;
     }
     lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return it->second.who;
+    identity who = it->second.who;
+    who.token_hash = it->first;
+    return who;
 }
 
 std::uint64_t token_cache::epoch() const {
@@ -31,18 +33,22 @@ void token_cache::insert(std::uint64_t seen_epoch, const identity& who, std::int
     if (capacity_ == 0 || seen_epoch != epoch_) {
         return;
     }
+    identity stored = who;
+    stored.token_hash.clear();  // the key holds it
     if (auto it = entries_.find(who.token_hash); it != entries_.end()) {
-        it->second.who = who;
+        it->second.who = std::move(stored);
         it->second.expires_ms = expires_ms;
         lru_.splice(lru_.begin(), lru_, it->second.lru);
         return;
     }
     while (entries_.size() >= capacity_) {
-        entries_.erase(lru_.back());
+        const auto oldest = entries_.find(*lru_.back());
         lru_.pop_back();
+        entries_.erase(oldest);
     }
-    lru_.push_front(who.token_hash);
-    entries_.emplace(who.token_hash, entry{who, expires_ms, lru_.begin()});
+    auto [it, inserted] = entries_.emplace(who.token_hash, entry{std::move(stored), expires_ms, {}});
+    lru_.push_front(&it->first);
+    it->second.lru = lru_.begin();
 }
 
 void token_cache::revoke(const std::string& token_hash) {

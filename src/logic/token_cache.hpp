@@ -31,14 +31,17 @@ public:
     [[nodiscard]] std::size_t size() const;
 
 private:
+    // One cached token costs its hash once (the map's key): `who.token_hash` is kept empty and
+    // filled from the key by find(), and the LRU list points at the key. Every open WebSocket
+    // holds a token, so this is per-connection memory (docs/benchmarks.md, idle connections).
     struct entry {
         identity who;
         std::int64_t expires_ms = 0;
-        std::list<std::string>::iterator lru;
+        std::list<const std::string*>::iterator lru;
     };
     const std::size_t capacity_;
     mutable std::mutex mutex_;
-    std::list<std::string> lru_;  // most recently used first
+    std::list<const std::string*> lru_;  // keys of entries_, most recently used first
     std::unordered_map<std::string, entry> entries_;
     std::uint64_t epoch_ = 0;
 };

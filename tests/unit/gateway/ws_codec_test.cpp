@@ -263,10 +263,18 @@ TEST_CASE("the caller can pause after an event and feed the rest later", "[gatew
     CHECK(got == std::vector<std::string>{"one", "two", "three"});
 }
 
-TEST_CASE("an idle reader holds no heap memory after a large message", "[gateway][ws_codec]") {
+TEST_CASE("a reader gives its buffers back after a large message and after an error", "[gateway][ws_codec]") {
     reader r(1 << 20);
     const auto c = feed_all(r, text(std::string(100000, 'z')));
     REQUIRE(c.events.size() == 1);
     r.trim();
     CHECK(r.buffered_bytes() == 0);
+    CHECK(r.heap_bytes() == 0);
+
+    // 60 KB of a fragmented message, then a frame that breaks the protocol.
+    reader r2(1 << 20);
+    REQUIRE_FALSE(feed_all(r2, client_frame(0x01, std::string(60000, 'q'))).error);
+    CHECK(r2.heap_bytes() >= 60000);
+    REQUIRE(feed_all(r2, text("new message inside the fragmented one")).error);
+    CHECK(r2.heap_bytes() == 0);
 }

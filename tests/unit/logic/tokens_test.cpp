@@ -79,6 +79,7 @@ TEST_CASE("the token cache answers until expiry and forgets revoked tokens at on
     cache.insert(cache.epoch(), who(1, "h1"), 1000);
     REQUIRE(cache.find("h1", 999).has_value());
     CHECK(cache.find("h1", 999)->user_id == 1);
+    CHECK(cache.find("h1", 999)->token_hash == "h1");  // kept once, as the key
     CHECK_FALSE(cache.find("h1", 1000).has_value());  // expired, and dropped
     CHECK(cache.size() == 0);
     cache.insert(cache.epoch(), who(2, "h2"), 5000);
@@ -106,6 +107,14 @@ TEST_CASE("the token cache drops the least recently used entry when full", "[log
     CHECK(cache.find("a", 0).has_value());
     CHECK_FALSE(cache.find("b", 0).has_value());
     CHECK(cache.find("c", 0).has_value());
+    // Refreshing an entry keeps one entry and its new expiry; eviction still follows use.
+    cache.insert(cache.epoch(), who(1, "a"), 9000);
+    CHECK(cache.size() == 2);
+    CHECK(cache.find("a", 8000).has_value());
+    cache.insert(cache.epoch(), who(4, "d"), 5000);
+    CHECK_FALSE(cache.find("c", 0).has_value());
+    CHECK(cache.find("a", 0)->token_hash == "a");
+    CHECK(cache.find("d", 0)->user_id == 4);
 }
 
 }  // namespace
