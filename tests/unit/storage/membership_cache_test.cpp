@@ -18,6 +18,9 @@ struct cache_fixture : social_fixture {
         cached = make_membership_cache(std::move(store), o, metrics);
     }
     double hits() { return metrics.get_counter("monochat_membership_cache_hits_total", "").value(); }
+    double misses() {
+        return metrics.get_counter("monochat_membership_cache_misses_total", "").value();
+    }
 };
 }  // namespace
 
@@ -33,7 +36,7 @@ TEST_CASE("the membership cache answers roles, ids and counts after one fill", "
     CHECK(error_of(f.run(f.cached->member_role_of(999, 1))) == errc::not_found);
 }
 
-TEST_CASE("every membership change evicts the group", "[social][cache]") {
+TEST_CASE("every membership change shows in the next answer", "[social][cache]") {
     cache_fixture f;
     REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);
     value_of(f.run(f.cached->join_group(100, 4, 6000, 1000)));
@@ -45,6 +48,43 @@ TEST_CASE("every membership change evicts the group", "[social][cache]") {
     value_of(f.run(f.cached->set_member_role(100, 3, member_role::owner)));
     CHECK(value_of(f.run(f.cached->member_role_of(100, 3))) == member_role::owner);
     CHECK(value_of(f.run(f.cached->member_role_of(100, 1))) == member_role::admin);
+}
+
+TEST_CASE("joins, adds and leaves update a cached group without reading it again",
+          "[social][cache]") {
+    social_fixture f;
+    for (std::uint64_t id = 1; id <= 6; ++id) {
+        f.add_user(id, "user" + std::to_string(id));
+    }
+    value_of(f.run(f.store->create_group(100, "g", 1, true, {3, 5}, 5000, 1000)));
+    member_snapshots* snapshots = nullptr;
+    auto cached = make_membership_cache(std::move(f.store), {}, f.metrics, &snapshots);
+    auto misses = [&] {
+        return f.metrics.get_counter("monochat_membership_cache_misses_total", "").value();
+    };
+    REQUIRE(value_of(f.run(cached->member_count(100))) == 3);
+    REQUIRE(misses() == 1);
+    const auto before = snapshots->cached_member_ids(100);
+    value_of(f.run(cached->join_group(100, 4, 6000, 1000)));
+    value_of(f.run(cached->add_members(100, {2, 6, 3}, 6000, 1000)));
+    value_of(f.run(cached->remove_member(100, 5)));
+    CHECK(value_of(f.run(cached->member_ids(100, 0, 10))) ==
+          std::vector<std::uint64_t>{1, 2, 3, 4, 6});
+    CHECK(value_of(f.run(cached->member_role_of(100, 1))) == member_role::owner);
+    CHECK(value_of(f.run(cached->member_role_of(100, 6))) == member_role::member);
+    CHECK_FALSE(value_of(f.run(cached->member_role_of(100, 5))).has_value());
+    CHECK(value_of(f.run(cached->member_count(100))) == 5);
+    CHECK(misses() == 1);
+    // A list handed out before stays as it was: the change made a new one.
+    CHECK(*before == std::vector<std::uint64_t>{1, 3, 5});
+    CHECK(*snapshots->cached_member_ids(100) == std::vector<std::uint64_t>{1, 2, 3, 4, 6});
+    // A failed change and a role change evict: the next answer reads the store.
+    CHECK(error_of(f.run(cached->remove_member(100, 1))) == errc::conflict);
+    CHECK(value_of(f.run(cached->member_count(100))) == 5);
+    CHECK(misses() == 2);
+    value_of(f.run(cached->set_member_role(100, 2, member_role::admin)));
+    CHECK(value_of(f.run(cached->member_role_of(100, 2))) == member_role::admin);
+    CHECK(misses() == 3);
 }
 
 TEST_CASE("groups over the size bound are read from the store every time", "[social][cache]") {
@@ -85,10 +125,15 @@ TEST_CASE("cached member lists are shared without waiting, and only once filled"
     REQUIRE(ids != nullptr);
     CHECK(*ids == std::vector<std::uint64_t>{1, 2, 3});
     CHECK(snapshots->cached_member_ids(100).get() == ids.get());  // the same list, not a copy
-    // A change evicts: the next snapshot is a miss; the old one stays valid for its holder.
+    // A join makes a new list at once; the old one stays valid, unchanged, for its holder.
     value_of(f.run(cached->join_group(100, 4, 6000, 1000)));
-    CHECK(snapshots->cached_member_ids(100) == nullptr);
+    const auto after = snapshots->cached_member_ids(100);
+    REQUIRE(after != nullptr);
+    CHECK(*after == std::vector<std::uint64_t>{1, 2, 3, 4});
     CHECK(ids->size() == 3);
+    // A role change evicts: the next snapshot is a miss until a lookup fills it again.
+    value_of(f.run(cached->set_member_role(100, 2, member_role::admin)));
+    CHECK(snapshots->cached_member_ids(100) == nullptr);
     REQUIRE(value_of(f.run(cached->member_count(100))) == 4);
     CHECK(snapshots->cached_member_ids(100)->size() == 4);
 }
