@@ -1,6 +1,14 @@
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <monochat/storage/social_store.hpp>
+#include <thread>
 
+#include "storage/forwarding_social_store.hpp"
 #include "unit/storage/social_test_support.hpp"
 
 using namespace monochat;
@@ -136,4 +144,65 @@ TEST_CASE("cached member lists are shared without waiting, and only once filled"
     CHECK(snapshots->cached_member_ids(100) == nullptr);
     REQUIRE(value_of(f.run(cached->member_count(100))) == 4);
     CHECK(snapshots->cached_member_ids(100)->size() == 4);
+}
+
+namespace {
+
+template <class Pred>
+bool wait_for(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return pred();
+}
+
+// Reads a page of members, then holds it until released: a fill that is slow to finish.
+class held_pages final : public detail::forwarding_social_store {
+public:
+    using forwarding_social_store::forwarding_social_store;
+    std::atomic<bool> hold{true};
+    std::atomic<int> page_reads{0};
+
+    task<member_page> list_members(std::uint64_t group_id, std::uint64_t after,
+                                   std::size_t limit) override {
+        auto page = co_await forwarding_social_store::list_members(group_id, after, limit);
+        ++page_reads;
+        boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+        while (hold) {
+            pause.expires_after(std::chrono::milliseconds(1));
+            co_await pause.async_wait(boost::asio::use_awaitable);
+        }
+        co_return page;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("one fill per group: lookups meanwhile ask the store, and a join meanwhile is kept",
+          "[social][cache]") {
+    social_fixture f;
+    for (std::uint64_t id = 1; id <= 4; ++id) {
+        f.add_user(id, "user" + std::to_string(id));
+    }
+    value_of(f.run(f.store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
+    auto held = std::make_unique<held_pages>(std::move(f.store));
+    held_pages& pages = *held;
+    auto cached = make_membership_cache(std::move(held), {}, f.metrics);
+    // The fill reads its one page (1, 2, 3) and is held.
+    auto filled = boost::asio::co_spawn(test::io_runner::instance().executor(),
+                                        cached->member_count(100), boost::asio::use_future);
+    REQUIRE(wait_for([&] { return pages.page_reads == 1; }));
+    // Meanwhile: answers from the store, no second fill, and a join commits.
+    CHECK(value_of(f.run(cached->member_role_of(100, 2))) == member_role::member);
+    CHECK(value_of(f.run(cached->member_count(100))) == 3);
+    value_of(f.run(cached->join_group(100, 4, 6000, 1000)));
+    CHECK(pages.page_reads == 1);
+    pages.hold = false;
+    // The fill's page did not hold user 4; the logged join is applied before it is kept.
+    CHECK(value_of(filled.get()) == 4);
+    CHECK(value_of(f.run(cached->member_ids(100, 0, 10))) ==
+          std::vector<std::uint64_t>{1, 2, 3, 4});
+    CHECK(pages.page_reads == 1);
+    CHECK(f.metrics.get_counter("monochat_membership_cache_misses_total", "").value() == 1);
 }
