@@ -12,6 +12,7 @@
 //   monochat-bench idle --connections 19000 --duration 10 --server-pid PID
 //   monochat-bench reconnect --connections 10000 --server-pid PID
 //   monochat-bench search --messages 100000 --server-pid PID
+//   monochat-bench group-100k --seeded FILE --group-id G --rate 10 --duration 30 --server-pid PID
 //
 // Every run stops by itself (--duration, --messages, --drain, --max-seconds) and talks to
 // loopback only. Exit status: 0 when nothing was lost or duplicated and every client
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
     const std::size_t sockets = o.kind == workload::pairs    ? 2 * o.pairs
                                 : o.kind == workload::fanout ? o.members
                                 : o.kind == workload::search ? o.senders
+                                : o.kind == workload::group100k
+                                    ? o.online + o.offline_syncs + o.churners
                                                              : o.connections;
     if (sockets + o.http_concurrency + 64 > nofile) {
         fmt::print(stderr,
@@ -60,6 +63,9 @@ int main(int argc, char** argv) {
                 break;
             case workload::search:
                 r = run_search(o);
+                break;
+            case workload::group100k:
+                r = run_group100k(o);
                 break;
         }
         r.print(o.json_only, o.out);

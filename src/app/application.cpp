@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -38,6 +39,7 @@
 #include <monochat/logic/delivery.hpp>
 #include <monochat/logic/messaging.hpp>
 #include <monochat/logic/search.hpp>
+#include <monochat/logic/seeding.hpp>
 #include <monochat/logic/social.hpp>
 #include <monochat/task/fanout_worker.hpp>
 #include <monochat/task/search_indexer.hpp>
@@ -632,6 +634,139 @@ int restore(const infra::config& cfg, const std::string& dir) {
         return 1;
     }
     std::printf("restored %s into %s\n", dir.c_str(), to.c_str());
+    return 0;
+}
+
+}  // namespace monochat::app
+
+namespace monochat::app {
+
+namespace {
+
+// Parses `monochat seed`'s options into `r`; prints why and returns false on a bad one.
+bool parse_seed_args(const std::vector<std::string>& args, logic::seed_request& r,
+                     std::string& out_path) {
+    auto count = [](const std::string& name, const std::string& text, std::uint64_t& v) {
+        try {
+            std::size_t used = 0;
+            v = std::stoull(text, &used);
+            if (used == text.size() && !text.empty() && text[0] != '-') {
+                return true;
+            }
+        } catch (const std::exception&) {
+        }
+        std::fprintf(stderr, "monochat: seed: %s needs a count, not %s\n", name.c_str(),
+                     text.c_str());
+        return false;
+    };
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--private") {
+            r.group_public = false;
+            continue;
+        }
+        if (i + 1 >= args.size()) {
+            std::fprintf(stderr, "monochat: seed: %s needs a value\n", a.c_str());
+            return false;
+        }
+        const std::string& v = args[++i];
+        if (a == "--users") {
+            if (!count(a, v, r.users)) {
+                return false;
+            }
+        } else if (a == "--group-members") {
+            if (!count(a, v, r.group_members)) {
+                return false;
+            }
+        } else if (a == "--tokens") {
+            if (!count(a, v, r.tokens)) {
+                return false;
+            }
+        } else if (a == "--prefix") {
+            r.username_prefix = v;
+        } else if (a == "--password") {
+            r.password = v;
+        } else if (a == "--group-name") {
+            r.group_name = v;
+        } else if (a == "--out") {
+            out_path = v;
+        } else {
+            std::fprintf(stderr, "monochat: seed: unknown option %s\n", a.c_str());
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+int seed(const infra::config& cfg, const std::vector<std::string>& args) {
+    logic::seed_request request;
+    request.username_prefix = "seed";
+    request.password = "seed-password";
+    std::string out_path;
+    if (!parse_seed_args(args, request, out_path)) {
+        return 2;
+    }
+    if (cfg.storage.engine == "memory") {
+        std::fprintf(stderr, "monochat: seed: storage.engine \"memory\" keeps nothing to seed\n");
+        return 2;
+    }
+    request.argon2_ops = static_cast<std::uint64_t>(cfg.auth.argon2_ops);
+    request.argon2_memory_kib = static_cast<std::uint64_t>(cfg.auth.argon2_memory_kib);
+    request.token_ttl_s = cfg.auth.token_ttl_s;
+    request.synchronous_full = cfg.storage.sync == "always";
+    request.db_path = social_path(cfg).string();
+
+    const auto started = std::chrono::steady_clock::now();
+    infra::system_clock clock;
+    infra::metrics_registry metrics;
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.storage.data_dir, ec);
+    // Opening takes the data directory's locks and migrates the schema as a server start does:
+    // a running server makes this fail, and seeding then writes a file nobody else uses.
+    auto st = open_stores(cfg, clock, metrics);
+    if (!st) {
+        std::fprintf(stderr, "monochat: seed: cannot open %s (is a server running on it?): %s\n",
+                     cfg.storage.data_dir.c_str(), st.error().message.c_str());
+        return 1;
+    }
+    auto seeded = logic::seed_accounts(request, clock);
+    if (!seeded) {
+        std::fprintf(stderr, "monochat: seed: %s\n", seeded.error().message.c_str());
+        return 1;
+    }
+    if (!out_path.empty()) {
+        std::FILE* f = std::fopen(out_path.c_str(), "w");
+        if (f == nullptr) {
+            std::fprintf(stderr, "monochat: seed: cannot write %s\n", out_path.c_str());
+            return 1;
+        }
+        for (const auto& u : seeded->users) {
+            if (u.token.empty()) {
+                break;
+            }
+            std::fprintf(f, "%llu %s %s\n", static_cast<unsigned long long>(u.user_id),
+                         u.username.c_str(), u.token.c_str());
+        }
+        if (std::fclose(f) != 0) {
+            std::fprintf(stderr, "monochat: seed: cannot write %s\n", out_path.c_str());
+            return 1;
+        }
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const auto gid = std::to_string(seeded->group_id);
+    std::printf(
+        "{\"users\":%llu,\"first_user_id\":\"%llu\",\"prefix\":\"%s\",\"group_id\":\"%s\","
+        "\"conversation_id\":\"group:%s\",\"group_members\":%llu,\"tokens\":%llu,"
+        "\"seconds\":%.3f}\n",
+        static_cast<unsigned long long>(seeded->users.size()),
+        static_cast<unsigned long long>(seeded->users.front().user_id),
+        request.username_prefix.c_str(), seeded->group_id != 0 ? gid.c_str() : "",
+        seeded->group_id != 0 ? gid.c_str() : "",
+        static_cast<unsigned long long>(request.group_members),
+        static_cast<unsigned long long>(request.tokens), secs);
     return 0;
 }
 

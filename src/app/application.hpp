@@ -6,6 +6,7 @@
 #include <monochat/infra/config.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace monochat::app {
 
@@ -17,5 +18,9 @@ int run(const infra::config& cfg, std::optional<std::string> config_path);
 int backup(const infra::config& cfg, const std::string& dir);
 // `monochat restore DIR`: copies a backup into the (empty or missing) data directory.
 int restore(const infra::config& cfg, const std::string& dir);
+// `monochat seed --users N ...`: accounts, their tokens and one large group written straight
+// into the stopped server's data directory (logic/seeding.hpp), for benchmarks and scale tests.
+// Prints a JSON summary; `--out FILE` gets one line `user_id username token` per token.
+int seed(const infra::config& cfg, const std::vector<std::string>& args);
 
 }  // namespace monochat::app

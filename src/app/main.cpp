@@ -27,6 +27,9 @@ constexpr const char* usage =
     "usage: monochat [--config FILE] [--print-config] [--config-reference] [--version]\n"
     "       monochat backup DIR [--config FILE]\n"
     "       monochat restore DIR [--config FILE]\n"
+    "       monochat seed --users N [--group-members N] [--tokens N] [--prefix P]\n"
+    "                     [--password PW] [--group-name NAME] [--private] [--out FILE]\n"
+    "                     [--config FILE]\n"
     "\n"
     "Runs the monochat chat server. Without --config the embedded defaults apply\n"
     "(127.0.0.1:8080, data in ./data). Environment variables MONOCHAT_<SECTION>_<KEY>\n"
@@ -51,8 +54,11 @@ int main(int argc, char** argv) {
     std::optional<std::string> config_path;
     bool print_config = false;
     std::vector<std::string> positional;
+    // `seed` takes options of its own: everything after it but --config is its.
+    std::vector<std::string> seed_args;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
+        const bool seeding = !positional.empty() && positional[0] == "seed";
         if (arg == "--config" || arg == "-c") {
             if (i + 1 >= argc) {
                 std::fprintf(stderr, "monochat: --config needs a file\n%s", usage);
@@ -61,6 +67,8 @@ int main(int argc, char** argv) {
             config_path = argv[++i];
         } else if (arg.rfind("--config=", 0) == 0) {
             config_path = arg.substr(std::strlen("--config="));
+        } else if (seeding) {
+            seed_args.push_back(arg);
         } else if (arg == "--print-config") {
             print_config = true;
         } else if (arg == "--config-reference") {
@@ -102,6 +110,9 @@ int main(int argc, char** argv) {
     }
     if (positional.size() == 2 && positional[0] == "backup") {
         return monochat::app::backup(*cfg, positional[1]);
+    }
+    if (positional.size() == 1 && positional[0] == "seed") {
+        return monochat::app::seed(*cfg, seed_args);
     }
     if (positional.size() == 2 && positional[0] == "restore") {
         return monochat::app::restore(*cfg, positional[1]);

@@ -1,13 +1,25 @@
 // A membership cache in front of the social store. Entries are the sorted (user id, role)
-// pairs of a group. Consistency: a change to a membership evicts the group and bumps a global
-// epoch; a fill that started before a change (epoch moved meanwhile) answers its caller but is
-// not kept, so a stale member list never outlives the change that made it stale.
+// pairs of a group. One fill per group runs at a time; lookups meanwhile ask the store their
+// own question (a point query), instead of each reading the whole group again. Consistency: a
+// fill during which its group was evicted (or everything was, by a global epoch) answers its
+// caller but is not kept, so a stale member list never outlives the change that made it stale;
+// joins and leaves committed during a fill are applied to its result before it is kept.
+//
+// A committed join, add or leave is applied to the cached list (a new list: readers keep the
+// one they hold) instead of evicting it: evicting a 100,000-member group made the next send
+// read it again, page by page, and every fan-out meanwhile read it shard by shard from SQLite
+// (docs/benchmarks.md, "100,000-member group"). Applying is right only in commit order, which
+// holds when no other change of the same group overlapped this one in time: each change's
+// commit and its apply lie inside its own interval. Overlapping changes evict instead, as do
+// role changes and failed calls.
 
 #include <algorithm>
 #include <list>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/social_store.hpp>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -105,19 +117,34 @@ public:
 
     task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
                                     std::int64_t joined_ms, std::uint64_t max_members) override {
+        change_scope scope(*this, group_id);
         auto r = co_await inner().add_members(group_id, std::move(user_ids), joined_ms, max_members);
-        evict(group_id);
+        if (r) {
+            apply(group_id, r->user_ids, std::nullopt);
+        } else {
+            evict(group_id);
+        }
         co_return r;
     }
     task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                    std::int64_t joined_ms, std::uint64_t max_members) override {
+        change_scope scope(*this, group_id);
         auto r = co_await inner().join_group(group_id, user_id, joined_ms, max_members);
-        evict(group_id);
+        if (r) {
+            apply(group_id, r->user_ids, std::nullopt);
+        } else {
+            evict(group_id);
+        }
         co_return r;
     }
     task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
+        change_scope scope(*this, group_id);
         auto r = co_await inner().remove_member(group_id, user_id);
-        evict(group_id);
+        if (r) {
+            apply(group_id, {}, user_id);
+        } else {
+            evict(group_id);
+        }
         co_return r;
     }
     task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
@@ -143,7 +170,8 @@ private:
     using entry_ptr = std::shared_ptr<const group_members>;
 
     // The group's members from the cache or the store; a null pointer when the group is too
-    // large to cache (the caller asks the store itself).
+    // large to cache, or while another caller fills it (the caller asks the store itself: one
+    // fill per group at a time, not one per waiting send).
     boost::asio::awaitable<result<entry_ptr>> members(std::uint64_t group_id) {
         std::uint64_t epoch = 0;
         {
@@ -153,9 +181,10 @@ private:
                 hits_.inc();
                 co_return it->second.members;
             }
-            if (too_large_.count(group_id) != 0) {
+            if (too_large_.count(group_id) != 0 || filling_.count(group_id) != 0) {
                 co_return entry_ptr{};
             }
+            filling_.emplace(group_id, fill_state{});
             epoch = epoch_;
         }
         misses_.inc();
@@ -165,6 +194,8 @@ private:
         for (;;) {
             auto p = co_await inner().list_members(group_id, after, page);
             if (!p) {
+                std::lock_guard lock(mutex_);
+                filling_.erase(group_id);
                 co_return p.error();
             }
             for (const auto& m : p->members) {
@@ -176,9 +207,10 @@ private:
                 if (too_large_.size() > options_.max_groups) {
                     too_large_.clear();
                 }
-                if (epoch_ == epoch) {
+                if (epoch_ == epoch && !filling_.at(group_id).spoiled) {
                     too_large_.insert(group_id);
                 }
+                filling_.erase(group_id);
                 co_return entry_ptr{};
             }
             if (!p->next) {
@@ -186,9 +218,17 @@ private:
             }
             after = *p->next;
         }
-        entry_ptr result = std::move(fresh);
         std::lock_guard lock(mutex_);
-        if (epoch_ == epoch && entries_.count(group_id) == 0) {
+        auto fill = filling_.extract(group_id);
+        // The pages were read one after another: a change committed meanwhile may be in some
+        // of them and not in others. Its effect is applied again (idempotent), in commit order.
+        entry_ptr result = std::move(fresh);
+        if (!fill.mapped().spoiled) {
+            for (const auto& c : fill.mapped().log) {
+                result = with_change(*result, c.added, c.removed);
+            }
+        }
+        if (epoch_ == epoch && !fill.mapped().spoiled && entries_.count(group_id) == 0) {
             lru_.push_front(group_id);
             entries_.emplace(group_id, slot{result, lru_.begin()});
             cached_ids_ += result->ids.size();
@@ -200,9 +240,114 @@ private:
         co_return result;
     }
 
+    // `list` with `added` (ascending) as members and without `removed`.
+    static std::shared_ptr<group_members> with_change(const group_members& list,
+                                                      std::span<const std::uint64_t> added,
+                                                      std::optional<std::uint64_t> removed) {
+        auto fresh = std::make_shared<group_members>();
+        fresh->ids.reserve(list.ids.size() + added.size());
+        fresh->roles.reserve(list.ids.size() + added.size());
+        std::size_t a = 0;
+        for (std::size_t i = 0; i <= list.ids.size(); ++i) {
+            const bool end = i == list.ids.size();
+            while (a < added.size() && (end || added[a] < list.ids[i])) {
+                if (!removed || added[a] != *removed) {
+                    fresh->ids.push_back(added[a]);
+                    fresh->roles.push_back(member_role::member);
+                }
+                ++a;
+            }
+            if (end) {
+                break;
+            }
+            if (a < added.size() && added[a] == list.ids[i]) {
+                ++a;  // already listed (read after the commit)
+            }
+            if (removed && list.ids[i] == *removed) {
+                continue;
+            }
+            fresh->ids.push_back(list.ids[i]);
+            fresh->roles.push_back(list.roles[i]);
+        }
+        return fresh;
+    }
+
+    // Marks a membership change of `group_id` in flight for its lifetime; a change that
+    // overlaps another one of the same group makes both evict (see the top of the file).
+    class change_scope {
+    public:
+        change_scope(membership_cache& cache, std::uint64_t group_id)
+            : cache_(cache), group_id_(group_id) {
+            std::lock_guard lock(cache_.mutex_);
+            auto& c = cache_.changes_[group_id_];
+            if (++c.in_flight > 1) {
+                c.overlapped = true;
+            }
+        }
+        ~change_scope() {
+            std::lock_guard lock(cache_.mutex_);
+            auto it = cache_.changes_.find(group_id_);
+            if (--it->second.in_flight == 0) {
+                cache_.changes_.erase(it);
+            }
+        }
+        change_scope(const change_scope&) = delete;
+        change_scope& operator=(const change_scope&) = delete;
+
+    private:
+        membership_cache& cache_;
+        std::uint64_t group_id_;
+    };
+
+    // A committed change: `added` (ascending) joined as members, `removed` left. Applied to a
+    // copy of the cached list, which replaces it unless the entry changed meanwhile, and
+    // logged for a fill in flight.
+    void apply(std::uint64_t group_id, std::span<const std::uint64_t> added,
+               std::optional<std::uint64_t> removed) {
+        entry_ptr current;
+        {
+            std::lock_guard lock(mutex_);
+            too_large_.erase(group_id);
+            const bool overlapped = changes_.at(group_id).overlapped;
+            if (auto f = filling_.find(group_id); f != filling_.end()) {
+                if (overlapped) {
+                    f->second.spoiled = true;
+                } else {
+                    f->second.log.push_back(
+                        {std::vector<std::uint64_t>(added.begin(), added.end()), removed});
+                }
+            }
+            auto it = entries_.find(group_id);
+            if (it == entries_.end()) {
+                return;
+            }
+            if (overlapped) {
+                drop_locked(group_id);
+                return;
+            }
+            current = it->second.members;
+        }
+        // Copied outside the lock: sends and fan-out read the cache meanwhile.
+        entry_ptr fresh = with_change(*current, added, removed);
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(group_id);
+        if (it == entries_.end() || it->second.members != current) {
+            // Evicted, or evicted and filled again meanwhile: a fill that completed after
+            // this change was logged holds it already.
+            return;
+        }
+        cached_ids_ = cached_ids_ - current->ids.size() + fresh->ids.size();
+        it->second.members = std::move(fresh);
+        while (!lru_.empty() && cached_ids_ > options_.max_members) {
+            drop_locked(lru_.back());
+        }
+    }
+
     void evict(std::uint64_t group_id) {
         std::lock_guard lock(mutex_);
-        ++epoch_;
+        if (auto f = filling_.find(group_id); f != filling_.end()) {
+            f->second.spoiled = true;
+        }
         too_large_.erase(group_id);
         if (entries_.count(group_id) != 0) {
             drop_locked(group_id);
@@ -238,6 +383,20 @@ private:
     std::unordered_map<std::uint64_t, slot> entries_;
     std::unordered_set<std::uint64_t> too_large_;
     std::list<std::uint64_t> lru_;
+    struct change_state {
+        std::size_t in_flight = 0;
+        bool overlapped = false;  // another change ran at the same time: evict, not apply
+    };
+    std::unordered_map<std::uint64_t, change_state> changes_;
+    struct logged_change {
+        std::vector<std::uint64_t> added;
+        std::optional<std::uint64_t> removed;
+    };
+    struct fill_state {
+        std::vector<logged_change> log;  // changes applied while the fill read its pages
+        bool spoiled = false;            // evicted meanwhile: answer, but do not keep
+    };
+    std::unordered_map<std::uint64_t, fill_state> filling_;
     std::size_t cached_ids_ = 0;
     std::uint64_t epoch_ = 0;
 };

@@ -305,6 +305,33 @@ void client::on_push(std::string_view frame) {
         return;
     }
     th.delivery_us.record(t - *sent_at);
+    if (rc_.opt.track_last) {
+        auto& per_sender = th.last_arrival_us;
+        if (per_sender.size() <= *sidx) {
+            per_sender.resize(*sidx + 1);
+        }
+        auto& last = per_sender[*sidx];
+        if (last.size() <= *n) {
+            last.resize(std::max<std::size_t>(*n + 1, last.size() * 2), 0);
+        }
+        last[*n] = std::max(last[*n], t - *sent_at);
+    }
+    if (read_every != 0 && seq && *seq % read_every == 0) {
+        if (const auto cid = str_field(frame, R"("conversation_id":")")) {
+            frame_.clear();
+            frame_ += R"({"type":"read","conversation_id":")";
+            frame_ += *cid;
+            frame_ += R"(","seq":)";
+            append_number(frame_, *seq);
+            frame_ += '}';
+            send_frame(frame_);
+            frame_.clear();
+            frame_ += R"({"type":"typing","conversation_id":")";
+            frame_ += *cid;
+            frame_ += R"("})";
+            send_frame(frame_);
+        }
+    }
     expectation* e = nullptr;
     if (expects.size() == 1) {
         e = expects[0].sidx == *sidx ? &expects[0] : nullptr;
@@ -399,7 +426,9 @@ void client::on_sync_result(std::string_view frame) {
 void client::hold_seq(std::uint64_t seq) {
     if (seq != 0) {
         if (seqs.insert(seq)) {
-            th.delivered.add();
+            if (count_held) {
+                th.delivered.add();
+            }
         } else {
             th.dup.add();
         }

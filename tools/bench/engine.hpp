@@ -85,6 +85,9 @@ struct thread_ctx {
     std::vector<client*> by_sidx;  // probe pacing: this thread's senders by sidx
     boost::asio::steady_timer rate_timer;
     std::int64_t go_us = 0;
+    // group-100k: per sender and message number, the latest delivery latency seen on this
+    // thread (the message's last push, over all its shards); merged by the workload.
+    std::vector<std::vector<std::int64_t>> last_arrival_us;
 };
 
 struct run_context {
@@ -161,12 +164,16 @@ public:
     std::vector<expectation> expects;  // by sidx when expects[sidx].sidx == sidx
     bool probe = false;        // this client's receipts pace its thread's senders (pace probe)
     bool check_order = false;  // pushes must arrive with seq = previous + 1
+    // Sends a `read` and a `typing` frame on every push whose seq is a multiple of this (0:
+    // never), as a reading member of a large group does.
+    std::uint64_t read_every = 0;
 
     // reconnect: the one conversation whose seqs this client must hold
     std::string track_cid;
     seen_set seqs;
     std::uint64_t contiguous = 0;  // every seq up to this one is held
     std::uint64_t target = 0;      // synced once contiguous reaches it
+    bool count_held = true;        // held seqs count as deliveries (not for a sync probe)
     bool sync_on_open = false;
     bool synced = false;
     std::int64_t storm_started_us = 0;

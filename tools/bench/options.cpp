@@ -27,6 +27,12 @@ workloads
   search     --senders S (10) store --messages (100000) messages of --words (8) words from a
              --vocab (1000) word vocabulary, then --http-concurrency clients query
              GET /api/v1/search/messages for --duration s.
+  group-100k accounts and a group written by `monochat seed ... --out FILE` (--seeded FILE,
+             --group-id G): --online N (all but the reserved) members connect, --senders S
+             (10) send at --rate R msg/s for --duration s; --churners K (10) offline
+             members leave and rejoin at --churn-rate (2) ops/s meanwhile; every
+             --readers-every (100)-th receiver sends read and typing frames; then the
+             conversation list, `readers`, and --offline-syncs (5) offline members' sync.
 
 server
   --host 127.0.0.1  --port 8080
@@ -95,6 +101,8 @@ const char* to_string(workload w) {
             return "reconnect";
         case workload::search:
             return "search";
+        case workload::group100k:
+            return "group-100k";
     }
     return "?";
 }
@@ -123,6 +131,8 @@ options parse_options(int argc, char** argv) {
                 o.kind = workload::reconnect;
             } else if (arg == "search") {
                 o.kind = workload::search;
+            } else if (arg == "group-100k") {
+                o.kind = workload::group100k;
             } else {
                 usage(fmt::format("unknown workload {}", arg));
             }
@@ -188,6 +198,20 @@ options parse_options(int argc, char** argv) {
             o.connect_concurrency = parse_count(value(), arg, 1, 1000000);
         } else if (arg == "--http-concurrency") {
             o.http_concurrency = parse_count(value(), arg, 1, 1024);
+        } else if (arg == "--seeded") {
+            o.seeded = std::string(value());
+        } else if (arg == "--group-id") {
+            o.group_id = std::string(value());
+        } else if (arg == "--online") {
+            o.online = parse_count(value(), arg, 1, 1000000);
+        } else if (arg == "--churners") {
+            o.churners = parse_count(value(), arg, 0, 10000);
+        } else if (arg == "--churn-rate") {
+            o.churn_rate = parse_number(value(), arg, 0, 10000);
+        } else if (arg == "--offline-syncs") {
+            o.offline_syncs = parse_count(value(), arg, 0, 10000);
+        } else if (arg == "--readers-every") {
+            o.readers_every = parse_count(value(), arg, 0, 1000000);
         } else if (arg == "--label") {
             o.label = std::string(value());
         } else if (arg == "--out") {
@@ -199,13 +223,16 @@ options parse_options(int argc, char** argv) {
         }
     }
     if (!have_workload) {
-        usage("name a workload: fanout, pairs, idle, reconnect or search");
+        usage("name a workload: fanout, pairs, idle, reconnect, search or group-100k");
     }
     if (!have_messages) {
         // pairs: bounded by the duration; the cap only keeps the loop finite
         o.messages = o.kind == workload::fanout   ? 10000
                      : o.kind == workload::search ? 100000
                                                   : 1'000'000'000;
+    }
+    if (o.kind == workload::group100k && (o.seeded.empty() || o.group_id.empty())) {
+        usage("group-100k needs --seeded FILE and --group-id G (from monochat seed)");
     }
     if (o.kind == workload::fanout && o.senders > o.members) {
         usage("--senders cannot exceed --members");

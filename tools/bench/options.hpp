@@ -8,7 +8,7 @@
 
 namespace monochat::bench {
 
-enum class workload { fanout, pairs, idle, reconnect, search };
+enum class workload { fanout, pairs, idle, reconnect, search, group100k };
 // What frees a sender's window slot: the ack of the send (durably stored), or the arrival of
 // the message at a probe receiver (one per io thread, like the peers' Node harness).
 enum class pacing { ack, probe };
@@ -41,6 +41,20 @@ struct options {
     double duration_s = 10;
     double drain_s = 5;
     double max_seconds = 120;
+
+    // group-100k: the seeded accounts (`monochat seed --out`: "user_id username token" lines)
+    // and their group; the first `online` connect (0: all but the reserved ones), the last
+    // `churners` leave and rejoin at `churn_rate` operations/s in total while messages flow,
+    // and `offline_syncs` stay offline until they sync what they missed. Every
+    // `readers_every`-th receiver sends read and typing frames (0: none).
+    std::string seeded;
+    std::string group_id;
+    std::size_t online = 0;
+    std::size_t churners = 10;
+    double churn_rate = 2;
+    std::size_t offline_syncs = 5;
+    std::size_t readers_every = 100;
+    bool track_last = false;  // set by the workload: keep each message's last arrival
 
     // search: words per message, vocabulary size, result limit
     std::size_t vocab = 1000;

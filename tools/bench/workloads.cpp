@@ -7,9 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "bench/engine.hpp"
@@ -938,6 +940,357 @@ report run_search(const options& o) {
     }
     r.doc["search"] = sj;
     if (failures != 0 || lag_s < 0) {
+        r.ok = false;
+    }
+    finish(r, rc);
+    return r;
+}
+
+// ---- group-100k ---------------------------------------------------------------------------
+
+namespace {
+
+// The lines of `monochat seed --out`: "user_id username token".
+std::vector<account> read_seeded(const std::string& path) {
+    std::vector<account> out;
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) {
+        throw std::runtime_error("cannot read " + path);
+    }
+    char id[32];
+    char name[64];
+    char token[80];
+    while (std::fscanf(f, "%31s %63s %79s", id, name, token) == 3) {
+        account a;
+        a.user_id = id;
+        a.uid = std::stoull(a.user_id);
+        a.token = token;
+        out.push_back(std::move(a));
+    }
+    std::fclose(f);
+    return out;
+}
+
+// The conversation's last_seq in `who`'s conversation list (0 when absent).
+std::uint64_t last_seq_in(const std::string& body, const std::string& cid) {
+    const auto list = json::parse(body);
+    for (const auto& c : list["conversations"]) {
+        if (c.value("conversation_id", std::string()) == cid) {
+            return c.value("last_seq", std::uint64_t{0});
+        }
+    }
+    return 0;
+}
+
+struct timed_http {
+    histogram latency;
+    std::uint64_t failures = 0;
+    std::string last_body;
+    double server_cpu_s = 0;
+};
+
+// `n` requests one after another (the cost of one, not of a crowd), with the server's CPU.
+timed_http time_requests(run_context& rc, std::size_t n, const std::string& method,
+                         const std::string& target, const account& who) {
+    timed_http t;
+    const auto s0 = take_snapshot(rc.opt.server_pid);
+    parallel_http(rc.pool, rc.server, rc.sources, 1, 1,
+                  [&](http_session& s, std::size_t) -> net::awaitable<void> {
+                      for (std::size_t i = 0; i < n; ++i) {
+                          const auto t0 = now_us();
+                          auto rep = co_await s.request(method, target, std::string(), who.token);
+                          t.latency.record(now_us() - t0);
+                          if (rep.status != 200) {
+                              ++t.failures;
+                          }
+                          t.last_body = std::move(rep.body);
+                      }
+                  });
+    const auto s1 = take_snapshot(rc.opt.server_pid);
+    if (s0.server_cpu_s && s1.server_cpu_s) {
+        t.server_cpu_s = *s1.server_cpu_s - *s0.server_cpu_s;
+    }
+    return t;
+}
+
+json timed_json(const timed_http& t, std::size_t n) {
+    return {{"n", n},
+            {"failed", t.failures},
+            {"p50_ms", q_ms(t.latency, 0.5)},
+            {"max_ms", round_to(static_cast<double>(t.latency.max()) / 1000, 3)},
+            {"server_cpu_ms_each",
+             round_to(n ? 1e3 * t.server_cpu_s / static_cast<double>(n) : 0, 3)}};
+}
+
+}  // namespace
+
+report run_group100k(const options& o) {
+    report r;
+    run_context rc(o);
+    rc.opt.track_last = true;
+    const auto t_setup = now_us();
+    const auto acc = read_seeded(o.seeded);
+    const std::size_t reserve = o.churners + o.offline_syncs;
+    if (acc.size() < reserve + o.senders + 1) {
+        throw std::runtime_error(fmt::format("{} holds {} accounts; the run needs more than {}",
+                                             o.seeded, acc.size(), reserve + o.senders));
+    }
+    // As many online as the descriptors allow (the server's share of the machine's limit is
+    // not ours to count: --online sets it).
+    const std::uint64_t nofile = raise_nofile_limit();
+    std::size_t online = o.online != 0 ? o.online : acc.size() - reserve;
+    online = std::min(online, acc.size() - reserve);
+    online = std::min<std::size_t>(online, nofile - o.http_concurrency - reserve - 64);
+    const std::string cid = "group:" + o.group_id;
+
+    std::vector<std::unique_ptr<client>> clients;
+    for (std::size_t i = 0; i < online; ++i) {
+        auto& th = *rc.threads[i % rc.threads.size()];
+        auto c = std::make_unique<client>(rc, th, i);
+        c->acct = acc[i];
+        c->expects.resize(o.senders);
+        for (std::size_t s = 0; s < o.senders; ++s) {
+            c->expects[s].sidx = static_cast<std::uint32_t>(s);
+            c->expects[s].self = s == i;
+        }
+        if (i < o.senders) {
+            add_sender(*c, static_cast<std::uint32_t>(i), cid, share(o.messages, o.senders, i),
+                       o.rate / static_cast<double>(o.senders),
+                       static_cast<double>(i) / static_cast<double>(o.senders));
+        } else {
+            c->check_order = true;
+            if (o.readers_every != 0 && i % o.readers_every == 0) {
+                c->read_every = 10;
+            }
+        }
+        clients.push_back(std::move(c));
+    }
+    const auto all = raw(clients);
+    const double setup_s = secs_since(t_setup);
+
+    reset_server_peak(o);
+    const auto conn = connect_and_count(rc, all);
+    // Before: the conversation list of a member (also the group's seq before the messages).
+    const auto list_before =
+        time_requests(rc, 10, "GET", "/api/v1/conversations", acc[o.senders]);
+    const std::uint64_t seq_before = last_seq_in(list_before.last_body, cid);
+
+    // Churn while the messages flow: each churner leaves and rejoins in turn.
+    std::atomic<bool> churn_stop{false};
+    std::mutex churn_mutex;
+    histogram churn_lat;
+    std::uint64_t churn_ops = 0, churn_failed = 0;
+    std::thread churn([&] {
+        if (o.churners == 0 || o.churn_rate <= 0) {
+            return;
+        }
+        try {
+            parallel_http(
+                rc.pool, rc.server, rc.sources, o.churners, o.churners,
+                [&](http_session& s, std::size_t k) -> net::awaitable<void> {
+                    const account& who = acc[online + k];
+                    const auto period = std::chrono::microseconds(static_cast<std::int64_t>(
+                        1e6 * static_cast<double>(o.churners) / o.churn_rate));
+                    net::steady_timer timer(co_await net::this_coro::executor);
+                    timer.expires_after(period * static_cast<std::int64_t>(k) /
+                                        static_cast<std::int64_t>(o.churners));
+                    co_await timer.async_wait(net::use_awaitable);
+                    histogram h;
+                    std::uint64_t ops = 0, failed = 0;
+                    bool member = true;
+                    // Until told to stop, and then once more if that makes it a member again.
+                    int after_stop = 0;
+                    while (!(churn_stop.load() && member) &&
+                           !(churn_stop.load() && ++after_stop > 3)) {
+                        const auto t0 = now_us();
+                        // Not a conditional expression around co_await: GCC 12 frees a
+                        // temporary of such an expression twice.
+                        http_reply rep;
+                        if (member) {
+                            const std::string target = fmt::format(
+                                "/api/v1/groups/{}/members/{}", o.group_id, who.user_id);
+                            rep = co_await s.request("DELETE", target, std::string(), who.token);
+                        } else {
+                            const std::string target =
+                                fmt::format("/api/v1/groups/{}/join", o.group_id);
+                            rep = co_await s.request("POST", target, std::string(), who.token);
+                        }
+                        h.record(now_us() - t0);
+                        ++ops;
+                        if (rep.status == (member ? 204 : 200)) {
+                            member = !member;
+                        } else if (member && rep.status == 404) {
+                            member = false;  // an earlier run stopped with it outside
+                        } else {
+                            ++failed;
+                            rc.note(fmt::format("churn: HTTP {} {}", rep.status, rep.body));
+                        }
+                        if (!churn_stop.load()) {
+                            timer.expires_after(period);
+                            co_await timer.async_wait(net::use_awaitable);
+                        }
+                    }
+                    std::lock_guard lock(churn_mutex);
+                    churn_lat.merge(h);
+                    churn_ops += ops;
+                    churn_failed += failed;
+                });
+        } catch (const std::exception& e) {
+            rc.note(fmt::format("churn stopped: {}", e.what()));
+        }
+    });
+    const auto ph = run_message_phase(rc, all);
+    churn_stop = true;
+    churn.join();
+
+    // After: the list and `readers` of the last message, then offline members' sync.
+    const auto list_after = time_requests(rc, 20, "GET", "/api/v1/conversations", acc[o.senders]);
+    const std::uint64_t seq_after = last_seq_in(list_after.last_body, cid);
+    const auto readers =
+        time_requests(rc, 20, "GET",
+                      fmt::format("/api/v1/conversations/{}/messages/{}/readers", cid, seq_after),
+                      acc[o.senders]);
+    json readers_doc = timed_json(readers, 20);
+    try {
+        const auto rj = json::parse(readers.last_body);
+        readers_doc["read_count"] = rj.value("read_count", std::uint64_t{0});
+        readers_doc["member_count"] = rj.value("member_count", std::uint64_t{0});
+    } catch (const std::exception&) {
+        rc.note("readers: not JSON");
+    }
+
+    std::vector<std::unique_ptr<client>> offline;
+    for (std::size_t j = 0; j < o.offline_syncs; ++j) {
+        const std::size_t idx = online + o.churners + j;
+        auto c = std::make_unique<client>(rc, *rc.threads[idx % rc.threads.size()], idx);
+        c->acct = acc[idx];
+        c->track_cid = cid;
+        c->count_held = false;
+        c->contiguous = seq_before;
+        c->target = seq_after;
+        offline.push_back(std::move(c));
+    }
+    const auto offline_raw = raw(offline);
+    histogram sync_ready;
+    double sync_cpu = 0;
+    double sync_secs = 0;
+    std::uint64_t synced = 0;
+    if (!offline.empty()) {
+        const auto t_sync = now_us();
+        for (client* c : offline_raw) {
+            rc.pool.call(c->index % rc.threads.size(), [c, t_sync] {
+                c->sync_on_open = true;
+                c->storm_started_us = t_sync;
+                return 0;
+            });
+        }
+        const auto s0 = take_snapshot(o.server_pid);
+        const auto synced_base = rc.sum([](thread_ctx& t) -> counter& { return t.synced; });
+        rc.launch(offline_raw);
+        while (rc.seconds_left() > 0 &&
+               rc.sum([](thread_ctx& t) -> counter& { return t.synced; }) - synced_base <
+                   offline_raw.size() &&
+               secs_since(t_sync) < 60) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        const auto s1 = take_snapshot(o.server_pid);
+        sync_secs = secs_since(t_sync);
+        if (s0.server_cpu_s && s1.server_cpu_s) {
+            sync_cpu = *s1.server_cpu_s - *s0.server_cpu_s;
+        }
+    }
+    std::vector<client*> everyone = all;
+    everyone.insert(everyone.end(), offline_raw.begin(), offline_raw.end());
+    shutdown_clients(rc, everyone);
+    for (auto& t : rc.threads) {
+        sync_ready.merge(t->ready_us);
+    }
+    for (client* c : offline_raw) {
+        synced += c->synced ? 1 : 0;
+    }
+
+    // Each message's last push over all receivers: when its last shard had gone out.
+    std::vector<std::vector<std::int64_t>> last;
+    for (auto& t : rc.threads) {
+        for (std::size_t sidx = 0; sidx < t->last_arrival_us.size(); ++sidx) {
+            if (last.size() <= sidx) {
+                last.resize(sidx + 1);
+            }
+            const auto& v = t->last_arrival_us[sidx];
+            if (last[sidx].size() < v.size()) {
+                last[sidx].resize(v.size(), 0);
+            }
+            for (std::size_t n = 0; n < v.size(); ++n) {
+                last[sidx][n] = std::max(last[sidx][n], v[n]);
+            }
+        }
+    }
+    histogram last_push;
+    for (const auto& v : last) {
+        for (const auto us : v) {
+            if (us > 0) {
+                last_push.record(us);
+            }
+        }
+    }
+
+    r.title = fmt::format("monochat-bench group-100k: group {}, {} online, {} senders, {}",
+                          o.group_id, online, o.senders, pacing_text(o));
+    add_common(r, rc, o);
+    r.doc["params"] = params_of(o);
+    r.doc["params"]["online"] = online;
+    r.doc["params"]["senders"] = o.senders;
+    r.doc["params"]["group_id"] = o.group_id;
+    r.doc["params"]["churners"] = o.churners;
+    r.doc["params"]["churn_rate"] = o.churn_rate;
+    r.doc["params"]["readers_every"] = o.readers_every;
+    r.doc["setup_secs"] = round_to(setup_s, 3);
+    add_connect(r, conn, online);
+    message_figures(r, rc, all, ph, "message push");
+    r.doc["last_push_ms"] = {{"p50", q_ms(last_push, 0.5)},
+                             {"p99", q_ms(last_push, 0.99)},
+                             {"max", round_to(static_cast<double>(last_push.max()) / 1000, 3)},
+                             {"n", last_push.count()}};
+    r.row("per message, last push p50 / p99 / max",
+          fmt::format("{} / {} / {}", ms(last_push.quantile(0.5)), ms(last_push.quantile(0.99)),
+                      ms(static_cast<double>(last_push.max()))));
+    r.doc["churn"] = {{"ops", churn_ops},
+                      {"failed", churn_failed},
+                      {"p50_ms", q_ms(churn_lat, 0.5)},
+                      {"max_ms", round_to(static_cast<double>(churn_lat.max()) / 1000, 3)}};
+    r.row("join/leave while sending",
+          fmt::format("{} ops, {} failed, p50 {} / max {}", churn_ops, churn_failed,
+                      ms(churn_lat.quantile(0.5)), ms(static_cast<double>(churn_lat.max()))));
+    r.doc["conversation_list"] = {{"before", timed_json(list_before, 10)},
+                                  {"after", timed_json(list_after, 20)}};
+    r.row("conversation list p50 / max (server CPU each)",
+          fmt::format("{} / {} ({:.2f} ms)", ms(list_after.latency.quantile(0.5)),
+                      ms(static_cast<double>(list_after.latency.max())),
+                      1e3 * list_after.server_cpu_s / 20));
+    r.doc["readers"] = readers_doc;
+    r.row("readers of the last message p50 / max (server CPU each)",
+          fmt::format("{} / {} ({:.2f} ms), {} of {} read", ms(readers.latency.quantile(0.5)),
+                      ms(static_cast<double>(readers.latency.max())), 1e3 * readers.server_cpu_s / 20,
+                      readers_doc.value("read_count", std::uint64_t{0}),
+                      readers_doc.value("member_count", std::uint64_t{0})));
+    r.doc["offline_sync"] = {{"clients", offline_raw.size()},
+                             {"synced", synced},
+                             {"messages", seq_after - seq_before},
+                             {"secs", round_to(sync_secs, 3)},
+                             {"p50_ms", q_ms(sync_ready, 0.5)},
+                             {"max_ms", round_to(static_cast<double>(sync_ready.max()) / 1000, 3)},
+                             {"server_cpu_ms_each",
+                              round_to(offline_raw.empty() ? 0
+                                                           : 1e3 * sync_cpu /
+                                                                 static_cast<double>(offline_raw.size()),
+                                       3)}};
+    r.row("offline member's sync (connect + sync)",
+          fmt::format("{} of {} synced {} messages: p50 {} / max {}, {:.1f} ms server CPU each",
+                      synced, offline_raw.size(), seq_after - seq_before, ms(sync_ready.quantile(0.5)),
+                      ms(static_cast<double>(sync_ready.max())),
+                      offline_raw.empty() ? 0 : 1e3 * sync_cpu / static_cast<double>(offline_raw.size())));
+    if (synced < offline_raw.size() || churn_failed != 0 || readers.failures != 0 ||
+        list_after.failures != 0) {
         r.ok = false;
     }
     finish(r, rc);

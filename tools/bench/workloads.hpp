@@ -1,6 +1,7 @@
 #pragma once
-// The five workloads of issue 8. Each creates what it needs through the HTTP API, runs, and
-// returns its figures; each is bounded by --max-seconds.
+// The five workloads of issue 8 and issue 22's group-100k. Each creates what it needs through
+// the HTTP API (group-100k takes accounts seeded by `monochat seed`), runs, and returns its
+// figures; each is bounded by --max-seconds.
 
 #include "bench/options.hpp"
 #include "bench/report.hpp"
@@ -12,5 +13,6 @@ report run_pairs(const options& o);
 report run_idle(const options& o);
 report run_reconnect(const options& o);
 report run_search(const options& o);
+report run_group100k(const options& o);
 
 }  // namespace monochat::bench

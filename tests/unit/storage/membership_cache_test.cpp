@@ -1,6 +1,14 @@
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <monochat/storage/social_store.hpp>
+#include <thread>
 
+#include "storage/forwarding_social_store.hpp"
 #include "unit/storage/social_test_support.hpp"
 
 using namespace monochat;
@@ -18,6 +26,9 @@ struct cache_fixture : social_fixture {
         cached = make_membership_cache(std::move(store), o, metrics);
     }
     double hits() { return metrics.get_counter("monochat_membership_cache_hits_total", "").value(); }
+    double misses() {
+        return metrics.get_counter("monochat_membership_cache_misses_total", "").value();
+    }
 };
 }  // namespace
 
@@ -33,7 +44,7 @@ TEST_CASE("the membership cache answers roles, ids and counts after one fill", "
     CHECK(error_of(f.run(f.cached->member_role_of(999, 1))) == errc::not_found);
 }
 
-TEST_CASE("every membership change evicts the group", "[social][cache]") {
+TEST_CASE("every membership change shows in the next answer", "[social][cache]") {
     cache_fixture f;
     REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);
     value_of(f.run(f.cached->join_group(100, 4, 6000, 1000)));
@@ -45,6 +56,43 @@ TEST_CASE("every membership change evicts the group", "[social][cache]") {
     value_of(f.run(f.cached->set_member_role(100, 3, member_role::owner)));
     CHECK(value_of(f.run(f.cached->member_role_of(100, 3))) == member_role::owner);
     CHECK(value_of(f.run(f.cached->member_role_of(100, 1))) == member_role::admin);
+}
+
+TEST_CASE("joins, adds and leaves update a cached group without reading it again",
+          "[social][cache]") {
+    social_fixture f;
+    for (std::uint64_t id = 1; id <= 6; ++id) {
+        f.add_user(id, "user" + std::to_string(id));
+    }
+    value_of(f.run(f.store->create_group(100, "g", 1, true, {3, 5}, 5000, 1000)));
+    member_snapshots* snapshots = nullptr;
+    auto cached = make_membership_cache(std::move(f.store), {}, f.metrics, &snapshots);
+    auto misses = [&] {
+        return f.metrics.get_counter("monochat_membership_cache_misses_total", "").value();
+    };
+    REQUIRE(value_of(f.run(cached->member_count(100))) == 3);
+    REQUIRE(misses() == 1);
+    const auto before = snapshots->cached_member_ids(100);
+    value_of(f.run(cached->join_group(100, 4, 6000, 1000)));
+    value_of(f.run(cached->add_members(100, {2, 6, 3}, 6000, 1000)));
+    value_of(f.run(cached->remove_member(100, 5)));
+    CHECK(value_of(f.run(cached->member_ids(100, 0, 10))) ==
+          std::vector<std::uint64_t>{1, 2, 3, 4, 6});
+    CHECK(value_of(f.run(cached->member_role_of(100, 1))) == member_role::owner);
+    CHECK(value_of(f.run(cached->member_role_of(100, 6))) == member_role::member);
+    CHECK_FALSE(value_of(f.run(cached->member_role_of(100, 5))).has_value());
+    CHECK(value_of(f.run(cached->member_count(100))) == 5);
+    CHECK(misses() == 1);
+    // A list handed out before stays as it was: the change made a new one.
+    CHECK(*before == std::vector<std::uint64_t>{1, 3, 5});
+    CHECK(*snapshots->cached_member_ids(100) == std::vector<std::uint64_t>{1, 2, 3, 4, 6});
+    // A failed change and a role change evict: the next answer reads the store.
+    CHECK(error_of(f.run(cached->remove_member(100, 1))) == errc::conflict);
+    CHECK(value_of(f.run(cached->member_count(100))) == 5);
+    CHECK(misses() == 2);
+    value_of(f.run(cached->set_member_role(100, 2, member_role::admin)));
+    CHECK(value_of(f.run(cached->member_role_of(100, 2))) == member_role::admin);
+    CHECK(misses() == 3);
 }
 
 TEST_CASE("groups over the size bound are read from the store every time", "[social][cache]") {
@@ -85,10 +133,76 @@ TEST_CASE("cached member lists are shared without waiting, and only once filled"
     REQUIRE(ids != nullptr);
     CHECK(*ids == std::vector<std::uint64_t>{1, 2, 3});
     CHECK(snapshots->cached_member_ids(100).get() == ids.get());  // the same list, not a copy
-    // A change evicts: the next snapshot is a miss; the old one stays valid for its holder.
+    // A join makes a new list at once; the old one stays valid, unchanged, for its holder.
     value_of(f.run(cached->join_group(100, 4, 6000, 1000)));
-    CHECK(snapshots->cached_member_ids(100) == nullptr);
+    const auto after = snapshots->cached_member_ids(100);
+    REQUIRE(after != nullptr);
+    CHECK(*after == std::vector<std::uint64_t>{1, 2, 3, 4});
     CHECK(ids->size() == 3);
+    // A role change evicts: the next snapshot is a miss until a lookup fills it again.
+    value_of(f.run(cached->set_member_role(100, 2, member_role::admin)));
+    CHECK(snapshots->cached_member_ids(100) == nullptr);
     REQUIRE(value_of(f.run(cached->member_count(100))) == 4);
     CHECK(snapshots->cached_member_ids(100)->size() == 4);
+}
+
+namespace {
+
+template <class Pred>
+bool wait_for(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return pred();
+}
+
+// Reads a page of members, then holds it until released: a fill that is slow to finish.
+class held_pages final : public detail::forwarding_social_store {
+public:
+    using forwarding_social_store::forwarding_social_store;
+    std::atomic<bool> hold{true};
+    std::atomic<int> page_reads{0};
+
+    task<member_page> list_members(std::uint64_t group_id, std::uint64_t after,
+                                   std::size_t limit) override {
+        auto page = co_await forwarding_social_store::list_members(group_id, after, limit);
+        ++page_reads;
+        boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+        while (hold) {
+            pause.expires_after(std::chrono::milliseconds(1));
+            co_await pause.async_wait(boost::asio::use_awaitable);
+        }
+        co_return page;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("one fill per group: lookups meanwhile ask the store, and a join meanwhile is kept",
+          "[social][cache]") {
+    social_fixture f;
+    for (std::uint64_t id = 1; id <= 4; ++id) {
+        f.add_user(id, "user" + std::to_string(id));
+    }
+    value_of(f.run(f.store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
+    auto held = std::make_unique<held_pages>(std::move(f.store));
+    held_pages& pages = *held;
+    auto cached = make_membership_cache(std::move(held), {}, f.metrics);
+    // The fill reads its one page (1, 2, 3) and is held.
+    auto filled = boost::asio::co_spawn(test::io_runner::instance().executor(),
+                                        cached->member_count(100), boost::asio::use_future);
+    REQUIRE(wait_for([&] { return pages.page_reads == 1; }));
+    // Meanwhile: answers from the store, no second fill, and a join commits.
+    CHECK(value_of(f.run(cached->member_role_of(100, 2))) == member_role::member);
+    CHECK(value_of(f.run(cached->member_count(100))) == 3);
+    value_of(f.run(cached->join_group(100, 4, 6000, 1000)));
+    CHECK(pages.page_reads == 1);
+    pages.hold = false;
+    // The fill's page did not hold user 4; the logged join is applied before it is kept.
+    CHECK(value_of(filled.get()) == 4);
+    CHECK(value_of(f.run(cached->member_ids(100, 0, 10))) ==
+          std::vector<std::uint64_t>{1, 2, 3, 4});
+    CHECK(pages.page_reads == 1);
+    CHECK(f.metrics.get_counter("monochat_membership_cache_misses_total", "").value() == 1);
 }
