@@ -1,5 +1,6 @@
 #include <monochat/logic/validation.hpp>
 
+#include <charconv>
 #include <string>
 
 #include "logic/utf8.hpp"
@@ -122,6 +123,16 @@ result<std::size_t> parse_limit(std::optional<std::string_view> text) {
     }
     const auto v = static_cast<std::size_t>(std::stoul(std::string(t)));
     return v > max_page_limit ? max_page_limit : v;
+}
+
+result<std::uint64_t> parse_number(std::string_view text, std::string_view what) {
+    std::uint64_t v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc{} || ptr != end) {
+        return invalid(std::string(what) + " must be a non-negative integer");
+    }
+    return v;
 }
 
 }  // namespace monochat::logic

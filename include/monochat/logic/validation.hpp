@@ -39,4 +39,8 @@ inline constexpr std::size_t max_page_limit = 200;
 // zero, a negative number or anything that is not a decimal integer is invalid_argument.
 [[nodiscard]] result<std::size_t> parse_limit(std::optional<std::string_view> text);
 
+// A non-negative decimal integer that fits 64 bits (a `seq` or an `after` position), digits
+// only; anything else is invalid_argument naming `what`.
+[[nodiscard]] result<std::uint64_t> parse_number(std::string_view text, std::string_view what);
+
 }  // namespace monochat::logic
