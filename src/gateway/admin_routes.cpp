@@ -35,6 +35,54 @@ result<http_response> ok(result<std::string>&& r) {
     return rest::answer(std::move(r), 200, [](std::string& body) { return std::move(body); });
 }
 
+result<http_response> created(result<std::string>&& r) {
+    return rest::answer(std::move(r), 201, [](std::string& body) { return std::move(body); });
+}
+
+struct new_user {
+    std::string username;
+    std::string password;
+    std::optional<std::string> display_name;
+
+    static result<new_user> from_json(const json_util::json& j) {
+        auto username = json_util::required_string(j, "username");
+        if (!username) {
+            return username.error();
+        }
+        auto password = json_util::required_string(j, "password");
+        if (!password) {
+            return password.error();
+        }
+        auto display_name = json_util::optional_string(j, "display_name");
+        if (!display_name) {
+            return display_name.error();
+        }
+        return new_user{std::move(*username), std::move(*password), std::move(*display_name)};
+    }
+};
+
+// POST /admin/invites: every field optional (one use, no expiry).
+struct new_invite {
+    static constexpr bool may_be_empty = true;
+    std::int64_t uses = 1;
+    std::optional<std::int64_t> expires_in_s;
+
+    static result<new_invite> from_json(const json_util::json& j) {
+        new_invite out;
+        auto uses = json_util::optional_integer(j, "uses");
+        if (!uses) {
+            return uses.error();
+        }
+        out.uses = uses->value_or(1);
+        auto expires = json_util::optional_integer(j, "expires_in_s");
+        if (!expires) {
+            return expires.error();
+        }
+        out.expires_in_s = *expires;
+        return out;
+    }
+};
+
 }  // namespace
 
 void add_admin_routes(router& routes, admin_backend& backend) {
@@ -79,6 +127,32 @@ void add_admin_routes(router& routes, admin_backend& backend) {
     api.add(http_method::del, "/users/{user_id}",
             [b](admin_caller who, const rest::request& r) -> rest::reply {
                 co_return ok(co_await b->delete_user(std::move(who), r.number("user_id")));
+            });
+    api.add<new_user>(http_method::post, "/users",
+                      [b](admin_caller who, const rest::request&, new_user u) -> rest::reply {
+                          co_return created(co_await b->create_user(
+                              std::move(who), std::move(u.username), std::move(u.password),
+                              std::move(u.display_name)));
+                      });
+    api.add<new_invite>(http_method::post, "/invites",
+                        [b](admin_caller who, const rest::request&, new_invite i) -> rest::reply {
+                            co_return created(
+                                co_await b->create_invite(std::move(who), i.uses, i.expires_in_s));
+                        });
+    api.add(http_method::get, "/invites", [b](admin_caller who, const rest::request&) -> rest::reply {
+        co_return ok(co_await b->list_invites(std::move(who)));
+    });
+    api.add(http_method::del, "/invites/{code}",
+            [b](admin_caller who, const rest::request& r) -> rest::reply {
+                auto done = co_await b->delete_invite(std::move(who), std::string(r.text("code")));
+                if (!done) {
+                    co_return done.error();
+                }
+                co_return http_response::no_content();
+            });
+    api.add(http_method::post, "/users/{user_id}/password-reset",
+            [b](admin_caller who, const rest::request& r) -> rest::reply {
+                co_return ok(co_await b->password_reset(std::move(who), r.number("user_id")));
             });
     api.add(http_method::del, "/conversations/{cid}/messages/{seq}",
             [b](admin_caller who, const rest::request& r) -> rest::reply {

@@ -1,4 +1,5 @@
-// Accounts: /auth/register, /auth/login, /auth/guest, /auth/logout, /me, /users.
+// Accounts: /auth/register, /auth/login, /auth/guest, /auth/reset, /auth/logout,
+// /auth/logout-all, /me (profile, password, sessions, deletion), /users.
 
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/validation.hpp>
@@ -24,6 +25,7 @@ struct registration {
     std::string username;
     std::string password;
     std::optional<std::string> display_name;
+    std::optional<std::string> invite_code;
 
     static result<registration> from_json(const json& j) {
         auto username = json_util::required_string(j, "username");
@@ -38,7 +40,12 @@ struct registration {
         if (!display_name) {
             return display_name.error();
         }
-        return registration{std::move(*username), std::move(*password), std::move(*display_name)};
+        auto invite_code = json_util::optional_string(j, "invite_code");
+        if (!invite_code) {
+            return invite_code.error();
+        }
+        return registration{std::move(*username), std::move(*password), std::move(*display_name),
+                            std::move(*invite_code)};
     }
 };
 
@@ -73,6 +80,71 @@ struct guest_request {
     }
 };
 
+// One string field, required.
+template <const char* Field>
+struct one_string {
+    std::string value;
+
+    static result<one_string> from_json(const json& j) {
+        auto v = json_util::required_string(j, Field);
+        if (!v) {
+            return v.error();
+        }
+        return one_string{std::move(*v)};
+    }
+};
+constexpr char display_name_field[] = "display_name";
+constexpr char password_field[] = "password";
+
+struct password_change {
+    std::string current_password;
+    std::string new_password;
+
+    static result<password_change> from_json(const json& j) {
+        auto current = json_util::required_string(j, "current_password");
+        if (!current) {
+            return current.error();
+        }
+        auto next = json_util::required_string(j, "new_password");
+        if (!next) {
+            return next.error();
+        }
+        return password_change{std::move(*current), std::move(*next)};
+    }
+};
+
+struct password_reset_use {
+    std::string reset_token;
+    std::string new_password;
+
+    static result<password_reset_use> from_json(const json& j) {
+        auto token = json_util::required_string(j, "reset_token");
+        if (!token) {
+            return token.error();
+        }
+        auto next = json_util::required_string(j, "new_password");
+        if (!next) {
+            return next.error();
+        }
+        return password_reset_use{std::move(*token), std::move(*next)};
+    }
+};
+
+std::string sessions_body(const std::vector<logic::session_info>& sessions) {
+    std::vector<std::string> items;
+    items.reserve(sessions.size());
+    for (const auto& s : sessions) {
+        items.push_back(object_writer()
+                            .string("session_id", std::to_string(s.session_id))
+                            .raw("created_at", std::to_string(s.created_ms))
+                            .raw("last_used_at", std::to_string(s.last_used_ms))
+                            .string("user_agent", s.user_agent)
+                            .raw("current", s.current ? "true" : "false")
+                            .finish());
+    }
+    return object_writer().array("sessions", items).finish();
+}
+
 }  // namespace
 
 // The login and registration limits count per address as the connection limits do: an IPv4
@@ -88,26 +160,83 @@ void add_account_routes(rest::endpoints<logic::identity>& api, const rest_servic
             co_return rest::answer(
                 co_await accounts->register_user(std::move(b.username), std::move(b.password),
                                                  std::move(b.display_name),
-                                                 address_key(from.client_address)),
+                                                 address_key(from.client_address),
+                                                 std::move(from.user_agent),
+                                                 std::move(b.invite_code)),
                 201, session_body);
         });
 
     open.add<credentials>(
         http_method::post, "/auth/login",
         [accounts](rest::anyone from, const rest::request&, credentials b) -> rest::reply {
-            co_return rest::answer(co_await accounts->login(std::move(b.username),
-                                                            std::move(b.password),
-                                                            address_key(from.client_address)),
-                                   200, session_body);
+            co_return rest::answer(
+                co_await accounts->login(std::move(b.username), std::move(b.password),
+                                         address_key(from.client_address),
+                                         std::move(from.user_agent)),
+                200, session_body);
         });
 
     open.add<guest_request>(
         http_method::post, "/auth/guest",
         [accounts](rest::anyone from, const rest::request&, guest_request b) -> rest::reply {
-            co_return rest::answer(co_await accounts->create_guest(
-                                       std::move(b.display_name), address_key(from.client_address)),
-                                   201, session_body);
+            co_return rest::answer(
+                co_await accounts->create_guest(std::move(b.display_name),
+                                                address_key(from.client_address),
+                                                std::move(from.user_agent)),
+                201, session_body);
         });
+
+    open.add<password_reset_use>(
+        http_method::post, "/auth/reset",
+        [accounts](rest::anyone from, const rest::request&, password_reset_use b) -> rest::reply {
+            co_return rest::answer(
+                co_await accounts->reset_password(std::move(b.reset_token),
+                                                  std::move(b.new_password),
+                                                  address_key(from.client_address),
+                                                  std::move(from.user_agent)),
+                200, session_body);
+        });
+
+    api.add(http_method::post, "/auth/logout-all",
+            [accounts](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::no_content(co_await accounts->logout_all(std::move(who)));
+            });
+
+    api.add<one_string<display_name_field>>(
+        http_method::patch, "/me",
+        [accounts](logic::identity who, const rest::request&,
+                   one_string<display_name_field> b) -> rest::reply {
+            co_return rest::answer(
+                co_await accounts->update_profile(std::move(who), std::move(b.value)), 200,
+                user_body);
+        });
+
+    api.add<one_string<password_field>>(
+        http_method::del, "/me",
+        [accounts](logic::identity who, const rest::request&,
+                   one_string<password_field> b) -> rest::reply {
+            co_return rest::no_content(
+                co_await accounts->delete_account(std::move(who), std::move(b.value)));
+        });
+
+    api.add<password_change>(
+        http_method::post, "/me/password",
+        [accounts](logic::identity who, const rest::request&, password_change b) -> rest::reply {
+            co_return rest::no_content(co_await accounts->change_password(
+                std::move(who), std::move(b.current_password), std::move(b.new_password)));
+        });
+
+    api.add(http_method::get, "/me/sessions",
+            [accounts](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::answer(co_await accounts->sessions(std::move(who)), 200,
+                                       sessions_body);
+            });
+
+    api.add(http_method::del, "/me/sessions/{session_id}",
+            [accounts](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(
+                    co_await accounts->revoke_session(std::move(who), r.number("session_id")));
+            });
 
     api.add(http_method::post, "/auth/logout",
             [accounts](logic::identity who, const rest::request&) -> rest::reply {

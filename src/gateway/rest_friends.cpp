@@ -1,4 +1,4 @@
-// Friends: /friends/requests, /friends.
+// Friends: /friends/requests, /friends; blocking: /blocks.
 
 #include <monochat/logic/social.hpp>
 
@@ -30,6 +30,18 @@ struct friend_request {
             return note.error();
         }
         return friend_request{*to, note->value_or("")};
+    }
+};
+
+struct target_user {
+    std::uint64_t user_id = 0;
+
+    static result<target_user> from_json(const json& j) {
+        auto id = json_util::required_id(j, "user_id");
+        if (!id) {
+            return id.error();
+        }
+        return target_user{*id};
     }
 };
 
@@ -88,6 +100,26 @@ void add_friend_routes(rest::endpoints<logic::identity>& api, const rest_service
             [social](logic::identity who, const rest::request& r) -> rest::reply {
                 co_return rest::no_content(
                     co_await social->remove_friend(std::move(who), r.number("user_id")));
+            });
+
+    api.add<target_user>(
+        http_method::post, "/blocks",
+        [social](logic::identity who, const rest::request&, target_user b) -> rest::reply {
+            co_return rest::no_content(co_await social->block_user(std::move(who), b.user_id));
+        });
+
+    api.add(http_method::del, "/blocks/{user_id}",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(
+                    co_await social->unblock_user(std::move(who), r.number("user_id")));
+            });
+
+    api.add(http_method::get, "/blocks",
+            [social](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::answer(
+                    co_await social->blocked_users(std::move(who)), 200, [](const auto& users) {
+                        return object_writer().array("users", json_items(users)).finish();
+                    });
             });
 }
 

@@ -65,6 +65,29 @@ struct user_ids {
     }
 };
 
+// PATCH /groups/{group_id}: every field optional.
+struct group_change {
+    std::optional<std::string> name;
+    std::optional<std::string> description;
+    std::optional<bool> is_public;
+
+    static result<group_change> from_json(const json& j) {
+        auto name = json_util::optional_string(j, "name");
+        if (!name) {
+            return name.error();
+        }
+        auto description = json_util::optional_string(j, "description");
+        if (!description) {
+            return description.error();
+        }
+        auto is_public = json_util::optional_bool(j, "public");
+        if (!is_public) {
+            return is_public.error();
+        }
+        return group_change{std::move(*name), std::move(*description), *is_public};
+    }
+};
+
 struct role_change {
     std::string role;
 
@@ -125,6 +148,16 @@ void add_group_routes(rest::endpoints<logic::identity>& api, const rest_services
                     co_await social->get_group(std::move(who), r.number("group_id")), 200,
                     group_body);
             });
+
+    api.add<group_change>(
+        http_method::patch, "/groups/{group_id}",
+        [social](logic::identity who, const rest::request& r, group_change b) -> rest::reply {
+            co_return rest::answer(
+                co_await social->update_group(std::move(who), r.number("group_id"),
+                                              std::move(b.name), std::move(b.description),
+                                              b.is_public),
+                200, group_body);
+        });
 
     api.add(http_method::get, "/groups/{group_id}/members",
             [social](logic::identity who, const rest::request& r) -> rest::reply {

@@ -26,7 +26,7 @@ gate<logic::identity> bearer(authenticator authenticate) {
 
 gate<anyone> open() {
     return [](const http_request& req) -> net::awaitable<result<anyone>> {
-        co_return anyone{req.client_address};
+        co_return anyone{req.client_address, req.user_agent};
     };
 }
 

@@ -49,6 +49,7 @@ using gate = std::function<net::awaitable<result<Caller>>(const http_request&)>;
 // The caller of an open route (registration, login): only where the request came from.
 struct anyone {
     std::string client_address;
+    std::string user_agent;
 };
 
 // The user of the request's bearer token (the only bearer authenticator of the REST routes).

@@ -97,6 +97,17 @@ status validate_note(std::string_view note) {
     return {};
 }
 
+status validate_group_description(std::string_view description) {
+    if (description.size() > max_group_description_bytes) {
+        return invalid("description must be at most 1024 bytes");
+    }
+    if (!all_code_points(description,
+                         [](long cp) { return cp == '\n' || cp == '\t' || !is_control(cp); })) {
+        return invalid("description must be UTF-8 text without control characters");
+    }
+    return {};
+}
+
 result<std::size_t> parse_limit(std::optional<std::string_view> text) {
     if (!text) {
         return default_page_limit;
