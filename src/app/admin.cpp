@@ -146,6 +146,74 @@ net::awaitable<result<std::string>> admin_service::suspend_user(gateway::admin_c
                       result<std::string>(ok_json({{"suspended", suspended}})));
 }
 
+namespace {
+
+json invite_json(const logic::invite_info& i) {
+    return {{"code", i.code},
+            {"uses_left", i.uses_left},
+            {"expires_at", i.expires_ms == 0 ? json(nullptr) : json(i.expires_ms)}};
+}
+
+}  // namespace
+
+net::awaitable<result<std::string>> admin_service::create_user(
+    gateway::admin_caller who, std::string username, std::string password,
+    std::optional<std::string> display_name) {
+    const std::string name = username;
+    auto user = co_await d_.accounts.create_user(std::move(username), std::move(password),
+                                                 std::move(display_name));
+    if (!user) {
+        co_return audited(who, "create_user", name, user.error());
+    }
+    co_return audited(who, "create_user", std::to_string(user->user_id),
+                      result<std::string>(R"({"user":)" + logic::to_json(*user) + "}"));
+}
+
+net::awaitable<result<std::string>> admin_service::create_invite(
+    gateway::admin_caller who, std::int64_t uses, std::optional<std::int64_t> expires_in_s) {
+    auto made = co_await d_.accounts.create_invite(who.user_id, uses, expires_in_s);
+    if (!made) {
+        co_return audited(who, "create_invite", "", made.error());
+    }
+    co_return audited(who, "create_invite", made->code,
+                      result<std::string>(json{{"invite", invite_json(*made)}}.dump()));
+}
+
+net::awaitable<result<std::string>> admin_service::list_invites(gateway::admin_caller /*who*/) {
+    auto all = co_await d_.accounts.list_invites();
+    if (!all) {
+        co_return all.error();
+    }
+    json items = json::array();
+    for (const auto& i : *all) {
+        items.push_back(invite_json(i));
+    }
+    co_return json{{"invites", std::move(items)}}.dump();
+}
+
+net::awaitable<result<std::string>> admin_service::delete_invite(gateway::admin_caller who,
+                                                                 std::string code) {
+    const std::string target = code;
+    auto st = co_await d_.accounts.delete_invite(std::move(code));
+    if (!st) {
+        co_return audited(who, "delete_invite", target, st.error());
+    }
+    co_return audited(who, "delete_invite", target, result<std::string>(ok_json()));
+}
+
+net::awaitable<result<std::string>> admin_service::password_reset(gateway::admin_caller who,
+                                                                  std::uint64_t user_id) {
+    auto reset = co_await d_.accounts.issue_password_reset(user_id);
+    if (!reset) {
+        co_return audited(who, "password_reset", std::to_string(user_id), reset.error());
+    }
+    // The token itself stays out of the audit log: it is a password for a day.
+    co_return audited(who, "password_reset", std::to_string(user_id),
+                      result<std::string>(json{{"reset_token", reset->reset_token},
+                                               {"expires_at", reset->expires_ms}}
+                                              .dump()));
+}
+
 net::awaitable<result<std::string>> admin_service::delete_user(gateway::admin_caller who,
                                                                std::uint64_t user_id) {
     if (user_id == who.user_id) {

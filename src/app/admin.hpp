@@ -62,6 +62,17 @@ public:
                                                              bool suspended) override;
     boost::asio::awaitable<result<std::string>> delete_user(gateway::admin_caller who,
                                                             std::uint64_t user_id) override;
+    boost::asio::awaitable<result<std::string>> password_reset(gateway::admin_caller who,
+                                                               std::uint64_t user_id) override;
+    boost::asio::awaitable<result<std::string>> create_user(
+        gateway::admin_caller who, std::string username, std::string password,
+        std::optional<std::string> display_name) override;
+    boost::asio::awaitable<result<std::string>> create_invite(
+        gateway::admin_caller who, std::int64_t uses,
+        std::optional<std::int64_t> expires_in_s) override;
+    boost::asio::awaitable<result<std::string>> list_invites(gateway::admin_caller who) override;
+    boost::asio::awaitable<result<std::string>> delete_invite(gateway::admin_caller who,
+                                                              std::string code) override;
     boost::asio::awaitable<result<std::string>> delete_message(gateway::admin_caller who,
                                                                std::string conversation_id,
                                                                std::uint64_t seq) override;

@@ -9,6 +9,7 @@
 
 #include "app/application.hpp"
 #include "app/file_modes.hpp"
+#include "app/user_commands.hpp"
 
 #ifdef MONOCHAT_MIMALLOC
 #include <mimalloc.h>
@@ -30,6 +31,8 @@ constexpr const char* usage =
     "       monochat seed --users N [--group-members N] [--tokens N] [--prefix P]\n"
     "                     [--password PW] [--group-name NAME] [--private] [--out FILE]\n"
     "                     [--config FILE]\n"
+    "       monochat user add NAME [--config FILE]   (password on standard input)\n"
+    "       monochat user reset-password NAME [--config FILE]\n"
     "\n"
     "Runs the monochat chat server. Without --config the embedded defaults apply\n"
     "(127.0.0.1:8080, data in ./data). Environment variables MONOCHAT_<SECTION>_<KEY>\n"
@@ -116,6 +119,10 @@ int main(int argc, char** argv) {
     }
     if (positional.size() == 2 && positional[0] == "restore") {
         return monochat::app::restore(*cfg, positional[1]);
+    }
+    if (positional[0] == "user") {
+        return monochat::app::user_command(
+            *cfg, std::vector<std::string>(positional.begin() + 1, positional.end()));
     }
     std::fprintf(stderr, "monochat: unexpected arguments\n%s", usage);
     return 2;

@@ -1,5 +1,6 @@
 #include "gateway/json_util.hpp"
 
+#include <limits>
 #include <monochat/infra/json_depth.hpp>
 #include <monochat/logic/access.hpp>
 
@@ -49,6 +50,24 @@ result<json> parse_object(std::string_view body, bool empty_is_object) {
         return invalid("the body must be a JSON object");
     }
     return as_result(std::move(j));
+}
+
+result<std::optional<std::int64_t>> optional_integer(const json& object, std::string_view field) {
+    const json* v = find(object, field);
+    if (v == nullptr) {
+        return std::optional<std::int64_t>{};
+    }
+    if (v->is_number_unsigned()) {
+        const auto u = v->get<std::uint64_t>();
+        if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            return must_be(field, "an integer in range");
+        }
+        return std::optional<std::int64_t>{static_cast<std::int64_t>(u)};
+    }
+    if (!v->is_number_integer()) {
+        return must_be(field, "an integer");
+    }
+    return std::optional<std::int64_t>{v->get<std::int64_t>()};
 }
 
 result<std::string> required_string(const json& object, std::string_view field) {

@@ -30,6 +30,9 @@ using json = nlohmann::json;
                                                                  std::string_view field);
 [[nodiscard]] result<std::optional<bool>> optional_bool(const json& object,
                                                         std::string_view field);
+// A JSON integer (no fraction), absent or null: nullopt.
+[[nodiscard]] result<std::optional<std::int64_t>> optional_integer(const json& object,
+                                                                   std::string_view field);
 // An id: a string holding a decimal unsigned 64-bit number.
 [[nodiscard]] result<std::uint64_t> required_id(const json& object, std::string_view field);
 // An array of ids; an absent (or null) optional array is empty.

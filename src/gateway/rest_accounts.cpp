@@ -1,4 +1,5 @@
-// Accounts: /auth/register, /auth/login, /auth/guest, /auth/logout, /me, /users.
+// Accounts: /auth/register, /auth/login, /auth/guest, /auth/reset, /auth/logout,
+// /auth/logout-all, /me (profile, password, sessions, deletion), /users.
 
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/validation.hpp>
@@ -11,15 +12,137 @@ namespace monochat::gateway {
 
 namespace {
 
-namespace net = boost::asio;
+using json_util::json;
 using json_util::object_writer;
 
 std::string session_body(const logic::auth_result& r) {
     return object_writer().raw("user", logic::to_json(r.user)).string("token", r.token).finish();
 }
 
-std::string user_body(const logic::user_info& u) {
-    return object_writer().raw("user", logic::to_json(u)).finish();
+std::string user_body(const logic::user_info& u) { return rest::wrapped("user", logic::to_json(u)); }
+
+struct registration {
+    std::string username;
+    std::string password;
+    std::optional<std::string> display_name;
+    std::optional<std::string> invite_code;
+
+    static result<registration> from_json(const json& j) {
+        auto username = json_util::required_string(j, "username");
+        if (!username) {
+            return username.error();
+        }
+        auto password = json_util::required_string(j, "password");
+        if (!password) {
+            return password.error();
+        }
+        auto display_name = json_util::optional_string(j, "display_name");
+        if (!display_name) {
+            return display_name.error();
+        }
+        auto invite_code = json_util::optional_string(j, "invite_code");
+        if (!invite_code) {
+            return invite_code.error();
+        }
+        return registration{std::move(*username), std::move(*password), std::move(*display_name),
+                            std::move(*invite_code)};
+    }
+};
+
+struct credentials {
+    std::string username;
+    std::string password;
+
+    static result<credentials> from_json(const json& j) {
+        auto username = json_util::required_string(j, "username");
+        if (!username) {
+            return username.error();
+        }
+        auto password = json_util::required_string(j, "password");
+        if (!password) {
+            return password.error();
+        }
+        return credentials{std::move(*username), std::move(*password)};
+    }
+};
+
+// Every field is optional: no body at all is a guest with a default name.
+struct guest_request {
+    static constexpr bool may_be_empty = true;
+    std::optional<std::string> display_name;
+
+    static result<guest_request> from_json(const json& j) {
+        auto display_name = json_util::optional_string(j, "display_name");
+        if (!display_name) {
+            return display_name.error();
+        }
+        return guest_request{std::move(*display_name)};
+    }
+};
+
+// One string field, required.
+template <const char* Field>
+struct one_string {
+    std::string value;
+
+    static result<one_string> from_json(const json& j) {
+        auto v = json_util::required_string(j, Field);
+        if (!v) {
+            return v.error();
+        }
+        return one_string{std::move(*v)};
+    }
+};
+constexpr char display_name_field[] = "display_name";
+constexpr char password_field[] = "password";
+
+struct password_change {
+    std::string current_password;
+    std::string new_password;
+
+    static result<password_change> from_json(const json& j) {
+        auto current = json_util::required_string(j, "current_password");
+        if (!current) {
+            return current.error();
+        }
+        auto next = json_util::required_string(j, "new_password");
+        if (!next) {
+            return next.error();
+        }
+        return password_change{std::move(*current), std::move(*next)};
+    }
+};
+
+struct password_reset_use {
+    std::string reset_token;
+    std::string new_password;
+
+    static result<password_reset_use> from_json(const json& j) {
+        auto token = json_util::required_string(j, "reset_token");
+        if (!token) {
+            return token.error();
+        }
+        auto next = json_util::required_string(j, "new_password");
+        if (!next) {
+            return next.error();
+        }
+        return password_reset_use{std::move(*token), std::move(*next)};
+    }
+};
+
+std::string sessions_body(const std::vector<logic::session_info>& sessions) {
+    std::vector<std::string> items;
+    items.reserve(sessions.size());
+    for (const auto& s : sessions) {
+        items.push_back(object_writer()
+                            .string("session_id", std::to_string(s.session_id))
+                            .raw("created_at", std::to_string(s.created_ms))
+                            .raw("last_used_at", std::to_string(s.last_used_ms))
+                            .string("user_agent", s.user_agent)
+                            .raw("current", s.current ? "true" : "false")
+                            .finish());
+    }
+    return object_writer().array("sessions", items).finish();
 }
 
 }  // namespace
@@ -27,153 +150,139 @@ std::string user_body(const logic::user_info& u) {
 // The login and registration limits count per address as the connection limits do: an IPv4
 // address, or an IPv6 /64 (address_key), so one IPv6 subscriber cannot rotate through 2^64
 // budgets and lockouts.
-void add_account_routes(router& routes, const rest_services& services) {
+void add_account_routes(rest::endpoints<logic::identity>& api, const rest_services& services) {
     logic::accounts* const accounts = &services.accounts;
+    rest::endpoints<rest::anyone> open(api.routes(), std::string(api_prefix), rest::open());
 
-    routes.add(http_method::post, "/api/v1/auth/register",
-               [accounts](http_request& req) -> net::awaitable<http_response> {
-                   auto body = json_util::parse_object(req.body);
-                   if (!body) {
-                       co_return error_response(body.error());
-                   }
-                   auto username = json_util::required_string(*body, "username");
-                   if (!username) {
-                       co_return error_response(username.error());
-                   }
-                   auto password = json_util::required_string(*body, "password");
-                   if (!password) {
-                       co_return error_response(password.error());
-                   }
-                   auto display_name = json_util::optional_string(*body, "display_name");
-                   if (!display_name) {
-                       co_return error_response(display_name.error());
-                   }
-                   auto r = co_await accounts->register_user(
-                       std::move(*username), std::move(*password), std::move(*display_name),
-                       address_key(req.client_address));
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return json_reply(201, session_body(*r));
-               });
+    open.add<registration>(
+        http_method::post, "/auth/register",
+        [accounts](rest::anyone from, const rest::request&, registration b) -> rest::reply {
+            co_return rest::answer(
+                co_await accounts->register_user(std::move(b.username), std::move(b.password),
+                                                 std::move(b.display_name),
+                                                 address_key(from.client_address),
+                                                 std::move(from.user_agent),
+                                                 std::move(b.invite_code)),
+                201, session_body);
+        });
 
-    routes.add(http_method::post, "/api/v1/auth/login",
-               [accounts](http_request& req) -> net::awaitable<http_response> {
-                   auto body = json_util::parse_object(req.body);
-                   if (!body) {
-                       co_return error_response(body.error());
-                   }
-                   auto username = json_util::required_string(*body, "username");
-                   if (!username) {
-                       co_return error_response(username.error());
-                   }
-                   auto password = json_util::required_string(*body, "password");
-                   if (!password) {
-                       co_return error_response(password.error());
-                   }
-                   auto r = co_await accounts->login(std::move(*username), std::move(*password),
-                                                     address_key(req.client_address));
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return json_reply(200, session_body(*r));
-               });
+    open.add<credentials>(
+        http_method::post, "/auth/login",
+        [accounts](rest::anyone from, const rest::request&, credentials b) -> rest::reply {
+            co_return rest::answer(
+                co_await accounts->login(std::move(b.username), std::move(b.password),
+                                         address_key(from.client_address),
+                                         std::move(from.user_agent)),
+                200, session_body);
+        });
 
-    routes.add(http_method::post, "/api/v1/auth/guest",
-               [accounts](http_request& req) -> net::awaitable<http_response> {
-                   // Every field is optional: no body at all is a guest with a default name.
-                   auto body = json_util::parse_object(req.body, true);
-                   if (!body) {
-                       co_return error_response(body.error());
-                   }
-                   auto display_name = json_util::optional_string(*body, "display_name");
-                   if (!display_name) {
-                       co_return error_response(display_name.error());
-                   }
-                   auto r = co_await accounts->create_guest(std::move(*display_name),
-                                                            address_key(req.client_address));
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return json_reply(201, session_body(*r));
-               });
+    open.add<guest_request>(
+        http_method::post, "/auth/guest",
+        [accounts](rest::anyone from, const rest::request&, guest_request b) -> rest::reply {
+            co_return rest::answer(
+                co_await accounts->create_guest(std::move(b.display_name),
+                                                address_key(from.client_address),
+                                                std::move(from.user_agent)),
+                201, session_body);
+        });
 
-    routes.add(http_method::post, "/api/v1/auth/logout",
-               [accounts](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto r = co_await accounts->logout(std::move(*who));
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return http_response::no_content();
-               });
+    open.add<password_reset_use>(
+        http_method::post, "/auth/reset",
+        [accounts](rest::anyone from, const rest::request&, password_reset_use b) -> rest::reply {
+            co_return rest::answer(
+                co_await accounts->reset_password(std::move(b.reset_token),
+                                                  std::move(b.new_password),
+                                                  address_key(from.client_address),
+                                                  std::move(from.user_agent)),
+                200, session_body);
+        });
 
-    routes.add(http_method::get, "/api/v1/me",
-               [accounts](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   const auto user_id = who->user_id;
-                   auto u = co_await accounts->me(std::move(*who));
-                   if (!u) {
-                       co_return error_response(u.error());
-                   }
-                   // Whether the admin API answers this user (auth.admins, live), so that a
-                   // client shows admin tools without probing the admin routes.
-                   auto admin = co_await accounts->is_admin(user_id);
-                   if (!admin) {
-                       co_return error_response(admin.error());
-                   }
-                   co_return json_reply(200, object_writer()
-                                                 .raw("user", logic::to_json(*u))
-                                                 .raw("admin", *admin ? "true" : "false")
-                                                 .finish());
-               });
+    api.add(http_method::post, "/auth/logout-all",
+            [accounts](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::no_content(co_await accounts->logout_all(std::move(who)));
+            });
 
-    routes.add(http_method::get, "/api/v1/users/{user_id}",
-               [accounts](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto id = path_id(req, "user_id");
-                   if (!id) {
-                       co_return error_response(id.error());
-                   }
-                   auto u = co_await accounts->get_user(std::move(*who), *id);
-                   if (!u) {
-                       co_return error_response(u.error());
-                   }
-                   co_return json_reply(200, user_body(*u));
-               });
+    api.add<one_string<display_name_field>>(
+        http_method::patch, "/me",
+        [accounts](logic::identity who, const rest::request&,
+                   one_string<display_name_field> b) -> rest::reply {
+            co_return rest::answer(
+                co_await accounts->update_profile(std::move(who), std::move(b.value)), 200,
+                user_body);
+        });
 
-    routes.add(http_method::get, "/api/v1/users",
-               [accounts](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto limit = logic::parse_limit(req.query_param("limit"));
-                   if (!limit) {
-                       co_return error_response(limit.error());
-                   }
-                   // A missing q is the service's invalid_argument (after the guest check).
-                   const std::string q(req.query_param("q").value_or(""));
-                   auto users = co_await accounts->search(std::move(*who), q, *limit);
-                   if (!users) {
-                       co_return error_response(users.error());
-                   }
-                   std::vector<std::string> items;
-                   items.reserve(users->size());
-                   for (const auto& u : *users) {
-                       items.push_back(logic::to_json(u));
-                   }
-                   co_return json_reply(200, object_writer().array("users", items).finish());
-               });
+    api.add<one_string<password_field>>(
+        http_method::del, "/me",
+        [accounts](logic::identity who, const rest::request&,
+                   one_string<password_field> b) -> rest::reply {
+            co_return rest::no_content(
+                co_await accounts->delete_account(std::move(who), std::move(b.value)));
+        });
+
+    api.add<password_change>(
+        http_method::post, "/me/password",
+        [accounts](logic::identity who, const rest::request&, password_change b) -> rest::reply {
+            co_return rest::no_content(co_await accounts->change_password(
+                std::move(who), std::move(b.current_password), std::move(b.new_password)));
+        });
+
+    api.add(http_method::get, "/me/sessions",
+            [accounts](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::answer(co_await accounts->sessions(std::move(who)), 200,
+                                       sessions_body);
+            });
+
+    api.add(http_method::del, "/me/sessions/{session_id}",
+            [accounts](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(
+                    co_await accounts->revoke_session(std::move(who), r.number("session_id")));
+            });
+
+    api.add(http_method::post, "/auth/logout",
+            [accounts](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::no_content(co_await accounts->logout(std::move(who)));
+            });
+
+    api.add(http_method::get, "/me",
+            [accounts](logic::identity who, const rest::request&) -> rest::reply {
+                const auto user_id = who.user_id;
+                auto u = co_await accounts->me(std::move(who));
+                if (!u) {
+                    co_return u.error();
+                }
+                // Whether the admin API answers this user (auth.admins, live), so that a client
+                // shows admin tools without probing the admin routes.
+                auto admin = co_await accounts->is_admin(user_id);
+                if (!admin) {
+                    co_return admin.error();
+                }
+                co_return http_response::json(200, object_writer()
+                                                       .raw("user", logic::to_json(*u))
+                                                       .raw("admin", *admin ? "true" : "false")
+                                                       .finish());
+            });
+
+    api.add(http_method::get, "/users/{user_id}",
+            [accounts](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::answer(
+                    co_await accounts->get_user(std::move(who), r.number("user_id")), 200,
+                    user_body);
+            });
+
+    api.add(http_method::get, "/users",
+            [accounts](logic::identity who, const rest::request& r) -> rest::reply {
+                auto limit = logic::parse_limit(r.query("limit"));
+                if (!limit) {
+                    co_return limit.error();
+                }
+                // A missing q is the service's invalid_argument (after the guest check).
+                const std::string q(r.query("q").value_or(""));
+                co_return rest::answer(
+                    co_await accounts->search(std::move(who), q, *limit), 200,
+                    [](const auto& users) {
+                        return object_writer().array("users", json_items(users)).finish();
+                    });
+            });
 }
 
 }  // namespace monochat::gateway

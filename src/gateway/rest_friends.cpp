@@ -1,6 +1,5 @@
-// Friends: /friends/requests, /friends.
+// Friends: /friends/requests, /friends; blocking: /blocks.
 
-#include <monochat/logic/accounts.hpp>
 #include <monochat/logic/social.hpp>
 
 #include "gateway/json_util.hpp"
@@ -10,126 +9,118 @@ namespace monochat::gateway {
 
 namespace {
 
-namespace net = boost::asio;
+using json_util::json;
 using json_util::object_writer;
 
 std::string request_body(const logic::friend_request_info& r) {
-    return object_writer().raw("request", logic::to_json(r)).finish();
+    return rest::wrapped("request", logic::to_json(r));
 }
+
+struct friend_request {
+    std::uint64_t user_id = 0;
+    std::string note;
+
+    static result<friend_request> from_json(const json& j) {
+        auto to = json_util::required_id(j, "user_id");
+        if (!to) {
+            return to.error();
+        }
+        auto note = json_util::optional_string(j, "note");
+        if (!note) {
+            return note.error();
+        }
+        return friend_request{*to, note->value_or("")};
+    }
+};
+
+struct target_user {
+    std::uint64_t user_id = 0;
+
+    static result<target_user> from_json(const json& j) {
+        auto id = json_util::required_id(j, "user_id");
+        if (!id) {
+            return id.error();
+        }
+        return target_user{*id};
+    }
+};
 
 }  // namespace
 
-void add_friend_routes(router& routes, const rest_services& services) {
-    logic::accounts* const accounts = &services.accounts;
+void add_friend_routes(rest::endpoints<logic::identity>& api, const rest_services& services) {
     logic::social* const social = &services.social;
 
-    routes.add(http_method::post, "/api/v1/friends/requests",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto body = json_util::parse_object(req.body);
-                   if (!body) {
-                       co_return error_response(body.error());
-                   }
-                   auto to = json_util::required_id(*body, "user_id");
-                   if (!to) {
-                       co_return error_response(to.error());
-                   }
-                   auto note = json_util::optional_string(*body, "note");
-                   if (!note) {
-                       co_return error_response(note.error());
-                   }
-                   auto r = co_await social->send_friend_request(std::move(*who), *to,
-                                                                 note->value_or(""));
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   // A crossing request answers with theirs, accepted: nothing was created.
-                   co_return json_reply(r->accepted_existing ? 200 : 201, request_body(r->request));
-               });
+    api.add<friend_request>(
+        http_method::post, "/friends/requests",
+        [social](logic::identity who, const rest::request&, friend_request b) -> rest::reply {
+            auto r = co_await social->send_friend_request(std::move(who), b.user_id,
+                                                          std::move(b.note));
+            if (!r) {
+                co_return r.error();
+            }
+            // A crossing request answers with theirs, accepted: nothing was created.
+            co_return http_response::json(r->accepted_existing ? 200 : 201,
+                                          request_body(r->request));
+        });
 
-    routes.add(http_method::get, "/api/v1/friends/requests",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto lists = co_await social->list_friend_requests(std::move(*who));
-                   if (!lists) {
-                       co_return error_response(lists.error());
-                   }
-                   co_return json_reply(200, object_writer()
-                                                 .array("incoming", json_items(lists->incoming))
-                                                 .array("outgoing", json_items(lists->outgoing))
-                                                 .finish());
-               });
+    api.add(http_method::get, "/friends/requests",
+            [social](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::answer(co_await social->list_friend_requests(std::move(who)), 200,
+                                       [](const auto& lists) {
+                                           return object_writer()
+                                               .array("incoming", json_items(lists.incoming))
+                                               .array("outgoing", json_items(lists.outgoing))
+                                               .finish();
+                                       });
+            });
 
-    routes.add(http_method::post, "/api/v1/friends/requests/{request_id}/accept",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto id = path_id(req, "request_id");
-                   if (!id) {
-                       co_return error_response(id.error());
-                   }
-                   auto r = co_await social->accept_friend_request(std::move(*who), *id);
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return json_reply(200, request_body(*r));
-               });
+    api.add(http_method::post, "/friends/requests/{request_id}/accept",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::answer(co_await social->accept_friend_request(
+                                           std::move(who), r.number("request_id")),
+                                       200, request_body);
+            });
 
-    routes.add(http_method::post, "/api/v1/friends/requests/{request_id}/reject",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto id = path_id(req, "request_id");
-                   if (!id) {
-                       co_return error_response(id.error());
-                   }
-                   auto r = co_await social->reject_friend_request(std::move(*who), *id);
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return json_reply(200, request_body(*r));
-               });
+    api.add(http_method::post, "/friends/requests/{request_id}/reject",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::answer(co_await social->reject_friend_request(
+                                           std::move(who), r.number("request_id")),
+                                       200, request_body);
+            });
 
-    routes.add(http_method::get, "/api/v1/friends",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto friends = co_await social->list_friends(std::move(*who));
-                   if (!friends) {
-                       co_return error_response(friends.error());
-                   }
-                   co_return json_reply(
-                       200, object_writer().array("friends", json_items(*friends)).finish());
-               });
+    api.add(http_method::get, "/friends",
+            [social](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::answer(
+                    co_await social->list_friends(std::move(who)), 200, [](const auto& friends) {
+                        return object_writer().array("friends", json_items(friends)).finish();
+                    });
+            });
 
-    routes.add(http_method::del, "/api/v1/friends/{user_id}",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto id = path_id(req, "user_id");
-                   if (!id) {
-                       co_return error_response(id.error());
-                   }
-                   auto r = co_await social->remove_friend(std::move(*who), *id);
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return http_response::no_content();
-               });
+    api.add(http_method::del, "/friends/{user_id}",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(
+                    co_await social->remove_friend(std::move(who), r.number("user_id")));
+            });
+
+    api.add<target_user>(
+        http_method::post, "/blocks",
+        [social](logic::identity who, const rest::request&, target_user b) -> rest::reply {
+            co_return rest::no_content(co_await social->block_user(std::move(who), b.user_id));
+        });
+
+    api.add(http_method::del, "/blocks/{user_id}",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(
+                    co_await social->unblock_user(std::move(who), r.number("user_id")));
+            });
+
+    api.add(http_method::get, "/blocks",
+            [social](logic::identity who, const rest::request&) -> rest::reply {
+                co_return rest::answer(
+                    co_await social->blocked_users(std::move(who)), 200, [](const auto& users) {
+                        return object_writer().array("users", json_items(users)).finish();
+                    });
+            });
 }
 
 }  // namespace monochat::gateway

@@ -1,7 +1,6 @@
 // Groups: /groups (creating, and the public directory), /groups/{group_id}, its members, roles
 // and joining.
 
-#include <monochat/logic/accounts.hpp>
 #include <monochat/logic/social.hpp>
 #include <monochat/logic/validation.hpp>
 
@@ -12,233 +11,205 @@ namespace monochat::gateway {
 
 namespace {
 
-namespace net = boost::asio;
+using json_util::json;
 using json_util::object_writer;
 
 std::string group_body(const logic::group_info& g) {
-    return object_writer().raw("group", logic::to_json(g)).finish();
+    return rest::wrapped("group", logic::to_json(g));
 }
+
+std::string next_json(const std::optional<std::uint64_t>& next) {
+    return next ? json_util::quote(std::to_string(*next)) : std::string("null");
+}
+
+// An optional `after` query parameter: an id, 0 when absent.
+result<std::uint64_t> after_param(const rest::request& r) {
+    const auto text = r.query("after");
+    if (!text) {
+        return std::uint64_t{0};
+    }
+    return logic::parse_id(*text, "after");
+}
+
+struct new_group {
+    std::string name;
+    std::vector<std::uint64_t> member_ids;
+    bool is_public = false;
+
+    static result<new_group> from_json(const json& j) {
+        auto name = json_util::required_string(j, "name");
+        if (!name) {
+            return name.error();
+        }
+        auto members = json_util::id_array(j, "member_ids", false);
+        if (!members) {
+            return members.error();
+        }
+        auto is_public = json_util::optional_bool(j, "public");
+        if (!is_public) {
+            return is_public.error();
+        }
+        return new_group{std::move(*name), std::move(*members), is_public->value_or(false)};
+    }
+};
+
+struct user_ids {
+    std::vector<std::uint64_t> ids;
+
+    static result<user_ids> from_json(const json& j) {
+        auto ids = json_util::id_array(j, "user_ids", true);
+        if (!ids) {
+            return ids.error();
+        }
+        return user_ids{std::move(*ids)};
+    }
+};
+
+// PATCH /groups/{group_id}: every field optional.
+struct group_change {
+    std::optional<std::string> name;
+    std::optional<std::string> description;
+    std::optional<bool> is_public;
+
+    static result<group_change> from_json(const json& j) {
+        auto name = json_util::optional_string(j, "name");
+        if (!name) {
+            return name.error();
+        }
+        auto description = json_util::optional_string(j, "description");
+        if (!description) {
+            return description.error();
+        }
+        auto is_public = json_util::optional_bool(j, "public");
+        if (!is_public) {
+            return is_public.error();
+        }
+        return group_change{std::move(*name), std::move(*description), *is_public};
+    }
+};
+
+struct role_change {
+    std::string role;
+
+    static result<role_change> from_json(const json& j) {
+        auto role = json_util::required_string(j, "role");
+        if (!role) {
+            return role.error();
+        }
+        return role_change{std::move(*role)};
+    }
+};
 
 }  // namespace
 
-void add_group_routes(router& routes, const rest_services& services) {
-    logic::accounts* const accounts = &services.accounts;
+void add_group_routes(rest::endpoints<logic::identity>& api, const rest_services& services) {
     logic::social* const social = &services.social;
 
-    routes.add(http_method::post, "/api/v1/groups",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto body = json_util::parse_object(req.body);
-                   if (!body) {
-                       co_return error_response(body.error());
-                   }
-                   auto name = json_util::required_string(*body, "name");
-                   if (!name) {
-                       co_return error_response(name.error());
-                   }
-                   auto members = json_util::id_array(*body, "member_ids", false);
-                   if (!members) {
-                       co_return error_response(members.error());
-                   }
-                   auto is_public = json_util::optional_bool(*body, "public");
-                   if (!is_public) {
-                       co_return error_response(is_public.error());
-                   }
-                   auto g = co_await social->create_group(std::move(*who), std::move(*name),
-                                                          std::move(*members),
-                                                          is_public->value_or(false));
-                   if (!g) {
-                       co_return error_response(g.error());
-                   }
-                   co_return json_reply(201, group_body(*g));
-               });
+    api.add<new_group>(
+        http_method::post, "/groups",
+        [social](logic::identity who, const rest::request&, new_group b) -> rest::reply {
+            co_return rest::answer(co_await social->create_group(std::move(who), std::move(b.name),
+                                                                 std::move(b.member_ids),
+                                                                 b.is_public),
+                                   201, group_body);
+        });
 
     // The directory of public groups (issue 19): GET /groups?public=true&q=&after=&limit=.
     // `public=true` is required, so that a later listing of one's own groups can take the
     // other spelling without changing what this one means.
-    routes.add(http_method::get, "/api/v1/groups",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   if (req.query_param("public") != std::optional<std::string_view>("true")) {
-                       co_return error_response(make_error(
-                           errc::invalid_argument, "only the public directory is listed: "
-                                                   "add public=true"));
-                   }
-                   std::uint64_t after = 0;
-                   if (const auto text = req.query_param("after")) {
-                       auto a = logic::parse_id(*text, "after");
-                       if (!a) {
-                           co_return error_response(a.error());
-                       }
-                       after = *a;
-                   }
-                   auto limit = logic::parse_limit(req.query_param("limit"));
-                   if (!limit) {
-                       co_return error_response(limit.error());
-                   }
-                   std::string q(req.query_param("q").value_or(std::string_view()));
-                   auto page = co_await social->public_groups(std::move(*who), std::move(q), after,
-                                                              *limit);
-                   if (!page) {
-                       co_return error_response(page.error());
-                   }
-                   co_return json_reply(
-                       200, object_writer()
-                                .array("groups", json_items(page->groups))
-                                .raw("next", page->next ? json_util::quote(std::to_string(*page->next))
-                                                        : std::string("null"))
-                                .finish());
-               });
+    api.add(http_method::get, "/groups",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                if (r.query("public") != std::optional<std::string_view>("true")) {
+                    co_return make_error(errc::invalid_argument,
+                                         "only the public directory is listed: add public=true");
+                }
+                auto after = after_param(r);
+                if (!after) {
+                    co_return after.error();
+                }
+                auto limit = logic::parse_limit(r.query("limit"));
+                if (!limit) {
+                    co_return limit.error();
+                }
+                std::string q(r.query("q").value_or(std::string_view()));
+                co_return rest::answer(
+                    co_await social->public_groups(std::move(who), std::move(q), *after, *limit),
+                    200, [](const logic::group_directory& page) {
+                        return object_writer()
+                            .array("groups", json_items(page.groups))
+                            .raw("next", next_json(page.next))
+                            .finish();
+                    });
+            });
 
-    routes.add(http_method::get, "/api/v1/groups/{group_id}",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto gid = path_id(req, "group_id");
-                   if (!gid) {
-                       co_return error_response(gid.error());
-                   }
-                   auto g = co_await social->get_group(std::move(*who), *gid);
-                   if (!g) {
-                       co_return error_response(g.error());
-                   }
-                   co_return json_reply(200, group_body(*g));
-               });
+    api.add(http_method::get, "/groups/{group_id}",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::answer(
+                    co_await social->get_group(std::move(who), r.number("group_id")), 200,
+                    group_body);
+            });
 
-    routes.add(http_method::get, "/api/v1/groups/{group_id}/members",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto gid = path_id(req, "group_id");
-                   if (!gid) {
-                       co_return error_response(gid.error());
-                   }
-                   std::uint64_t after = 0;
-                   if (const auto text = req.query_param("after")) {
-                       auto a = logic::parse_id(*text, "after");
-                       if (!a) {
-                           co_return error_response(a.error());
-                       }
-                       after = *a;
-                   }
-                   auto limit = logic::parse_limit(req.query_param("limit"));
-                   if (!limit) {
-                       co_return error_response(limit.error());
-                   }
-                   auto page = co_await social->list_members(std::move(*who), *gid, after, *limit);
-                   if (!page) {
-                       co_return error_response(page.error());
-                   }
-                   co_return json_reply(
-                       200, object_writer()
-                                .array("members", json_items(page->members))
-                                .raw("next", page->next ? json_util::quote(std::to_string(*page->next))
-                                                        : std::string("null"))
-                                .finish());
-               });
+    api.add<group_change>(
+        http_method::patch, "/groups/{group_id}",
+        [social](logic::identity who, const rest::request& r, group_change b) -> rest::reply {
+            co_return rest::answer(
+                co_await social->update_group(std::move(who), r.number("group_id"),
+                                              std::move(b.name), std::move(b.description),
+                                              b.is_public),
+                200, group_body);
+        });
 
-    routes.add(http_method::post, "/api/v1/groups/{group_id}/members",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto gid = path_id(req, "group_id");
-                   if (!gid) {
-                       co_return error_response(gid.error());
-                   }
-                   auto body = json_util::parse_object(req.body);
-                   if (!body) {
-                       co_return error_response(body.error());
-                   }
-                   auto ids = json_util::id_array(*body, "user_ids", true);
-                   if (!ids) {
-                       co_return error_response(ids.error());
-                   }
-                   auto g = co_await social->add_members(std::move(*who), *gid, std::move(*ids));
-                   if (!g) {
-                       co_return error_response(g.error());
-                   }
-                   co_return json_reply(200, group_body(*g));
-               });
+    api.add(http_method::get, "/groups/{group_id}/members",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                auto after = after_param(r);
+                if (!after) {
+                    co_return after.error();
+                }
+                auto limit = logic::parse_limit(r.query("limit"));
+                if (!limit) {
+                    co_return limit.error();
+                }
+                co_return rest::answer(
+                    co_await social->list_members(std::move(who), r.number("group_id"), *after,
+                                                  *limit),
+                    200, [](const logic::member_list& page) {
+                        return object_writer()
+                            .array("members", json_items(page.members))
+                            .raw("next", next_json(page.next))
+                            .finish();
+                    });
+            });
 
-    routes.add(http_method::del, "/api/v1/groups/{group_id}/members/{user_id}",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto gid = path_id(req, "group_id");
-                   if (!gid) {
-                       co_return error_response(gid.error());
-                   }
-                   auto uid = path_id(req, "user_id");
-                   if (!uid) {
-                       co_return error_response(uid.error());
-                   }
-                   auto r = co_await social->remove_member(std::move(*who), *gid, *uid);
-                   if (!r) {
-                       co_return error_response(r.error());
-                   }
-                   co_return http_response::no_content();
-               });
+    api.add<user_ids>(
+        http_method::post, "/groups/{group_id}/members",
+        [social](logic::identity who, const rest::request& r, user_ids b) -> rest::reply {
+            co_return rest::answer(co_await social->add_members(std::move(who),
+                                                                r.number("group_id"),
+                                                                std::move(b.ids)),
+                                   200, group_body);
+        });
 
-    routes.add(http_method::patch, "/api/v1/groups/{group_id}/members/{user_id}",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto gid = path_id(req, "group_id");
-                   if (!gid) {
-                       co_return error_response(gid.error());
-                   }
-                   auto uid = path_id(req, "user_id");
-                   if (!uid) {
-                       co_return error_response(uid.error());
-                   }
-                   auto body = json_util::parse_object(req.body);
-                   if (!body) {
-                       co_return error_response(body.error());
-                   }
-                   auto role = json_util::required_string(*body, "role");
-                   if (!role) {
-                       co_return error_response(role.error());
-                   }
-                   auto g = co_await social->set_member_role(std::move(*who), *gid, *uid,
-                                                             std::move(*role));
-                   if (!g) {
-                       co_return error_response(g.error());
-                   }
-                   co_return json_reply(200, group_body(*g));
-               });
+    api.add(http_method::del, "/groups/{group_id}/members/{user_id}",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(co_await social->remove_member(
+                    std::move(who), r.number("group_id"), r.number("user_id")));
+            });
 
-    routes.add(http_method::post, "/api/v1/groups/{group_id}/join",
-               [accounts, social](http_request& req) -> net::awaitable<http_response> {
-                   auto who = co_await authenticate(*accounts, req);
-                   if (!who) {
-                       co_return error_response(who.error());
-                   }
-                   auto gid = path_id(req, "group_id");
-                   if (!gid) {
-                       co_return error_response(gid.error());
-                   }
-                   auto g = co_await social->join_group(std::move(*who), *gid);
-                   if (!g) {
-                       co_return error_response(g.error());
-                   }
-                   co_return json_reply(200, group_body(*g));
-               });
+    api.add<role_change>(
+        http_method::patch, "/groups/{group_id}/members/{user_id}",
+        [social](logic::identity who, const rest::request& r, role_change b) -> rest::reply {
+            co_return rest::answer(
+                co_await social->set_member_role(std::move(who), r.number("group_id"),
+                                                 r.number("user_id"), std::move(b.role)),
+                200, group_body);
+        });
+
+    api.add(http_method::post, "/groups/{group_id}/join",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::answer(
+                    co_await social->join_group(std::move(who), r.number("group_id")), 200,
+                    group_body);
+            });
 }
 
 }  // namespace monochat::gateway

@@ -209,6 +209,14 @@ const std::vector<field>& fields() {
              "How often expired tokens and idle guests are purged."),
         MC_I("auth.sweep_batch", auth.sweep_batch, 1, 100000, true,
              "Most tokens or guests purged by one write of a sweep."),
+        MC_E("auth.registration", auth.registration, true,
+             (std::vector<std::string>{"open", "invite", "closed"}),
+             "Who may register: open (anyone), invite (with an admin's invite code) or closed "
+             "(admins create accounts)."),
+        MC_B("auth.guests", auth.guests, true,
+             "Whether POST /auth/guest creates guests; existing guests keep working."),
+        MC_I("auth.max_invite_uses", auth.max_invite_uses, 1, 100000000, true,
+             "Most uses one admin invite may have; more is 400."),
 
         MC_E("log.level", log.level, true,
              (std::vector<std::string>{"trace", "debug", "info", "warn", "error"}),

@@ -65,6 +65,35 @@ error wrong_credentials() {
 error username_taken() { return make_error(errc::conflict, "username is taken"); }
 error bad_token() { return make_error(errc::unauthenticated, "invalid or expired token"); }
 
+// A session's User-Agent as stored and listed: valid UTF-8, at most this many bytes (cut at a
+// character boundary); anything else is dropped.
+constexpr std::size_t max_user_agent_bytes = 256;
+// Registration invite codes: hex characters of a fresh token.
+constexpr std::size_t invite_code_chars = 24;
+// How long an admin's password reset token works (shared/protocol.md: 24 h, once).
+constexpr std::int64_t reset_ttl_ms = 24LL * 3600 * 1000;
+// A session's last use is written at most this often per token: a minute of error in the
+// session list, instead of a write per request.
+constexpr std::int64_t token_touch_interval_ms = 60 * 1000;
+// Tokens whose last written use authenticate() remembers; past it the memory is cleared.
+constexpr std::size_t max_remembered_tokens = 100000;
+
+std::string session_label(std::string user_agent) {
+    if (!is_valid_utf8(user_agent)) {
+        return {};
+    }
+    if (user_agent.size() > max_user_agent_bytes) {
+        std::size_t cut = max_user_agent_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(user_agent[cut]) & 0xC0) == 0x80) {
+            --cut;
+        }
+        user_agent.resize(cut);
+    }
+    return user_agent;
+}
+
+error wrong_password() { return make_error(errc::forbidden, "the password is wrong"); }
+
 std::size_t thread_count(std::size_t wanted) {
     if (wanted > 0) {
         return wanted;
@@ -116,10 +145,18 @@ public:
 
     task<auth_result> register_user(std::string username, std::string password,
                                     std::optional<std::string> display_name,
-                                    std::string client_address) override {
+                                    std::string client_address, std::string user_agent,
+                                    std::optional<std::string> invite_code) override {
         const auto cfg = deps_.config.get();
         if (auto st = check_auth_rate(*cfg, client_address); !st) {
             co_return st.error();
+        }
+        if (cfg->auth.registration == "closed") {
+            co_return make_error(errc::forbidden, "registration is closed");
+        }
+        const bool by_invite = cfg->auth.registration == "invite";
+        if (by_invite && (!invite_code || invite_code->empty())) {
+            co_return make_error(errc::forbidden, "registration needs an invite code");
         }
         if (auto st = validate_username(username); !st) {
             co_return st.error();
@@ -150,7 +187,14 @@ public:
         rec.username = std::move(username);
         rec.password_hash = std::move(*hashed);
         rec.created_ms = deps_.clock.now_ms();
-        auto created = co_await deps_.store.create_user(std::move(rec));
+        const std::int64_t now = rec.created_ms;
+        result<storage::user_record> created = make_error(errc::internal, "not created");
+        if (by_invite) {
+            created = co_await deps_.store.create_invited_user(std::move(rec),
+                                                               std::move(*invite_code), now);
+        } else {
+            created = co_await deps_.store.create_user(std::move(rec));
+        }
         if (!created) {
             if (created.error().code == errc::conflict) {
                 co_return username_taken();
@@ -160,11 +204,11 @@ public:
         registered_.inc();
         infra::log::debug("logic", "user registered",
                           {{"user_id", created->id}, {"username", created->username}});
-        co_return co_await issue_token(*created, cfg->auth.token_ttl_s);
+        co_return co_await issue_token(*created, cfg->auth.token_ttl_s, std::move(user_agent));
     }
 
     task<auth_result> login(std::string username, std::string password,
-                            std::string client_address) override {
+                            std::string client_address, std::string user_agent) override {
         const auto cfg = deps_.config.get();
         if (auto st = check_auth_rate(*cfg, client_address); !st) {
             co_return st.error();
@@ -230,12 +274,15 @@ public:
             co_return make_error(errc::forbidden, "this account is suspended");
         }
         logins_ok_.inc();
-        co_return co_await issue_token(*user, cfg->auth.token_ttl_s);
+        co_return co_await issue_token(*user, cfg->auth.token_ttl_s, std::move(user_agent));
     }
 
     task<auth_result> create_guest(std::optional<std::string> display_name,
-                                   std::string client_address) override {
+                                   std::string client_address, std::string user_agent) override {
         const auto cfg = deps_.config.get();
+        if (!cfg->auth.guests) {
+            co_return make_error(errc::forbidden, "guest access is off");
+        }
         if (auto st = check_auth_rate(*cfg, client_address); !st) {
             co_return st.error();
         }
@@ -256,7 +303,7 @@ public:
             co_return created.error();
         }
         guests_.inc();
-        co_return co_await issue_token(*created, cfg->auth.token_ttl_s);
+        co_return co_await issue_token(*created, cfg->auth.token_ttl_s, std::move(user_agent));
     }
 
     task<void> logout(identity who) override {
@@ -286,6 +333,7 @@ public:
         const std::int64_t now = deps_.clock.now_ms();
         if (auto hit = cache_.find(token_hash, now)) {
             cache_hits_.inc();
+            co_await note_token_use(hit->token_hash, now);
             if (hit->guest) {
                 co_await note_guest_activity(hit->user_id, now);
             }
@@ -318,6 +366,7 @@ public:
         }
         identity who{user->id, user->guest, std::move(token_hash), token->expires_ms};
         cache_.insert(epoch, who, token->expires_ms);
+        co_await note_token_use(who.token_hash, now);
         if (who.guest) {
             co_await note_guest_activity(who.user_id, now);
         }
@@ -383,6 +432,229 @@ public:
         for (const auto& u : *found) {
             out.push_back(to_info(u, deps_.presence));
         }
+        co_return out;
+    }
+
+    task<user_info> update_profile(identity who, std::string display_name) override {
+        if (auto st = validate_display_name(display_name); !st) {
+            co_return st.error();
+        }
+        auto user = co_await deps_.store.update_display_name(who.user_id, std::move(display_name));
+        if (!user) {
+            if (user.error().code == errc::not_found) {
+                co_return make_error(errc::unauthenticated, "the user no longer exists");
+            }
+            co_return user.error();
+        }
+        co_return to_info(*user, deps_.presence);
+    }
+
+    task<void> change_password(identity who, std::string current_password,
+                               std::string new_password) override {
+        if (who.guest) {
+            co_return make_error(errc::forbidden, "guests have no password");
+        }
+        if (auto st = validate_password(new_password); !st) {
+            co_return st.error();
+        }
+        if (auto st = co_await check_password(who.user_id, std::move(current_password)); !st) {
+            co_return st.error();
+        }
+        auto hashed = co_await hash(std::move(new_password), cost_of(*deps_.config.get()));
+        if (!hashed) {
+            co_return hashed.error();
+        }
+        auto revoked =
+            co_await deps_.store.set_password_hash(who.user_id, std::move(*hashed), who.token_hash);
+        if (!revoked) {
+            co_return revoked.error();
+        }
+        close_tokens(who.user_id, *revoked);
+        infra::log::info("logic", "password changed",
+                         {{"user_id", who.user_id}, {"sessions_revoked", revoked->size()}});
+        co_return status{};
+    }
+
+    task<std::vector<session_info>> sessions(identity who) override {
+        auto tokens = co_await deps_.store.list_user_tokens(who.user_id);
+        if (!tokens) {
+            co_return tokens.error();
+        }
+        const std::int64_t now = deps_.clock.now_ms();
+        std::vector<session_info> out;
+        out.reserve(tokens->size());
+        for (auto& t : *tokens) {
+            if (t.expires_ms <= now) {
+                continue;
+            }
+            session_info s;
+            s.session_id = t.session_id;
+            s.created_ms = t.created_ms;
+            s.last_used_ms = t.last_used_ms;
+            s.user_agent = std::move(t.user_agent);
+            s.current = t.token_hash == who.token_hash;
+            out.push_back(std::move(s));
+        }
+        co_return out;
+    }
+
+    task<void> revoke_session(identity who, std::uint64_t session_id) override {
+        auto hash = co_await deps_.store.delete_session(who.user_id, session_id);
+        if (!hash) {
+            co_return hash.error();
+        }
+        close_tokens(who.user_id, {*hash});
+        co_return status{};
+    }
+
+    task<void> logout_all(identity who) override {
+        auto revoked = co_await deps_.store.delete_other_tokens(who.user_id, std::string());
+        if (!revoked) {
+            co_return revoked.error();
+        }
+        cache_.revoke_user(who.user_id);
+        close_user(who.user_id, close_logged_out);
+        co_return status{};
+    }
+
+    task<void> delete_account(identity who, std::string password) override {
+        if (who.guest) {
+            co_return make_error(errc::forbidden, "guests have no account to delete");
+        }
+        if (auto st = co_await check_password(who.user_id, std::move(password)); !st) {
+            co_return st.error();
+        }
+        if (auto st = co_await deps_.store.delete_account(who.user_id, deps_.clock.now_ms());
+            !st) {
+            co_return st.error();
+        }
+        cache_.revoke_user(who.user_id);
+        close_user(who.user_id, close_logged_out);
+        infra::log::info("logic", "account deleted by its user", {{"user_id", who.user_id}});
+        co_return status{};
+    }
+
+    task<auth_result> reset_password(std::string reset_token, std::string new_password,
+                                     std::string client_address,
+                                     std::string user_agent) override {
+        const auto cfg = deps_.config.get();
+        if (auto st = check_auth_rate(*cfg, client_address); !st) {
+            co_return st.error();
+        }
+        const auto refused = [] {
+            return make_error(errc::forbidden, "the reset token is unknown, used or expired");
+        };
+        if (!is_well_formed_token(reset_token)) {
+            co_return refused();
+        }
+        if (auto st = validate_password(new_password); !st) {
+            co_return st.error();
+        }
+        // Hashed before the token is used up: a full hashing pool does not burn it.
+        auto hashed = co_await hash(std::move(new_password), cost_of(*cfg));
+        if (!hashed) {
+            co_return hashed.error();
+        }
+        auto user = co_await deps_.store.consume_password_reset(
+            hash_token(reset_token), deps_.clock.now_ms(), std::move(*hashed));
+        if (!user) {
+            co_return user.error();
+        }
+        cache_.revoke_user(user->id);
+        close_user(user->id, close_logged_out);
+        infra::log::info("logic", "password reset", {{"user_id", user->id}});
+        if (user->suspended) {
+            co_return make_error(errc::forbidden, "this account is suspended");
+        }
+        co_return co_await issue_token(*user, cfg->auth.token_ttl_s, std::move(user_agent));
+    }
+
+    task<user_info> create_user(std::string username, std::string password,
+                                std::optional<std::string> display_name) override {
+        if (auto st = validate_username(username); !st) {
+            co_return st.error();
+        }
+        if (auto st = validate_password(password); !st) {
+            co_return st.error();
+        }
+        if (display_name) {
+            if (auto st = validate_display_name(*display_name); !st) {
+                co_return st.error();
+            }
+        }
+        auto hashed = co_await hash(std::move(password), cost_of(*deps_.config.get()));
+        if (!hashed) {
+            co_return hashed.error();
+        }
+        storage::user_record rec;
+        rec.id = deps_.ids.next();
+        rec.display_name = display_name.value_or(username);
+        rec.username = std::move(username);
+        rec.password_hash = std::move(*hashed);
+        rec.created_ms = deps_.clock.now_ms();
+        auto created = co_await deps_.store.create_user(std::move(rec));
+        if (!created) {
+            if (created.error().code == errc::conflict) {
+                co_return username_taken();
+            }
+            co_return created.error();
+        }
+        registered_.inc();
+        co_return to_info(*created, deps_.presence);
+    }
+
+    task<invite_info> create_invite(std::uint64_t created_by, std::int64_t uses,
+                                    std::optional<std::int64_t> expires_in_s) override {
+        const auto cfg = deps_.config.get();
+        if (uses < 1 || uses > cfg->auth.max_invite_uses) {
+            co_return make_error(errc::invalid_argument,
+                                 "uses must be 1 to auth.max_invite_uses (" +
+                                     std::to_string(cfg->auth.max_invite_uses) + ")");
+        }
+        if (expires_in_s && *expires_in_s < 1) {
+            co_return make_error(errc::invalid_argument, "expires_in_s must be positive");
+        }
+        storage::invite_record rec;
+        // 96 random bits are plenty for a code that also expires, and short enough to type.
+        rec.code = new_token().substr(0, invite_code_chars);
+        rec.uses_left = static_cast<std::uint64_t>(uses);
+        rec.created_by = created_by;
+        rec.created_ms = deps_.clock.now_ms();
+        rec.expires_ms = expires_in_s ? expiry_of(rec.created_ms, *expires_in_s) : 0;
+        auto made = co_await deps_.store.create_invite(std::move(rec));
+        if (!made) {
+            co_return made.error();
+        }
+        co_return invite_info{made->code, made->uses_left, made->expires_ms};
+    }
+
+    task<std::vector<invite_info>> list_invites() override {
+        auto all = co_await deps_.store.list_invites();
+        if (!all) {
+            co_return all.error();
+        }
+        std::vector<invite_info> out;
+        out.reserve(all->size());
+        for (auto& i : *all) {
+            out.push_back({std::move(i.code), i.uses_left, i.expires_ms});
+        }
+        co_return out;
+    }
+
+    task<void> delete_invite(std::string code) override {
+        co_return co_await deps_.store.delete_invite(std::move(code));
+    }
+
+    task<password_reset> issue_password_reset(std::uint64_t user_id) override {
+        password_reset out;
+        out.reset_token = new_token();
+        out.expires_ms = deps_.clock.now_ms() + reset_ttl_ms;
+        if (auto st = co_await deps_.store.create_password_reset(hash_token(out.reset_token),
+                                                                 user_id, out.expires_ms);
+            !st) {
+            co_return st.error();
+        }
+        infra::log::info("logic", "password reset issued", {{"user_id", user_id}});
         co_return out;
     }
 
@@ -583,6 +855,82 @@ private:
         co_return status{};
     }
 
+    // The user's password, checked as a login checks it: failures count against the user
+    // (auth.login_max_failures within the window, then rate_limited for the lockout), so that
+    // a stolen token cannot be used to guess the password behind it.
+    net::awaitable<status> check_password(std::uint64_t user_id, std::string password) {
+        const auto cfg = deps_.config.get();
+        const login_guard_settings gs{cfg->auth.login_max_failures,
+                                      cfg->auth.login_failure_window_s,
+                                      cfg->auth.login_lockout_s};
+        const std::string key = "password:" + std::to_string(user_id);
+        const auto verdict = guard_.check(key, gs);
+        if (verdict.locked) {
+            error e = make_error(errc::rate_limited, "too many wrong passwords; retry later");
+            e.retry_after_s = verdict.retry_after_s;
+            co_return e;
+        }
+        auto user = co_await deps_.store.get_user(user_id);
+        if (!user) {
+            if (user.error().code == errc::not_found) {
+                co_return make_error(errc::unauthenticated, "the user no longer exists");
+            }
+            co_return user.error();
+        }
+        auto ok = co_await verify(user->password_hash, std::move(password), cost_of(*cfg));
+        if (!ok) {
+            co_return ok.error();
+        }
+        if (!*ok) {
+            guard_.record_failure(key, gs);
+            co_return wrong_password();
+        }
+        guard_.record_success(key);
+        co_return status{};
+    }
+
+    // Tokens the store deleted: the cache forgets them and their connections close with 4001.
+    void close_tokens(std::uint64_t user_id, const std::vector<std::string>& hashes) {
+        for (const auto& h : hashes) {
+            cache_.revoke(h);
+            delivery d;
+            d.kind = delivery_kind::close_token;
+            d.close_code = close_logged_out;
+            d.frame = h;
+            events_.publish(std::to_string(user_id), d);
+        }
+    }
+
+    // Every connection of the user closes with `code`.
+    void close_user(std::uint64_t user_id, std::uint16_t code) {
+        delivery d;
+        d.kind = delivery_kind::close_user;
+        d.close_code = code;
+        d.user_ids = {user_id};
+        events_.publish(std::to_string(user_id), d);
+    }
+
+    // Records a token's use for the session list, at most once a minute per token (as guest
+    // activity is recorded): one short write per token per minute, not one per request.
+    net::awaitable<void> note_token_use(const std::string& token_hash, std::int64_t now) {
+        {
+            std::lock_guard lock(seen_mutex_);
+            if (token_seen_.size() >= max_remembered_tokens) {
+                token_seen_.clear();
+            }
+            auto [it, inserted] = token_seen_.try_emplace(token_hash, now);
+            if (!inserted) {
+                if (now - it->second < token_touch_interval_ms) {
+                    co_return;
+                }
+                it->second = now;
+            }
+        }
+        if (auto st = co_await deps_.store.touch_token(token_hash, now); !st) {
+            infra::log::warn("logic", "session use not recorded", {{"error", st.error().message}});
+        }
+    }
+
     void forget_sessions(std::uint64_t user_id) {
         cache_.revoke_user(user_id);
         delivery d;
@@ -614,13 +962,16 @@ private:
     }
 
     net::awaitable<result<auth_result>> issue_token(const storage::user_record& user,
-                                                    std::int64_t ttl_s) {
+                                                    std::int64_t ttl_s, std::string user_agent) {
         std::string token = new_token();
         storage::token_record rec;
         rec.token_hash = hash_token(token);
         rec.user_id = user.id;
         rec.created_ms = deps_.clock.now_ms();
         rec.expires_ms = expiry_of(rec.created_ms, ttl_s);
+        rec.session_id = deps_.ids.next();
+        rec.last_used_ms = rec.created_ms;
+        rec.user_agent = session_label(std::move(user_agent));
         auto st = co_await deps_.store.create_token(std::move(rec));
         if (!st) {
             co_return st.error();
@@ -729,9 +1080,18 @@ private:
     std::mutex seen_mutex_;
     // Guest id -> when its activity was last written (note_guest_activity).
     std::unordered_map<std::uint64_t, std::int64_t> seen_;
+    // Token hash -> when its last use was written (note_token_use).
+    std::unordered_map<std::string, std::int64_t> token_seen_;
 };
 
 }  // namespace
+
+result<std::string> hash_new_password(const infra::config& cfg, std::string_view password) {
+    if (auto st = validate_password(password); !st) {
+        return st.error();
+    }
+    return hash_password(password, cost_of(cfg));
+}
 
 std::unique_ptr<accounts> make_accounts(const dependencies& deps, accounts_options options) {
     return std::make_unique<accounts_impl>(deps, options);

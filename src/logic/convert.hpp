@@ -18,7 +18,7 @@ inline friend_request_info to_info(const storage::friend_request_record& r) {
 }
 
 inline group_info to_info(const storage::group_record& g) {
-    return {g.id, g.name, g.owner_id, g.is_public, g.member_count};
+    return {g.id, g.name, g.owner_id, g.is_public, g.member_count, g.description};
 }
 
 }  // namespace monochat::logic

@@ -1,5 +1,6 @@
 #include <monochat/logic/validation.hpp>
 
+#include <charconv>
 #include <string>
 
 #include "logic/utf8.hpp"
@@ -96,6 +97,17 @@ status validate_note(std::string_view note) {
     return {};
 }
 
+status validate_group_description(std::string_view description) {
+    if (description.size() > max_group_description_bytes) {
+        return invalid("description must be at most 1024 bytes");
+    }
+    if (!all_code_points(description,
+                         [](long cp) { return cp == '\n' || cp == '\t' || !is_control(cp); })) {
+        return invalid("description must be UTF-8 text without control characters");
+    }
+    return {};
+}
+
 result<std::size_t> parse_limit(std::optional<std::string_view> text) {
     if (!text) {
         return default_page_limit;
@@ -122,6 +134,16 @@ result<std::size_t> parse_limit(std::optional<std::string_view> text) {
     }
     const auto v = static_cast<std::size_t>(std::stoul(std::string(t)));
     return v > max_page_limit ? max_page_limit : v;
+}
+
+result<std::uint64_t> parse_number(std::string_view text, std::string_view what) {
+    std::uint64_t v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (text.empty() || ec != std::errc{} || ptr != end) {
+        return invalid(std::string(what) + " must be a non-negative integer");
+    }
+    return v;
 }
 
 }  // namespace monochat::logic

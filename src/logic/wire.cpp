@@ -34,7 +34,8 @@ json object(const group_info& g) {
             {"name", g.name},
             {"owner_id", std::to_string(g.owner_id)},
             {"public", g.is_public},
-            {"member_count", g.member_count}};
+            {"member_count", g.member_count},
+            {"description", g.description}};
 }
 
 json object(const member_info& m) {

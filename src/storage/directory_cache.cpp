@@ -6,9 +6,10 @@
 // after the store committed, and bumps the cache's epoch; a fill that started before a change
 // (the epoch moved meanwhile) answers its caller but is not kept, so a stale entry never
 // outlives the change that made it stale. What changes a user record: update_display_name,
-// set_suspended, delete_user, purge_guests (and create_user, for a fill that raced it). What
-// changes a friendship: send_friend_request (a crossing request makes friends),
-// accept_friend_request, remove_friend, delete_user and purge_guests. A new call that changes
+// set_suspended, set_password_hash, consume_password_reset, delete_user, delete_account,
+// purge_guests (and create_user, create_invited_user, for a fill that raced it). What changes a friendship:
+// send_friend_request (a crossing request makes friends), accept_friend_request, remove_friend,
+// block_user, delete_user, delete_account and purge_guests. A new call that changes
 // either must evict here too.
 //
 // Misses are not cached (a user that does not exist is asked for again): only sends naming
@@ -213,6 +214,13 @@ public:
         evict_user(id);
         co_return r;
     }
+    task<user_record> create_invited_user(user_record user, std::string code,
+                                          std::int64_t now) override {
+        const auto id = user.id;
+        auto r = co_await inner().create_invited_user(std::move(user), std::move(code), now);
+        evict_user(id);
+        co_return r;
+    }
     task<user_record> update_display_name(std::uint64_t user_id, std::string name) override {
         auto r = co_await inner().update_display_name(user_id, std::move(name));
         evict_user(user_id);
@@ -221,6 +229,22 @@ public:
     task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
         auto r = co_await inner().set_suspended(user_id, suspended);
         evict_user(user_id);
+        co_return r;
+    }
+    // The record holds the password hash, which a password change checks against.
+    task<std::vector<std::string>> set_password_hash(std::uint64_t user_id, std::string hash,
+                                                     std::string keep) override {
+        auto r = co_await inner().set_password_hash(user_id, std::move(hash), std::move(keep));
+        evict_user(user_id);
+        co_return r;
+    }
+    task<user_record> consume_password_reset(std::string reset_hash, std::int64_t now,
+                                             std::string hash) override {
+        auto r = co_await inner().consume_password_reset(std::move(reset_hash), now,
+                                                         std::move(hash));
+        if (r) {
+            evict_user(r->id);
+        }
         co_return r;
     }
     task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
@@ -238,6 +262,12 @@ public:
         } else {
             evict_all();  // which pair it was is not known here; failures are rare
         }
+        co_return r;
+    }
+    // A block ends the friendship of the pair.
+    task<void> block_user(std::uint64_t a, std::uint64_t b, std::int64_t now) override {
+        auto r = co_await inner().block_user(a, b, now);
+        evict_friendship(a, b);
         co_return r;
     }
     task<void> remove_friend(std::uint64_t a, std::uint64_t b) override {

@@ -36,6 +36,58 @@ public:
     task<std::uint64_t> delete_expired_tokens(std::int64_t now, std::size_t limit) override {
         return inner_->delete_expired_tokens(now, limit);
     }
+    task<std::vector<token_record>> list_user_tokens(std::uint64_t id) override {
+        return inner_->list_user_tokens(id);
+    }
+    task<void> touch_token(std::string h, std::int64_t now) override {
+        return inner_->touch_token(std::move(h), now);
+    }
+    task<std::string> delete_session(std::uint64_t id, std::uint64_t session) override {
+        return inner_->delete_session(id, session);
+    }
+    task<std::vector<std::string>> delete_other_tokens(std::uint64_t id, std::string keep) override {
+        return inner_->delete_other_tokens(id, std::move(keep));
+    }
+    task<std::vector<std::string>> set_password_hash(std::uint64_t id, std::string hash,
+                                                     std::string keep) override {
+        return inner_->set_password_hash(id, std::move(hash), std::move(keep));
+    }
+    task<group_record> update_group(std::uint64_t id, std::optional<std::string> name,
+                                    std::optional<std::string> description,
+                                    std::optional<bool> is_public) override {
+        return inner_->update_group(id, std::move(name), std::move(description), is_public);
+    }
+    task<void> block_user(std::uint64_t id, std::uint64_t blocked, std::int64_t now) override {
+        return inner_->block_user(id, blocked, now);
+    }
+    task<void> unblock_user(std::uint64_t id, std::uint64_t blocked) override {
+        return inner_->unblock_user(id, blocked);
+    }
+    task<std::vector<user_record>> blocked_users(std::uint64_t id) override {
+        return inner_->blocked_users(id);
+    }
+    task<std::vector<std::uint64_t>> blocked_by(std::uint64_t id,
+                                                std::vector<std::uint64_t> ids) override {
+        return inner_->blocked_by(id, std::move(ids));
+    }
+    task<invite_record> create_invite(invite_record i) override {
+        return inner_->create_invite(std::move(i));
+    }
+    task<std::vector<invite_record>> list_invites() override { return inner_->list_invites(); }
+    task<void> delete_invite(std::string code) override {
+        return inner_->delete_invite(std::move(code));
+    }
+    task<user_record> create_invited_user(user_record u, std::string code,
+                                          std::int64_t now) override {
+        return inner_->create_invited_user(std::move(u), std::move(code), now);
+    }
+    task<void> create_password_reset(std::string h, std::uint64_t id, std::int64_t expires) override {
+        return inner_->create_password_reset(std::move(h), id, expires);
+    }
+    task<user_record> consume_password_reset(std::string h, std::int64_t now,
+                                             std::string hash) override {
+        return inner_->consume_password_reset(std::move(h), now, std::move(hash));
+    }
 
     task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
                                                          std::uint64_t to, std::string note,
@@ -184,12 +236,17 @@ public:
         co_return r;
     }
     task<bool> is_deleted_user(std::uint64_t id) override { return inner_->is_deleted_user(id); }
+    task<void> delete_account(std::uint64_t id, std::int64_t now_ms) override {
+        auto r = co_await inner_->delete_account(id, now_ms);
+        users_removed();
+        co_return r;
+    }
 
     task<void> backup_to(std::string path) override { return inner_->backup_to(std::move(path)); }
 
 protected:
     social_store& inner() { return *inner_; }
-    // After delete_user, or purge_guests that removed someone. Default: nothing.
+    // After delete_user, delete_account, or purge_guests that removed someone. Default: nothing.
     virtual void users_removed() {}
 
 private:

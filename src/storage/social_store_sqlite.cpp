@@ -106,11 +106,49 @@ user_record user_from(const statement& s, int first = 0) {
     return u;
 }
 
+#define MONOCHAT_TOKEN_COLUMNS \
+    "token_hash, user_id, created_ms, expires_ms, session_id, last_used_ms, user_agent"
+token_record token_from(const statement& s) {
+    token_record t;
+    t.token_hash = s.column_blob(0);
+    t.user_id = s.column_uint64(1);
+    t.created_ms = s.column_int64(2);
+    t.expires_ms = s.column_int64(3);
+    t.session_id = s.column_uint64(4);
+    t.last_used_ms = s.column_int64(5);
+    t.user_agent = s.column_text(6);
+    return t;
+}
+
+// Deletes the user's tokens but `keep` (empty: all) and answers their hashes.
+result<std::vector<std::string>> delete_tokens_but(connection& c, std::uint64_t user_id,
+                                                   const std::string& keep) {
+    auto hashes = query_all(
+        c, "SELECT token_hash FROM tokens WHERE user_id = ?1 AND token_hash != ?2",
+        [](const statement& s) { return s.column_blob(0); }, user_id, sqlite::blob{keep});
+    if (!hashes) {
+        return hashes.error();
+    }
+    auto deleted = execute(c, "DELETE FROM tokens WHERE user_id = ?1 AND token_hash != ?2",
+                           user_id, sqlite::blob{keep});
+    if (!deleted) {
+        return deleted.error();
+    }
+    return hashes;
+}
+
 #define MONOCHAT_GROUP_COLUMNS "id, name, owner_id, public, member_count, created_ms"
+// What get_group and the directory read: the columns above and the description.
+#define MONOCHAT_GROUP_FULL_COLUMNS MONOCHAT_GROUP_COLUMNS ", description"
 group_record group_from(const statement& s, int first = 0) {
     return group_record{s.column_uint64(first),     s.column_text(first + 1),
                         s.column_uint64(first + 2), s.column_bool(first + 3),
                         s.column_uint64(first + 4), s.column_int64(first + 5)};
+}
+group_record full_group_from(const statement& s) {
+    group_record g = group_from(s);
+    g.description = s.column_text(6);
+    return g;
 }
 
 friend_request_status status_from(const std::string& text) {
@@ -186,6 +224,15 @@ result<user_record> create_user(connection& c, const user_record& u) {
         if (*taken) {
             return make_error(errc::conflict, fmt::format("username '{}' is taken", u.username));
         }
+        // A self-deleted user's name is never given out again (DELETE /me).
+        auto reserved = query_one(c, "SELECT 1 FROM deleted_users WHERE username = ?1", true_from,
+                                  u.username);
+        if (!reserved) {
+            return reserved.error();
+        }
+        if (*reserved) {
+            return make_error(errc::conflict, fmt::format("username '{}' is taken", u.username));
+        }
     }
     auto inserted =
         execute(c,
@@ -216,6 +263,32 @@ status require_user(connection& c, std::uint64_t id) {
     auto guest = is_guest(c, id);
     if (!guest) {
         return guest.error();
+    }
+    return {};
+}
+
+// The user's row and, by ON DELETE CASCADE, its tokens, friendships, requests, memberships and
+// read state; refused (conflict) while the user owns a group.
+status delete_user_row(connection& c, std::uint64_t user_id) {
+    auto owns = query_one(c, "SELECT 1 FROM chat_groups WHERE owner_id = ?1 LIMIT 1", true_from,
+                          user_id);
+    if (!owns) {
+        return owns.error();
+    }
+    if (*owns) {
+        return make_error(errc::conflict, "the user owns a group; pass ownership on first");
+    }
+    // Member counts of the user's groups go down with the rows that CASCADE removes.
+    auto counted = execute(c,
+                           "UPDATE chat_groups SET member_count = member_count - 1"
+                           " WHERE id IN (SELECT group_id FROM group_members WHERE user_id = ?1)",
+                           user_id);
+    if (!counted) {
+        return counted.error();
+    }
+    auto deleted = execute(c, "DELETE FROM users WHERE id = ?1", user_id);
+    if (!deleted) {
+        return deleted.error();
     }
     return {};
 }
@@ -307,6 +380,17 @@ result<send_friend_request_result> send_friend_request(connection& c, std::uint6
                               fmt::format("user {} is a guest; guests have no friends", user));
         }
     }
+    // Nothing tells a blocked user that it is a block.
+    auto blocked = query_one(c,
+                             "SELECT 1 FROM blocks WHERE (user_id = ?1 AND blocked_id = ?2)"
+                             " OR (user_id = ?2 AND blocked_id = ?1)",
+                             true_from, from, to);
+    if (!blocked) {
+        return blocked.error();
+    }
+    if (*blocked) {
+        return make_error(errc::forbidden, "no friend request can be sent to this user");
+    }
     auto friends = are_friends(c, from, to);
     if (!friends) {
         return friends.error();
@@ -366,8 +450,8 @@ result<friend_request_record> respond(connection& c, std::uint64_t id, std::uint
 
 result<group_record> get_group(connection& c, std::uint64_t id) {
     auto row = query_one(
-        c, "SELECT " MONOCHAT_GROUP_COLUMNS " FROM chat_groups WHERE id = ?1",
-        [](const statement& s) { return group_from(s); }, id);
+        c, "SELECT " MONOCHAT_GROUP_FULL_COLUMNS " FROM chat_groups WHERE id = ?1",
+        [](const statement& s) { return full_group_from(s); }, id);
     if (!row) {
         return row.error();
     }
@@ -666,10 +750,10 @@ result<group_directory_page> public_groups(connection& c, const std::string& nee
     }
     pattern += '%';
     auto rows = query_all(c,
-                          "SELECT " MONOCHAT_GROUP_COLUMNS " FROM chat_groups"
+                          "SELECT " MONOCHAT_GROUP_FULL_COLUMNS " FROM chat_groups"
                           " WHERE public = 1 AND id > ?1 AND name LIKE ?2 ESCAPE '\\'"
                           " ORDER BY id LIMIT ?3",
-                          [](const statement& s) { return group_from(s); }, after, pattern,
+                          [](const statement& s) { return full_group_from(s); }, after, pattern,
                           to_limit(limit) + 1);
     if (!rows) {
         return rows.error();
@@ -951,29 +1035,7 @@ public:
             if (auto st = require_user(c, user_id); !st) {
                 return st;
             }
-            auto owns = query_one(c, "SELECT 1 FROM chat_groups WHERE owner_id = ?1 LIMIT 1",
-                                  true_from, user_id);
-            if (!owns) {
-                return owns.error();
-            }
-            if (*owns) {
-                return make_error(errc::conflict,
-                                  "the user owns a group; pass ownership on first");
-            }
-            // Member counts of the user's groups go down with the rows that CASCADE removes.
-            auto counted = execute(c,
-                                   "UPDATE chat_groups SET member_count = member_count - 1"
-                                   " WHERE id IN (SELECT group_id FROM group_members"
-                                   " WHERE user_id = ?1)",
-                                   user_id);
-            if (!counted) {
-                return counted.error();
-            }
-            auto deleted = execute(c, "DELETE FROM users WHERE id = ?1", user_id);
-            if (!deleted) {
-                return deleted.error();
-            }
-            return {};
+            return delete_user_row(c, user_id);
         });
     }
 
@@ -1048,6 +1110,30 @@ public:
             });
     }
 
+    task<void> delete_account(std::uint64_t user_id, std::int64_t now_ms) override {
+        return write<void>([=](connection& c) -> status {
+            auto user = storage::get_user(c, user_id);
+            if (!user) {
+                return user.error();
+            }
+            if (auto st = delete_user_row(c, user_id); !st) {
+                return st;
+            }
+            std::optional<std::string> name;
+            if (!user->guest) {
+                name = user->username;
+            }
+            auto remembered = execute(c,
+                                      "INSERT OR REPLACE INTO deleted_users (id, deleted_ms, username)"
+                                      " VALUES (?1, ?2, ?3)",
+                                      user_id, now_ms, name);
+            if (!remembered) {
+                return remembered.error();
+            }
+            return {};
+        });
+    }
+
     task<bool> is_deleted_user(std::uint64_t user_id) override {
         return read<bool>([=](connection& c) -> result<bool> {
             auto row = query_one(c, "SELECT 1 FROM deleted_users WHERE id = ?1", true_from, user_id);
@@ -1074,9 +1160,12 @@ public:
                 return make_error(errc::conflict, "token exists");
             }
             auto done = execute(c,
-                                "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms)"
-                                " VALUES (?1, ?2, ?3, ?4)",
-                                sqlite::blob{t.token_hash}, t.user_id, t.created_ms, t.expires_ms);
+                                "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms,"
+                                " session_id, last_used_ms, user_agent)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                sqlite::blob{t.token_hash}, t.user_id, t.created_ms, t.expires_ms,
+                                t.session_id, std::max(t.last_used_ms, t.created_ms),
+                                t.user_agent);
             if (!done) {
                 return done.error();
             }
@@ -1088,12 +1177,8 @@ public:
         return read<token_record>(
             [h = std::move(token_hash)](connection& c) -> result<token_record> {
                 auto row = query_one(
-                    c, "SELECT user_id, created_ms, expires_ms FROM tokens WHERE token_hash = ?1",
-                    [&h](const statement& s) {
-                        return token_record{h, s.column_uint64(0), s.column_int64(1),
-                                            s.column_int64(2)};
-                    },
-                    sqlite::blob{h});
+                    c, "SELECT " MONOCHAT_TOKEN_COLUMNS " FROM tokens WHERE token_hash = ?1",
+                    token_from, sqlite::blob{h});
                 if (!row) {
                     return row.error();
                 }
@@ -1137,7 +1222,319 @@ public:
             if (!deleted) {
                 return deleted.error();
             }
+            // Expired reset tokens go with them (there are few: admins issue them by hand).
+            auto resets = execute(c, "DELETE FROM password_resets WHERE expires_ms <= ?1", now_ms);
+            if (!resets) {
+                return resets.error();
+            }
             return static_cast<std::uint64_t>(*deleted);
+        });
+    }
+
+    task<std::vector<token_record>> list_user_tokens(std::uint64_t user_id) override {
+        return read<std::vector<token_record>>([=](connection& c) {
+            return query_all(c,
+                             "SELECT " MONOCHAT_TOKEN_COLUMNS
+                             " FROM tokens WHERE user_id = ?1 ORDER BY created_ms, session_id",
+                             token_from, user_id);
+        });
+    }
+
+    task<void> touch_token(std::string token_hash, std::int64_t now_ms) override {
+        return write<void>([h = std::move(token_hash), now_ms](connection& c) -> status {
+            auto changed = execute(c,
+                                   "UPDATE tokens SET last_used_ms = ?2"
+                                   " WHERE token_hash = ?1 AND last_used_ms < ?2",
+                                   sqlite::blob{h}, now_ms);
+            if (!changed) {
+                return changed.error();
+            }
+            return {};
+        });
+    }
+
+    task<std::string> delete_session(std::uint64_t user_id, std::uint64_t session_id) override {
+        return write<std::string>([=](connection& c) -> result<std::string> {
+            auto hash = query_one(
+                c, "SELECT token_hash FROM tokens WHERE user_id = ?1 AND session_id = ?2",
+                [](const statement& s) { return s.column_blob(0); }, user_id, session_id);
+            if (!hash) {
+                return hash.error();
+            }
+            if (!*hash) {
+                return make_error(errc::not_found, "no such session");
+            }
+            auto deleted =
+                execute(c, "DELETE FROM tokens WHERE token_hash = ?1", sqlite::blob{**hash});
+            if (!deleted) {
+                return deleted.error();
+            }
+            return std::move(**hash);
+        });
+    }
+
+    task<std::vector<std::string>> delete_other_tokens(std::uint64_t user_id,
+                                                       std::string keep_token_hash) override {
+        return write<std::vector<std::string>>(
+            [user_id, keep = std::move(keep_token_hash)](connection& c) {
+                return delete_tokens_but(c, user_id, keep);
+            });
+    }
+
+    task<std::vector<std::string>> set_password_hash(std::uint64_t user_id,
+                                                     std::string password_hash,
+                                                     std::string keep_token_hash) override {
+        return write<std::vector<std::string>>(
+            [user_id, hash = std::move(password_hash), keep = std::move(keep_token_hash)](
+                connection& c) -> result<std::vector<std::string>> {
+                auto changed = execute(c,
+                                       "UPDATE users SET password_hash = ?2"
+                                       " WHERE id = ?1 AND guest = 0",
+                                       user_id, hash);
+                if (!changed) {
+                    return changed.error();
+                }
+                if (*changed == 0) {
+                    return user_not_found(user_id);
+                }
+                return delete_tokens_but(c, user_id, keep);
+            });
+    }
+
+    // ---- blocks ----
+
+    task<group_record> update_group(std::uint64_t group_id, std::optional<std::string> name,
+                                    std::optional<std::string> description,
+                                    std::optional<bool> is_public) override {
+        return write<group_record>([=, name = std::move(name), description = std::move(
+                                                                     description)](
+                                       connection& c) -> result<group_record> {
+            auto changed = execute(c,
+                                   "UPDATE chat_groups SET name = coalesce(?2, name),"
+                                   " description = coalesce(?3, description),"
+                                   " public = coalesce(?4, public) WHERE id = ?1",
+                                   group_id, name, description, is_public);
+            if (!changed) {
+                return changed.error();
+            }
+            return storage::get_group(c, group_id);
+        });
+    }
+
+    task<void> block_user(std::uint64_t user_id, std::uint64_t blocked_id,
+                          std::int64_t now_ms) override {
+        return write<void>([=](connection& c) -> status {
+            if (user_id == blocked_id) {
+                return make_error(errc::invalid_argument, "cannot block oneself");
+            }
+            for (const std::uint64_t id : {user_id, blocked_id}) {
+                if (auto st = require_user(c, id); !st) {
+                    return st;
+                }
+            }
+            auto inserted = execute(c,
+                                    "INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_ms)"
+                                    " VALUES (?1, ?2, ?3)",
+                                    user_id, blocked_id, now_ms);
+            if (!inserted) {
+                return inserted.error();
+            }
+            auto unfriended = execute(c,
+                                      "DELETE FROM friendships WHERE (user_id = ?1 AND friend_id = ?2)"
+                                      " OR (user_id = ?2 AND friend_id = ?1)",
+                                      user_id, blocked_id);
+            if (!unfriended) {
+                return unfriended.error();
+            }
+            auto requests = execute(c,
+                                    "DELETE FROM friend_requests WHERE status = 'pending' AND"
+                                    " ((from_user_id = ?1 AND to_user_id = ?2) OR"
+                                    " (from_user_id = ?2 AND to_user_id = ?1))",
+                                    user_id, blocked_id);
+            if (!requests) {
+                return requests.error();
+            }
+            return {};
+        });
+    }
+
+    task<void> unblock_user(std::uint64_t user_id, std::uint64_t blocked_id) override {
+        return write<void>([=](connection& c) -> status {
+            auto deleted = execute(c, "DELETE FROM blocks WHERE user_id = ?1 AND blocked_id = ?2",
+                                   user_id, blocked_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "that user is not blocked");
+            }
+            return {};
+        });
+    }
+
+    task<std::vector<user_record>> blocked_users(std::uint64_t user_id) override {
+        return read<std::vector<user_record>>([=](connection& c) {
+            return query_all(c,
+                             "SELECT u.id, u.username, u.display_name, u.password_hash,"
+                             " u.guest, u.created_ms, u.suspended"
+                             " FROM blocks b JOIN users u ON u.id = b.blocked_id"
+                             " WHERE b.user_id = ?1 ORDER BY b.created_ms DESC, u.id",
+                             [](const statement& s) { return user_from(s); }, user_id);
+        });
+    }
+
+    task<std::vector<std::uint64_t>> blocked_by(std::uint64_t user_id,
+                                                std::vector<std::uint64_t> user_ids) override {
+        return read<std::vector<std::uint64_t>>(
+            [user_id, ids = std::move(user_ids)](
+                connection& c) -> result<std::vector<std::uint64_t>> {
+                // Through blocks_blocked: the rows that block this user, usually none.
+                auto blockers = query_all(c, "SELECT user_id FROM blocks WHERE blocked_id = ?1",
+                                          id_from, user_id);
+                if (!blockers) {
+                    return blockers.error();
+                }
+                std::vector<std::uint64_t> out;
+                for (const auto b : *blockers) {
+                    if (std::find(ids.begin(), ids.end(), b) != ids.end()) {
+                        out.push_back(b);
+                    }
+                }
+                std::sort(out.begin(), out.end());
+                return out;
+            });
+    }
+
+    // ---- registration invites ----
+
+    task<invite_record> create_invite(invite_record invite) override {
+        return write<invite_record>([i = std::move(invite)](connection& c) -> result<invite_record> {
+            auto exists = query_one(c, "SELECT 1 FROM invites WHERE code = ?1", true_from, i.code);
+            if (!exists) {
+                return exists.error();
+            }
+            if (*exists) {
+                return make_error(errc::conflict, "invite code exists");
+            }
+            auto done = execute(c,
+                                "INSERT INTO invites (code, uses_left, expires_ms, created_by,"
+                                " created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                i.code, i.uses_left, i.expires_ms, i.created_by, i.created_ms);
+            if (!done) {
+                return done.error();
+            }
+            return i;
+        });
+    }
+
+    task<std::vector<invite_record>> list_invites() override {
+        return read<std::vector<invite_record>>([](connection& c) {
+            return query_all(
+                c,
+                "SELECT code, uses_left, expires_ms, created_by, created_ms FROM invites"
+                " ORDER BY created_ms DESC, code",
+                [](const statement& s) {
+                    return invite_record{s.column_text(0), s.column_uint64(1), s.column_int64(2),
+                                         s.column_uint64(3), s.column_int64(4)};
+                });
+        });
+    }
+
+    task<void> delete_invite(std::string code) override {
+        return write<void>([code = std::move(code)](connection& c) -> status {
+            auto deleted = execute(c, "DELETE FROM invites WHERE code = ?1", code);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "no such invite");
+            }
+            return {};
+        });
+    }
+
+    task<user_record> create_invited_user(user_record user, std::string code,
+                                          std::int64_t now_ms) override {
+        return write<user_record>([u = std::move(user), code = std::move(code),
+                                   now_ms](connection& c) -> result<user_record> {
+            // Each write job runs in its own savepoint: a refused user gives the use back.
+            auto used = execute(c,
+                                "UPDATE invites SET uses_left = uses_left - 1 WHERE code = ?1"
+                                " AND uses_left > 0 AND (expires_ms = 0 OR expires_ms > ?2)",
+                                code, now_ms);
+            if (!used) {
+                return used.error();
+            }
+            if (*used == 0) {
+                return make_error(errc::forbidden, "the invite code is unknown, used up or expired");
+            }
+            return storage::create_user(c, u);
+        });
+    }
+
+    // ---- password resets ----
+
+    task<void> create_password_reset(std::string reset_hash, std::uint64_t user_id,
+                                     std::int64_t expires_ms) override {
+        return write<void>([h = std::move(reset_hash), user_id, expires_ms](connection& c) -> status {
+            auto registered = query_one(c, "SELECT 1 FROM users WHERE id = ?1 AND guest = 0",
+                                        true_from, user_id);
+            if (!registered) {
+                return registered.error();
+            }
+            if (!*registered) {
+                return user_not_found(user_id);
+            }
+            auto done = execute(c,
+                                "INSERT INTO password_resets (token_hash, user_id, expires_ms)"
+                                " VALUES (?1, ?2, ?3)",
+                                sqlite::blob{h}, user_id, expires_ms);
+            if (!done) {
+                return done.error();
+            }
+            return {};
+        });
+    }
+
+    task<user_record> consume_password_reset(std::string reset_hash, std::int64_t now_ms,
+                                             std::string password_hash) override {
+        return write<user_record>([h = std::move(reset_hash), now_ms, hash = std::move(
+                                                                            password_hash)](
+                                      connection& c) -> result<user_record> {
+            const auto refused = [] {
+                return make_error(errc::forbidden, "the reset token is unknown, used or expired");
+            };
+            auto row = query_one(
+                c, "SELECT user_id, expires_ms FROM password_resets WHERE token_hash = ?1",
+                [](const statement& s) {
+                    return std::pair{s.column_uint64(0), s.column_int64(1)};
+                },
+                sqlite::blob{h});
+            if (!row) {
+                return row.error();
+            }
+            if (!*row) {
+                return refused();
+            }
+            const auto [user_id, expires_ms] = **row;
+            if (expires_ms <= now_ms) {
+                return refused();
+            }
+            // Every reset of the user is used up with this one.
+            auto used = execute(c, "DELETE FROM password_resets WHERE user_id = ?1", user_id);
+            if (!used) {
+                return used.error();
+            }
+            auto changed = execute(c, "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                                   user_id, hash);
+            if (!changed) {
+                return changed.error();
+            }
+            auto dropped = execute(c, "DELETE FROM tokens WHERE user_id = ?1", user_id);
+            if (!dropped) {
+                return dropped.error();
+            }
+            return storage::get_user(c, user_id);
         });
     }
 
@@ -1544,6 +1941,7 @@ private:
 
 #undef MONOCHAT_USER_COLUMNS
 #undef MONOCHAT_USER_INSERT_COLUMNS
+#undef MONOCHAT_GROUP_FULL_COLUMNS
 #undef MONOCHAT_GROUP_COLUMNS
 #undef MONOCHAT_REQUEST_COLUMNS
 

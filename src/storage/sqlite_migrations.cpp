@@ -158,13 +158,51 @@ CREATE TABLE conversation_settings (
 CREATE INDEX chat_groups_public ON chat_groups (id) WHERE public = 1;
 )sql";
 
-constexpr std::array<migration, 6> all_migrations{{
+// Issue 18: accounts and sessions. A token is a session the user can list and revoke: its own
+// id, when it was last used and the client that made it (existing tokens get a random id).
+// A self-deleted user keeps its username in deleted_users, so the name is never given out
+// again. Password reset tokens (hashes only) work once, until they expire. Registration invites
+// (auth.registration = invite) are listed to admins, so their codes are stored as they are;
+// expires_ms 0 is "never". A block is one user's of another (user_id blocks blocked_id). Groups
+// gain a description.
+constexpr const char* v7_sessions_and_resets = R"sql(
+ALTER TABLE tokens ADD COLUMN session_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN last_used_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+UPDATE tokens SET session_id = (random() & 9007199254740991) + 1, last_used_ms = created_ms;
+ALTER TABLE deleted_users ADD COLUMN username TEXT;
+CREATE UNIQUE INDEX deleted_users_username ON deleted_users (username) WHERE username IS NOT NULL;
+CREATE TABLE password_resets (
+    token_hash BLOB    PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX password_resets_user ON password_resets (user_id);
+CREATE TABLE invites (
+    code       TEXT    PRIMARY KEY,
+    uses_left  INTEGER NOT NULL CHECK (uses_left >= 0),
+    expires_ms INTEGER NOT NULL,
+    created_by INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE blocks (
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    blocked_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+) WITHOUT ROWID;
+CREATE INDEX blocks_blocked ON blocks (blocked_id);
+ALTER TABLE chat_groups ADD COLUMN description TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<migration, 7> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
     {4, "user suspension", v4_user_suspension},
     {5, "guest expiry", v5_guest_expiry},
     {6, "conversation settings, public group directory", v6_conversation_settings},
+    {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

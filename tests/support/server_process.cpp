@@ -1,4 +1,5 @@
 #include "support/server_process.hpp"
+#include "support/run_with_input.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -40,7 +41,7 @@ std::string read_file(const std::string& path) {
 }
 
 pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-            const std::string& log_path) {
+            const std::string& log_path, const std::string& stdin_path = "/dev/null") {
     // Everything the child needs is built before fork: between fork and exec only
     // async-signal-safe calls are allowed. The test runner's own MONOCHAT_* settings do not
     // leak into the server under test.
@@ -75,10 +76,10 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
             ::dup2(fd, 2);
             ::close(fd);
         }
-        const int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            ::dup2(devnull, 0);
-            ::close(devnull);
+        const int in = ::open(stdin_path.c_str(), O_RDONLY);
+        if (in >= 0) {
+            ::dup2(in, 0);
+            ::close(in);
         }
         ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
@@ -228,11 +229,23 @@ void server_process::kill9() {
 run_result run_monochat(const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env,
                         std::chrono::milliseconds timeout) {
+    return run_monochat_with_input(args, "", env, timeout);
+}
+
+run_result run_monochat_with_input(const std::vector<std::string>& args,
+                                   const std::string& stdin_text,
+                                   const std::map<std::string, std::string>& env,
+                                   std::chrono::milliseconds timeout) {
     temp_dir dir;
     const std::string log_path = (dir.path() / "out.log").string();
+    const std::string stdin_path = (dir.path() / "in.txt").string();
+    {
+        std::ofstream in(stdin_path, std::ios::binary);
+        in << stdin_text;
+    }
     std::vector<std::string> argv{monochat_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
-    const pid_t pid = spawn(argv, env, log_path);
+    const pid_t pid = spawn(argv, env, log_path, stdin_path);
     run_result r;
     r.exit = wait_pid(pid, timeout);
     if (!r.exit.exited) {

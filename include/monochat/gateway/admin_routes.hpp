@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <monochat/gateway/http.hpp>
 #include <monochat/infra/result.hpp>
+#include <optional>
 #include <string>
 
 namespace monochat::gateway {
@@ -45,6 +46,20 @@ public:
                                                                      bool suspended) = 0;
     virtual boost::asio::awaitable<result<std::string>> delete_user(admin_caller who,
                                                                     std::uint64_t user_id) = 0;
+    // An account made by the admin: `{"user"}`.
+    virtual boost::asio::awaitable<result<std::string>> create_user(
+        admin_caller who, std::string username, std::string password,
+        std::optional<std::string> display_name) = 0;
+    // Registration invites: `{"invite": {"code", "uses_left", "expires_at"}}`, the list
+    // `{"invites": [...]}`, and deleting one.
+    virtual boost::asio::awaitable<result<std::string>> create_invite(
+        admin_caller who, std::int64_t uses, std::optional<std::int64_t> expires_in_s) = 0;
+    virtual boost::asio::awaitable<result<std::string>> list_invites(admin_caller who) = 0;
+    virtual boost::asio::awaitable<result<std::string>> delete_invite(admin_caller who,
+                                                                      std::string code) = 0;
+    // A password reset token for a registered user: `{"reset_token", "expires_at"}`.
+    virtual boost::asio::awaitable<result<std::string>> password_reset(admin_caller who,
+                                                                       std::uint64_t user_id) = 0;
     // Recalls message `seq` of the conversation for everyone (an admin recall in the log).
     virtual boost::asio::awaitable<result<std::string>> delete_message(admin_caller who,
                                                                        std::string conversation_id,

@@ -3,9 +3,9 @@
 // (shared/protocol.md, "Accounts", "Friends", "Groups", and from "Conversations and messages"
 // GET /conversations, POST /conversations/dm and POST /conversations/{cid}/read).
 //
-// Handlers authenticate the bearer token first (401), then read path ids and the body (400),
-// then call logic, and map its errors with error_response(). They never block: every wait is a
-// co_await on logic.
+// Every route runs through the REST pipeline (src/gateway/rest_pipeline.hpp): the bearer token
+// first (401), then path ids and the body (400), then one call into logic, whose errors become
+// error_response(). Handlers never block: every wait is a co_await on logic.
 
 #include <monochat/gateway/http.hpp>
 

@@ -206,6 +206,13 @@ struct auth_options {
     // Most tokens or guests purged by one write, so that a sweep never holds the SQLite writer
     // long. Default: 100.
     std::int64_t sweep_batch = 100;
+    // Who may register: "open" (anyone), "invite" (with an admin's invite code) or "closed"
+    // (nobody; admins create accounts). Live. Default: "open".
+    std::string registration = "open";
+    // Whether POST /auth/guest creates guests. Existing guests keep working. Live. Default: true.
+    bool guests = true;
+    // Most uses one admin invite may have. Default: 10000.
+    std::int64_t max_invite_uses = 10000;
 };
 
 struct admin_options {

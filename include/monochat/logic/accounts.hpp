@@ -55,6 +55,28 @@ struct admin_user_info {
     std::int64_t created_ms = 0;
 };
 
+// One live token of a user (GET /me/sessions).
+struct session_info {
+    std::uint64_t session_id = 0;
+    std::int64_t created_ms = 0;
+    std::int64_t last_used_ms = 0;
+    std::string user_agent;
+    bool current = false;  // the token of the request that asked
+};
+
+// A password reset an admin (or the offline command) hands to a user.
+struct password_reset {
+    std::string reset_token;  // returned only here, stored only as a hash
+    std::int64_t expires_ms = 0;
+};
+
+// A registration invite as admins see it.
+struct invite_info {
+    std::string code;
+    std::uint64_t uses_left = 0;
+    std::int64_t expires_ms = 0;  // 0: never
+};
+
 // What one sweep removed.
 struct sweep_result {
     std::uint64_t tokens = 0;
@@ -86,19 +108,26 @@ public:
     template <class T>
     using task = boost::asio::awaitable<result<T>>;
 
+    // Follows `auth.registration` (live): "open" ignores `invite_code`, "invite" needs a valid
+    // one (one use of it is taken in the same write as the user), "closed" refuses everyone.
+    // `user_agent` names the session the new token is (GET /me/sessions).
     // Errors: rate_limited, invalid_argument (the rules of validation.hpp), conflict (username
-    // taken), unavailable (hashing saturated, storage).
+    // taken), forbidden (registration closed; invite code missing, unknown, used up or
+    // expired), unavailable (hashing saturated, storage).
     virtual task<auth_result> register_user(std::string username, std::string password,
                                             std::optional<std::string> display_name,
-                                            std::string client_address) = 0;
+                                            std::string client_address,
+                                            std::string user_agent = {},
+                                            std::optional<std::string> invite_code = {}) = 0;
     // Errors: rate_limited (rate or lockout), unauthenticated (wrong username or password,
     // one message for both), unavailable.
     virtual task<auth_result> login(std::string username, std::string password,
-                                    std::string client_address) = 0;
-    // A guest named `display_name`, or `guest-<user_id>`. Errors: rate_limited,
-    // invalid_argument, unavailable.
+                                    std::string client_address, std::string user_agent = {}) = 0;
+    // A guest named `display_name`, or `guest-<user_id>`. Errors: forbidden (`auth.guests` is
+    // off), rate_limited, invalid_argument, unavailable.
     virtual task<auth_result> create_guest(std::optional<std::string> display_name,
-                                           std::string client_address) = 0;
+                                           std::string client_address,
+                                           std::string user_agent = {}) = 0;
     // Revokes the token `who` authenticated with. Other tokens of the user stay valid.
     virtual task<void> logout(identity who) = 0;
     // The caller of a bearer token. Errors: unauthenticated (missing, malformed, unknown or
@@ -116,7 +145,52 @@ public:
     virtual task<std::vector<user_info>> search(identity who, std::string prefix,
                                                 std::size_t limit) = 0;
 
+    // ---- the caller's own account (contract v1.1, "Accounts and sessions") ----
+
+    // Errors: invalid_argument (the display name rule), unauthenticated (the user is gone).
+    virtual task<user_info> update_profile(identity who, std::string display_name) = 0;
+    // Checks `current_password`, stores the new one and revokes every other token of the user
+    // (their connections close with 4001); the caller's token stays. Failed checks count as
+    // failed logins of the user (auth.login_max_failures). Errors: forbidden (wrong current
+    // password, guests), invalid_argument (new password rule), rate_limited, unavailable.
+    virtual task<void> change_password(identity who, std::string current_password,
+                                       std::string new_password) = 0;
+    // The user's unexpired tokens, oldest first.
+    virtual task<std::vector<session_info>> sessions(identity who) = 0;
+    // That token stops working at once and its connections close with 4001.
+    // Errors: not_found (no such session of this user).
+    virtual task<void> revoke_session(identity who, std::uint64_t session_id) = 0;
+    // Every token of the user, the caller's included; every connection closes with 4001.
+    virtual task<void> logout_all(identity who) = 0;
+    // Checks the password, then deletes the account as delete_user does and keeps the id and
+    // the username as deleted (messages stay, shown as "Deleted user"; the name is never
+    // registered again). Errors: forbidden (wrong password, guests), conflict (owns a group),
+    // rate_limited.
+    virtual task<void> delete_account(identity who, std::string password) = 0;
+    // Sets a new password with a reset token (once, before it expires); every older token of
+    // the user stops working; answers a new token. Errors: forbidden (unknown, used or expired
+    // token; a suspended user), invalid_argument, rate_limited (auth.rate per address).
+    virtual task<auth_result> reset_password(std::string reset_token, std::string new_password,
+                                             std::string client_address,
+                                             std::string user_agent = {}) = 0;
+
     // ---- administration (the admin API checks its callers with is_admin) ----
+
+    // An account made by an admin, whatever `auth.registration` says; no token is issued.
+    // Errors: invalid_argument, conflict (username taken), unavailable.
+    virtual task<user_info> create_user(std::string username, std::string password,
+                                        std::optional<std::string> display_name) = 0;
+    // A registration invite of `uses` uses (1 to auth.max_invite_uses), expiring `expires_in_s`
+    // from now (absent: never). Errors: invalid_argument.
+    virtual task<invite_info> create_invite(std::uint64_t created_by, std::int64_t uses,
+                                            std::optional<std::int64_t> expires_in_s) = 0;
+    // Every invite, used-up and expired ones included, newest first.
+    virtual task<std::vector<invite_info>> list_invites() = 0;
+    // Errors: not_found.
+    virtual task<void> delete_invite(std::string code) = 0;
+    // A reset token for a registered user, valid for 24 hours, once; issuing one leaves the
+    // password and sessions as they are. Errors: not_found (no such user, or a guest).
+    virtual task<password_reset> issue_password_reset(std::uint64_t user_id) = 0;
 
     // True for registered users named in `auth.admins` (the live value); false for guests and
     // unknown users. There is no other way to be an admin.
@@ -139,6 +213,12 @@ public:
     // what was purged before the error stays purged).
     virtual task<sweep_result> sweep() = 0;
 };
+
+// The Argon2id hash of a new password at the configured cost, checked by the password rule, on
+// the calling thread: for the offline `monochat user add`, which runs without a service.
+// Errors: invalid_argument (the password rule), internal.
+[[nodiscard]] result<std::string> hash_new_password(const infra::config& cfg,
+                                                    std::string_view password);
 
 // The service; starts its hashing threads (joined on destruction) and computes the dummy hash
 // once, which takes one hash's time.

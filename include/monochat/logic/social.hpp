@@ -80,6 +80,20 @@ public:
     // Errors: not_found (not friends).
     virtual task<void> remove_friend(identity who, std::uint64_t user_id) = 0;
 
+    // ---- blocks (contract v1.1, "Blocking") ----
+
+    // Blocks a user: their friendship and any pending request between the two end. The blocked
+    // user then gets forbidden for a friend request to the blocker, a direct send to the
+    // blocker (direct chats need friendship) and adding the blocker to a group, and no
+    // longer sees the blocker's presence (it goes to friends). Nothing is sent to the blocked
+    // user. Blocking again is a no-op. Errors: forbidden (guest caller), invalid_argument
+    // (oneself), not_found.
+    virtual task<void> block_user(identity who, std::uint64_t user_id) = 0;
+    // Errors: not_found (not blocked).
+    virtual task<void> unblock_user(identity who, std::uint64_t user_id) = 0;
+    // The users the caller blocks, most recent first.
+    virtual task<std::vector<user_info>> blocked_users(identity who) = 0;
+
     // ---- groups ----
 
     // The caller becomes owner. Errors: invalid_argument (name), not_found (a member id),
@@ -101,6 +115,13 @@ public:
     // not a member).
     virtual task<void> remove_member(identity who, std::uint64_t group_id,
                                      std::uint64_t user_id) = 0;
+    // Owner or admin. Changes what is given (name: the group name rule; description: 0 to 1024
+    // bytes; public); members get `group_updated` {group}. Errors: forbidden (guest, not owner
+    // or admin), not_found, invalid_argument.
+    virtual task<group_info> update_group(identity who, std::uint64_t group_id,
+                                          std::optional<std::string> name,
+                                          std::optional<std::string> description,
+                                          std::optional<bool> is_public) = 0;
     // Owner only. `role` is "owner", "admin" or "member"; giving "owner" passes ownership and
     // makes the caller an admin. Errors: invalid_argument (role), forbidden, not_found (group or
     // member), conflict (the owner demoting themself).

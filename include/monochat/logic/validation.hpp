@@ -18,6 +18,7 @@ inline constexpr std::size_t max_password_bytes = 128;
 inline constexpr std::size_t max_display_name_bytes = 64;
 inline constexpr std::size_t max_group_name_bytes = 64;
 inline constexpr std::size_t max_note_bytes = 256;
+inline constexpr std::size_t max_group_description_bytes = 1024;
 inline constexpr std::size_t default_page_limit = 50;
 inline constexpr std::size_t max_page_limit = 200;
 
@@ -34,9 +35,15 @@ inline constexpr std::size_t max_page_limit = 200;
 [[nodiscard]] status validate_group_name(std::string_view name);
 // 0 to 256 bytes of valid UTF-8; line feeds and tabs allowed, other control characters not.
 [[nodiscard]] status validate_note(std::string_view note);
+// The rule of notes, up to 1024 bytes.
+[[nodiscard]] status validate_group_description(std::string_view description);
 
 // A `limit` query parameter: absent gives 50; a positive decimal integer is clamped to 200;
 // zero, a negative number or anything that is not a decimal integer is invalid_argument.
 [[nodiscard]] result<std::size_t> parse_limit(std::optional<std::string_view> text);
+
+// A non-negative decimal integer that fits 64 bits (a `seq` or an `after` position), digits
+// only; anything else is invalid_argument naming `what`.
+[[nodiscard]] result<std::uint64_t> parse_number(std::string_view text, std::string_view what);
 
 }  // namespace monochat::logic

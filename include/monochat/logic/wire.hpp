@@ -39,6 +39,7 @@ struct group_info {
     std::uint64_t owner_id = 0;
     bool is_public = false;
     std::uint64_t member_count = 0;
+    std::string description{};
 };
 
 // {"user_id", "role"}

@@ -66,6 +66,20 @@ struct token_record {
     std::uint64_t user_id = 0;
     std::int64_t created_ms = 0;
     std::int64_t expires_ms = 0;
+    // The session this token is (GET /me/sessions): an id unique among the user's tokens, when
+    // it was last used (at most a minute stale) and the User-Agent of the request that made it.
+    std::uint64_t session_id = 0;
+    std::int64_t last_used_ms = 0;
+    std::string user_agent{};
+};
+
+// A registration invite (auth.registration = invite).
+struct invite_record {
+    std::string code;
+    std::uint64_t uses_left = 0;
+    std::int64_t expires_ms = 0;  // 0: never
+    std::uint64_t created_by = 0;
+    std::int64_t created_ms = 0;
 };
 
 enum class friend_request_status { pending, accepted, rejected };
@@ -109,6 +123,7 @@ struct group_record {
     bool is_public = false;  // the protocol's `public`
     std::uint64_t member_count = 0;
     std::int64_t created_ms = 0;
+    std::string description{};  // 0 to 1024 bytes
 };
 
 struct member_record {
@@ -218,11 +233,51 @@ public:
     // Deletes at most `limit` tokens with expires_ms <= now_ms (one short write; the sweep
     // calls it until it answers less than `limit`); returns how many.
     virtual task<std::uint64_t> delete_expired_tokens(std::int64_t now_ms, std::size_t limit) = 0;
+    // The user's tokens (expired ones too), oldest first.
+    virtual task<std::vector<token_record>> list_user_tokens(std::uint64_t user_id) = 0;
+    // Records a use of the token; an older time than the stored one is ignored. A missing token
+    // is not an error (it was revoked meanwhile).
+    virtual task<void> touch_token(std::string token_hash, std::int64_t now_ms) = 0;
+    // Deletes the user's token with this session id and answers its hash. Errors: not_found.
+    virtual task<std::string> delete_session(std::uint64_t user_id, std::uint64_t session_id) = 0;
+    // Deletes every token of the user but `keep_token_hash`; answers the hashes deleted.
+    virtual task<std::vector<std::string>> delete_other_tokens(std::uint64_t user_id,
+                                                               std::string keep_token_hash) = 0;
+    // One transaction: the new password hash, and every token of the user but
+    // `keep_token_hash` (empty: all) deleted; answers the hashes deleted. Errors: not_found.
+    virtual task<std::vector<std::string>> set_password_hash(std::uint64_t user_id,
+                                                             std::string password_hash,
+                                                             std::string keep_token_hash) = 0;
+
+    // ---- registration invites ----
+
+    // Errors: conflict (the code exists).
+    virtual task<invite_record> create_invite(invite_record invite) = 0;
+    // Every invite, used-up and expired ones included, newest first.
+    virtual task<std::vector<invite_record>> list_invites() = 0;
+    // Errors: not_found.
+    virtual task<void> delete_invite(std::string code) = 0;
+    // One transaction: the invite loses a use and the user is created; nothing changes when
+    // either fails. Errors: forbidden (unknown, used-up or expired code: one answer for all),
+    // and those of create_user.
+    virtual task<user_record> create_invited_user(user_record user, std::string code,
+                                                  std::int64_t now_ms) = 0;
+
+    // ---- password resets (only hashes are stored) ----
+
+    // Errors: not_found (no such user, or a guest: guests have no password).
+    virtual task<void> create_password_reset(std::string reset_hash, std::uint64_t user_id,
+                                             std::int64_t expires_ms) = 0;
+    // One transaction: the reset is used up (every reset of the user goes), the password
+    // replaced and every token deleted; answers the user. Errors: forbidden (unknown, used or
+    // expired reset token: one answer for all three).
+    virtual task<user_record> consume_password_reset(std::string reset_hash, std::int64_t now_ms,
+                                                     std::string password_hash) = 0;
 
     // ---- friends ----
 
     // One transaction: from == to: invalid_argument; unknown sender or target: not_found;
-    // a guest target: forbidden; already friends: conflict; a pending request from->to exists:
+    // a guest target, or a block between the two (either way): forbidden; already friends: conflict; a pending request from->to exists:
     // conflict; a pending request to->from exists: it is accepted (both become friends) and
     // returned with accepted_existing = true; otherwise a new pending request `request_id`.
     virtual task<send_friend_request_result> send_friend_request(std::uint64_t request_id,
@@ -248,7 +303,21 @@ public:
     // Ends the friendship both ways. Errors: not_found (not friends).
     virtual task<void> remove_friend(std::uint64_t user_id, std::uint64_t friend_id) = 0;
 
-    // ---- groups ----
+    // ---- blocks ----
+
+    // One transaction: `user_id` blocks `blocked_id` (again: a no-op), their friendship and any
+    // pending request between them end. Errors: invalid_argument (oneself), not_found (either
+    // user).
+    virtual task<void> block_user(std::uint64_t user_id, std::uint64_t blocked_id,
+                                  std::int64_t now_ms) = 0;
+    // Errors: not_found (no such block).
+    virtual task<void> unblock_user(std::uint64_t user_id, std::uint64_t blocked_id) = 0;
+    // The users `user_id` blocks, most recent first.
+    virtual task<std::vector<user_record>> blocked_users(std::uint64_t user_id) = 0;
+    // Those of `user_ids` who block `user_id`, ascending.
+    virtual task<std::vector<std::uint64_t>> blocked_by(std::uint64_t user_id,
+                                                        std::vector<std::uint64_t> user_ids) = 0;
+
 
     // Creates the group with `owner_id` as owner and `member_ids` (duplicates and the owner
     // ignored) as members, all joined at created_ms. Errors: invalid_argument (id out of
@@ -286,6 +355,10 @@ public:
     // owner becomes admin and the group's owner_id changes. Giving the current owner's role to
     // the owner is a no-op. Errors: not_found (group, or not a member), conflict (demoting the
     // owner: there must always be one; transfer ownership instead).
+    // Changes what is given and answers the group. Errors: not_found.
+    virtual task<group_record> update_group(std::uint64_t group_id, std::optional<std::string> name,
+                                            std::optional<std::string> description,
+                                            std::optional<bool> is_public) = 0;
     virtual task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
                                                member_role role) = 0;
     // Public groups whose name contains `name_contains` (ASCII letters compared without case;
@@ -390,6 +463,11 @@ public:
                                                           std::int64_t now_ms) = 0;
     // Whether `user_id` belonged to a user that was purged (its messages remain).
     virtual task<bool> is_deleted_user(std::uint64_t user_id) = 0;
+    // A registered user deleting their own account (DELETE /me): as delete_user, and the id
+    // and the username are kept in deleted_users, so that the profile reads "Deleted user" and
+    // create_user refuses the name from then on (conflict). Errors: not_found, conflict (owns
+    // a group).
+    virtual task<void> delete_account(std::uint64_t user_id, std::int64_t now_ms) = 0;
 
     // ---- operations ----
 
