@@ -954,6 +954,15 @@ void websocket_gateway::impl::start(std::unique_ptr<upgrade_request> up) {
     net::co_spawn(ex, authenticate_and_run(std::move(up)), log_if_failed);
 }
 
+// Writes a refusal on whichever stream the upgrade came on, and closes it.
+static net::awaitable<void> answer_and_close(upgrade_request& up, http::response<http::string_body>& res) {
+    if (auto* tls = std::get_if<tls_stream>(&up.stream)) {
+        co_await write_and_close(*tls, res);
+    } else {
+        co_await write_and_close(std::get<plain_stream>(up.stream), res);
+    }
+}
+
 net::awaitable<void> websocket_gateway::impl::refuse(upgrade_request& up, error e) {
     http_response r = error_response(e);
     http::response<http::string_body> res{static_cast<http::status>(r.status), up.request.version()};
@@ -962,11 +971,7 @@ net::awaitable<void> websocket_gateway::impl::refuse(upgrade_request& up, error 
     res.body() = std::move(r.body);
     res.keep_alive(false);
     res.prepare_payload();
-    if (auto* tls = std::get_if<tls_stream>(&up.stream)) {
-        co_await write_and_close(*tls, res);
-    } else {
-        co_await write_and_close(std::get<plain_stream>(up.stream), res);
-    }
+    co_await answer_and_close(up, res);
 }
 
 // RFC 6455 4.4: a version the server does not speak is answered 426 with the one it does.
@@ -978,11 +983,7 @@ net::awaitable<void> websocket_gateway::impl::refuse_version(upgrade_request& up
     res.body() = R"({"error":{"code":"invalid_argument","message":"only WebSocket version 13 is supported"}})";
     res.keep_alive(false);
     res.prepare_payload();
-    if (auto* tls = std::get_if<tls_stream>(&up.stream)) {
-        co_await write_and_close(*tls, res);
-    } else {
-        co_await write_and_close(std::get<plain_stream>(up.stream), res);
-    }
+    co_await answer_and_close(up, res);
 }
 
 net::awaitable<void> websocket_gateway::impl::authenticate_and_run(std::unique_ptr<upgrade_request> up) {
