@@ -336,9 +336,7 @@ public:
 
         net::co_spawn(ioc_, sweep_expired(), net::detached);
 
-        const auto n = cfg_.server.io_threads > 0
-                           ? static_cast<unsigned>(cfg_.server.io_threads)
-                           : std::max(1U, std::thread::hardware_concurrency());
+        const auto n = io_thread_count();
         std::vector<std::thread> threads;
         for (unsigned i = 1; i < n; ++i) {
             threads.emplace_back([this] { ioc_.run(); });
@@ -364,6 +362,12 @@ public:
     }
 
 private:
+    // The threads that run the io_context (server.io_threads; 0: one per core).
+    unsigned io_thread_count() const {
+        return cfg_.server.io_threads > 0 ? static_cast<unsigned>(cfg_.server.io_threads)
+                                          : std::max(1U, std::thread::hardware_concurrency());
+    }
+
     // What a reload changes besides the published snapshot: modules that copied values at
     // start. Logic, task and access read the snapshot per operation.
     // TLS goes first: it is the only step that can fail, and a failure must leave everything
@@ -503,7 +507,8 @@ private:
     // Sessions are registered here; logic reads it as its presence_view.
     gateway::connection_registry registry_;
     // Where logic's router and task's fan-out worker push committed messages.
-    gateway::downstream_consumer downstream_consumer_{registry_, metrics_};
+    gateway::downstream_consumer downstream_consumer_{registry_, metrics_, ioc_.get_executor(),
+                                                      io_thread_count()};
     std::unique_ptr<bus::message_bus> bus_;
     // Shared by the router (logic) and the fan-out worker (task); outlives both.
     bus::delivery_guard delivery_guard_;

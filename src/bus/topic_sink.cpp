@@ -2,7 +2,26 @@
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 
+#include <algorithm>
+
 namespace monochat::bus {
+
+void delivery_sink::push_to_group(const push_frame& f,
+                                  std::shared_ptr<const std::vector<std::uint64_t>> members,
+                                  std::size_t shard_size,
+                                  std::function<void(std::span<const std::uint64_t>)> lost,
+                                  std::function<void()> done) {
+    const std::span<const std::uint64_t> all(*members);
+    shard_size = std::max<std::size_t>(1, shard_size);
+    for (std::size_t from = 0; from < all.size(); from += shard_size) {
+        const auto part = all.subspan(from, std::min(shard_size, all.size() - from));
+        if (!push_to_users(f, part)) {
+            lost(part);
+        }
+    }
+    done();
+}
+
 namespace {
 
 class topic_sink final : public delivery_sink {

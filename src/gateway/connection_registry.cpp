@@ -77,6 +77,54 @@ std::size_t connection_registry::push_to_user(std::uint64_t user_id,
     return n;
 }
 
+std::size_t connection_registry::push_to_members(std::span<const std::uint64_t> members,
+                                                 const std::shared_ptr<const std::string>& frame,
+                                                 std::uint64_t exclude_session,
+                                                 std::uint64_t exclude_user,
+                                                 std::uint64_t traced_message, std::size_t lane,
+                                                 std::size_t lanes) {
+    auto* traces = traced_message != 0 && infra::traces().enabled() ? &infra::traces() : nullptr;
+    std::size_t n = 0;
+    const auto push_sessions = [&](std::uint64_t user, const conn_list& list) {
+        for (const auto& c : list) {
+            if (c->session_id() != exclude_session && c->push(frame)) {
+                ++n;
+                if (traces != nullptr) {
+                    traces->add(traced_message, infra::trace_stage::pushed, user, c->session_id());
+                }
+            }
+        }
+    };
+    lanes = std::max<std::size_t>(1, lanes);
+    // A binary search in `members` costs a few lookups' worth: walking the online users pays
+    // off once they are well under the members (100,000 members, 19,000 online: 5 times fewer
+    // steps, and one lock per shard instead of one per member).
+    if (online_users_.load(std::memory_order_relaxed) * 4 < members.size()) {
+        for (std::size_t s = lane; s < shard_count; s += lanes) {
+            auto& shard = users_[s];
+            std::lock_guard lock(shard.mutex);
+            for (const auto& [user, list] : shard.users) {
+                if (user != exclude_user && std::binary_search(members.begin(), members.end(), user)) {
+                    push_sessions(user, list);
+                }
+            }
+        }
+        return n;
+    }
+    for (const auto user : members) {
+        const auto s = user % shard_count;
+        if (s % lanes != lane || user == exclude_user) {
+            continue;
+        }
+        auto& shard = users_[s];
+        std::lock_guard lock(shard.mutex);
+        if (auto it = shard.users.find(user); it != shard.users.end()) {
+            push_sessions(user, it->second);
+        }
+    }
+    return n;
+}
+
 std::size_t connection_registry::push_to_world(const std::shared_ptr<const std::string>& frame,
                                                std::uint64_t exclude_session,
                                                std::uint64_t exclude_user,

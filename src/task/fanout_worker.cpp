@@ -97,65 +97,76 @@ struct fanout_worker::impl {
         frame.message_id = job->message_id;
         const auto shard_size =
             std::max<std::size_t>(1, static_cast<std::size_t>(live.get()->fanout.shard_size));
-        // A cached group's list is shared, not copied or read again.
+        // A cached group's list is shared, not copied or read again; any other is read in
+        // pages first. Either way the sink gets the whole list at once and spreads its pushes
+        // over the gateway's threads: every message of a large group takes that one path, so
+        // none can overtake another.
+        std::shared_ptr<const std::vector<std::uint64_t>> list;
         if (members != nullptr) {
-            if (auto cached = members->cached_member_ids(job->group_id)) {
-                const std::span<const std::uint64_t> all(*cached);
-                for (std::size_t from = 0; from < all.size(); from += shard_size) {
-                    push_shard(*job, frame, all.subspan(from, std::min(shard_size, all.size() - from)),
-                               trace_id);
-                }
+            list = members->cached_member_ids(job->group_id);
+        }
+        if (!list) {
+            auto read = read_members(job->group_id, shard_size);
+            if (!read) {
+                infra::log::error("task", "cannot read a fan-out shard",
+                                  {{"conversation", job->conversation_id}, {"error", read.error().message}});
+                // Nothing was pushed and who is a member is unknown: every session may have
+                // missed it.
+                report_lost(job->conversation_id, {}, true);
                 return;
             }
+            list = std::make_shared<const std::vector<std::uint64_t>>(std::move(*read));
         }
+        if (auto& traces = infra::traces(); traces.enabled()) {
+            traces.add(job->message_id, infra::trace_stage::fanout, list->size(), 1);
+        }
+        if (infra::log::enabled(infra::log::level::debug)) {
+            infra::log::debug("task", "fan-out handed to the gateway",
+                              {{"trace", trace_id}, {"conversation", job->conversation_id},
+                               {"recipients", list->size()}});
+        }
+        shards.inc((list->size() + shard_size - 1) / shard_size);
+        done.guard = nullptr;  // the sink's `done` clears the mark instead
+        sink.push_to_group(
+            frame, std::move(list), shard_size,
+            [this, conversation = job->conversation_id](std::span<const std::uint64_t> users) {
+                failed.inc();
+                infra::log::error("task", "a fan-out shard could not be queued",
+                                  {{"conversation", conversation}});
+                // Before the conversation's next job: these members' sessions close before
+                // anything later can be pushed to them.
+                report_lost(conversation, std::vector<std::uint64_t>(users.begin(), users.end()),
+                            false);
+            },
+            [g = guard, conversation = job->conversation_id] {
+                if (g != nullptr) {
+                    g->fanout_done(conversation);
+                }
+            });
+    }
+
+    // A group's member ids, ascending, read from the store `page` at a time (off this thread,
+    // on the worker's pool).
+    result<std::vector<std::uint64_t>> read_members(std::uint64_t group_id, std::size_t page) {
+        std::vector<std::uint64_t> all;
         std::uint64_t after = 0;
         for (;;) {
             result<std::vector<std::uint64_t>> ids = make_error(errc::internal, "not run");
             try {
-                ids = net::co_spawn(pool, social.member_ids(job->group_id, after, shard_size),
-                                    net::use_future)
+                ids = net::co_spawn(pool, social.member_ids(group_id, after, page), net::use_future)
                           .get();
             } catch (const std::exception& e) {
                 ids = make_error(errc::internal, e.what());
             }
             if (!ids) {
-                infra::log::error("task", "cannot read a fan-out shard",
-                                  {{"conversation", job->conversation_id}, {"error", ids.error().message}});
-                // The members past `after` are unknown: every session may have missed it.
-                report_lost(job->conversation_id, {}, true);
-                return;
+                return ids.error();
             }
-            if (ids->empty()) {
-                return;
+            all.insert(all.end(), ids->begin(), ids->end());
+            if (ids->size() < page) {
+                return all;
             }
             after = ids->back();
-            push_shard(*job, frame, *ids, trace_id);
-            if (ids->size() < shard_size) {
-                return;
-            }
         }
-    }
-
-    void push_shard(const bus::fanout_job& job, const bus::push_frame& frame,
-                    std::span<const std::uint64_t> users, const std::string& trace_id) {
-        if (auto& traces = infra::traces(); traces.enabled()) {
-            traces.add(job.message_id, infra::trace_stage::fanout, users.size(), 1);
-        }
-        if (infra::log::enabled(infra::log::level::debug)) {
-            infra::log::debug("task", "fan-out shard queued",
-                              {{"trace", trace_id}, {"conversation", job.conversation_id},
-                               {"recipients", users.size()}});
-        }
-        if (!sink.push_to_users(frame, users)) {
-            failed.inc();
-            infra::log::error("task", "a fan-out shard could not be queued",
-                              {{"conversation", job.conversation_id}});
-            // Before the next shard and the conversation's next job: these members' sessions
-            // close before anything later can be pushed to them.
-            report_lost(job.conversation_id, std::vector<std::uint64_t>(users.begin(), users.end()),
-                        false);
-        }
-        shards.inc();
     }
 };
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace monochat::bus {
 
@@ -47,6 +48,19 @@ public:
                                              std::span<const std::uint64_t> user_ids) = 0;
     // Queues `f` on every connection subscribed to the world room. False as above.
     [[nodiscard]] virtual bool push_to_world(const push_frame& f) = 0;
+
+    // A large group's push: `f` to every live connection of `members` (ids ascending, shared
+    // with the caller's cache and kept until the end). The sink may queue it on other threads
+    // after this returns; pushes of one conversation made in sequence still reach each
+    // connection in that sequence. `lost` gets the users of any part that could not be queued
+    // (as push_to_users' false); `done` is called once, on any thread, after every part was
+    // queued or reported lost. This default pushes `shard_size` users at a time through
+    // push_to_users on the caller's thread.
+    virtual void push_to_group(const push_frame& f,
+                               std::shared_ptr<const std::vector<std::uint64_t>> members,
+                               std::size_t shard_size,
+                               std::function<void(std::span<const std::uint64_t>)> lost,
+                               std::function<void()> done);
 };
 
 // A sink that publishes each push as a `delivery` on `topic` of `bus` (topics.hpp), keyed by

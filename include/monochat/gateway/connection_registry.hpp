@@ -16,6 +16,7 @@
 #include <memory>
 #include <monochat/logic/presence.hpp>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +54,17 @@ public:
     // With `traced_message`, each session reached is recorded in the trace buffer.
     std::size_t push_to_user(std::uint64_t user_id, const std::shared_ptr<const std::string>& frame,
                              std::uint64_t exclude_session = 0, std::uint64_t traced_message = 0);
+    // A large group's share of `lane` (of `lanes`): pushes to every session of the users in
+    // `members` (ids ascending) whose registry shard is the lane's (shard % lanes == lane),
+    // except `exclude_session` and the sessions of `exclude_user`; returns how many got it.
+    // Walks whichever side is shorter: the members, with a lookup each, or the lane's online
+    // users, each looked for in `members` (a large group with most members offline). A user's
+    // sessions are always in one lane, so calls made lane by lane in sequence reach each session
+    // in that sequence.
+    std::size_t push_to_members(std::span<const std::uint64_t> members,
+                                const std::shared_ptr<const std::string>& frame,
+                                std::uint64_t exclude_session, std::uint64_t exclude_user,
+                                std::uint64_t traced_message, std::size_t lane, std::size_t lanes);
     // Pushes to every world subscriber except `exclude_session` and the sessions of
     // `exclude_user`; returns how many got it.
     std::size_t push_to_world(const std::shared_ptr<const std::string>& frame,

@@ -7,8 +7,11 @@
 //
 // Thread-safety: any thread.
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
 #include <monochat/bus/delivery_sink.hpp>
 #include <string_view>
+#include <vector>
 
 namespace monochat::infra {
 class counter;
@@ -21,11 +24,21 @@ class connection_registry;
 
 class downstream_consumer final : public bus::delivery_sink {
 public:
-    downstream_consumer(connection_registry& registry, infra::metrics_registry& metrics);
+    // `io` with `lanes` > 0: a large group's push (push_to_group) runs on `lanes` strands of
+    // `io` (the I/O threads), each taking its share of the registry; otherwise on the caller's
+    // thread.
+    downstream_consumer(connection_registry& registry, infra::metrics_registry& metrics,
+                        const boost::asio::any_io_executor& io = {}, std::size_t lanes = 0);
 
     // Always true: a connection whose queue is full is closed (4008) by itself.
     bool push_to_users(const bus::push_frame& f, std::span<const std::uint64_t> user_ids) override;
     bool push_to_world(const bus::push_frame& f) override;
+    // Posts one share per lane and returns; `done` after the last share. Never loses a push.
+    void push_to_group(const bus::push_frame& f,
+                       std::shared_ptr<const std::vector<std::uint64_t>> members,
+                       std::size_t shard_size,
+                       std::function<void(std::span<const std::uint64_t>)> lost,
+                       std::function<void()> done) override;
 
     // One `downstream` payload (bus::delivery). `trace_id`: the envelope's trace header, for
     // log lines. Called on the bus's consumer threads.
@@ -34,6 +47,7 @@ public:
 private:
     connection_registry& registry_;
     infra::counter& delivered_;
+    std::vector<boost::asio::strand<boost::asio::any_io_executor>> lanes_;
 };
 
 }  // namespace monochat::gateway

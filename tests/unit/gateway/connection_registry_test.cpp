@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <monochat/gateway/connection_registry.hpp>
 
@@ -101,4 +102,51 @@ TEST_CASE("closing by token, by user and all", "[gateway][registry]") {
     CHECK(c->closed_with == 4003);
     r.close_all(1001, "going away");
     CHECK(b->closed_with == 1001);
+}
+
+// A large group's push in lanes: each lane reaches exactly the online members whose shard is
+// its own, both when it walks the members (most are online) and when it walks the online users
+// (most members offline); together the lanes reach each online member's sessions once.
+TEST_CASE("a group push split in lanes reaches each online member once", "[gateway][registry]") {
+    connection_registry r;
+    std::vector<std::shared_ptr<fake_connection>> conns;
+    std::uint64_t session = 1;
+    for (std::uint64_t user = 1; user <= 200; ++user) {
+        conns.push_back(std::make_shared<fake_connection>(session++, user));
+        r.add(conns.back());
+    }
+    auto second = std::make_shared<fake_connection>(session++, 10);  // user 10 twice
+    r.add(second);
+    auto outsider = std::make_shared<fake_connection>(session++, 5000);
+    r.add(outsider);
+
+    std::vector<std::uint64_t> members;
+    // "most online": users 1..200 and a few offline ones
+    // "most offline": every third user of 1..200 plus 5,000 offline ids
+    const bool mostly_offline = GENERATE(false, true);
+    for (std::uint64_t user = 1; user <= 200; ++user) {
+        if (!mostly_offline || user % 3 == 1) {
+            members.push_back(user);
+        }
+    }
+    for (std::uint64_t user = 10'000; user < (mostly_offline ? 15'000U : 10'010U); ++user) {
+        members.push_back(user);
+    }
+    const std::size_t lanes = GENERATE(1U, 2U, 3U);
+    const std::uint64_t excluded_session = conns[3]->session_id();  // user 4's
+    std::size_t pushed = 0;
+    for (std::size_t lane = 0; lane < lanes; ++lane) {
+        pushed += r.push_to_members(members, frame("m"), excluded_session, 7, 0, lane, lanes);
+    }
+    std::size_t expected = 0;
+    for (const auto& c : conns) {
+        const bool member = std::binary_search(members.begin(), members.end(), c->user_id());
+        const bool reached = member && c->user_id() != 7 && c->session_id() != excluded_session;
+        INFO("user " << c->user_id() << " lanes " << lanes << " mostly offline " << mostly_offline);
+        CHECK(c->frames.size() == (reached ? 1U : 0U));
+        expected += reached ? 1 : 0;
+    }
+    CHECK(second->frames.size() == 1);  // user 10 is a member in both layouts
+    CHECK(outsider->frames.empty());
+    CHECK(pushed == expected + 1);
 }

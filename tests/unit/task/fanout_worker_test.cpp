@@ -3,8 +3,11 @@
 // queued is reported as a lost push for exactly its members.
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <condition_variable>
+#include <map>
 #include <monochat/bus/delivery_guard.hpp>
+#include <monochat/bus/delivery_sink.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/bus/topics.hpp>
 #include <monochat/infra/live_config.hpp>
@@ -161,4 +164,123 @@ TEST_CASE_METHOD(fanout_fixture, "a fan-out shard that cannot be queued is a los
         all.insert(id);
     }
     CHECK(all == std::set<std::uint64_t>{1, 2, 3, 4, 5});
+}
+
+namespace {
+
+// A sink whose group pushes complete later, on a thread of their own, in the order they were
+// made (as the gateway's lanes do), while a plain push_to_users lands at once. A worker that
+// pushed some messages of a conversation past push_to_group would let them overtake.
+class deferred_sink final : public bus::delivery_sink {
+public:
+    deferred_sink() : thread_([this] { run(); }) {}
+    ~deferred_sink() override {
+        {
+            std::lock_guard lock(m_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+    bool push_to_users(const bus::push_frame& f, std::span<const std::uint64_t> users) override {
+        std::lock_guard lock(m_);
+        for (const auto u : users) {
+            got[u].push_back(f.message_id);
+        }
+        return true;
+    }
+    bool push_to_world(const bus::push_frame&) override { return true; }
+    void push_to_group(const bus::push_frame& f, std::shared_ptr<const std::vector<std::uint64_t>> members,
+                       std::size_t, std::function<void(std::span<const std::uint64_t>)>,
+                       std::function<void()> done) override {
+        std::lock_guard lock(m_);
+        queue_.push_back({f, std::move(members), std::move(done)});
+        cv_.notify_all();
+    }
+
+    std::map<std::uint64_t, std::vector<std::uint64_t>> snapshot() {
+        std::lock_guard lock(m_);
+        return got;
+    }
+
+private:
+    struct job {
+        bus::push_frame f;
+        std::shared_ptr<const std::vector<std::uint64_t>> members;
+        std::function<void()> done;
+    };
+    void run() {
+        std::unique_lock lock(m_);
+        for (;;) {
+            cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+            if (queue_.empty()) {
+                return;
+            }
+            auto j = std::move(queue_.front());
+            queue_.erase(queue_.begin());
+            lock.unlock();
+            std::this_thread::sleep_for(1ms);  // the lanes are busy
+            lock.lock();
+            for (const auto u : *j.members) {
+                got[u].push_back(j.f.message_id);
+            }
+            lock.unlock();
+            j.done();
+            lock.lock();
+        }
+    }
+
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::vector<job> queue_;
+    bool stop_ = false;
+    std::map<std::uint64_t, std::vector<std::uint64_t>> got;
+    std::thread thread_;
+};
+
+// The membership cache's lists, there for some messages and not for others (a membership
+// change evicts a group until the next fill).
+class flickering_snapshots final : public storage::member_snapshots {
+public:
+    std::shared_ptr<const std::vector<std::uint64_t>> cached_member_ids(std::uint64_t) override {
+        if (calls_.fetch_add(1) % 2 == 0) {
+            return std::make_shared<const std::vector<std::uint64_t>>(
+                std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+        }
+        return nullptr;
+    }
+
+private:
+    std::atomic<int> calls_{0};
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(fanout_fixture, "a large group's messages keep their order whether its list is cached or read",
+                 "[task][fanout]") {
+    deferred_sink sink;
+    flickering_snapshots snapshots;
+    task::fanout_worker worker(*bus, *store, live, metrics, &guard, &sink, &snapshots);
+    REQUIRE(worker.start().has_value());
+    constexpr std::uint64_t messages = 20;
+    for (std::uint64_t id = 1; id <= messages; ++id) {
+        bus::fanout_job job{cid, group_id, 0, id, R"({"type":"message"})"};
+        guard.fanout_queued(cid);
+        REQUIRE(bus->publish(bus::fanout_topic, cid,
+                             std::make_shared<const std::string>(bus::encode_fanout_job(job)))
+                    .has_value());
+    }
+    REQUIRE(eventually([&] { return !guard.fanout_pending(cid); }));
+    worker.stop();
+    std::vector<std::uint64_t> in_order;
+    for (std::uint64_t id = 1; id <= messages; ++id) {
+        in_order.push_back(id);
+    }
+    const auto got = sink.snapshot();
+    REQUIRE(got.size() == 5);
+    for (const auto& [user, ids] : got) {
+        INFO("user " << user);
+        CHECK(ids == in_order);
+    }
 }

@@ -1,0 +1,106 @@
+// The downstream consumer's group push in lanes (strands on the I/O threads): every online
+// member gets every message of a conversation once and in the order the pushes were made,
+// while the lanes run on several threads, and `done` comes once per push, after its last lane.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <monochat/gateway/connection_registry.hpp>
+#include <monochat/gateway/downstream_consumer.hpp>
+#include <monochat/infra/metrics.hpp>
+#include <mutex>
+#include <thread>
+
+using namespace monochat;
+using namespace std::chrono_literals;
+
+namespace {
+class recording_connection final : public gateway::ws_connection {
+public:
+    recording_connection(std::uint64_t session, std::uint64_t user) : session_(session), user_(user) {}
+    std::uint64_t session_id() const override { return session_; }
+    std::uint64_t user_id() const override { return user_; }
+    const std::string& token_hash() const override { return token_; }
+    bool push(const std::shared_ptr<const std::string>& frame) override {
+        std::lock_guard lock(mutex);
+        frames.push_back(*frame);
+        return true;
+    }
+    void close(std::uint16_t, std::string) override {}
+
+    std::mutex mutex;
+    std::vector<std::string> frames;
+
+private:
+    std::uint64_t session_;
+    std::uint64_t user_;
+    std::string token_ = "t";
+};
+}  // namespace
+
+TEST_CASE("a group push in lanes keeps each member's order and ends once", "[gateway][downstream]") {
+    namespace net = boost::asio;
+    net::io_context io;
+    auto work = net::make_work_guard(io);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i) {
+        threads.emplace_back([&] { io.run(); });
+    }
+    infra::metrics_registry metrics;
+    gateway::connection_registry registry;
+    const std::size_t lanes = GENERATE(1U, 2U, 4U);
+    gateway::downstream_consumer consumer(registry, metrics, io.get_executor(), lanes);
+
+    // 3,000 members, 300 of them online (the registry walks the online users), and one online
+    // user who is not a member.
+    auto members = std::make_shared<std::vector<std::uint64_t>>();
+    for (std::uint64_t user = 1; user <= 3000; ++user) {
+        members->push_back(user);
+    }
+    std::vector<std::shared_ptr<recording_connection>> online;
+    for (std::uint64_t user = 5; user <= 3000; user += 10) {
+        online.push_back(std::make_shared<recording_connection>(user, user));
+        registry.add(online.back());
+    }
+    auto outsider = std::make_shared<recording_connection>(9999, 9999);
+    registry.add(outsider);
+    const std::shared_ptr<const std::vector<std::uint64_t>> shared = members;
+
+    constexpr int messages = 200;
+    std::atomic<int> done{0};
+    std::atomic<int> lost{0};
+    for (int i = 0; i < messages; ++i) {
+        bus::push_frame f;
+        f.text = std::make_shared<const std::string>(std::to_string(i));
+        f.conversation_id = "group:1";
+        f.message_id = static_cast<std::uint64_t>(i + 1);
+        f.exclude_session = 15;  // user 15's only session
+        consumer.push_to_group(f, shared, 500, [&](std::span<const std::uint64_t>) { lost.fetch_add(1); },
+                               [&] { done.fetch_add(1); });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (done.load() < messages && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms);
+    }
+    work.reset();
+    io.stop();
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(done.load() == messages);
+    CHECK(lost.load() == 0);
+    for (const auto& c : online) {
+        std::lock_guard lock(c->mutex);
+        if (c->user_id() == 15) {
+            CHECK(c->frames.empty());
+            continue;
+        }
+        REQUIRE(c->frames.size() == static_cast<std::size_t>(messages));
+        for (int i = 0; i < messages; ++i) {
+            CHECK(c->frames[static_cast<std::size_t>(i)] == std::to_string(i));
+        }
+    }
+    CHECK(outsider->frames.empty());
+}
