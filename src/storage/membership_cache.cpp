@@ -8,10 +8,13 @@
 // A committed join, add or leave is applied to the cached list (a new list: readers keep the
 // one they hold) instead of evicting it: evicting a 100,000-member group made the next send
 // read it again, page by page, and every fan-out meanwhile read it shard by shard from SQLite
-// (docs/benchmarks.md, "100,000-member group"). Applying is right only in commit order, which
-// holds when no other change of the same group overlapped this one in time: each change's
-// commit and its apply lie inside its own interval. Overlapping changes evict instead, as do
-// role changes and failed calls.
+// (docs/benchmarks.md, "100,000-member group"). Changes of different users commute, so they
+// are applied in whatever order they finish. Changes of one user do not (a join and a leave):
+// applying them is right only in commit order, which holds when no other change of the same
+// user in the same group overlapped this one in time (each change's commit and its apply lie
+// inside its own interval). Overlapping changes of one user evict instead, as do role changes
+// and failed calls. (Before, any two overlapping changes of a group evicted it: with a few
+// joins and leaves a second in a 100,000-member group, it was read again all the time.)
 
 #include <algorithm>
 #include <list>
@@ -117,10 +120,10 @@ public:
 
     task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
                                     std::int64_t joined_ms, std::uint64_t max_members) override {
-        change_scope scope(*this, group_id);
+        change_scope scope(*this, group_id, user_ids);
         auto r = co_await inner().add_members(group_id, std::move(user_ids), joined_ms, max_members);
         if (r) {
-            apply(group_id, r->user_ids, std::nullopt);
+            apply(scope, r->user_ids, std::nullopt);
         } else {
             evict(group_id);
         }
@@ -128,20 +131,20 @@ public:
     }
     task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                    std::int64_t joined_ms, std::uint64_t max_members) override {
-        change_scope scope(*this, group_id);
+        change_scope scope(*this, group_id, {&user_id, 1});
         auto r = co_await inner().join_group(group_id, user_id, joined_ms, max_members);
         if (r) {
-            apply(group_id, r->user_ids, std::nullopt);
+            apply(scope, r->user_ids, std::nullopt);
         } else {
             evict(group_id);
         }
         co_return r;
     }
     task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
-        change_scope scope(*this, group_id);
+        change_scope scope(*this, group_id, {&user_id, 1});
         auto r = co_await inner().remove_member(group_id, user_id);
         if (r) {
-            apply(group_id, {}, user_id);
+            apply(scope, {}, user_id);
         } else {
             evict(group_id);
         }
@@ -272,21 +275,31 @@ private:
         return fresh;
     }
 
-    // Marks a membership change of `group_id` in flight for its lifetime; a change that
-    // overlaps another one of the same group makes both evict (see the top of the file).
+    // Marks a membership change of `users` in `group_id` in flight for its lifetime; a change
+    // that overlaps another one of the same group and user makes both evict (see the top of
+    // the file).
     class change_scope {
     public:
-        change_scope(membership_cache& cache, std::uint64_t group_id)
-            : cache_(cache), group_id_(group_id) {
+        change_scope(membership_cache& cache, std::uint64_t group_id,
+                     std::span<const std::uint64_t> users)
+            : cache_(cache), group_id_(group_id), users_(users.begin(), users.end()) {
             std::lock_guard lock(cache_.mutex_);
             auto& c = cache_.changes_[group_id_];
-            if (++c.in_flight > 1) {
-                c.overlapped = true;
+            ++c.in_flight;
+            for (const auto u : users_) {
+                if (++c.users[u] > 1) {
+                    c.overlapped.insert(u);
+                }
             }
         }
         ~change_scope() {
             std::lock_guard lock(cache_.mutex_);
             auto it = cache_.changes_.find(group_id_);
+            for (const auto u : users_) {
+                if (auto n = it->second.users.find(u); --n->second == 0) {
+                    it->second.users.erase(n);
+                }
+            }
             if (--it->second.in_flight == 0) {
                 cache_.changes_.erase(it);
             }
@@ -294,52 +307,70 @@ private:
         change_scope(const change_scope&) = delete;
         change_scope& operator=(const change_scope&) = delete;
 
+        std::uint64_t group_id() const { return group_id_; }
+        // Under the cache's mutex: another change of one of these users overlapped this one.
+        bool overlapped_locked() const {
+            const auto& c = cache_.changes_.at(group_id_);
+            return std::any_of(users_.begin(), users_.end(),
+                               [&](std::uint64_t u) { return c.overlapped.count(u) != 0; });
+        }
+
     private:
         membership_cache& cache_;
         std::uint64_t group_id_;
+        std::vector<std::uint64_t> users_;
     };
 
     // A committed change: `added` (ascending) joined as members, `removed` left. Applied to a
-    // copy of the cached list, which replaces it unless the entry changed meanwhile, and
-    // logged for a fill in flight.
-    void apply(std::uint64_t group_id, std::span<const std::uint64_t> added,
+    // copy of the cached list, which replaces it (readers keep the list they hold), and logged
+    // for a fill in flight. When another change replaced the list while this one copied it,
+    // the copy is made again from the list now cached: changes of other users commute, and a
+    // list filled again meanwhile holds this change already or gets it again (idempotent).
+    void apply(const change_scope& scope, std::span<const std::uint64_t> added,
                std::optional<std::uint64_t> removed) {
-        entry_ptr current;
-        {
-            std::lock_guard lock(mutex_);
-            too_large_.erase(group_id);
-            const bool overlapped = changes_.at(group_id).overlapped;
-            if (auto f = filling_.find(group_id); f != filling_.end()) {
-                if (overlapped) {
-                    f->second.spoiled = true;
-                } else {
-                    f->second.log.push_back(
-                        {std::vector<std::uint64_t>(added.begin(), added.end()), removed});
+        const auto group_id = scope.group_id();
+        for (bool first = true;; first = false) {
+            entry_ptr current;
+            {
+                std::lock_guard lock(mutex_);
+                const bool overlapped = scope.overlapped_locked();
+                if (first) {
+                    too_large_.erase(group_id);
+                    if (auto f = filling_.find(group_id); f != filling_.end()) {
+                        if (overlapped) {
+                            f->second.spoiled = true;
+                        } else {
+                            f->second.log.push_back(
+                                {std::vector<std::uint64_t>(added.begin(), added.end()), removed});
+                        }
+                    }
                 }
+                auto it = entries_.find(group_id);
+                if (it == entries_.end()) {
+                    return;
+                }
+                if (overlapped) {
+                    drop_locked(group_id);
+                    return;
+                }
+                current = it->second.members;
             }
+            // Copied outside the lock: sends and fan-out read the cache meanwhile.
+            entry_ptr fresh = with_change(*current, added, removed);
+            std::lock_guard lock(mutex_);
             auto it = entries_.find(group_id);
             if (it == entries_.end()) {
-                return;
+                return;  // evicted meanwhile: the next fill reads this change
             }
-            if (overlapped) {
-                drop_locked(group_id);
-                return;
+            if (it->second.members != current) {
+                continue;
             }
-            current = it->second.members;
-        }
-        // Copied outside the lock: sends and fan-out read the cache meanwhile.
-        entry_ptr fresh = with_change(*current, added, removed);
-        std::lock_guard lock(mutex_);
-        auto it = entries_.find(group_id);
-        if (it == entries_.end() || it->second.members != current) {
-            // Evicted, or evicted and filled again meanwhile: a fill that completed after
-            // this change was logged holds it already.
+            cached_ids_ = cached_ids_ - current->ids.size() + fresh->ids.size();
+            it->second.members = std::move(fresh);
+            while (!lru_.empty() && cached_ids_ > options_.max_members) {
+                drop_locked(lru_.back());
+            }
             return;
-        }
-        cached_ids_ = cached_ids_ - current->ids.size() + fresh->ids.size();
-        it->second.members = std::move(fresh);
-        while (!lru_.empty() && cached_ids_ > options_.max_members) {
-            drop_locked(lru_.back());
         }
     }
 
@@ -385,7 +416,9 @@ private:
     std::list<std::uint64_t> lru_;
     struct change_state {
         std::size_t in_flight = 0;
-        bool overlapped = false;  // another change ran at the same time: evict, not apply
+        std::unordered_map<std::uint64_t, std::size_t> users;  // changes in flight per user
+        // Users with two changes at the same time: those changes evict, not apply.
+        std::unordered_set<std::uint64_t> overlapped;
     };
     std::unordered_map<std::uint64_t, change_state> changes_;
     struct logged_change {
