@@ -78,6 +78,27 @@ void message_traces::add(std::uint64_t message_id, trace_stage stage, std::uint6
     t.events.push_back({stage, at, a, b});
 }
 
+void message_traces::add_pushed(std::uint64_t message_id,
+                                std::span<const std::pair<std::uint64_t, std::uint64_t>> recipients) {
+    if (!enabled() || recipients.empty()) {
+        return;
+    }
+    const auto at = trace_now_us();
+    auto& s = shard_of(message_id);
+    std::lock_guard lock(s.mutex);
+    auto it = s.traces.find(message_id);
+    if (it == s.traces.end()) {
+        return;
+    }
+    auto& t = it->second;
+    const std::size_t room = max_events_ > t.events.size() ? max_events_ - t.events.size() : 0;
+    const std::size_t kept = std::min(room, recipients.size());
+    for (std::size_t i = 0; i < kept; ++i) {
+        t.events.push_back({trace_stage::pushed, at, recipients[i].first, recipients[i].second});
+    }
+    t.dropped_events += recipients.size() - kept;
+}
+
 std::string message_traces::trace_id_of(std::uint64_t message_id) const {
     if (!enabled()) {
         return {};

@@ -57,8 +57,8 @@ public:
     // A large group's share of `lane` (of `lanes`): pushes to every session of the users in
     // `members` (ids ascending) whose registry shard is the lane's (shard % lanes == lane),
     // except `exclude_session` and the sessions of `exclude_user`; returns how many got it.
-    // Walks whichever side is shorter: the members, with a lookup each, or the lane's online
-    // users, each looked for in `members` (a large group with most members offline). A user's
+    // Walks the members, with a lookup each, or, when fewer users are online than there are
+    // members, merges each shard's ascending online users into `members`. A user's
     // sessions are always in one lane, so calls made lane by lane in sequence reach each session
     // in that sequence.
     std::size_t push_to_members(std::span<const std::uint64_t> members,
@@ -88,6 +88,7 @@ private:
     struct user_shard {
         mutable std::mutex mutex;
         std::unordered_map<std::uint64_t, conn_list> users;
+        std::vector<std::uint64_t> online;  // the keys of `users`, ascending
     };
     struct world_shard {
         mutable std::mutex mutex;

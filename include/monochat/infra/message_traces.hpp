@@ -16,9 +16,11 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace monochat::infra {
@@ -64,6 +66,10 @@ public:
                std::string_view conversation_id);
     // Appends an event to a message's trace; a message without a trace is ignored.
     void add(std::uint64_t message_id, trace_stage stage, std::uint64_t a, std::uint64_t b = 0);
+    // Appends a `pushed` event per (user id, session id) with one timestamp, under one lock:
+    // a large group's share of recipients costs the trace one lock, not one per recipient.
+    void add_pushed(std::uint64_t message_id,
+                    std::span<const std::pair<std::uint64_t, std::uint64_t>> recipients);
     // The trace id of a traced message, or empty.
     std::string trace_id_of(std::uint64_t message_id) const;
     std::optional<message_trace> find(std::uint64_t message_id) const;

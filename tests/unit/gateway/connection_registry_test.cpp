@@ -150,3 +150,36 @@ TEST_CASE("a group push split in lanes reaches each online member once", "[gatew
     CHECK(outsider->frames.empty());
     CHECK(pushed == expected + 1);
 }
+
+// The online walk merges each shard's ascending online users into the members: users who come
+// and go keep that list right, and members far apart in the id space are still found.
+TEST_CASE("a group push finds online members after connects and disconnects", "[gateway][registry]") {
+    connection_registry r;
+    std::vector<std::shared_ptr<fake_connection>> conns;
+    std::uint64_t session = 1;
+    for (std::uint64_t user = 1000; user < 1000 + 64 * 40; user += 40) {  // 64 users, spread out
+        conns.push_back(std::make_shared<fake_connection>(session++, user));
+        r.add(conns.back());
+    }
+    // Every other one leaves, then a second session of a member comes and goes.
+    for (std::size_t i = 0; i < conns.size(); i += 2) {
+        r.remove(*conns[i]);
+    }
+    auto extra = std::make_shared<fake_connection>(session++, conns[1]->user_id());
+    r.add(extra);
+    r.remove(*extra);
+    // 100,000 members with every connected user among them: the online walk.
+    std::vector<std::uint64_t> members;
+    for (std::uint64_t user = 1; user <= 100'000; ++user) {
+        members.push_back(user);
+    }
+    std::size_t pushed = 0;
+    for (std::size_t lane = 0; lane < 2; ++lane) {
+        pushed += r.push_to_members(members, frame("m"), 0, 0, 0, lane, 2);
+    }
+    CHECK(pushed == conns.size() / 2);
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+        CHECK(conns[i]->frames.size() == (i % 2 == 1 ? 1U : 0U));
+    }
+    CHECK(extra->frames.empty());
+}

@@ -71,3 +71,21 @@ TEST_CASE("capacity is live: zero stops recording", "[infra][trace]") {
     t.begin(3, "t", "c");
     CHECK(t.find(3).has_value());
 }
+
+TEST_CASE("a share of pushes is recorded at once, within the event bound", "[infra][trace]") {
+    message_traces t(100, 4);
+    t.begin(42, "feedbeef", "group:7");
+    t.add(42, trace_stage::stored, 3);
+    const std::vector<std::pair<std::uint64_t, std::uint64_t>> reached{{10, 100}, {11, 101}, {12, 102},
+                                                                       {13, 103}, {14, 104}};
+    t.add_pushed(42, reached);
+    t.add_pushed(43, reached);  // never begun: ignored
+    auto tr = t.find(42);
+    REQUIRE(tr.has_value());
+    REQUIRE(tr->events.size() == 4);
+    CHECK(tr->events[1].stage == trace_stage::pushed);
+    CHECK(tr->events[1].a == 10);
+    CHECK(tr->events[3].b == 102);
+    CHECK(tr->dropped_events == 2);
+    CHECK_FALSE(t.find(43).has_value());
+}
