@@ -33,6 +33,7 @@
 #include <monochat/infra/message_traces.hpp>
 #include <monochat/infra/live_config.hpp>
 #include <monochat/infra/metrics.hpp>
+#include <monochat/infra/thread_name.hpp>
 #include <monochat/logic/access.hpp>
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/conversations.hpp>
@@ -339,8 +340,12 @@ public:
         const auto n = io_thread_count();
         std::vector<std::thread> threads;
         for (unsigned i = 1; i < n; ++i) {
-            threads.emplace_back([this] { ioc_.run(); });
+            threads.emplace_back([this] {
+                infra::name_this_thread("mc-io");
+                ioc_.run();
+            });
         }
+        // This thread keeps the process's name ("monochat"), which ps and pidof show.
         ioc_.run();
         for (auto& t : threads) {
             t.join();

@@ -7,6 +7,7 @@
 #include <map>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
+#include <monochat/infra/thread_name.hpp>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -95,7 +96,10 @@ public:
 
     void start() {
         for (auto& q : queues_) {
-            threads_.emplace_back([this, queue = q.get()] { run(*queue); });
+            threads_.emplace_back([this, queue = q.get()] {
+                infra::name_this_thread("mc-bus-" + topic_);
+                run(*queue);
+            });
         }
     }
 

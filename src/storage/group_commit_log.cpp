@@ -12,6 +12,7 @@
 #include <exception>
 #include <limits>
 #include <monochat/infra/log.hpp>
+#include <monochat/infra/thread_name.hpp>
 #include <unordered_set>
 
 namespace monochat::storage::detail {
@@ -163,7 +164,10 @@ void group_commit_log::start(std::unordered_map<std::string, codec::conversation
         std::unique_lock lock(heads_mutex_);
         heads_ = std::move(heads);
     }
-    writer_ = std::thread([this] { writer_loop(); });
+    writer_ = std::thread([this] {
+        infra::name_this_thread("mc-log-writer");
+        writer_loop();
+    });
 }
 
 void group_commit_log::close() {

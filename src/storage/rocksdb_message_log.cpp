@@ -25,6 +25,7 @@
 // the commit's own WriteBatch, read back at open, and deleted once its range is compacted.
 
 #include <fmt/format.h>
+#include <monochat/infra/thread_name.hpp>
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
@@ -381,7 +382,10 @@ public:
         if (auto st = load_purge_markers(); !st) {
             return st;
         }
-        purge_thread_ = std::thread([this] { purge_loop(); });
+        purge_thread_ = std::thread([this] {
+            infra::name_this_thread("mc-log-purge");
+            purge_loop();
+        });
         start(std::move(*heads));
         return {};
     }

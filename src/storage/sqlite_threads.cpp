@@ -1,6 +1,7 @@
 #include "storage/sqlite_threads.hpp"
 
 #include <chrono>
+#include <monochat/infra/thread_name.hpp>
 
 namespace monochat::storage::sqlite {
 
@@ -8,7 +9,10 @@ namespace monochat::storage::sqlite {
 
 writer::writer(std::unique_ptr<connection> conn, std::size_t max_batch, thread_metrics metrics)
     : conn_(std::move(conn)), max_batch_(max_batch == 0 ? 1 : max_batch), metrics_(metrics) {
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+        infra::name_this_thread("mc-sqlite-write");
+        loop();
+    });
 }
 
 writer::~writer() {

@@ -9,6 +9,7 @@
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
+#include <monochat/infra/thread_name.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/search_index.hpp>
 #include <mutex>
@@ -319,7 +320,10 @@ struct search_indexer::impl {
                 }
             }
         }
-        thread = std::thread([this, forget = std::move(forget)]() mutable { run(std::move(forget)); });
+        thread = std::thread([this, forget = std::move(forget)]() mutable {
+            infra::name_this_thread("mc-indexer");
+            run(std::move(forget));
+        });
         started = true;
         return {};
     }

@@ -1,6 +1,7 @@
 // The admin API, the audit log, message traces and --version (issue 11), against the real
 // binary. Each server names its admin in auth.admins (there is no first-user admin).
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -415,6 +416,24 @@ TEST_CASE("monochat --version prints the version and commit, and build_info is a
         const std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
         REQUIRE(!text.empty());
         CHECK((text.find("libmimalloc") != std::string::npos) == mimalloc);
+    }
+    {
+        // The long-lived threads carry their names (docs/operations.md), the process its own.
+        const std::string proc = "/proc/" + std::to_string(server.pid());
+        std::set<std::string> names;
+        for (const auto& task : std::filesystem::directory_iterator(proc + "/task")) {
+            std::ifstream comm(task.path() / "comm");
+            std::string name;
+            std::getline(comm, name);
+            names.insert(name);
+        }
+        CHECK(names.count("monochat") == 1);
+        for (const char* name : {"mc-log-writer", "mc-indexer", "mc-sqlite-write", "mc-log-purge"}) {
+            INFO(name);
+            CHECK(names.count(name) == 1);
+        }
+        CHECK(std::any_of(names.begin(), names.end(),
+                          [](const std::string& n) { return n.rfind("mc-bus-", 0) == 0; }));
     }
     http_client http(server.host(), server.port());
     const auto metrics = http.get("/metrics").body;
