@@ -216,7 +216,8 @@ public:
 
         // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
         const logic::dependencies social_deps{*stores_.social, *stores_.log, *bus_, live_, clock_,
-                                              ids_, registry_, metrics_};
+                                              ids_, registry_, metrics_, &downstream_consumer_,
+                                              stores_.members};
         accounts_ = logic::make_accounts(social_deps);
         social_ = logic::make_social(social_deps);
         conversations_ = logic::make_conversations(social_deps);

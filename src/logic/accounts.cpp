@@ -110,7 +110,7 @@ public:
           rate_(deps.clock),
           guard_(deps.clock),
           cache_(options.token_cache_entries),
-          events_(deps.bus, deps.store, deps.config, deps.metrics),
+          events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members),
           hash_seconds_(deps.metrics.get_histogram(
               "monochat_password_hash_seconds",
               "Time to hash or verify one password (Argon2id), on the hashing pool.",

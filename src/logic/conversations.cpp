@@ -23,7 +23,7 @@ public:
     explicit conversations_impl(const dependencies& deps)
         : deps_(deps),
           access_(deps.store, deps.config),
-          events_(deps.bus, deps.store, deps.config, deps.metrics) {}
+          events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members) {}
 
     task<std::vector<conversation_info>> list(identity who) override {
         // The contract's guest rules: besides /auth/*, /me and users, only `world`.

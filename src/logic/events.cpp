@@ -9,9 +9,12 @@ namespace monochat::logic {
 
 event_publisher::event_publisher(bus::message_bus& bus, storage::social_store& store,
                                  const infra::live_config& config,
-                                 infra::metrics_registry& metrics)
+                                 infra::metrics_registry& metrics, bus::delivery_sink* group_sink,
+                                 storage::member_snapshots* members)
     : bus_(bus),
       store_(store),
+      group_sink_(group_sink),
+      members_(members),
       config_(config),
       dropped_(metrics.get_counter("monochat_events_dropped_total",
                                    "Event and receipt frames dropped because the downstream "
@@ -43,6 +46,10 @@ void event_publisher::to_users(std::string_view key, std::vector<std::uint64_t> 
 boost::asio::awaitable<void> event_publisher::to_group(std::uint64_t group_id, std::string frame,
                                                        std::optional<std::uint64_t> also,
                                                        std::uint64_t exclude_session) {
+    if (group_sink_ != nullptr) {
+        co_await to_group_sink(group_id, std::move(frame), also, exclude_session);
+        co_return;
+    }
     const std::string key = group_conversation_id(group_id);
     const auto shard = static_cast<std::size_t>(std::max<std::int64_t>(
         1, config_.get()->fanout.shard_size));
@@ -70,6 +77,49 @@ boost::asio::awaitable<void> event_publisher::to_group(std::uint64_t group_id, s
     if (also) {
         to_users(key, {*also}, frame, exclude_session);
     }
+}
+
+boost::asio::awaitable<void> event_publisher::to_group_sink(std::uint64_t group_id,
+                                                            std::string frame,
+                                                            std::optional<std::uint64_t> also,
+                                                            std::uint64_t exclude_session) {
+    const auto shard = static_cast<std::size_t>(std::max<std::int64_t>(
+        1, config_.get()->fanout.shard_size));
+    std::shared_ptr<const std::vector<std::uint64_t>> list;
+    if (members_ != nullptr) {
+        list = members_->cached_member_ids(group_id);
+    }
+    if (!list) {
+        std::vector<std::uint64_t> all;
+        std::uint64_t after = 0;
+        for (;;) {
+            auto ids = co_await store_.member_ids(group_id, after, shard);
+            if (!ids) {
+                infra::log::warn("logic", "group event fan-out stopped",
+                                 {{"group_id", group_id}, {"error", ids.error().message}});
+                break;  // the members read so far still get it
+            }
+            all.insert(all.end(), ids->begin(), ids->end());
+            if (ids->size() < shard) {
+                break;
+            }
+            after = ids->back();
+        }
+        list = std::make_shared<const std::vector<std::uint64_t>>(std::move(all));
+    }
+    bus::push_frame f;
+    f.text = std::make_shared<const std::string>(std::move(frame));
+    f.conversation_id = group_conversation_id(group_id);
+    f.exclude_session = exclude_session;
+    if (also && !std::binary_search(list->begin(), list->end(), *also)) {
+        // One who just left: no longer in the list, told on their own.
+        const std::uint64_t one[] = {*also};
+        if (!group_sink_->push_to_users(f, one)) {
+            dropped_.inc();
+        }
+    }
+    auto lost = [this](std::span<const std::uint64_t>) { dropped_.inc(); };
+    group_sink_->push_to_group(f, std::move(list), shard, std::move(lost), [] {});
 }
 
 }  // namespace monochat::logic

@@ -38,7 +38,7 @@ json id_array(const std::vector<std::uint64_t>& ids) {
 class social_impl final : public social {
 public:
     explicit social_impl(const dependencies& deps)
-        : deps_(deps), events_(deps.bus, deps.store, deps.config, deps.metrics) {}
+        : deps_(deps), events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members) {}
 
     // ---- friends ----
 

@@ -12,8 +12,10 @@ class metrics_registry;
 namespace monochat::storage {
 class social_store;
 class message_log;
+class member_snapshots;
 }  // namespace monochat::storage
 namespace monochat::bus {
+class delivery_sink;
 class message_bus;
 }
 
@@ -33,6 +35,11 @@ struct dependencies {
     infra::id_generator& ids;
     const presence_view& presence;
     infra::metrics_registry& metrics;
+    // Where a group's events go when set: gateway's downstream consumer, which spreads them
+    // over the I/O threads like a large group's messages (events.hpp). Null: the bus.
+    bus::delivery_sink* group_sink = nullptr;
+    // The membership cache's lists, for group_sink; null: members are read from `store`.
+    storage::member_snapshots* members = nullptr;
 };
 
 }  // namespace monochat::logic
