@@ -4,6 +4,7 @@
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
 #include <monochat/infra/log.hpp>
+#include <monochat/logic/moderation.hpp>
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/validation.hpp>
 #include <monochat/storage/social_store.hpp>
@@ -18,6 +19,9 @@ namespace {
 
 using storage::member_role;
 using wire::json;
+
+// The longest timed mute: ten years (a longer one is "until lifted").
+constexpr std::int64_t max_mute_s = 10LL * 365 * 24 * 3600;
 
 error guests_only_world() { return make_error(errc::forbidden, "guests may only use world"); }
 
@@ -149,14 +153,22 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        co_return co_await deps_.store.block_user(who.user_id, user_id, deps_.clock.now_ms());
+        auto st = co_await deps_.store.block_user(who.user_id, user_id, deps_.clock.now_ms());
+        if (st && deps_.moderation != nullptr) {
+            deps_.moderation->block(who.user_id, user_id);
+        }
+        co_return st;
     }
 
     task<void> unblock_user(identity who, std::uint64_t user_id) override {
         if (who.guest) {
             co_return guests_only_world();
         }
-        co_return co_await deps_.store.unblock_user(who.user_id, user_id);
+        auto st = co_await deps_.store.unblock_user(who.user_id, user_id);
+        if (st && deps_.moderation != nullptr) {
+            deps_.moderation->unblock(who.user_id, user_id);
+        }
+        co_return st;
     }
 
     task<std::vector<user_info>> blocked_users(identity who) override {
@@ -171,6 +183,53 @@ public:
         out.reserve(users->size());
         for (const auto& u : *users) {
             out.push_back(to_info(u, deps_.presence));
+        }
+        co_return out;
+    }
+
+    // ---- world moderation ----
+
+    task<void> mute_in_world(std::uint64_t user_id, std::int64_t duration_s) override {
+        auto until = mute_end(duration_s);
+        if (!until) {
+            co_return until.error();
+        }
+        auto st = co_await deps_.store.set_world_mute(user_id, *until, deps_.clock.now_ms());
+        if (!st) {
+            co_return st.error();
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->mute_in_world(user_id, *until);
+        }
+        infra::log::info("logic", "muted in world", {{"user_id", user_id}, {"until", *until}});
+        co_return status{};
+    }
+
+    task<void> unmute_in_world(std::uint64_t user_id) override {
+        auto st = co_await deps_.store.lift_world_mute(user_id);
+        if (!st) {
+            co_return st.error();
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->unmute_in_world(user_id);
+        }
+        co_return status{};
+    }
+
+    task<std::vector<std::pair<std::uint64_t, std::int64_t>>> world_mutes() override {
+        if (deps_.moderation != nullptr) {
+            co_return deps_.moderation->world_mutes(deps_.clock.now_ms());
+        }
+        auto rows = co_await deps_.store.world_mutes();
+        if (!rows) {
+            co_return rows.error();
+        }
+        std::vector<std::pair<std::uint64_t, std::int64_t>> out;
+        const auto now = deps_.clock.now_ms();
+        for (const auto& m : *rows) {
+            if (m.until_ms == 0 || m.until_ms > now) {
+                out.emplace_back(m.user_id, m.until_ms);
+            }
         }
         co_return out;
     }
@@ -438,6 +497,15 @@ public:
     }
 
 private:
+    // When a mute of `duration_s` from now ends (Unix ms); 0 for 0 (until lifted).
+    result<std::int64_t> mute_end(std::int64_t duration_s) const {
+        if (duration_s < 0 || duration_s > max_mute_s) {
+            return make_error(errc::invalid_argument,
+                              "duration_s must be 0 (until lifted) to 315360000 (ten years)");
+        }
+        return duration_s == 0 ? 0 : deps_.clock.now_ms() + duration_s * 1000;
+    }
+
     static error owner_cannot_leave() {
         return make_error(errc::conflict,
                           "the owner cannot leave; pass ownership to another member first");

@@ -19,6 +19,7 @@ class message_bus;
 
 namespace monochat::logic {
 
+class moderation_state;
 class presence_view;
 
 struct dependencies {
@@ -33,6 +34,9 @@ struct dependencies {
     infra::id_generator& ids;
     const presence_view& presence;
     infra::metrics_registry& metrics;
+    // What the send path knows of mutes and blocks: the services that change them keep it
+    // current. Null in tests that need none.
+    moderation_state* moderation = nullptr;
 };
 
 }  // namespace monochat::logic
