@@ -248,6 +248,9 @@ public:
         std::sort(member_ids.begin(), member_ids.end());
         member_ids.erase(std::unique(member_ids.begin(), member_ids.end()), member_ids.end());
         std::erase(member_ids, who.user_id);
+        if (auto st = co_await only_friends(who.user_id, member_ids); !st) {
+            co_return st.error();
+        }
         if (auto st = co_await not_blocked_by(who.user_id, member_ids); !st) {
             co_return st.error();
         }
@@ -307,6 +310,24 @@ public:
         }
         if (*role != member_role::owner && *role != member_role::admin) {
             co_return make_error(errc::forbidden, "only the owner or an admin may add members");
+        }
+        std::sort(user_ids.begin(), user_ids.end());
+        user_ids.erase(std::unique(user_ids.begin(), user_ids.end()), user_ids.end());
+        {
+            // Members already in the group are skipped, friends or not (the caller is one).
+            std::vector<std::uint64_t> newcomers;
+            for (const auto id : user_ids) {
+                auto r = co_await deps_.store.member_role_of(group_id, id);
+                if (!r) {
+                    co_return no_such_group(r.error());
+                }
+                if (!r->has_value()) {
+                    newcomers.push_back(id);
+                }
+            }
+            if (auto st = co_await only_friends(who.user_id, std::move(newcomers)); !st) {
+                co_return st.error();
+            }
         }
         if (auto st = co_await not_blocked_by(who.user_id, user_ids); !st) {
             co_return st.error();
@@ -497,6 +518,36 @@ public:
     }
 
 private:
+    // Contract v1.1, "Adding members": only the caller's friends may be put into a group.
+    // Unknown users stay not_found (the store's answer when all are known decides the rest).
+    task<void> only_friends(std::uint64_t actor, std::vector<std::uint64_t> user_ids) {
+        std::vector<std::uint64_t> strangers;
+        for (const auto id : user_ids) {
+            auto f = co_await deps_.store.are_friends(actor, id);
+            if (!f) {
+                co_return f.error();
+            }
+            if (!*f) {
+                strangers.push_back(id);
+            }
+        }
+        if (strangers.empty()) {
+            co_return status{};
+        }
+        auto known = co_await deps_.store.get_users(strangers);
+        if (!known) {
+            co_return known.error();
+        }
+        for (const auto id : strangers) {
+            const auto it = std::find_if(known->begin(), known->end(),
+                                         [id](const storage::user_record& u) { return u.id == id; });
+            if (it == known->end()) {
+                co_return make_error(errc::not_found, "user " + std::to_string(id) + " not found");
+            }
+        }
+        co_return make_error(errc::forbidden, "only your friends can be added to a group");
+    }
+
     // When a mute of `duration_s` from now ends (Unix ms); 0 for 0 (until lifted).
     result<std::int64_t> mute_end(std::int64_t duration_s) const {
         if (duration_s < 0 || duration_s > max_mute_s) {
