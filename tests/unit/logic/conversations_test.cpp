@@ -171,6 +171,9 @@ TEST_CASE("access rules: world for all, groups for members, direct chats for the
     const auto c = w.user("carol");
     const auto g = w.guest();
     auto group = value_of(run(w.make_group(a, "Team", {b.user_id}, false)));
+    // make_group befriended them (members come only from friends); the direct chat below
+    // starts without a friendship.
+    value_of(run(w.store->remove_friend(a.user_id, b.user_id)));
     const auto gid = conv_ref("group:" + std::to_string(group.group_id));
     const auto dm = conv_ref(value_of(run(w.conversations->direct_id(a, b.user_id))));
 
