@@ -10,6 +10,7 @@
 #include <monochat/infra/message_traces.hpp>
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/messaging.hpp>
+#include <monochat/logic/social.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/social_store.hpp>
 #include <nlohmann/json.hpp>
@@ -211,6 +212,39 @@ net::awaitable<result<std::string>> admin_service::password_reset(gateway::admin
                       result<std::string>(json{{"reset_token", reset->reset_token},
                                                {"expires_at", reset->expires_ms}}
                                               .dump()));
+}
+
+net::awaitable<result<std::string>> admin_service::mute_in_world(gateway::admin_caller who,
+                                                                 std::uint64_t user_id,
+                                                                 std::int64_t duration_s) {
+    auto st = co_await d_.social_service.mute_in_world(user_id, duration_s);
+    if (!st) {
+        co_return audited(who, "world_mute", std::to_string(user_id), st.error());
+    }
+    co_return audited(who, "world_mute", std::to_string(user_id), result<std::string>(ok_json()),
+                      json{{"duration_s", duration_s}}.dump());
+}
+
+net::awaitable<result<std::string>> admin_service::unmute_in_world(gateway::admin_caller who,
+                                                                   std::uint64_t user_id) {
+    auto st = co_await d_.social_service.unmute_in_world(user_id);
+    if (!st) {
+        co_return audited(who, "world_unmute", std::to_string(user_id), st.error());
+    }
+    co_return audited(who, "world_unmute", std::to_string(user_id), result<std::string>(ok_json()));
+}
+
+net::awaitable<result<std::string>> admin_service::world_mutes(gateway::admin_caller who) {
+    auto mutes = co_await d_.social_service.world_mutes();
+    if (!mutes) {
+        co_return audited(who, "world_mutes", "", mutes.error());
+    }
+    json list = json::array();
+    for (const auto& [user_id, until] : *mutes) {
+        list.push_back({{"user_id", std::to_string(user_id)},
+                        {"until", until == 0 ? json(nullptr) : json(until)}});
+    }
+    co_return audited(who, "world_mutes", "", result<std::string>(json{{"mutes", list}}.dump()));
 }
 
 net::awaitable<result<std::string>> admin_service::delete_user(gateway::admin_caller who,

@@ -21,6 +21,7 @@ class message_traces;
 namespace monochat::logic {
 class accounts;
 class messaging_service;
+class social;
 }  // namespace monochat::logic
 namespace monochat::storage {
 class message_log;
@@ -34,6 +35,7 @@ struct admin_dependencies {
     config_reloader& reloader;
     audit_log& audit;
     logic::accounts& accounts;
+    logic::social& social_service;
     logic::messaging_service& messaging;
     storage::message_log& log;
     storage::social_store& social;
@@ -70,6 +72,12 @@ public:
     boost::asio::awaitable<result<std::string>> list_invites(gateway::admin_caller who) override;
     boost::asio::awaitable<result<std::string>> delete_invite(gateway::admin_caller who,
                                                               std::string code) override;
+    boost::asio::awaitable<result<std::string>> mute_in_world(gateway::admin_caller who,
+                                                              std::uint64_t user_id,
+                                                              std::int64_t duration_s) override;
+    boost::asio::awaitable<result<std::string>> unmute_in_world(gateway::admin_caller who,
+                                                                std::uint64_t user_id) override;
+    boost::asio::awaitable<result<std::string>> world_mutes(gateway::admin_caller who) override;
     boost::asio::awaitable<result<std::string>> delete_message(gateway::admin_caller who,
                                                                std::string conversation_id,
                                                                std::uint64_t seq) override;

@@ -39,6 +39,7 @@
 #include <monochat/logic/conversations.hpp>
 #include <monochat/logic/delivery.hpp>
 #include <monochat/logic/messaging.hpp>
+#include <monochat/logic/moderation.hpp>
 #include <monochat/logic/search.hpp>
 #include <monochat/logic/seeding.hpp>
 #include <monochat/logic/social.hpp>
@@ -205,9 +206,25 @@ public:
                       {4, static_cast<std::size_t>(cfg_.fanout.queue_capacity)});
         wire_lost_pushes();
 
+        // Moderation (mutes, blocks) in memory for the send path, read from the store once.
+        {
+            net::io_context loading;
+            status loaded = make_error(errc::internal, "moderation state not loaded");
+            net::co_spawn(loading, moderation_.load(*stores_.social),
+                          [&loaded](std::exception_ptr e, status r) {
+                              loaded = e ? status(make_error(errc::internal, "load threw")) : r;
+                          });
+            loading.run();
+            if (!loaded) {
+                infra::log::error("app", "cannot read moderation state",
+                                  {{"error", loaded.error().message}});
+                return 1;
+            }
+        }
+
         // Logic. Issue 4's accounts service replaces authenticate_ when it is wired.
         access_ = std::make_unique<logic::access_control>(*stores_.social, live_, stores_.users,
-                                                          stores_.members);
+                                                          stores_.members, &moderation_, &clock_);
         messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
                                                     registry_, live_, clock_, ids_, metrics_,
                                                     &delivery_guard_, stores_.sent,
@@ -216,8 +233,8 @@ public:
 
         // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
         const logic::dependencies social_deps{*stores_.social, *stores_.log, *bus_, live_, clock_,
-                                              ids_, registry_, metrics_, &downstream_consumer_,
-                                              stores_.members};
+                                              ids_, registry_, metrics_, &moderation_,
+                                              &downstream_consumer_, stores_.members};
         accounts_ = logic::make_accounts(social_deps);
         social_ = logic::make_social(social_deps);
         conversations_ = logic::make_conversations(social_deps);
@@ -278,7 +295,7 @@ public:
             return 1;
         }
         admin_ = std::make_unique<admin_service>(admin_dependencies{
-            live_, *reloader_, *audit_, *accounts_, *messaging_, *stores_.log, *stores_.social,
+            live_, *reloader_, *audit_, *accounts_, *social_, *messaging_, *stores_.log, *stores_.social,
             registry_, infra::traces(), [this] { return server_stats(); }});
         gateway::add_admin_routes(routes_, *admin_);
         const gateway::authenticator authenticate = [this](std::string token) {
@@ -518,6 +535,7 @@ private:
     std::unique_ptr<bus::message_bus> bus_;
     // Shared by the router (logic) and the fan-out worker (task); outlives both.
     bus::delivery_guard delivery_guard_;
+    logic::moderation_state moderation_;
     std::unique_ptr<logic::access_control> access_;
     std::unique_ptr<logic::messaging_service> messaging_;
     std::unique_ptr<logic::accounts> accounts_;

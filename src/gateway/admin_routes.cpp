@@ -83,6 +83,27 @@ struct new_invite {
     }
 };
 
+// POST /admin/world/mutes.
+struct new_world_mute {
+    std::uint64_t user_id = 0;
+    std::int64_t duration_s = 0;
+
+    static result<new_world_mute> from_json(const json_util::json& j) {
+        auto user_id = json_util::required_id(j, "user_id");
+        if (!user_id) {
+            return user_id.error();
+        }
+        auto duration = json_util::optional_integer(j, "duration_s");
+        if (!duration) {
+            return duration.error();
+        }
+        if (!*duration) {
+            return make_error(errc::invalid_argument, "duration_s is required (0: until lifted)");
+        }
+        return new_world_mute{*user_id, **duration};
+    }
+};
+
 }  // namespace
 
 void add_admin_routes(router& routes, admin_backend& backend) {
@@ -161,6 +182,27 @@ void add_admin_routes(router& routes, admin_backend& backend) {
                 }
                 co_return ok(co_await b->delete_message(std::move(who), std::string(r.text("cid")),
                                                         r.number("seq")));
+            });
+    api.add<new_world_mute>(
+        http_method::post, "/world/mutes",
+        [b](admin_caller who, const rest::request&, new_world_mute m) -> rest::reply {
+            auto done = co_await b->mute_in_world(std::move(who), m.user_id, m.duration_s);
+            if (!done) {
+                co_return done.error();
+            }
+            co_return http_response::no_content();
+        });
+    api.add(http_method::get, "/world/mutes",
+            [b](admin_caller who, const rest::request&) -> rest::reply {
+                co_return ok(co_await b->world_mutes(std::move(who)));
+            });
+    api.add(http_method::del, "/world/mutes/{user_id}",
+            [b](admin_caller who, const rest::request& r) -> rest::reply {
+                auto done = co_await b->unmute_in_world(std::move(who), r.number("user_id"));
+                if (!done) {
+                    co_return done.error();
+                }
+                co_return http_response::no_content();
             });
     api.add(http_method::get, "/settings",
             [b](admin_caller who, const rest::request&) -> rest::reply {

@@ -180,6 +180,9 @@ const std::vector<field>& fields() {
              "How long after sending a message its sender may recall it."),
         MC_I("policy.idempotency_window_s", policy.idempotency_window_s, 60, max_seconds, false,
              "How long a client_msg_id is remembered for idempotent retries."),
+        MC_I("policy.world_slow_mode_s", policy.world_slow_mode_s, 0, 86400, true,
+             "Slow mode in world: one new message per user per this many seconds (0: off); "
+             "admins are exempt."),
 
         MC_I("auth.token_ttl_s", auth.token_ttl_s, 1, max_seconds, true, "Token lifetime."),
         MC_I("auth.argon2_ops", auth.argon2_ops, 1, 100, true,

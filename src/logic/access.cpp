@@ -65,7 +65,10 @@ result<conversation_ref> parse_conversation_id(std::string_view id) {
 
 }  // namespace monochat::logic
 
+#include <monochat/infra/clock.hpp>
 #include <monochat/infra/live_config.hpp>
+#include <monochat/logic/moderation.hpp>
+#include <monochat/logic/validation.hpp>
 #include <monochat/storage/social_store.hpp>
 
 namespace monochat::logic {
@@ -108,8 +111,63 @@ boost::asio::awaitable<status> access_control::can_send(const identity& who,
     co_return co_await check(who, c, true);
 }
 
+status access_control::moderation_rule(const identity& who, const conversation_ref& c) const {
+    if (moderation_ == nullptr) {
+        return {};
+    }
+    switch (c.kind) {
+        case conversation_kind::world:
+            if (moderation_->muted_in_world(who.user_id, clock_->now_ms())) {
+                return make_error(errc::forbidden, "you are muted in world");
+            }
+            return {};
+        case conversation_kind::direct: {
+            const auto peer = who.user_id == c.low ? c.high : c.low;
+            if (moderation_->blocks(peer, who.user_id)) {
+                // The same answer as any other closed direct chat: nothing says why.
+                return make_error(errc::forbidden, "you cannot send to this direct conversation");
+            }
+            return {};
+        }
+        case conversation_kind::group: return {};
+    }
+    return {};
+}
+
+boost::asio::awaitable<world_slot> access_control::take_world_slot(const identity& who) {
+    world_slot out;
+    const auto cfg = live_.get();
+    const std::int64_t window_ms = cfg->policy.world_slow_mode_s * 1000;
+    if (moderation_ == nullptr || window_ms <= 0) {
+        co_return out;
+    }
+    const auto wait_ms =
+        moderation_->take_world_slot(who.user_id, clock_->now_ms(), window_ms, out.previous);
+    if (wait_ms == 0) {
+        out.taken = true;
+        co_return out;
+    }
+    if (!who.guest && !cfg->auth.admins.empty()) {
+        auto user = co_await social_.get_user(who.user_id);
+        if (user && named_admin(cfg->auth.admins, user->username)) {
+            co_return out;  // exempt, and not counted
+        }
+    }
+    out.wait_s = static_cast<int>((wait_ms + 999) / 1000);
+    co_return out;
+}
+
+void access_control::give_back_world_slot(const identity& who, const world_slot& slot) {
+    if (moderation_ != nullptr && slot.taken) {
+        moderation_->give_back_world_slot(who.user_id, slot.previous);
+    }
+}
+
 std::optional<status> access_control::try_can_send(const identity& who,
                                                    const conversation_ref& c) const {
+    if (auto st = moderation_rule(who, c); !st) {
+        return st;
+    }
     switch (c.kind) {
         case conversation_kind::world: return status{};
         case conversation_kind::group: {
@@ -149,6 +207,11 @@ std::optional<status> access_control::try_can_send(const identity& who,
 
 boost::asio::awaitable<status> access_control::check(const identity& who, const conversation_ref& c,
                                                      bool send) {
+    if (send) {
+        if (auto st = moderation_rule(who, c); !st) {
+            co_return st;
+        }
+    }
     if (c.kind == conversation_kind::world) {
         co_return status{};
     }

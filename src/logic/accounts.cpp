@@ -828,17 +828,6 @@ private:
         events_.publish(std::to_string(user_id), d);
     }
 
-    // Usernames are lower case; an operator's "Alice" still names alice.
-    static bool named_admin(const std::vector<std::string>& admins, std::string_view username) {
-        const auto same = [username](const std::string& name) {
-            return name.size() == username.size() &&
-                   std::equal(name.begin(), name.end(), username.begin(), [](char a, char b) {
-                       return std::tolower(static_cast<unsigned char>(a)) ==
-                              std::tolower(static_cast<unsigned char>(b));
-                   });
-        };
-        return std::any_of(admins.begin(), admins.end(), same);
-    }
 
     // Every token of the user stops working now: the store forgets them, the cache too, and
     // the user's sessions are closed (4003) wherever they are.

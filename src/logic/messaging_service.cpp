@@ -373,9 +373,19 @@ public:
         // Retries are not counted: a refused send that turns out to be a retry is answered
         // from the idempotency index below; an accepted one that turns out to be a retry gets
         // its token back.
-        const auto wait = req.as_admin ? 0.0
-                                       : limiter_.take(req.who.user_id, cfg->limits.send_rate,
-                                                       static_cast<double>(cfg->limits.send_burst));
+        auto wait = req.as_admin ? 0.0
+                                 : limiter_.take(req.who.user_id, cfg->limits.send_rate,
+                                                 static_cast<double>(cfg->limits.send_burst));
+        // Slow mode in world counts new messages only (not edits, recalls or reactions).
+        world_slot slot;
+        if (wait <= 0 && !req.as_admin && cfg->policy.world_slow_mode_s > 0 &&
+            conv->kind == conversation_kind::world && body->target_seq == 0) {
+            slot = co_await d_.access.take_world_slot(req.who);
+            if (slot.wait_s > 0) {
+                limiter_.refund(req.who.user_id);
+                wait = slot.wait_s;
+            }
+        }
         if (wait > 0) {
             // A retry of a stored message is answered even over the limit.
             storage::append_request lookup;
@@ -435,9 +445,11 @@ public:
         }
         auto r = co_await append_then_release(std::move(a), turn);
         if (!r) {
+            d_.access.give_back_world_slot(req.who, slot);
             co_return r.error();
         }
         if (r->duplicate) {
+            d_.access.give_back_world_slot(req.who, slot);
             limiter_.refund(req.who.user_id);
             duplicates_.inc();
             co_return to_send_result(std::move(r->message), true);

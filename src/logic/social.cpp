@@ -4,6 +4,7 @@
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/ids.hpp>
 #include <monochat/infra/log.hpp>
+#include <monochat/logic/moderation.hpp>
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/validation.hpp>
 #include <monochat/storage/social_store.hpp>
@@ -18,6 +19,9 @@ namespace {
 
 using storage::member_role;
 using wire::json;
+
+// The longest timed mute: ten years (a longer one is "until lifted").
+constexpr std::int64_t max_mute_s = 10LL * 365 * 24 * 3600;
 
 error guests_only_world() { return make_error(errc::forbidden, "guests may only use world"); }
 
@@ -149,14 +153,22 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        co_return co_await deps_.store.block_user(who.user_id, user_id, deps_.clock.now_ms());
+        auto st = co_await deps_.store.block_user(who.user_id, user_id, deps_.clock.now_ms());
+        if (st && deps_.moderation != nullptr) {
+            deps_.moderation->block(who.user_id, user_id);
+        }
+        co_return st;
     }
 
     task<void> unblock_user(identity who, std::uint64_t user_id) override {
         if (who.guest) {
             co_return guests_only_world();
         }
-        co_return co_await deps_.store.unblock_user(who.user_id, user_id);
+        auto st = co_await deps_.store.unblock_user(who.user_id, user_id);
+        if (st && deps_.moderation != nullptr) {
+            deps_.moderation->unblock(who.user_id, user_id);
+        }
+        co_return st;
     }
 
     task<std::vector<user_info>> blocked_users(identity who) override {
@@ -175,6 +187,53 @@ public:
         co_return out;
     }
 
+    // ---- world moderation ----
+
+    task<void> mute_in_world(std::uint64_t user_id, std::int64_t duration_s) override {
+        auto until = mute_end(duration_s);
+        if (!until) {
+            co_return until.error();
+        }
+        auto st = co_await deps_.store.set_world_mute(user_id, *until, deps_.clock.now_ms());
+        if (!st) {
+            co_return st.error();
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->mute_in_world(user_id, *until);
+        }
+        infra::log::info("logic", "muted in world", {{"user_id", user_id}, {"until", *until}});
+        co_return status{};
+    }
+
+    task<void> unmute_in_world(std::uint64_t user_id) override {
+        auto st = co_await deps_.store.lift_world_mute(user_id);
+        if (!st) {
+            co_return st.error();
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->unmute_in_world(user_id);
+        }
+        co_return status{};
+    }
+
+    task<std::vector<std::pair<std::uint64_t, std::int64_t>>> world_mutes() override {
+        if (deps_.moderation != nullptr) {
+            co_return deps_.moderation->world_mutes(deps_.clock.now_ms());
+        }
+        auto rows = co_await deps_.store.world_mutes();
+        if (!rows) {
+            co_return rows.error();
+        }
+        std::vector<std::pair<std::uint64_t, std::int64_t>> out;
+        const auto now = deps_.clock.now_ms();
+        for (const auto& m : *rows) {
+            if (m.until_ms == 0 || m.until_ms > now) {
+                out.emplace_back(m.user_id, m.until_ms);
+            }
+        }
+        co_return out;
+    }
+
     // ---- groups ----
 
     task<group_info> create_group(identity who, std::string name,
@@ -189,6 +248,9 @@ public:
         std::sort(member_ids.begin(), member_ids.end());
         member_ids.erase(std::unique(member_ids.begin(), member_ids.end()), member_ids.end());
         std::erase(member_ids, who.user_id);
+        if (auto st = co_await only_friends(who.user_id, member_ids); !st) {
+            co_return st.error();
+        }
         if (auto st = co_await not_blocked_by(who.user_id, member_ids); !st) {
             co_return st.error();
         }
@@ -248,6 +310,24 @@ public:
         }
         if (*role != member_role::owner && *role != member_role::admin) {
             co_return make_error(errc::forbidden, "only the owner or an admin may add members");
+        }
+        std::sort(user_ids.begin(), user_ids.end());
+        user_ids.erase(std::unique(user_ids.begin(), user_ids.end()), user_ids.end());
+        {
+            // Members already in the group are skipped, friends or not (the caller is one).
+            std::vector<std::uint64_t> newcomers;
+            for (const auto id : user_ids) {
+                auto r = co_await deps_.store.member_role_of(group_id, id);
+                if (!r) {
+                    co_return no_such_group(r.error());
+                }
+                if (!r->has_value()) {
+                    newcomers.push_back(id);
+                }
+            }
+            if (auto st = co_await only_friends(who.user_id, std::move(newcomers)); !st) {
+                co_return st.error();
+            }
         }
         if (auto st = co_await not_blocked_by(who.user_id, user_ids); !st) {
             co_return st.error();
@@ -438,6 +518,45 @@ public:
     }
 
 private:
+    // Contract v1.1, "Adding members": only the caller's friends may be put into a group.
+    // Unknown users stay not_found (the store's answer when all are known decides the rest).
+    task<void> only_friends(std::uint64_t actor, std::vector<std::uint64_t> user_ids) {
+        std::vector<std::uint64_t> strangers;
+        for (const auto id : user_ids) {
+            auto f = co_await deps_.store.are_friends(actor, id);
+            if (!f) {
+                co_return f.error();
+            }
+            if (!*f) {
+                strangers.push_back(id);
+            }
+        }
+        if (strangers.empty()) {
+            co_return status{};
+        }
+        auto known = co_await deps_.store.get_users(strangers);
+        if (!known) {
+            co_return known.error();
+        }
+        for (const auto id : strangers) {
+            const auto it = std::find_if(known->begin(), known->end(),
+                                         [id](const storage::user_record& u) { return u.id == id; });
+            if (it == known->end()) {
+                co_return make_error(errc::not_found, "user " + std::to_string(id) + " not found");
+            }
+        }
+        co_return make_error(errc::forbidden, "only your friends can be added to a group");
+    }
+
+    // When a mute of `duration_s` from now ends (Unix ms); 0 for 0 (until lifted).
+    result<std::int64_t> mute_end(std::int64_t duration_s) const {
+        if (duration_s < 0 || duration_s > max_mute_s) {
+            return make_error(errc::invalid_argument,
+                              "duration_s must be 0 (until lifted) to 315360000 (ten years)");
+        }
+        return duration_s == 0 ? 0 : deps_.clock.now_ms() + duration_s * 1000;
+    }
+
     static error owner_cannot_leave() {
         return make_error(errc::conflict,
                           "the owner cannot leave; pass ownership to another member first");

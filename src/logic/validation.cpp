@@ -1,5 +1,7 @@
 #include <monochat/logic/validation.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <string>
 
@@ -106,6 +108,17 @@ status validate_group_description(std::string_view description) {
         return invalid("description must be UTF-8 text without control characters");
     }
     return {};
+}
+
+bool named_admin(const std::vector<std::string>& admins, std::string_view username) {
+    const auto same = [username](const std::string& name) {
+        return name.size() == username.size() &&
+               std::equal(name.begin(), name.end(), username.begin(), [](char a, char b) {
+                   return std::tolower(static_cast<unsigned char>(a)) ==
+                          std::tolower(static_cast<unsigned char>(b));
+               });
+    };
+    return std::any_of(admins.begin(), admins.end(), same);
 }
 
 result<std::size_t> parse_limit(std::optional<std::string_view> text) {

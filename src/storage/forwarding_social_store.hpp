@@ -52,6 +52,12 @@ public:
                                                      std::string keep) override {
         return inner_->set_password_hash(id, std::move(hash), std::move(keep));
     }
+    task<std::vector<block_pair>> all_blocks() override { return inner_->all_blocks(); }
+    task<void> set_world_mute(std::uint64_t id, std::int64_t until, std::int64_t now) override {
+        return inner_->set_world_mute(id, until, now);
+    }
+    task<void> lift_world_mute(std::uint64_t id) override { return inner_->lift_world_mute(id); }
+    task<std::vector<world_mute_record>> world_mutes() override { return inner_->world_mutes(); }
     task<group_record> update_group(std::uint64_t id, std::optional<std::string> name,
                                     std::optional<std::string> description,
                                     std::optional<bool> is_public) override {

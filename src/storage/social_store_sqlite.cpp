@@ -1405,6 +1405,60 @@ public:
             });
     }
 
+    task<std::vector<block_pair>> all_blocks() override {
+        return read<std::vector<block_pair>>([](connection& c) {
+            return query_all(c, "SELECT user_id, blocked_id FROM blocks", [](const statement& s) {
+                return block_pair{s.column_uint64(0), s.column_uint64(1)};
+            });
+        });
+    }
+
+    // ---- world moderation ----
+
+    task<void> set_world_mute(std::uint64_t user_id, std::int64_t until_ms,
+                              std::int64_t now_ms) override {
+        return write<void>([=](connection& c) -> status {
+            if (auto st = require_user(c, user_id); !st) {
+                return st;
+            }
+            auto ended = execute(c, "DELETE FROM world_mutes WHERE until_ms != 0 AND until_ms <= ?1",
+                                 now_ms);
+            if (!ended) {
+                return ended.error();
+            }
+            auto set = execute(c,
+                               "INSERT INTO world_mutes (user_id, until_ms) VALUES (?1, ?2)"
+                               " ON CONFLICT (user_id) DO UPDATE SET until_ms = excluded.until_ms",
+                               user_id, until_ms);
+            if (!set) {
+                return set.error();
+            }
+            return {};
+        });
+    }
+
+    task<void> lift_world_mute(std::uint64_t user_id) override {
+        return write<void>([=](connection& c) -> status {
+            auto deleted = execute(c, "DELETE FROM world_mutes WHERE user_id = ?1", user_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "that user is not muted in world");
+            }
+            return {};
+        });
+    }
+
+    task<std::vector<world_mute_record>> world_mutes() override {
+        return read<std::vector<world_mute_record>>([](connection& c) {
+            return query_all(c, "SELECT user_id, until_ms FROM world_mutes ORDER BY user_id",
+                             [](const statement& s) {
+                                 return world_mute_record{s.column_uint64(0), s.column_int64(1)};
+                             });
+        });
+    }
+
     // ---- registration invites ----
 
     task<invite_record> create_invite(invite_record invite) override {

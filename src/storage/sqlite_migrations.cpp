@@ -195,7 +195,15 @@ CREATE INDEX blocks_blocked ON blocks (blocked_id);
 ALTER TABLE chat_groups ADD COLUMN description TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<migration, 7> all_migrations{{
+// Issue 18, moderation: mutes in world (until_ms 0: until lifted), read into memory at start.
+constexpr const char* v8_moderation = R"sql(
+CREATE TABLE world_mutes (
+    user_id  INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    until_ms INTEGER NOT NULL CHECK (until_ms >= 0)
+);
+)sql";
+
+constexpr std::array<migration, 8> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -203,6 +211,7 @@ constexpr std::array<migration, 7> all_migrations{{
     {5, "guest expiry", v5_guest_expiry},
     {6, "conversation settings, public group directory", v6_conversation_settings},
     {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
+    {8, "moderation", v8_moderation},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

@@ -226,6 +226,7 @@ browserTest('a group of three: create, chat, replies, reactions, edits, read by 
 
 browserTest('older history loads on scroll, and the keyboard moves through the list', async () => {
   const [k, l] = await Promise.all([suite.server.register(`kim_${RUN}`), suite.server.register(`lee_${RUN}`)]);
+  await suite.server.befriend(k, l);  // members come only from friends
   const made = await suite.server.api('POST', '/groups', { name: `Archive ${RUN}`, member_ids: [l.user_id] }, k.token);
   const cid = made.group.conversation_id;
   for (let i = 1; i <= 120; i++) {

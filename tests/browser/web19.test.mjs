@@ -36,6 +36,10 @@ async function post(from, cid, text, extra = {}) {
 }
 
 async function group(owner, name, members = [], isPublic = false) {
+  // Members come only from the owner's friends (contract v1.1); a 409 means friends already.
+  for (const m of members) {
+    try { await suite.server.befriend(owner, m); } catch (e) { if (!/: 409 /.test(e.message)) throw e; }
+  }
   const r = await suite.server.api('POST', '/groups', { name, member_ids: members.map((m) => m.user_id), public: isPublic }, owner.token);
   return r.group;
 }

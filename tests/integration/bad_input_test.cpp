@@ -70,7 +70,10 @@ struct fixture {
         http = std::make_unique<http_client>(server.host(), server.port());
         alice = register_user(*http, "alice");
         bob = register_user(*http, "bob");
-        group = create_group(*http, alice, {bob}, true);
+        // Bob joins the public group himself: adding him would need a friendship, and the
+        // friend request below must still be pending.
+        group = create_group(*http, alice, {}, true);
+        REQUIRE(http->post(api("/groups/" + group + "/join"), bob.token).status == 200);
         request = http->post(api("/friends/requests"), {{"user_id", bob.user_id}}, alice.token)
                       .json()["request"]["request_id"];
         const std::string g = api("/groups/" + group);

@@ -79,7 +79,7 @@ TEST_CASE("the list holds world, groups and direct chats with messages, newest f
 
     say(http, alice, "world", "hello world");
     CHECK(order(http, alice) == std::vector<std::string>{"world", group});
-    befriend(http, alice, bob);
+    // (Friends since create_group: group members come only from friends.)
     say(http, bob, dm, "hi alice");
     // Messaging records the direct chat just after the ack.
     CHECK(wait_until(

@@ -37,6 +37,7 @@ TEST_CASE("a group is created with its owner and members, read, and paged",
     std::vector<account> members;
     for (int i = 0; i < 4; ++i) {
         members.push_back(register_user(http, "member" + std::to_string(i)));
+        befriend(http, owner, members.back());  // members come only from friends
     }
     const auto outsider = register_user(http, "outsider");
 
@@ -114,6 +115,8 @@ TEST_CASE("owners and admins add and remove, anyone leaves, the owner leaves aft
     const std::string gid = create_group(http, owner, {admin, m1});
     const auto member_path = [&](const account& a) { return members_path(gid) + "/" + a.user_id; };
 
+    befriend(http, admin, m2);  // each adds only its own friends
+    befriend(http, admin, m3);
     // Members cannot add; owners and admins can.
     check_error(http.post(members_path(gid), {{"user_ids", {m2.user_id}}}, m1.token), 403,
                 "forbidden");
@@ -178,6 +181,9 @@ TEST_CASE("public groups can be joined once, private ones cannot, the member lim
     const auto c = register_user(http, "carol");
     const std::string pub = create_group(http, owner, {}, true);
     const std::string priv = create_group(http, owner, {}, false);
+    for (const auto* u : {&a, &b, &c}) {
+        befriend(http, owner, *u);
+    }
 
     // Public groups are visible to anyone registered.
     CHECK(http.get(api("/groups/" + pub), a.token).json()["group"]["public"] == true);
@@ -210,6 +216,7 @@ TEST_CASE("group events reach every member, the one leaving included",
     const auto owner = register_user(http, "owner");
     const auto a = register_user(http, "alice");
     const auto b = register_user(http, "bob");
+    befriend(http, owner, a);  // before the sockets: their events are not what is tested
     ws_client owner_ws(server.host(), server.port(), owner.token);
     ws_client a_ws(server.host(), server.port(), a.token);
     ws_client b_ws(server.host(), server.port(), b.token);

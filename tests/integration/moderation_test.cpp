@@ -162,3 +162,152 @@ TEST_CASE("the owner or an admin renames and describes a group and members hear 
     CHECK(now["name"] == "Book club");
     CHECK(now["public"] == true);
 }
+
+namespace {
+
+http_reply send_world(http_client& http, const std::string& cmid, const std::string& token,
+                      const std::string& text = "hello world") {
+    return http.post(api("/conversations/world/messages"),
+                     {{"client_msg_id", cmid}, {"body", {{"type", "text"}, {"text", text}}}},
+                     token);
+}
+
+json live_settings(http_client& http, const account& admin, const json& patch) {
+    auto r = http.patch(api("/admin/settings"), patch, admin.token);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.json();
+}
+
+}  // namespace
+
+TEST_CASE("admins mute users in world, slow mode paces world, and blocks close direct chats",
+          "[integration][moderation][world]") {
+    const std::string root_name = unique_name("root");
+    json cfg = fast_test_config();  // the durable engine: this test restarts the server
+    cfg["auth"]["admins"] = json::array({root_name});
+    server_process server(cfg);
+    server.start();
+    auto http = std::make_unique<http_client>(server.host(), server.port());
+    const account root = register_user(*http, root_name);
+    const account alice = register_user(*http, unique_name("alice"));
+    const account bob = register_user(*http, unique_name("bob"));
+    const account carol = register_user(*http, unique_name("carol"));
+    const std::string mutes = api("/admin/world/mutes");
+
+    // ---- refusals ----
+    check_error(http->post(mutes, {{"user_id", alice.user_id}, {"duration_s", 0}}), 401,
+                "unauthenticated");
+    check_error(http->post(mutes, {{"user_id", bob.user_id}, {"duration_s", 0}}, alice.token), 403,
+                "forbidden");
+    check_error(http->del(mutes + "/" + bob.user_id, alice.token), 403, "forbidden");
+    check_error(http->post(mutes, {{"user_id", alice.user_id}}, root.token), 400,
+                "invalid_argument");
+    check_error(http->post(mutes, {{"user_id", alice.user_id}, {"duration_s", -1}}, root.token),
+                400, "invalid_argument");
+    check_error(http->post(mutes, {{"user_id", "12345"}, {"duration_s", 0}}, root.token), 404,
+                "not_found");
+    check_error(http->del(mutes + "/" + alice.user_id, root.token), 404, "not_found");
+
+    // ---- a mute until lifted ----
+    REQUIRE(send_world(*http, "a-1", alice.token).status == 201);
+    REQUIRE(http->post(mutes, {{"user_id", alice.user_id}, {"duration_s", 0}}, root.token).status ==
+            204);
+    check_error(send_world(*http, "a-2", alice.token), 403, "forbidden");
+    {
+        ws_client alice_ws(server.host(), server.port(), alice.token);
+        alice_ws.send({{"type", "send"},
+                       {"id", "w1"},
+                       {"conversation_id", "world"},
+                       {"client_msg_id", "a-ws"},
+                       {"body", {{"type", "text"}, {"text", "muted?"}}}});
+        auto err = alice_ws.expect("error", 5s);
+        CHECK(err["id"] == "w1");
+        CHECK(err["code"] == "forbidden");
+    }
+    // A muted user still reads world; others still send.
+    CHECK(http->get(api("/conversations/world/messages?after_seq=0"), alice.token).status == 200);
+    CHECK(send_world(*http, "b-1", bob.token).status == 201);
+    auto listed = http->get(mutes, root.token);
+    REQUIRE(listed.status == 200);
+    REQUIRE(listed.json()["mutes"].size() == 1);
+    CHECK(listed.json()["mutes"][0]["user_id"] == alice.user_id);
+    CHECK(listed.json()["mutes"][0]["until"].is_null());
+
+    // ---- a timed mute, which ends by itself ----
+    REQUIRE(http->post(mutes, {{"user_id", bob.user_id}, {"duration_s", 1}}, root.token).status ==
+            204);
+    check_error(send_world(*http, "b-2", bob.token), 403, "forbidden");
+    CHECK(http->get(mutes, root.token).json()["mutes"][1]["until"].is_number());
+
+    // ---- blocks close a direct chat even without dm_requires_friendship ----
+    live_settings(*http, root, {{"policy", {{"dm_requires_friendship", false}}}});
+    const std::string carol_alice = dm_id(carol, alice);
+    REQUIRE(send_text(*http, carol_alice, "c-1", carol.token).status == 201);
+    REQUIRE(http->post(api("/blocks"), {{"user_id", carol.user_id}}, alice.token).status == 204);
+    check_error(send_text(*http, carol_alice, "c-2", carol.token), 403, "forbidden");
+    // The blocker is not the one shut out.
+    CHECK(send_text(*http, carol_alice, "a-dm", alice.token).status == 201);
+
+    // ---- mutes and blocks outlive a restart ----
+    server.stop();
+    server.start();
+    http = std::make_unique<http_client>(server.host(), server.port());
+    check_error(send_world(*http, "a-3", alice.token), 403, "forbidden");
+    check_error(send_text(*http, carol_alice, "c-3", carol.token), 403, "forbidden");
+    // (The restart reverted the live settings to the file's; set them again.)
+    live_settings(*http, root, {{"policy", {{"dm_requires_friendship", false}}}});
+    check_error(send_text(*http, carol_alice, "c-4", carol.token), 403, "forbidden");
+    REQUIRE(http->del(api("/blocks/" + carol.user_id), alice.token).status == 204);
+    CHECK(send_text(*http, carol_alice, "c-5", carol.token).status == 201);
+
+    // Bob's mute has ended by now (a second after it began, before the restart).
+    CHECK(send_world(*http, "b-3", bob.token).status == 201);
+    CHECK(http->get(mutes, root.token).json()["mutes"].size() == 1);
+    REQUIRE(http->del(mutes + "/" + alice.user_id, root.token).status == 204);
+    check_error(http->del(mutes + "/" + alice.user_id, root.token), 404, "not_found");
+    CHECK(send_world(*http, "a-4", alice.token).status == 201);
+
+    // ---- slow mode ----
+    auto applied = live_settings(*http, root, {{"policy", {{"world_slow_mode_s", 30}}}});
+    CHECK(applied["applied"] == json::array({"policy.world_slow_mode_s"}));
+    auto first = send_world(*http, "slow-1", alice.token);
+    REQUIRE(first.status == 201);
+    auto second = send_world(*http, "slow-2", alice.token);
+    check_error(second, 429, "rate_limited");
+    const int retry = std::stoi(second.header("retry-after"));
+    CHECK(retry >= 1);
+    CHECK(retry <= 30);
+    // A retry of the accepted send is answered as before, not refused.
+    auto again = send_world(*http, "slow-1", alice.token);
+    CHECK(again.status == 200);
+    CHECK(again.json()["message"]["seq"] == first.json()["message"]["seq"]);
+    // Edits and reactions are not new messages.
+    const auto seq = first.json()["message"]["seq"].get<std::uint64_t>();
+    CHECK(http->post(api("/conversations/world/messages"),
+                     {{"client_msg_id", "slow-edit"},
+                      {"body", {{"type", "edit"}, {"target_seq", seq}, {"text", "edited"}}}},
+                     alice.token)
+              .status == 201);
+    {
+        ws_client alice_ws(server.host(), server.port(), alice.token);
+        alice_ws.send({{"type", "send"},
+                       {"id", "w2"},
+                       {"conversation_id", "world"},
+                       {"client_msg_id", "slow-ws"},
+                       {"body", {{"type", "text"}, {"text", "too soon"}}}});
+        auto err = alice_ws.expect("error", 5s);
+        CHECK(err["id"] == "w2");
+        CHECK(err["code"] == "rate_limited");
+        CHECK(err["retry_after_s"].get<int>() >= 1);
+    }
+    // Everyone has their own pace; admins are exempt; other conversations are not paced.
+    CHECK(send_world(*http, "slow-b", bob.token).status == 201);
+    CHECK(send_world(*http, "root-1", root.token).status == 201);
+    CHECK(send_world(*http, "root-2", root.token).status == 201);
+    CHECK(send_text(*http, carol_alice, "a-dm-2", alice.token).status == 201);
+    CHECK(send_text(*http, carol_alice, "a-dm-3", alice.token).status == 201);
+    // Turning it off lets the next send through at once.
+    live_settings(*http, root, {{"policy", {{"world_slow_mode_s", 0}}}});
+    CHECK(send_world(*http, "slow-3", alice.token).status == 201);
+}

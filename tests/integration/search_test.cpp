@@ -209,8 +209,8 @@ TEST_CASE("results come only from conversations the caller may read now",
     auto bob = register_user(*s.http, unique_name("bob"));
     auto carol = register_user(*s.http, unique_name("carol"));
     auto visitor = guest(*s.http);
-    const auto group = "group:" + create_group(*s.http, alice, {bob});
     befriend(*s.http, alice, bob);
+    const auto group = "group:" + create_group(*s.http, alice, {bob});
     const auto dm = dm_id(alice, bob);
 
     s.say(alice, group, "zebra in the group");

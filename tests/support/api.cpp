@@ -54,6 +54,18 @@ std::string create_group(http_client& http, const account& owner, const std::vec
                          bool is_public) {
     nlohmann::json ids = nlohmann::json::array();
     for (const auto& m : members) {
+        // Contract v1.1: members come only from the owner's friends. 409: friends already.
+        auto r = http.post("/api/v1/friends/requests", {{"user_id", m.user_id}}, owner.token);
+        if (r.status != 409) {
+            expect_status(r, 201, "friend request");
+            const auto request = r.json()["request"];
+            if (request["status"] == "pending") {
+                expect_status(http.post("/api/v1/friends/requests/" +
+                                            request["request_id"].get<std::string>() + "/accept",
+                                        m.token),
+                              200, "accept");
+            }
+        }
         ids.push_back(m.user_id);
     }
     auto r = http.post("/api/v1/groups", {{"name", "test group"}, {"member_ids", ids}, {"public", is_public}},

@@ -27,7 +27,8 @@ account register_user(http_client& http, const std::string& username,
                       const std::string& password = "correct horse battery");
 account guest(http_client& http, const std::string& display_name = "visitor");
 void befriend(http_client& http, const account& a, const account& b);
-// Creates a group owned by `owner` with `members`; returns the group id.
+// Creates a group owned by `owner` with `members`, befriending each with the owner first
+// unless they are friends already (members come only from friends); returns the group id.
 std::string create_group(http_client& http, const account& owner,
                          const std::vector<account>& members, bool is_public = false);
 std::string dm_id(const account& a, const account& b);

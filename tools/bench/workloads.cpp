@@ -47,6 +47,11 @@ std::vector<account> register_users(run_context& rc, std::size_t n, std::string_
 std::string make_group(run_context& rc, const std::vector<account>& members, std::size_t from,
                        std::size_t to, const std::string& name) {
     std::string gid;
+    // Contract v1.1: members come only from the owner's friends.
+    parallel_http(rc.pool, rc.server, rc.sources, to - from - 1, 32,
+                  [&](http_session& s, std::size_t i) -> net::awaitable<void> {
+                      co_await befriend(s, members[from], members[from + 1 + i]);
+                  });
     parallel_http(rc.pool, rc.server, rc.sources, 1, 1,
                   [&](http_session& s, std::size_t) -> net::awaitable<void> {
                       std::vector<std::string> ids;
@@ -562,6 +567,13 @@ report run_reconnect(const options& o) {
     const std::size_t gs = o.group_size;
     const std::size_t groups = (o.connections + gs - 1) / gs;
     std::vector<std::string> cids(groups);
+    // Contract v1.1: members come only from the owner's friends.
+    parallel_http(rc.pool, rc.server, rc.sources, o.connections, o.http_concurrency,
+                  [&](http_session& s, std::size_t i) -> net::awaitable<void> {
+                      if (i % gs != 0) {
+                          co_await befriend(s, acc[i - i % gs], acc[i]);
+                      }
+                  });
     parallel_http(
         rc.pool, rc.server, rc.sources, groups, o.http_concurrency,
         [&](http_session& s, std::size_t g) -> net::awaitable<void> {

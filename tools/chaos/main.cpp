@@ -229,6 +229,16 @@ population create_population(http_client& http, std::size_t users, const std::st
         b.conversations.push_back(dm);
         p.reader_token[dm] = a.token;
     }
+    // Members come only from the owner's friends (contract v1.1): client 0 befriends everyone
+    // it is not a ring neighbour of.
+    for (std::size_t i = 2; i + 1 < users; ++i) {
+        nlohmann::json req = {{"user_id", p.clients[i].user_id}};
+        auto r = expect(http.post("/api/v1/friends/requests", req, p.clients[0].token), 201,
+                        "friend request");
+        const auto id = r["request"]["request_id"].get<std::string>();
+        expect(http.post("/api/v1/friends/requests/" + id + "/accept", p.clients[i].token), 200,
+               "accept");
+    }
     // A group of everyone and one of the first half.
     auto make_group = [&](std::size_t members) {
         nlohmann::json ids = nlohmann::json::array();

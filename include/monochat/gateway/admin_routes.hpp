@@ -60,6 +60,14 @@ public:
     // A password reset token for a registered user: `{"reset_token", "expires_at"}`.
     virtual boost::asio::awaitable<result<std::string>> password_reset(admin_caller who,
                                                                        std::uint64_t user_id) = 0;
+    // Mutes in world (contract v1.1): `duration_s` 0 is until lifted; lifting; the list
+    // `{"mutes": [{"user_id", "until"}]}` (until: Unix ms, null until lifted).
+    virtual boost::asio::awaitable<result<std::string>> mute_in_world(admin_caller who,
+                                                                      std::uint64_t user_id,
+                                                                      std::int64_t duration_s) = 0;
+    virtual boost::asio::awaitable<result<std::string>> unmute_in_world(admin_caller who,
+                                                                        std::uint64_t user_id) = 0;
+    virtual boost::asio::awaitable<result<std::string>> world_mutes(admin_caller who) = 0;
     // Recalls message `seq` of the conversation for everyone (an admin recall in the log).
     virtual boost::asio::awaitable<result<std::string>> delete_message(admin_caller who,
                                                                        std::string conversation_id,

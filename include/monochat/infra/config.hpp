@@ -167,6 +167,8 @@ struct policy_options {
     std::int64_t edit_window_s = 86400;
     std::int64_t recall_window_s = 120;
     std::int64_t idempotency_window_s = 604800;
+    // Slow mode in world: one new message per user per this many seconds; 0: off.
+    std::int64_t world_slow_mode_s = 0;
 };
 
 struct auth_options {

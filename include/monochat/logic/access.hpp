@@ -49,6 +49,7 @@ inline constexpr std::string_view world_conversation_id = "world";
 }  // namespace monochat::logic
 
 namespace monochat::infra {
+class clock;
 class live_config;
 }
 namespace monochat::storage {
@@ -59,16 +60,34 @@ class social_store;
 
 namespace monochat::logic {
 
-// The access rules of the table above, answered from the social store.
+class moderation_state;
+
+// What slow mode in world answers a send (access_control::world_slot).
+struct world_slot {
+    int wait_s = 0;             // > 0: refused, retry after this many seconds
+    bool taken = false;         // the send was counted: give it back if it does not happen
+    std::int64_t previous = 0;  // for moderation_state::give_back_world_slot
+};
+
+// The access rules of the table above, answered from the social store; with a moderation
+// state, sends also obey it: a user muted in world cannot send there, and a user blocked by the
+// other one cannot send into their direct chat (forbidden, whatever dm_requires_friendship).
 // Thread-safety: any thread; awaitables resume on the caller's executor.
 class access_control {
 public:
     // `users` and `members`: the caches' snapshots, for try_can_send; null: it always answers
     // nullopt.
+    // `moderation` and `clock` (both or neither): the mutes and blocks sends obey.
     access_control(storage::social_store& social, const infra::live_config& live,
                    storage::directory_snapshots* users = nullptr,
-                   storage::member_snapshots* members = nullptr)
-        : social_(social), live_(live), users_(users), members_(members) {}
+                   storage::member_snapshots* members = nullptr,
+                   moderation_state* moderation = nullptr, const infra::clock* clock = nullptr)
+        : social_(social),
+          live_(live),
+          users_(users),
+          members_(members),
+          moderation_(moderation),
+          clock_(clock) {}
 
     // May `who` read the conversation (history, sync, mark read, online, search)?
     // Errors: not_found, forbidden.
@@ -79,14 +98,24 @@ public:
     // can_send answered from what the caches hold, without waiting (the send path's common
     // case); nullopt when something is not cached: ask can_send.
     std::optional<status> try_can_send(const identity& who, const conversation_ref& c) const;
+    // Slow mode in world (policy.world_slow_mode_s): may `who` send a new message there now?
+    // Counts the send when it may. Admins (auth.admins) are exempt; their names are read only
+    // when a send would be refused. Without a moderation state: always yes.
+    boost::asio::awaitable<world_slot> take_world_slot(const identity& who);
+    // Undoes a counted slot whose send did not happen.
+    void give_back_world_slot(const identity& who, const world_slot& slot);
 
 private:
     boost::asio::awaitable<status> check(const identity& who, const conversation_ref& c, bool send);
+    // The moderation rules of a send that the membership rules allowed.
+    status moderation_rule(const identity& who, const conversation_ref& c) const;
 
     storage::social_store& social_;
     const infra::live_config& live_;
     storage::directory_snapshots* users_;
     storage::member_snapshots* members_;
+    moderation_state* moderation_;
+    const infra::clock* clock_;
 };
 
 }  // namespace monochat::logic

@@ -21,6 +21,7 @@ class message_bus;
 
 namespace monochat::logic {
 
+class moderation_state;
 class presence_view;
 
 struct dependencies {
@@ -35,6 +36,9 @@ struct dependencies {
     infra::id_generator& ids;
     const presence_view& presence;
     infra::metrics_registry& metrics;
+    // What the send path knows of mutes and blocks: the services that change them keep it
+    // current. Null in tests that need none.
+    moderation_state* moderation = nullptr;
     // Where a group's events go when set: gateway's downstream consumer, which spreads them
     // over the I/O threads like a large group's messages (events.hpp). Null: the bus.
     bus::delivery_sink* group_sink = nullptr;

@@ -94,6 +94,17 @@ public:
     // The users the caller blocks, most recent first.
     virtual task<std::vector<user_info>> blocked_users(identity who) = 0;
 
+    // ---- world moderation (for the admin API, whose gate checks the role) ----
+
+    // Mutes the user in world for `duration_s` (0: until lifted), replacing an earlier mute:
+    // its sends there are forbidden, it still reads. Errors: invalid_argument (duration negative
+    // or above ten years), not_found (no such user).
+    virtual task<void> mute_in_world(std::uint64_t user_id, std::int64_t duration_s) = 0;
+    // Errors: not_found (not muted).
+    virtual task<void> unmute_in_world(std::uint64_t user_id) = 0;
+    // The current mutes: (user id, until in Unix ms; 0: until lifted), ascending by user id.
+    virtual task<std::vector<std::pair<std::uint64_t, std::int64_t>>> world_mutes() = 0;
+
     // ---- groups ----
 
     // The caller becomes owner. Errors: invalid_argument (name), not_found (a member id),

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <monochat/infra/result.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace monochat::logic {
 
@@ -37,6 +39,10 @@ inline constexpr std::size_t max_page_limit = 200;
 [[nodiscard]] status validate_note(std::string_view note);
 // The rule of notes, up to 1024 bytes.
 [[nodiscard]] status validate_group_description(std::string_view description);
+
+// Whether `username` is one of `admins` (auth.admins); letters compared without case, so an
+// operator's "Alice" names alice.
+[[nodiscard]] bool named_admin(const std::vector<std::string>& admins, std::string_view username);
 
 // A `limit` query parameter: absent gives 50; a positive decimal integer is clamped to 200;
 // zero, a negative number or anything that is not a decimal integer is invalid_argument.

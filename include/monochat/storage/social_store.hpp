@@ -188,6 +188,18 @@ struct readers_result {
     std::uint64_t count = 0;              // all readers, not only the listed ones
 };
 
+// A user's mute in world (contract v1.1, "Admin additions").
+struct world_mute_record {
+    std::uint64_t user_id = 0;
+    std::int64_t until_ms = 0;  // 0: until lifted
+};
+
+// One block: `user_id` blocks `blocked_id`.
+struct block_pair {
+    std::uint64_t user_id = 0;
+    std::uint64_t blocked_id = 0;
+};
+
 // "dm:<low>:<high>" for two user ids, in either order.
 std::string direct_conversation_id(std::uint64_t a, std::uint64_t b);
 
@@ -317,6 +329,19 @@ public:
     // Those of `user_ids` who block `user_id`, ascending.
     virtual task<std::vector<std::uint64_t>> blocked_by(std::uint64_t user_id,
                                                         std::vector<std::uint64_t> user_ids) = 0;
+    // Every block (start-up: the send path keeps them in memory).
+    virtual task<std::vector<block_pair>> all_blocks() = 0;
+
+    // ---- world moderation ----
+
+    // Mutes the user in world until `until_ms` (0: until lifted), replacing an earlier mute;
+    // mutes that ended before `now_ms` are forgotten on the way. Errors: not_found (no user).
+    virtual task<void> set_world_mute(std::uint64_t user_id, std::int64_t until_ms,
+                                      std::int64_t now_ms) = 0;
+    // Errors: not_found (not muted).
+    virtual task<void> lift_world_mute(std::uint64_t user_id) = 0;
+    // Every world mute, ended ones included (the caller compares with its clock).
+    virtual task<std::vector<world_mute_record>> world_mutes() = 0;
 
 
     // Creates the group with `owner_id` as owner and `member_ids` (duplicates and the owner

@@ -69,7 +69,7 @@ TEST_CASE("the send check answers a cached group's membership", "[logic][access]
     const auto bob = w.user("bob");
     const auto cy = w.user("cyd");
     w.befriend(ann, bob);
-    const auto g = value_of(run(w.social->create_group(ann, "g", {bob.user_id}, false)));
+    const auto g = value_of(run(w.make_group(ann, "g", {bob.user_id}, false)));
     storage::member_snapshots* members = nullptr;
     auto cached = storage::make_membership_cache(std::move(w.store), {}, w.metrics, &members);
     access_control access(*cached, w.live, nullptr, members);

@@ -36,7 +36,7 @@ TEST_CASE("world is always listed, groups and direct chats with a message join i
     CHECK(list[0].last_message.empty());
 
     w.clock.advance(1s);
-    auto g = value_of(run(w.social->create_group(a, "Team", {b.user_id}, false)));
+    auto g = value_of(run(w.make_group(a, "Team", {b.user_id}, false)));
     const std::string gid = "group:" + std::to_string(g.group_id);
     const std::string dm = value_of(run(w.conversations->direct_id(a, b.user_id)));
     list = value_of(run(w.conversations->list(a)));
@@ -67,7 +67,7 @@ TEST_CASE("unread is last_seq - read_seq, reads are clamped and never move back"
     test::world w;
     const auto a = w.user("alice");
     const auto b = w.user("bob");
-    auto g = value_of(run(w.social->create_group(a, "Team", {b.user_id}, false)));
+    auto g = value_of(run(w.make_group(a, "Team", {b.user_id}, false)));
     const std::string gid = "group:" + std::to_string(g.group_id);
     for (int i = 0; i < 5; ++i) {
         w.say(gid, a.user_id, "m" + std::to_string(i));
@@ -102,7 +102,7 @@ TEST_CASE("a read pushes a receipt to the other members and the reader's other c
     const auto a = w.user("alice");
     const auto b = w.user("bob");
     const auto c = w.user("carol");
-    auto g = value_of(run(w.social->create_group(a, "Team", {b.user_id, c.user_id}, false)));
+    auto g = value_of(run(w.make_group(a, "Team", {b.user_id, c.user_id}, false)));
     const std::string gid = "group:" + std::to_string(g.group_id);
     w.say(gid, a.user_id, "hello");
     w.deliveries.clear();
@@ -170,7 +170,10 @@ TEST_CASE("access rules: world for all, groups for members, direct chats for the
     const auto b = w.user("bob");
     const auto c = w.user("carol");
     const auto g = w.guest();
-    auto group = value_of(run(w.social->create_group(a, "Team", {b.user_id}, false)));
+    auto group = value_of(run(w.make_group(a, "Team", {b.user_id}, false)));
+    // make_group befriended them (members come only from friends); the direct chat below
+    // starts without a friendship.
+    value_of(run(w.store->remove_friend(a.user_id, b.user_id)));
     const auto gid = conv_ref("group:" + std::to_string(group.group_id));
     const auto dm = conv_ref(value_of(run(w.conversations->direct_id(a, b.user_id))));
 

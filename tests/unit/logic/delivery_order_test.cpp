@@ -156,7 +156,7 @@ TEST_CASE("a group that drops to the fan-out threshold keeps its pushes in seq o
     const auto owner = w.user("owner");
     const auto m1 = w.user("member1");
     const auto m2 = w.user("member2");
-    const auto g = value_of(run(w.social->create_group(owner, "big", {m1.user_id, m2.user_id}, false)));
+    const auto g = value_of(run(w.make_group(owner, "big", {m1.user_id, m2.user_id}, false)));
     const std::string cid = group_conversation_id(g.group_id);
 
     // The router takes a small group's members from the membership cache (never from the

@@ -248,6 +248,25 @@ struct world {
         auto req = value_of(run(social->send_friend_request(a, b.user_id, "")));
         value_of(run(social->accept_friend_request(b, req.request.request_id)));
     }
+    // Makes `a` and `b` friends through the store (no events) unless they are already; does
+    // nothing when the store refuses (a guest, a block): the call under test answers that.
+    void befriend_ids(std::uint64_t a, std::uint64_t b) {
+        auto sent = run(store->send_friend_request(ids.next(), a, b, "", clock.now_ms()));
+        if (sent && !sent->accepted_existing) {
+            (void)run(store->accept_friend_request(sent->request.id, b, clock.now_ms()));
+        }
+    }
+    // social->create_group after befriending the owner with each member (contract v1.1:
+    // members come only from the owner's friends).
+    auto make_group(const identity& owner, std::string name, std::vector<std::uint64_t> members,
+                    bool is_public) {
+        for (const auto m : members) {
+            if (m != owner.user_id) {
+                befriend_ids(owner.user_id, m);
+            }
+        }
+        return social->create_group(owner, std::move(name), std::move(members), is_public);
+    }
     // Appends a text message as `from` and returns its seq.
     std::uint64_t say(const std::string& cid, std::uint64_t from, const std::string& text) {
         storage::append_request req;

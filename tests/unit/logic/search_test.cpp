@@ -69,10 +69,10 @@ TEST_CASE("a user finds world, their groups and their direct chats, a guest only
     auto bob = w.user("bob");
     auto carol = w.user("carol");
     auto visitor = w.guest();
-    const auto g = value_of(run(w.social->create_group(alice, "team", {bob.user_id}, false)));
+    w.befriend(alice, bob);
+    const auto g = value_of(run(w.make_group(alice, "team", {bob.user_id}, false)));
     const auto group = "group:" + std::to_string(g.group_id);
     const auto dm = storage::direct_conversation_id(alice.user_id, bob.user_id);
-    w.befriend(alice, bob);
     value_of(run(w.store->record_direct_message(alice.user_id, bob.user_id, 1)));
 
     w.post(group, alice, "zebra group");
@@ -95,7 +95,7 @@ TEST_CASE("a conversation_id narrows the search after the history access check",
     auto alice = w.user("alice");
     auto carol = w.user("carol");
     auto visitor = w.guest();
-    const auto g = value_of(run(w.social->create_group(alice, "team", {}, false)));
+    const auto g = value_of(run(w.make_group(alice, "team", {}, false)));
     const auto group = "group:" + std::to_string(g.group_id);
     w.post(group, alice, "lion in the group");
     w.post("world", alice, "lion in the world");
