@@ -72,13 +72,11 @@ std::optional<std::uint64_t> decimal(std::string_view s) {
     return v;
 }
 
+// The streaming routes cannot take a typed body, but they name the caller as every other
+// route does: through the pipeline's one bearer gate (rest_pipeline.hpp).
 boost::asio::awaitable<result<logic::identity>> caller(const authenticator& authenticate,
                                                        const http_request& req) {
-    const auto token = req.bearer_token();
-    if (token.empty()) {
-        co_return make_error(errc::unauthenticated, "a bearer token is required");
-    }
-    co_return co_await authenticate(std::string(token));
+    co_return co_await rest::bearer(authenticate)(req);
 }
 
 net_response upload(const authenticator& authenticate, logic::file_service& files,
@@ -117,7 +115,7 @@ net_response upload(const authenticator& authenticate, logic::file_service& file
     if (!info) {
         co_return error_response(info.error());
     }
-    co_return json_reply(201, R"({"file":)" + logic::to_json(*info) + "}");
+    co_return http_response::json(201, R"({"file":)" + logic::to_json(*info) + "}");
 }
 
 net_response download(const authenticator& authenticate, logic::file_service& files,
@@ -126,11 +124,12 @@ net_response download(const authenticator& authenticate, logic::file_service& fi
     if (!who) {
         co_return error_response(who.error());
     }
-    auto id = path_id(req, "file_id");
-    if (!id) {
-        co_return error_response(id.error());
+    auto numbers = rest::path_numbers(req);
+    if (!numbers) {
+        co_return error_response(numbers.error());
     }
-    auto file = co_await files.open(*who, *id, thumbnail);
+    const std::uint64_t id = rest::request(req, std::move(*numbers)).number("file_id");
+    auto file = co_await files.open(*who, id, thumbnail);
     if (!file) {
         co_return error_response(file.error());
     }
