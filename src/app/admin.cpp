@@ -317,7 +317,9 @@ net::awaitable<result<std::string>> admin_service::backup(gateway::admin_caller 
         co_return audited(who, "backup", dir.string(), social.error());
     }
     if (d_.files != nullptr) {
-        if (auto files = co_await d_.files->backup_to(dir.string()); !files) {
+        // Named first: GCC 12 destroys a string temporary built inside co_await twice.
+        auto files_dir = dir.string();
+        if (auto files = co_await d_.files->backup_to(std::move(files_dir)); !files) {
             co_return audited(who, "backup", dir.string(), files.error());
         }
     }

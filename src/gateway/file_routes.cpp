@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <memory>
 #include <monochat/logic/files.hpp>
 #include <vector>
 
@@ -73,15 +74,13 @@ std::optional<std::uint64_t> decimal(std::string_view s) {
 }
 
 // The streaming routes cannot take a typed body, but they name the caller as every other
-// route does: through the pipeline's one bearer gate (rest_pipeline.hpp).
-boost::asio::awaitable<result<logic::identity>> caller(const authenticator& authenticate,
-                                                       const http_request& req) {
-    co_return co_await rest::bearer(authenticate)(req);
-}
+// route does: through the pipeline's one bearer gate (rest_pipeline.hpp), built once when the
+// routes are added and held by them. (Not `co_await rest::bearer(a)(req)`: that gate would be a
+// temporary living across the co_await, which GCC 12 destroys twice.)
+using bearer_gate = rest::gate<logic::identity>;
 
-net_response upload(const authenticator& authenticate, logic::file_service& files,
-                    http_request& req) {
-    auto who = co_await caller(authenticate, req);
+net_response upload(const bearer_gate& caller, logic::file_service& files, http_request& req) {
+    auto who = co_await caller(req);
     if (!who) {
         co_return error_response(who.error());
     }
@@ -93,7 +92,8 @@ net_response upload(const authenticator& authenticate, logic::file_service& file
         // No body at all: the listener took the usual path.
         co_return error_response(make_error(errc::invalid_argument, "the file is empty"));
     }
-    auto up = co_await files.begin_upload(*who, std::string(*name), req.stream->content_length());
+    std::string file_name(*name);  // named: no temporary across the co_await (GCC 12)
+    auto up = co_await files.begin_upload(*who, std::move(file_name), req.stream->content_length());
     if (!up) {
         co_return error_response(up.error());
     }
@@ -118,9 +118,9 @@ net_response upload(const authenticator& authenticate, logic::file_service& file
     co_return http_response::json(201, R"({"file":)" + logic::to_json(*info) + "}");
 }
 
-net_response download(const authenticator& authenticate, logic::file_service& files,
-                      http_request& req, bool thumbnail) {
-    auto who = co_await caller(authenticate, req);
+net_response download(const bearer_gate& caller, logic::file_service& files, http_request& req,
+                      bool thumbnail) {
+    auto who = co_await caller(req);
     if (!who) {
         co_return error_response(who.error());
     }
@@ -250,17 +250,19 @@ std::optional<byte_range> parse_range(std::string_view header, std::uint64_t siz
 }
 
 void add_file_routes(router& routes, authenticator authenticate, logic::file_service& files) {
+    // One gate shared by the three routes; the router holds it as long as the routes.
+    auto caller = std::make_shared<const bearer_gate>(rest::bearer(std::move(authenticate)));
     routes.add_streaming(http_method::post, "/api/v1/files",
-                         [authenticate, &files](http_request& req) -> net_response {
-                             return upload(authenticate, files, req);
+                         [caller, &files](http_request& req) -> net_response {
+                             return upload(*caller, files, req);
                          });
     routes.add(http_method::get, "/api/v1/files/{file_id}",
-               [authenticate, &files](http_request& req) -> net_response {
-                   return download(authenticate, files, req, false);
+               [caller, &files](http_request& req) -> net_response {
+                   return download(*caller, files, req, false);
                });
     routes.add(http_method::get, "/api/v1/files/{file_id}/thumbnail",
-               [authenticate, &files](http_request& req) -> net_response {
-                   return download(authenticate, files, req, true);
+               [caller, &files](http_request& req) -> net_response {
+                   return download(*caller, files, req, true);
                });
 }
 

@@ -170,7 +170,8 @@ public:
             metrics_.too_large.inc();
             co_return too_large_error(max_bytes);
         }
-        auto used = co_await on_store([this, user = who.user_id] { return d_.store.used_bytes(user); });
+        auto count_used = [this, user = who.user_id] { return d_.store.used_bytes(user); };
+        auto used = co_await on_store(std::move(count_used));
         if (!used) {
             co_return used.error();
         }
@@ -178,7 +179,8 @@ public:
             metrics_.quota.inc();
             co_return quota_error();
         }
-        auto blob = co_await on_store([this] { return d_.store.create_temp(); });
+        auto create = [this] { return d_.store.create_temp(); };
+        auto blob = co_await on_store(std::move(create));
         if (!blob) {
             co_return blob.error();
         }
@@ -196,7 +198,8 @@ public:
 
     net::awaitable<result<file_download>> open(identity who, std::uint64_t file_id,
                                                bool thumbnail) override {
-        auto rec = co_await on_store([this, file_id] { return d_.store.get(file_id); });
+        auto get = [this, file_id] { return d_.store.get(file_id); };
+        auto rec = co_await on_store(std::move(get));
         if (!rec) {
             co_return rec.error();
         }
@@ -205,7 +208,8 @@ public:
         }
         const auto& r = **rec;
         if (r.owner_id != who.user_id) {
-            auto convs = co_await on_store([this, file_id] { return d_.store.shared_in(file_id); });
+            auto list = [this, file_id] { return d_.store.shared_in(file_id); };
+            auto convs = co_await on_store(std::move(list));
             if (!convs) {
                 co_return convs.error();
             }
@@ -227,8 +231,8 @@ public:
         if (thumbnail && !r.thumbnail) {
             co_return make_error(errc::not_found, "this file has no thumbnail");
         }
-        auto reader = co_await on_store(
-            [this, r, thumbnail] { return d_.store.open_blob(r, thumbnail); });
+        auto open_blob = [this, r, thumbnail] { return d_.store.open_blob(r, thumbnail); };
+        auto reader = co_await on_store(std::move(open_blob));
         if (!reader) {
             co_return reader.error();
         }
@@ -242,15 +246,16 @@ public:
 
     net::awaitable<result<std::size_t>> read(std::shared_ptr<const storage::blob_reader> reader,
                                              std::uint64_t offset, std::span<char> buf) override {
-        co_return co_await on_worker(
-            [reader = std::move(reader), offset, buf] { return reader->read(offset, buf); });
+        auto job = [reader = std::move(reader), offset, buf] { return reader->read(offset, buf); };
+        auto n = co_await on_worker(std::move(job));
+        co_return n;
     }
 
     net::awaitable<result<std::string>> share(std::uint64_t user_id, std::uint64_t file_id,
                                               std::string conversation_id,
                                               std::uint64_t message_id) override {
-        co_return co_await on_store([this, user_id, file_id, cid = std::move(conversation_id),
-                                     message_id]() -> result<std::string> {
+        auto job = [this, user_id, file_id, cid = std::move(conversation_id),
+                    message_id]() -> result<std::string> {
             auto rec = d_.store.get(file_id);
             if (!rec) {
                 return rec.error();
@@ -271,14 +276,17 @@ public:
                 meta["height"] = r.height;
             }
             return dump(meta);
-        });
+        };
+        auto meta = co_await on_store(std::move(job));
+        co_return meta;
     }
 
     net::awaitable<void> unshare(std::uint64_t file_id, std::uint64_t message_id,
                                  bool delete_if_last) override {
-        auto removed = co_await on_store([this, file_id, message_id, delete_if_last] {
+        auto job = [this, file_id, message_id, delete_if_last] {
             return d_.store.remove_share(file_id, message_id, delete_if_last);
-        });
+        };
+        auto removed = co_await on_store(std::move(job));
         if (!removed) {
             infra::log::warn("logic", "cannot forget a file's share",
                              {{"file_id", file_id}, {"error", removed.error().message}});
@@ -295,8 +303,8 @@ public:
         const auto before = d_.clock.now_ms() - cfg->files.unshared_ttl_s * 1000;
         std::size_t total = 0;
         for (;;) {
-            auto removed = co_await on_store(
-                [this, before] { return d_.store.remove_unshared(before, sweep_batch); });
+            auto job = [this, before] { return d_.store.remove_unshared(before, sweep_batch); };
+            auto removed = co_await on_store(std::move(job));
             if (!removed) {
                 co_return removed.error();
             }
@@ -312,7 +320,9 @@ public:
     }
 
     net::awaitable<status> backup_to(std::string dir) override {
-        co_return co_await on_store([this, dir = std::move(dir)] { return d_.store.backup_to(dir); });
+        auto job = [this, dir = std::move(dir)] { return d_.store.backup_to(dir); };
+        auto st = co_await on_store(std::move(job));
+        co_return st;
     }
 
     void counted_removal(const storage::removed_file& r) {
@@ -364,7 +374,9 @@ net::awaitable<status> upload_impl::write(std::span<const char> bytes) {
         co_return file_service_impl::quota_error();
     }
     auto* blob = blob_.get();
-    co_return co_await svc_.on_worker([blob, bytes] { return blob->write(bytes); });
+    auto job = [blob, bytes] { return blob->write(bytes); };
+    auto st = co_await svc_.on_worker(std::move(job));
+    co_return st;
 }
 
 net::awaitable<result<file_info>> upload_impl::finish() {
@@ -382,13 +394,14 @@ net::awaitable<result<file_info>> upload_impl::finish() {
         std::string sha;
         media::inspection media;
     };
-    auto done = co_await svc_.on_worker([blob, thumb_path]() -> result<finished> {
+    auto inspect = [blob, thumb_path]() -> result<finished> {
         auto sha = blob->finish();
         if (!sha) {
             return sha.error();
         }
         return finished{std::move(*sha), media::inspect(blob->path(), thumb_path)};
-    });
+    };
+    auto done = co_await svc_.on_worker(std::move(inspect));
     if (!done) {
         co_return done.error();
     }
@@ -403,12 +416,12 @@ net::awaitable<result<file_info>> upload_impl::finish() {
     rec.height = done->media.height;
     rec.thumbnail = done->media.thumbnail;
     rec.created_ms = svc_.d_.clock.now_ms();
-    auto committed = co_await svc_.on_store(
-        [this, blob, thumb_path, rec, quota = quota_]() -> status {
-            auto st = svc_.d_.store.commit(*blob, thumb_path, rec, quota);
-            std::remove(thumb_path.c_str());  // still there when not moved into place
-            return st;
-        });
+    auto commit = [this, blob, thumb_path, rec, quota = quota_]() -> status {
+        auto st = svc_.d_.store.commit(*blob, thumb_path, rec, quota);
+        std::remove(thumb_path.c_str());  // still there when not moved into place
+        return st;
+    };
+    auto committed = co_await svc_.on_store(std::move(commit));
     counted_ = true;
     if (!committed) {
         if (committed.error().code == errc::too_large) {
