@@ -148,6 +148,9 @@ public:
         store_thread_.join();
     }
 
+    // Callers name the job before the co_await (`auto job = [...] {...}; co_await
+    // on_store(std::move(job))`): GCC 12 destroys the captures of a lambda built inside a
+    // co_await expression twice (docs/testing.md), which crashed the Release binary here.
     template <class F>
     auto on_store(F fn) {
         return infra::run_blocking(store_thread_.get_executor(), std::move(fn));
