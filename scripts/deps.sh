@@ -8,17 +8,18 @@ set -euo pipefail
 
 case "${1:-}" in
     --runtime)
-        packages=(librocksdb7.8 libsqlite3-0 libfmt9 libsodium23 libssl3 libmimalloc2.0 curl ca-certificates) ;;
+        packages=(librocksdb7.8 libsqlite3-0 libfmt9 libsodium23 libssl3 libmimalloc2.0 libmagic1 libvips42
+                  curl ca-certificates) ;;
     --test)
         packages=(g++ cmake ninja-build pkg-config ccache git
                   libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
-                  libsodium-dev libssl-dev libmimalloc-dev curl ca-certificates
+                  libsodium-dev libssl-dev libmimalloc-dev libmagic-dev libvips-dev curl ca-certificates
                   clang libclang-rt-14-dev
                   catch2 chromium fonts-noto-color-emoji) ;;
     *)
         packages=(g++ cmake ninja-build pkg-config ccache git
                   libboost1.81-dev librocksdb-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev
-                  libsodium-dev libssl-dev libmimalloc-dev curl ca-certificates) ;;
+                  libsodium-dev libssl-dev libmimalloc-dev libmagic-dev libvips-dev curl ca-certificates) ;;
 esac
 
 # The browser tests of the web client run playwright-core on node >= 20 and npm, which this

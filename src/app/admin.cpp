@@ -9,6 +9,7 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/message_traces.hpp>
 #include <monochat/logic/accounts.hpp>
+#include <monochat/logic/files.hpp>
 #include <monochat/logic/messaging.hpp>
 #include <monochat/logic/social.hpp>
 #include <monochat/storage/message_log.hpp>
@@ -348,6 +349,13 @@ net::awaitable<result<std::string>> admin_service::backup(gateway::admin_caller 
     auto social = co_await d_.social.backup_to((dir / "monochat.db").string());
     if (!social) {
         co_return audited(who, "backup", dir.string(), social.error());
+    }
+    if (d_.files != nullptr) {
+        // Named first: GCC 12 destroys a string temporary built inside co_await twice.
+        auto files_dir = dir.string();
+        if (auto files = co_await d_.files->backup_to(std::move(files_dir)); !files) {
+            co_return audited(who, "backup", dir.string(), files.error());
+        }
     }
     if (const auto mode_ec = restrict_tree(dir.string())) {
         co_return audited(who, "backup", dir.string(),

@@ -19,6 +19,7 @@ namespace monochat::infra {
 class message_traces;
 }
 namespace monochat::logic {
+class file_service;
 class accounts;
 class messaging_service;
 class social;
@@ -43,6 +44,8 @@ struct admin_dependencies {
     const infra::message_traces& traces;
     // Server counters that live in other objects: a JSON object text.
     std::function<std::string()> server_stats;
+    // Uploaded files (files.db and the blobs) into a backup directory; null: none.
+    logic::file_service* files = nullptr;
 };
 
 class admin_service final : public gateway::admin_backend {

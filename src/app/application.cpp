@@ -20,6 +20,7 @@
 #include <monochat/gateway/admin_routes.hpp>
 #include <monochat/gateway/connection_registry.hpp>
 #include <monochat/gateway/downstream_consumer.hpp>
+#include <monochat/gateway/file_routes.hpp>
 #include <monochat/gateway/http_server.hpp>
 #include <monochat/gateway/message_routes.hpp>
 #include <monochat/gateway/ops_routes.hpp>
@@ -38,6 +39,7 @@
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/conversations.hpp>
 #include <monochat/logic/delivery.hpp>
+#include <monochat/logic/files.hpp>
 #include <monochat/logic/messaging.hpp>
 #include <monochat/logic/moderation.hpp>
 #include <monochat/logic/search.hpp>
@@ -45,6 +47,7 @@
 #include <monochat/logic/social.hpp>
 #include <monochat/task/fanout_worker.hpp>
 #include <monochat/task/search_indexer.hpp>
+#include <monochat/storage/file_store.hpp>
 #include <monochat/storage/message_log_factory.hpp>
 #include <monochat/storage/search_index.hpp>
 #include <monochat/storage/social_store.hpp>
@@ -68,6 +71,7 @@ struct stores {
     std::unique_ptr<storage::message_log> log;
     std::unique_ptr<storage::social_store> social;
     std::unique_ptr<storage::search_index> search;
+    std::unique_ptr<storage::file_store> files;
     storage::sent_recorder* sent = nullptr;        // owned by `social`
     storage::member_snapshots* members = nullptr;  // owned by `social`
     storage::directory_snapshots* users = nullptr;  // owned by `social`
@@ -150,6 +154,23 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
         return search.error();
     }
     s.search = std::move(*search);
+    if (cfg.storage.engine == "memory") {
+        // Files of a previous run would outlive the messages that shared them.
+        std::error_code ec;
+        const auto dir = std::filesystem::path(cfg.storage.data_dir);
+        std::filesystem::remove_all(dir / "files", ec);
+        std::filesystem::remove(dir / "files.db", ec);
+        std::filesystem::remove(dir / "files.db-wal", ec);
+        std::filesystem::remove(dir / "files.db-shm", ec);
+    }
+    storage::file_store_options fopts;
+    fopts.data_dir = cfg.storage.data_dir;
+    fopts.synchronous_full = cfg.storage.sync == "always";
+    auto files = storage::file_store::open(fopts);
+    if (!files) {
+        return files.error();
+    }
+    s.files = std::move(*files);
     return s;
 }
 
@@ -225,10 +246,13 @@ public:
         // Logic. Issue 4's accounts service replaces authenticate_ when it is wired.
         access_ = std::make_unique<logic::access_control>(*stores_.social, live_, stores_.users,
                                                           stores_.members, &moderation_, &clock_);
+        files_ = logic::make_file_service(
+            {*stores_.files, *access_, live_, clock_, ids_, metrics_});
         messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
                                                     registry_, live_, clock_, ids_, metrics_,
                                                     &delivery_guard_, stores_.sent,
-                                                    &downstream_consumer_, stores_.members});
+                                                    &downstream_consumer_, stores_.members,
+                                                    files_.get()});
         messaging_->start();
 
         // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
@@ -296,13 +320,14 @@ public:
         }
         admin_ = std::make_unique<admin_service>(admin_dependencies{
             live_, *reloader_, *audit_, *accounts_, *social_, *messaging_, *stores_.log, *stores_.social,
-            registry_, infra::traces(), [this] { return server_stats(); }});
+            registry_, infra::traces(), [this] { return server_stats(); }, files_.get()});
         gateway::add_admin_routes(routes_, *admin_);
         const gateway::authenticator authenticate = [this](std::string token) {
             return authenticate_(std::move(token));
         };
         gateway::add_message_routes(routes_, authenticate, *messaging_);
         gateway::add_search_routes(routes_, authenticate, *search_);
+        gateway::add_file_routes(routes_, authenticate, *files_);
         gateway::add_rest_routes(routes_, {*accounts_, *social_, *conversations_});
         // The web client answers every path no route above takes (never /api/...).
         gateway::add_static_routes(routes_, gateway::web_client_assets());
@@ -354,6 +379,7 @@ public:
         wait_for_signal(signals);
 
         net::co_spawn(ioc_, sweep_expired(), net::detached);
+        net::co_spawn(ioc_, sweep_files(), net::detached);
 
         const auto n = io_thread_count();
         std::vector<std::thread> threads;
@@ -376,8 +402,10 @@ public:
         fanout_->stop();
         indexer_->stop();
         messaging_->stop();
+        files_->stop();
         bus_->shutdown();
         stores_.search.reset();
+        stores_.files.reset();
         stores_.social.reset();
         stores_.log.reset();
         infra::log::info("app", "stopped");
@@ -450,6 +478,26 @@ private:
             if (!swept) {
                 infra::log::warn("app", "expiry sweep failed; retried at the next interval",
                                  {{"error", swept.error().message}});
+            }
+        }
+    }
+
+    // Unshared files past files.unshared_ttl_s go every files.sweep_interval_s (both read each
+    // round). The deletes run on the file service's store thread.
+    net::awaitable<void> sweep_files() {
+        net::steady_timer timer(ioc_);
+        for (;;) {
+            timer.expires_after(std::chrono::seconds(live_.get()->files.sweep_interval_s));
+            auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec) {
+                co_return;
+            }
+            auto swept = co_await files_->sweep();
+            if (!swept) {
+                infra::log::warn("app", "file sweep failed; retried at the next interval",
+                                 {{"error", swept.error().message}});
+            } else if (*swept > 0) {
+                infra::log::info("app", "unshared files expired", {{"files", *swept}});
             }
         }
     }
@@ -537,6 +585,7 @@ private:
     bus::delivery_guard delivery_guard_;
     logic::moderation_state moderation_;
     std::unique_ptr<logic::access_control> access_;
+    std::unique_ptr<logic::file_service> files_;
     std::unique_ptr<logic::messaging_service> messaging_;
     std::unique_ptr<logic::accounts> accounts_;
     std::unique_ptr<logic::social> social_;
@@ -623,6 +672,10 @@ int backup(const infra::config& cfg, const std::string& dir) {
         std::fprintf(stderr, "monochat: backup: %s\n", social_status.error().message.c_str());
         return 1;
     }
+    if (auto files = st->files->backup_to(dir); !files) {
+        std::fprintf(stderr, "monochat: backup: %s\n", files.error().message.c_str());
+        return 1;
+    }
     if (const auto mode_ec = restrict_tree(dir)) {
         std::fprintf(stderr, "monochat: backup: cannot restrict permissions of %s: %s\n", dir.c_str(),
                      mode_ec.message().c_str());
@@ -655,6 +708,10 @@ int restore(const infra::config& cfg, const std::string& dir) {
     }
     if (ec) {
         std::fprintf(stderr, "monochat: restore: %s\n", ec.message().c_str());
+        return 1;
+    }
+    if (auto files = storage::restore_files(dir, to.string()); !files) {
+        std::fprintf(stderr, "monochat: restore: %s\n", files.error().message.c_str());
         return 1;
     }
     if (const auto mode_ec = restrict_tree(to.string())) {

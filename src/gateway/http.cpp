@@ -142,6 +142,11 @@ void router::add(http_method method, std::string pattern, route_handler handler)
     routes_.push_back({method, std::move(pattern), std::move(segments), literals, std::move(handler)});
 }
 
+void router::add_streaming(http_method method, std::string pattern, route_handler handler) {
+    add(method, std::move(pattern), std::move(handler));
+    routes_.back().streaming = true;
+}
+
 void router::set_fallback(route_handler handler) { fallback_ = std::move(handler); }
 
 router::match router::find(http_method method, std::string_view path) const {
@@ -171,6 +176,7 @@ router::match router::find(http_method method, std::string_view path) const {
             best_literals = r.literal_count;
             best.handler = &r.handler;
             best.pattern = &r.pattern;
+            best.streaming = r.streaming;
             best.params.clear();
             for (std::size_t i = 0; i < segments.size(); ++i) {
                 if (is_param(r.segments[i])) {

@@ -14,11 +14,13 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
 #include <list>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <mutex>
+#include <span>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -41,6 +43,8 @@ constexpr std::string_view ws_path = "/api/v1/ws";
 constexpr auto close_notify_time = std::chrono::seconds(1);
 // A request refused for the body budget may come back after this long.
 constexpr int body_budget_retry_after_s = 1;
+// The chunk a streamed response body (a download) is written in: the memory one download holds.
+constexpr std::size_t stream_chunk_bytes = 128 * 1024;
 
 http_method method_of(http::verb v) {
     switch (v) {
@@ -516,7 +520,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         for (;;) {
             http::request_parser<http::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes.load()));
-            parser.body_limit(static_cast<std::uint64_t>(limits_.max_body_bytes.load()));
+            // The body limit is set once the header shows the route: a streaming route (an
+            // upload) has none of the listener's, so a declared length is checked below.
+            parser.body_limit(std::numeric_limits<std::uint64_t>::max());
             // Before the first request and between keep-alive requests the connection may idle;
             // the first connection's request must come within the request timeout.
             const bool waiting_first = first;
@@ -563,6 +569,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             req.authorization = std::string(hdr[http::field::authorization]);
             req.user_agent = std::string(hdr[http::field::user_agent]);
             req.if_none_match = std::string(hdr[http::field::if_none_match]);
+            req.range = std::string(hdr[http::field::range]);
+            req.if_range = std::string(hdr[http::field::if_range]);
             req.client_address = client_address;
             const auto rid = hdr["X-Request-Id"];
             req.trace_id = sane_request_id(rid) ? std::string(rid) : infra::log::new_trace_id();
@@ -596,6 +604,30 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 upgrade_(std::move(up));
                 co_return;
             }
+
+            // Only a request with a body can be for a streaming route's stream (one without
+            // takes the usual path, with an empty body); this keeps the extra route lookup off
+            // every other request.
+            const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+            if (target_ok && has_body) {
+                if (auto sm = routes_.find(req.method, req.path); sm.handler != nullptr && sm.streaming) {
+                    const bool again =
+                        co_await serve_streaming(stream, buffer, parser, req, std::move(sm), started);
+                    set_busy(entry, false);
+                    if (!again) {
+                        co_return;
+                    }
+                    continue;
+                }
+            }
+
+            const auto max_body = static_cast<std::uint64_t>(limits_.max_body_bytes.load());
+            if (parser.content_length().value_or(0) > max_body) {
+                refused_.body_too_large.inc();
+                co_await write_error_and_close(stream, errc::too_large, "request body too large");
+                co_return;
+            }
+            parser.body_limit(max_body);
 
             // The body is charged against the budget of bodies in flight before its bytes
             // are read, and again as a chunked body grows; the charge ends with the request.
@@ -655,9 +687,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 res = co_await dispatch(req, route);
             }
             const int status = res.status;
-            auto out = to_beast(std::move(res), version, keep_alive, req.method == http_method::head,
-                                req.trace_id);
-            auto [wec, wn] = co_await http::async_write(stream, out, token);
+            const auto wec = co_await write_response(stream, std::move(res), version, keep_alive,
+                                                     req.method == http_method::head, req.trace_id);
             const double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             http_metrics_.record(route, status, secs);
@@ -675,6 +706,175 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                 co_return;
             }
         }
+    }
+
+    // Writes a response: whole from its body, or (http_response::source) header first and
+    // then the source's chunks, each write with its own deadline, so that a large download
+    // holds one chunk of memory and a slow reader is dropped only when it stalls.
+    template <class Stream>
+    net::awaitable<beast::error_code> write_response(Stream& stream, http_response res,
+                                                     unsigned version, bool keep_alive, bool head,
+                                                     const std::string& trace_id) {
+        auto& lowest = beast::get_lowest_layer(stream);
+        const auto deadline = std::chrono::milliseconds(limits_.request_timeout_ms.load());
+        if (!res.source) {
+            auto out = to_beast(std::move(res), version, keep_alive, head, trace_id);
+            auto [wec, wn] = co_await http::async_write(stream, out, token);
+            co_return wec;
+        }
+        http::response<http::empty_body> h{static_cast<http::status>(res.status), version};
+        h.set(http::field::server, "monochat");
+        if (!res.content_type.empty()) {
+            h.set(http::field::content_type, res.content_type);
+        }
+        for (auto& [k, v] : res.headers) {
+            h.set(k, v);
+        }
+        h.set("X-Request-Id", trace_id);
+        h.content_length(res.source_length);
+        h.keep_alive(keep_alive);
+        http::response_serializer<http::empty_body> sr{h};
+        lowest.expires_after(deadline);
+        auto [hec, hn] = co_await http::async_write_header(stream, sr, token);
+        if (hec || head) {
+            co_return hec;
+        }
+        std::vector<char> chunk(stream_chunk_bytes);
+        std::uint64_t left = res.source_length;
+        while (left > 0) {
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+            auto got = co_await res.source->read(std::span<char>(chunk.data(), want));
+            if (!got || *got == 0 || *got > want) {
+                // Cut short: closing tells the client that the body is incomplete.
+                co_return beast::error_code(net::error::connection_aborted);
+            }
+            lowest.expires_after(deadline);
+            auto [wec, wn] = co_await net::async_write(stream, net::buffer(chunk.data(), *got), token);
+            if (wec) {
+                co_return wec;
+            }
+            left -= *got;
+        }
+        co_return beast::error_code{};
+    }
+
+    // The body of a streaming route's request, read into the handler's buffer as it arrives
+    // (beast's buffer_body: the parser copies body bytes straight into the given buffer).
+    template <class Stream>
+    struct streaming_body final : body_stream {
+        Stream& stream;
+        beast::flat_buffer& buffer;
+        http::request_parser<http::buffer_body>& parser;
+        std::chrono::milliseconds deadline;
+        bool failed = false;
+        // `Expect: 100-continue` (curl's default for large bodies): answered when the handler
+        // first reads, so that a request refused before that gets its answer instead.
+        bool expect_continue = false;
+
+        streaming_body(Stream& s, beast::flat_buffer& b, http::request_parser<http::buffer_body>& p,
+                       std::chrono::milliseconds d)
+            : stream(s), buffer(b), parser(p), deadline(d) {
+            expect_continue = beast::iequals(parser.get()[http::field::expect], "100-continue");
+        }
+
+        net::awaitable<result<std::size_t>> read_some(std::span<char> buf) override {
+            if (expect_continue) {
+                expect_continue = false;
+                http::response<http::empty_body> cont{http::status::continue_, 11};
+                beast::get_lowest_layer(stream).expires_after(deadline);
+                auto [cec, cn] = co_await http::async_write(stream, cont, token);
+                if (cec) {
+                    failed = true;
+                    co_return make_error(errc::unavailable, "the client went away");
+                }
+            }
+            while (!parser.is_done() && !buf.empty()) {
+                if (failed) {
+                    co_return make_error(errc::unavailable, "the request body was cut short");
+                }
+                parser.get().body().data = buf.data();
+                parser.get().body().size = buf.size();
+                beast::get_lowest_layer(stream).expires_after(deadline);
+                auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, token);
+                const std::size_t got = buf.size() - parser.get().body().size;
+                parser.get().body().data = nullptr;
+                parser.get().body().size = 0;
+                if (ec == http::error::need_buffer) {
+                    ec = {};
+                }
+                if (ec) {
+                    failed = true;
+                    if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
+                        co_return make_error(errc::invalid_argument, "malformed chunked body");
+                    }
+                    co_return make_error(errc::unavailable, "the request body was cut short");
+                }
+                if (got > 0) {
+                    co_return got;
+                }
+            }
+            co_return std::size_t{0};
+        }
+        std::optional<std::uint64_t> content_length() const override {
+            const auto n = parser.content_length();
+            return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
+        }
+        bool done() const override { return parser.is_done(); }
+    };
+
+    // A request to a streaming route (router::add_streaming, uploads): the handler reads the
+    // body itself, outside `max_body_bytes` and the body budget, since it holds only its own
+    // bounded buffer. A body the handler left unread (a refusal) ends the connection after the
+    // answer, with a lingering close. Returns whether the connection may take another request.
+    template <class Stream>
+    net::awaitable<bool> serve_streaming(Stream& stream, beast::flat_buffer& buffer,
+                                         http::request_parser<http::string_body>& header_parser,
+                                         http_request& req, router::match m,
+                                         std::chrono::steady_clock::time_point started) {
+        http::request_parser<http::buffer_body> parser{std::move(header_parser)};
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+        streaming_body<Stream> body(stream, buffer, parser,
+                                    std::chrono::milliseconds(limits_.request_timeout_ms.load()));
+        req.stream = &body;
+        req.route = *m.pattern;
+        req.path_params = std::move(m.params);
+        http_response res;
+        try {
+            res = co_await (*m.handler)(req);
+        } catch (const std::exception& e) {
+            infra::log::error("gateway", "handler threw",
+                              {{"trace", req.trace_id}, {"route", req.route}, {"error", e.what()}});
+            res = error_response(make_error(errc::internal, "internal error"));
+        }
+        req.stream = nullptr;
+        const bool complete = parser.is_done() && !body.failed;
+        const bool keep_alive = complete && parser.get().keep_alive() && !stopping_;
+        const unsigned version = parser.get().version();
+        const int status = res.status;
+        // The handler's own work (hashing, a thumbnail) may have outlasted the last read's
+        // deadline: the answer gets one of its own.
+        beast::get_lowest_layer(stream).expires_after(
+            std::chrono::milliseconds(limits_.request_timeout_ms.load()));
+        const auto wec = co_await write_response(stream, std::move(res), version, keep_alive,
+                                                 req.method == http_method::head, req.trace_id);
+        http_metrics_.record(req.route, status,
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                           started)
+                                 .count());
+        if (wec) {
+            co_return false;
+        }
+        if (!complete) {
+            if (!body.failed) {
+                co_await linger_close(stream);
+            }
+            co_return false;
+        }
+        if (!keep_alive) {
+            co_await finish(stream);
+            co_return false;
+        }
+        co_return true;
     }
 
     net::awaitable<http_response> dispatch(http_request& req, std::string& route) {

@@ -70,7 +70,7 @@ void add_static_routes(router& routes, std::span<const static_asset> assets) {
         r.headers.emplace_back("X-Content-Type-Options", "nosniff");
         if (a.content_type.starts_with("text/html")) {
             r.headers.emplace_back("Content-Security-Policy",
-                                   "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                                   "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
                                    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
             r.headers.emplace_back("Referrer-Policy", "no-referrer");
         }

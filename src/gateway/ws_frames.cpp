@@ -92,6 +92,22 @@ result<logic::message_body> body_from_json(const json& b) {
         }
         body.op = s;
     }
+    if (const json* f = r.find("file_id")) {
+        if (!f->is_string()) {
+            return make_error(errc::invalid_argument, "body.file_id must be a file id string");
+        }
+        auto id = logic::parse_id(f->get_ref<const std::string&>(), "body.file_id");
+        if (!id) {
+            return id.error();
+        }
+        body.file_id = *id;
+    }
+    if (r.find("caption") != nullptr) {
+        if (!r.string("caption", s, true)) {
+            return make_error(errc::invalid_argument, "body." + r.error);
+        }
+        body.caption = s;
+    }
     if (const json* m = r.find("mentions")) {
         if (!m->is_array()) {
             return make_error(errc::invalid_argument, "body.mentions must be an array of user ids");

@@ -18,6 +18,7 @@
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/access.hpp>
 #include <monochat/logic/delivery_router.hpp>
+#include <monochat/logic/files.hpp>
 #include <monochat/logic/message_format.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/social_store.hpp>
@@ -99,6 +100,18 @@ result<checked_body> check_body(const message_body& b, std::int64_t max_text_byt
         }
         return checked_body{dump(out), 0};
     }
+    if (b.type == "file") {
+        // The stored body is completed by send() with the file's metadata once the file is
+        // known to be the sender's (file_sharing::share).
+        if (!b.file_id || *b.file_id == 0) {
+            return make_error(errc::invalid_argument, "body.file_id is required");
+        }
+        if (b.caption && b.caption->size() > static_cast<std::size_t>(max_text_bytes)) {
+            return make_error(errc::too_large, "body.caption is longer than " +
+                                                   std::to_string(max_text_bytes) + " bytes");
+        }
+        return checked_body{{}, 0};
+    }
     if (b.type == "edit") {
         auto t = target();
         auto text = text_field();
@@ -132,7 +145,19 @@ result<checked_body> check_body(const message_body& b, std::int64_t max_text_byt
         return checked_body{
             dump({{"type", "reaction"}, {"target_seq", *t}, {"emoji", *b.emoji}, {"op", *b.op}}), *t};
     }
-    return make_error(errc::invalid_argument, "body.type must be text, edit, recall or reaction");
+    return make_error(errc::invalid_argument,
+                      "body.type must be text, file, edit, recall or reaction");
+}
+
+// A `file` message as stored: the client's fields and the file's metadata under `file`.
+std::string file_body(std::uint64_t file_id, const std::optional<std::string>& caption,
+                      const std::string& meta) {
+    json out = {{"type", "file"}, {"file_id", std::to_string(file_id)}};
+    if (caption && !caption->empty()) {
+        out["caption"] = *caption;
+    }
+    out["file"] = json::parse(meta, nullptr, false);
+    return dump(out);
 }
 
 // What an operation may do to its target, decided on the storage writer thread against the
@@ -156,8 +181,12 @@ struct operation_rules {
     result<std::string> operator()(const storage::stored_message& target,
                                    std::uint64_t op_seq) const {
         json body = json::parse(target.body, nullptr, false);
-        if (!body.is_object() || body.value("type", "") != "text") {
-            return make_error(errc::invalid_argument, "only text messages can be edited, recalled or reacted to");
+        const std::string target_type = body.is_object() ? body.value("type", "") : "";
+        if (target_type != "text" && (target_type != "file" || type == "edit")) {
+            return make_error(errc::invalid_argument,
+                              target_type == "file"
+                                  ? "a file message cannot be edited"
+                                  : "only text and file messages can be edited, recalled or reacted to");
         }
         json state = target.state.empty() ? json::object() : json::parse(target.state, nullptr, false);
         if (!state.is_object()) {
@@ -247,6 +276,10 @@ void remove_text(storage::stored_message& m) {
     json body = json::parse(m.body, nullptr, false);
     if (body.is_object()) {
         body.erase("text");
+        // A file message's caption and the file's name go with it (the file itself goes once
+        // no message shares it: file_sharing::unshare).
+        body.erase("caption");
+        body.erase("file");
         m.body = dump(body);
     }
     json state = m.state.empty() ? json::object() : json::parse(m.state, nullptr, false);
@@ -257,6 +290,32 @@ void remove_text(storage::stored_message& m) {
     state.erase("edits");
     state["recalled"] = true;
     m.state = dump(state);
+}
+
+// The file a recall's target shared, noted on the writer thread as the recall applies.
+struct recalled_file {
+    std::uint64_t file_id = 0;
+    std::uint64_t message_id = 0;
+};
+
+std::function<result<std::string>(const storage::stored_message&)> noting_file(
+    operation_rules rules, std::shared_ptr<recalled_file> out) {
+    return [rules = std::move(rules), out](const storage::stored_message& target) {
+        auto state = rules(target);
+        if (state) {
+            const json body = json::parse(target.body, nullptr, false);
+            if (body.is_object() && body.value("type", "") == "file") {
+                const auto id = body.find("file_id");
+                if (id != body.end() && id->is_string()) {
+                    if (auto parsed = parse_id(id->get<std::string>(), "file_id")) {
+                        out->file_id = *parsed;
+                        out->message_id = target.message_id;
+                    }
+                }
+            }
+        }
+        return state;
+    };
 }
 
 send_result to_send_result(storage::stored_message m, bool duplicate) {
@@ -408,12 +467,28 @@ public:
         a.sender_id = req.who.user_id;
         a.client_msg_id = req.client_msg_id;
         a.message_id = d_.ids.next();
+        std::uint64_t shared_file = 0;
+        if (req.body.type == "file") {
+            // The share is recorded before the append, so that the message never names a file
+            // its readers cannot fetch; a failed append or a retry takes it back below.
+            if (d_.files == nullptr) {
+                co_return make_error(errc::invalid_argument, "files are not enabled");
+            }
+            auto meta = co_await d_.files->share(req.who.user_id, *req.body.file_id, conv->id,
+                                                 a.message_id);
+            if (!meta) {
+                co_return meta.error();
+            }
+            shared_file = *req.body.file_id;
+            body->json = file_body(shared_file, req.body.caption, *meta);
+        }
         a.ts_ms = rules ? rules->now_ms : d_.clock.now_ms();
         a.body = std::move(body->json);
         a.target_seq = body->target_seq;
         a.record_sent = true;
         a.origin = req.session_id;  // the router's: this session gets the ack, not a push
         a.direct_peer = direct_peer_of(req.who, *conv);
+        std::shared_ptr<recalled_file> recalled;
         if (rules) {
             if (req.body.type == "edit") {
                 a.update_target_at = std::move(*rules);
@@ -425,8 +500,11 @@ public:
                     }
                     a.related = edits_and(std::move(*legacy));
                     a.rewrite = remove_text;
+                    recalled = std::make_shared<recalled_file>();
+                    a.update_target = noting_file(std::move(*rules), recalled);
+                } else {
+                    a.update_target = std::move(*rules);
                 }
-                a.update_target = std::move(*rules);
             }
         }
         if (req.body.type == "reaction") {
@@ -444,9 +522,17 @@ public:
             traces.add(message_id, infra::trace_stage::received, req.who.user_id);
         }
         auto r = co_await append_then_release(std::move(a), turn);
+        if (shared_file != 0 && (!r || r->duplicate)) {
+            co_await d_.files->unshare(shared_file, message_id, false);
+        }
         if (!r) {
             d_.access.give_back_world_slot(req.who, slot);
             co_return r.error();
+        }
+        if (recalled && recalled->file_id != 0 && d_.files != nullptr) {
+            // Before the ack, so that once the recall is acknowledged the file is gone when
+            // this was its last sharing message.
+            co_await d_.files->unshare(recalled->file_id, recalled->message_id, true);
         }
         if (r->duplicate) {
             d_.access.give_back_world_slot(req.who, slot);

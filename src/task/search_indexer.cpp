@@ -51,13 +51,14 @@ struct batch_builder {
         if (type == body.end() || !type->is_string()) {
             return;
         }
-        const auto text_of = [](const json& j) -> std::optional<std::string> {
-            const auto t = j.find("text");
+        const auto text_of_key = [](const json& j, const char* key) -> std::optional<std::string> {
+            const auto t = j.find(key);
             if (t == j.end() || !t->is_string()) {
                 return std::nullopt;
             }
             return t->get<std::string>();
         };
+        const auto text_of = [&text_of_key](const json& j) { return text_of_key(j, "text"); };
         const std::string& kind = type->get_ref<const std::string&>();
         if (kind == "text") {
             auto text = text_of(body);
@@ -77,6 +78,31 @@ struct batch_builder {
             if (text && !text->empty()) {
                 batch.changes.push_back({storage::search_change_kind::add, m.conversation_id,
                                          m.seq, m.message_id, std::move(*text)});
+            }
+            return;
+        }
+        if (kind == "file") {
+            // Found by the file's name and the caption; a recalled one is not indexed.
+            if (!m.state.empty()) {
+                const json state = json::parse(m.state, nullptr, false);
+                if (state.is_object() && state.value("recalled", false)) {
+                    return;
+                }
+            }
+            std::string text;
+            const auto file = body.find("file");
+            if (file != body.end() && file->is_object()) {
+                if (auto name = text_of_key(*file, "name")) {
+                    text = std::move(*name);
+                }
+            }
+            if (auto caption = text_of_key(body, "caption")) {
+                text += text.empty() ? "" : "\n";
+                text += *caption;
+            }
+            if (!text.empty()) {
+                batch.changes.push_back({storage::search_change_kind::add, m.conversation_id,
+                                         m.seq, m.message_id, std::move(text)});
             }
             return;
         }

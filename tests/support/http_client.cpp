@@ -64,8 +64,10 @@ http_reply http_client::request(const std::string& method, const std::string& ta
             for (const auto& [k, v] : headers) {
                 req.set(k, v);
             }
-            if (body) {
+            if (body && req[http::field::content_type].empty()) {
                 req.set(http::field::content_type, "application/json");
+            }
+            if (body) {
                 req.body() = *body;
             }
             req.keep_alive(true);

@@ -117,6 +117,56 @@ export class Api {
   readers(cid, seq) {
     return this.get(`/conversations/${encodeURIComponent(cid)}/messages/${seq}/readers`);
   }
+  // Uploads a File or Blob as the raw body of POST /files (docs/protocol.md, "Files and
+  // images"). XMLHttpRequest, not fetch: it reports upload progress. `onProgress(sent, total)`;
+  // `signal` (an AbortSignal) cancels. Resolves with the file object; rejects with an ApiError
+  // (code 'aborted' when cancelled).
+  upload(file, name, { onProgress, signal } = {}) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${this.base}/files?name=${encodeURIComponent(name)}`);
+      if (this.token) xhr.setRequestHeader('Authorization', `Bearer ${this.token}`);
+      xhr.responseType = 'json';
+      xhr.upload.onprogress = (ev) => { if (onProgress) onProgress(ev.loaded, ev.total || file.size); };
+      xhr.onload = () => {
+        const data = xhr.response;
+        if (xhr.status === 201 && data && data.file) {
+          resolve(data.file);
+          return;
+        }
+        const err = (data && data.error) || {};
+        reject(new ApiError(xhr.status, err.code || 'internal', err.message || `Upload failed (${xhr.status}).`));
+      };
+      xhr.onerror = () => reject(new ApiError(0, 'unavailable', 'The upload was cut off.'));
+      xhr.onabort = () => reject(new ApiError(0, 'aborted', 'Upload cancelled.'));
+      if (signal) {
+        if (signal.aborted) { reject(new ApiError(0, 'aborted', 'Upload cancelled.')); return; }
+        signal.addEventListener('abort', () => xhr.abort(), { once: true });
+      }
+      xhr.send(file);
+    });
+  }
+
+  // A file's bytes (or its thumbnail) as an object URL, fetched with the bearer token (an
+  // <img src> could not send it). Cached per file for the page's life; the bytes behind an id
+  // never change.
+  fileUrl(file_id, thumbnail = false) {
+    const key = `${file_id}${thumbnail ? '/thumbnail' : ''}`;
+    this.urls = this.urls || new Map();
+    if (!this.urls.has(key)) {
+      const p = (async () => {
+        const res = await fetch(`${this.base}/files/${encodeURIComponent(file_id)}${thumbnail ? '/thumbnail' : ''}`, {
+          headers: this.token ? { Authorization: `Bearer ${this.token}` } : {},
+        });
+        if (!res.ok) throw new ApiError(res.status, res.status === 404 ? 'not_found' : 'forbidden', 'The file cannot be fetched.');
+        return URL.createObjectURL(await res.blob());
+      })();
+      p.catch(() => this.urls.delete(key));
+      this.urls.set(key, p);
+    }
+    return this.urls.get(key);
+  }
+
   search(q, cid) {
     const c = cid ? `&conversation_id=${encodeURIComponent(cid)}` : '';
     return this.get(`/search/messages?q=${encodeURIComponent(q)}&limit=50${c}`);

@@ -6,6 +6,7 @@
 import { app, explain, isPhone, toast } from './app.js';
 import { $, avatar, h, icon, plural, timeOf } from './dom.js';
 import { closePicker, openPicker } from './emoji-picker.js';
+import { fileContent, renderUploadTray } from './files.js';
 import { convTitle, renderList } from './list-view.js';
 import { MessageList } from './message-list.js';
 import { mentionText, richText } from './text.js';
@@ -69,7 +70,7 @@ function actionsFor(c, m) {
       type: 'button', 'aria-label': 'More reactions', title: 'More reactions',
       onclick: (ev) => openPicker(ev.currentTarget, (e) => react(c, m, e, reactions[e] && reactions[e].me ? 'remove' : 'add'), 'Pick a reaction'),
     }, icon('smile')),
-    mine ? h('button', { type: 'button', 'aria-label': 'Edit', title: 'Edit', onclick: () => startEdit(c, m) }, icon('edit')) : null,
+    mine && m.body.type === 'text' ? h('button', { type: 'button', 'aria-label': 'Edit', title: 'Edit', onclick: () => startEdit(c, m) }, icon('edit')) : null,
     mine || canModerate(c) ? h('button', { type: 'button', 'aria-label': 'Recall', title: 'Recall', onclick: () => recall(c, m) }, icon('trash')) : null);
 }
 
@@ -115,7 +116,10 @@ function renderMessage(c, row) {
     }, h('strong', { text: t ? store.name(t.sender_id) : '' }), ' ', quoted.slice(0, 120)));
   }
   if (m.recalled) bubble.append(h('p', { class: 'text recalled-text', text: 'This message was recalled.' }));
-  else bubble.append(h('p', { class: 'text' }, textOf(m.body)));
+  else if (m.body.type === 'file') {
+    bubble.append(fileContent(m.body));
+    if (m.body.caption) bubble.append(h('p', { class: 'text' }, textOf({ text: m.body.caption })));
+  } else bubble.append(h('p', { class: 'text' }, textOf(m.body)));
   const rx = Object.entries(m.reactions || {});
   if (rx.length) {
     bubble.append(h('div', { class: 'reactions' }, rx.map(([emoji, r]) => h('button', {
@@ -140,7 +144,8 @@ function renderPending(c, p, grouped) {
   li.append(bubble);
   if (!grouped) bubble.append(h('div', { class: 'meta' }, h('span', { class: 'who', text: 'You' })));
   if (p.body.reply_to) bubble.append(h('div', { class: 'quote', text: `Reply to message ${p.body.reply_to}` }));
-  bubble.append(h('p', { class: 'text' }, textOf(p.body)));
+  if (p.body.type === 'file') bubble.append(fileContent(p.body));
+  else bubble.append(h('p', { class: 'text' }, textOf(p.body)));
   if (p.status === 'failed') {
     bubble.append(h('span', { class: 'status failed', dataset: { status: 'failed' }, role: 'alert' }, icon('alert'), ` ${p.error || 'Not sent.'}`));
     bubble.append(h('div', { class: 'retry-bar' },
@@ -236,6 +241,8 @@ export function renderChat() {
   $('composer-text').disabled = !c;
   $('send').disabled = !c;
   $('emoji-button').disabled = !c;
+  $('attach-button').disabled = !c;
+  renderUploadTray();
   renderChatHead();
   if (!c) {
     list.reset();

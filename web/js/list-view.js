@@ -18,6 +18,7 @@ function convPreview(c) {
   if (b.type === 'edit') return `${who} edited a message`;
   if (b.type === 'recall') return `${who} recalled a message`;
   if (b.type === 'reaction') return `${who} reacted ${b.op === 'add' ? b.emoji : ''}`.trim();
+  if (b.type === 'file' && !m.recalled) return `${who}: 📎 ${(b.file && b.file.name) || 'a file'}`;
   const text = m.recalled ? 'message recalled' : b.text || '';
   return `${who}: ${text}`;
 }

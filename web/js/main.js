@@ -18,6 +18,7 @@ import {
   renderTyping, resetChat, setupChat,
 } from './chat-view.js';
 import { resetComposer, setupComposer } from './composer.js';
+import { setupFiles } from './files.js';
 import { loadGroupDialog, openDirectory, renderFriends, setupPeople } from './people-view.js';
 import { setupSearch } from './search-view.js';
 import { setupSettings } from './settings-view.js';
@@ -311,6 +312,7 @@ function wire() {
   setupPicker();
   setupChat();
   setupComposer();
+  setupFiles();
   setupPeople();
   setupSearch();
   setupSettings();

@@ -52,7 +52,7 @@ export class MessageList {
       (c.hasOlder && c.low !== null && c.low > dividerSeq + 1);
     for (const seq of seqs) {
       const m = c.msgs.get(seq);
-      if (!m.body || m.body.type !== 'text') continue;
+      if (!m.body || (m.body.type !== 'text' && m.body.type !== 'file')) continue;
       const day = dayKey(m.ts);
       if (day !== prevDay) {
         rows.push({ key: `d${day}`, kind: 'day', label: dayLabel(m.ts) });

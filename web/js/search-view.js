@@ -31,7 +31,9 @@ async function search(ev) {
         onclick: () => app.openConversation(m.conversation_id, { seq: m.seq }).then(() => focusSeq(m.seq)),
       },
       h('span', { class: 'sub', text: `${where} · ${who} · ${timeOf(m.ts)}` }),
-      h('span', { class: 'result-text' }, highlight(m.body.text || '', words))));
+      h('span', { class: 'result-text' }, highlight(m.body.type === 'file'
+        ? [m.body.file && m.body.file.name, m.body.caption].filter(Boolean).join(' — ')
+        : m.body.text || '', words))));
     }) : [h('li', { class: 'sub', text: 'No messages found.' })]));
   } catch (e) {
     list.replaceChildren(h('li', { class: 'error', text: explain(e) }));

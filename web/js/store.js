@@ -4,6 +4,8 @@
 // of a gap waits in a buffer until `sync` fills the gap.
 
 const TEXT = 'text';
+// Messages shown as rows (the others are operations on them).
+const shown = (b) => !!b && (b.type === TEXT || b.type === 'file');
 
 export function newClientMsgId() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -175,7 +177,8 @@ export class Store {
   applyOp(c, m) {
     const b = m.body || {};
     const t = c.msgs.get(b.target_seq);
-    if (!t || !t.body || t.body.type !== TEXT) return;
+    if (!t || !shown(t.body)) return;
+    if (t.body.type !== TEXT && b.type === 'edit') return;
     if (b.type === 'edit') {
       // A recall removes the text of the target's edits too (protocol 1.1): such an edit,
       // read back from history or sync, carries `recalled` and no text.
@@ -186,6 +189,8 @@ export class Store {
       t.recalled = true;
       t.body = { ...t.body };
       delete t.body.text;
+      delete t.body.caption;
+      delete t.body.file;
       delete t.reactions;
     } else if (b.type === 'reaction') {
       if (t.recalled) return;
@@ -196,7 +201,7 @@ export class Store {
   // Every new message seen in order (push, ack, sync) comes through here.
   noteSummary(c, m) {
     c.last_seq = Math.max(c.last_seq, m.seq);
-    if (m.body && m.body.type === TEXT && (!c.last_message || m.seq >= c.last_message.seq)) {
+    if (shown(m.body) && (!c.last_message || m.seq >= c.last_message.seq)) {
       c.last_message = m;
     }
     c.activity = Math.max(c.activity, m.ts || Date.now());
@@ -236,7 +241,7 @@ export class Store {
       c.held += 1;
       if (c.low === null) c.low = m.seq;
       c.msgs.set(m.seq, { ...m });
-      if (m.body && m.body.type !== TEXT) this.applyOp(c, m);
+      if (m.body && !shown(m.body)) this.applyOp(c, m);
       if (m.seq > c.last_seq || !c.last_message || m.seq > c.last_message.seq) this.noteSummary(c, m);
       this.settlePending(c, m);
       // Their message is what they were typing: the indicator goes with it.
@@ -330,7 +335,7 @@ export class Store {
         const before = c.held;
         this.drain(c);
         for (const m of r.messages) {
-          if (m.body && m.body.type === TEXT && c.msgs.has(m.seq)) this.storeFetched(c, m);
+          if (shown(m.body) && c.msgs.has(m.seq)) this.storeFetched(c, m);
         }
         if (!r.has_more || c.held === before) break;
       }
@@ -441,7 +446,7 @@ export class Store {
   async loadReceipts(c, msgs) {
     if (c.kind === 'world' || c.held === null || !this.me) return;
     const mine = [...(msgs || c.msgs.values())]
-      .filter((m) => m.sender_id === this.me.user_id && m.body && m.body.type === TEXT)
+      .filter((m) => m.sender_id === this.me.user_id && shown(m.body))
       .sort((a, b) => b.seq - a.seq);
     let asked = 0;
     let changed = false;

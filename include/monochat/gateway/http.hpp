@@ -6,10 +6,12 @@
 // writes `{"error": {"code", "message"}}` (plus Retry-After for rate_limited).
 
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <monochat/infra/result.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +24,33 @@ enum class http_method { get, head, post, put, patch, del, options, other };
 std::string_view to_string(http_method m) noexcept;
 
 using string_pairs = std::vector<std::pair<std::string, std::string>>;
+
+// The body of a request to a streaming route (router::add_streaming), read by its handler as it
+// arrives instead of being buffered whole under `server.max_body_bytes` (uploads). Each read
+// waits at most `server.request_timeout_ms` for bytes. Valid during the handler only; runs on
+// the connection's strand.
+class body_stream {
+public:
+    virtual ~body_stream() = default;
+    // Up to `buf.size()` bytes of the body; 0 at its end. Errors: unavailable (the client went
+    // away or stalled; nothing more can be read), invalid_argument (malformed chunked coding).
+    virtual boost::asio::awaitable<result<std::size_t>> read_some(std::span<char> buf) = 0;
+    // The declared Content-Length; none for a chunked body.
+    virtual std::optional<std::uint64_t> content_length() const = 0;
+    // True once the whole body was read.
+    virtual bool done() const = 0;
+};
+
+// A response body written as it is read from its source (downloads): the listener writes the
+// header with `Content-Length: length`, then asks the source for chunks until `length` bytes
+// are out. A source that fails or ends early cuts the connection (the client sees a short
+// body, never a wrong one). The source lives until the response is written.
+class body_source {
+public:
+    virtual ~body_source() = default;
+    // Up to `buf.size()` bytes, the next ones; 0 or an error ends the response early.
+    virtual boost::asio::awaitable<result<std::size_t>> read(std::span<char> buf) = 0;
+};
 
 struct http_request {
     http_method method = http_method::get;
@@ -36,6 +65,11 @@ struct http_request {
     std::string client_address;  // peer IP address
     std::string trace_id;        // X-Request-Id when sane, else a fresh id
     std::string route;           // the matched route template, for metrics and logs
+    // Streaming routes only (router::add_streaming): the body, not yet read; `body` stays
+    // empty. A body left unread when the handler returns ends the connection after the answer.
+    body_stream* stream = nullptr;
+    std::string range;           // the Range header
+    std::string if_range;        // the If-Range header
 
     // First query parameter with this name.
     std::optional<std::string_view> query_param(std::string_view name) const;
@@ -50,6 +84,9 @@ struct http_response {
     std::string body;
     std::string content_type = "application/json";
     string_pairs headers;
+    // Set: the body comes from this source (`source_length` bytes) instead of `body`.
+    std::shared_ptr<body_source> source;
+    std::uint64_t source_length = 0;
 
     static http_response json(int status, std::string body);
     static http_response no_content();
@@ -68,6 +105,9 @@ using route_handler = std::function<boost::asio::awaitable<http_response>(http_r
 class router {
 public:
     void add(http_method method, std::string pattern, route_handler handler);
+    // A route whose handler reads the request body itself through `http_request::stream`, as
+    // it arrives, with no body size limit of the listener's (the handler enforces its own).
+    void add_streaming(http_method method, std::string pattern, route_handler handler);
     // Serves every path no route template matches (the web client).
     void set_fallback(route_handler handler);
 
@@ -76,6 +116,7 @@ public:
         const std::string* pattern = nullptr;
         string_pairs params;
         std::vector<http_method> allowed;  // non-empty: the path matched under other methods
+        bool streaming = false;            // added with add_streaming
     };
     match find(http_method method, std::string_view path) const;
     const route_handler* fallback() const { return fallback_ ? &*fallback_ : nullptr; }
@@ -87,6 +128,7 @@ private:
         std::vector<std::string> segments;
         int literal_count;
         route_handler handler;
+        bool streaming = false;
     };
     std::vector<route> routes_;
     std::optional<route_handler> fallback_;

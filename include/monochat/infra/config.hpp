@@ -135,6 +135,18 @@ struct limits_options {
     // Longest `q` of the public-group directory (GET /groups?public=true&q=); longer is 400.
     // Group names are at most 64 bytes, so a longer query finds nothing anyway. Default: 64.
     std::int64_t max_group_query_bytes = 64;
+    // Largest uploaded file (POST /files); larger is 413, refused as the bytes arrive.
+    // Default: 26214400 (25 MiB).
+    std::int64_t max_file_bytes = 26214400;
+    // All of one user's uploaded files together; an upload past it is 413. Default: 1 GiB.
+    std::int64_t user_storage_bytes = 1073741824;
+};
+
+struct files_options {
+    // A file that no message shares is deleted this long after its upload. Default: 86400.
+    std::int64_t unshared_ttl_s = 86400;
+    // How often unshared files past their TTL are looked for. Default: 600.
+    std::int64_t sweep_interval_s = 600;
 };
 
 struct fanout_options {
@@ -235,6 +247,7 @@ struct config {
     log_options log;
     admin_options admin;
     trace_options trace;
+    files_options files;
 };
 
 // One key of the table: used for documentation, --print-config and reload decisions.

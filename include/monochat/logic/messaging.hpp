@@ -45,16 +45,19 @@ class message_bus;
 namespace monochat::logic {
 
 class access_control;
+class file_sharing;
 
 // A message body as the client sent it, parsed but not yet checked against the rules.
 struct message_body {
-    std::string type;  // text, edit, recall, reaction
+    std::string type;  // text, file, edit, recall, reaction
     std::optional<std::string> text;
     std::optional<std::uint64_t> reply_to;
     std::optional<std::vector<std::uint64_t>> mentions;
     std::optional<std::uint64_t> target_seq;
     std::optional<std::string> emoji;
     std::optional<std::string> op;  // add, remove
+    std::optional<std::uint64_t> file_id;  // file
+    std::optional<std::string> caption;    // file
 };
 
 struct send_request {
@@ -185,6 +188,9 @@ struct messaging_dependencies {
     // The membership cache's lists, for routing small groups on the writer thread. Null: group
     // messages take the fan-out path.
     storage::member_snapshots* members = nullptr;
+    // Uploaded files (logic/files.hpp), which `file` messages share. Null: `file` messages are
+    // refused (invalid_argument).
+    file_sharing* files = nullptr;
 };
 
 std::unique_ptr<messaging_service> make_messaging_service(messaging_dependencies deps);
