@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include "app/admin.hpp"
+#include "app/integrations.hpp"
 #include "app/file_modes.hpp"
 #include "app/operations.hpp"
 
@@ -18,6 +19,7 @@
 #include <monochat/bus/delivery_guard.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/gateway/admin_routes.hpp>
+#include <monochat/gateway/integration_routes.hpp>
 #include <monochat/gateway/connection_registry.hpp>
 #include <monochat/gateway/downstream_consumer.hpp>
 #include <monochat/gateway/http_server.hpp>
@@ -279,6 +281,10 @@ public:
             live_, *reloader_, *audit_, *accounts_, *messaging_, *stores_.log, *stores_.social,
             registry_, infra::traces(), [this] { return server_stats(); }});
         gateway::add_admin_routes(routes_, *admin_);
+        // Bots and webhooks (issue 21), behind the same admin gate.
+        integrations_ = std::make_unique<integrations_service>(
+            integrations_dependencies{*audit_, *accounts_});
+        gateway::add_integration_routes(routes_, *admin_, *integrations_);
         const gateway::authenticator authenticate = [this](std::string token) {
             return authenticate_(std::move(token));
         };
@@ -534,6 +540,7 @@ private:
     std::unique_ptr<config_reloader> reloader_;
     std::unique_ptr<audit_log> audit_;
     std::unique_ptr<admin_service> admin_;
+    std::unique_ptr<integrations_service> integrations_;
     bool stopping_ = false;
 };
 

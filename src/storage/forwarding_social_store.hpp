@@ -52,6 +52,13 @@ public:
                                                      std::string keep) override {
         return inner_->set_password_hash(id, std::move(hash), std::move(keep));
     }
+    task<user_record> create_user_with_token(user_record u, token_record t) override {
+        return inner_->create_user_with_token(std::move(u), std::move(t));
+    }
+    task<std::vector<std::string>> replace_user_tokens(std::uint64_t id,
+                                                       std::optional<token_record> t) override {
+        return inner_->replace_user_tokens(id, std::move(t));
+    }
     task<group_record> update_group(std::uint64_t id, std::optional<std::string> name,
                                     std::optional<std::string> description,
                                     std::optional<bool> is_public) override {
