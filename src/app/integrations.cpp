@@ -1,6 +1,7 @@
 #include "app/integrations.hpp"
 
 #include <monochat/logic/accounts.hpp>
+#include <monochat/logic/webhooks.hpp>
 #include <nlohmann/json.hpp>
 
 namespace monochat::app {
@@ -13,6 +14,25 @@ using json = nlohmann::json;
 // `{"user", "token"}`: the token is shown here once; the server keeps only its hash.
 std::string user_and_token(const logic::auth_result& a) {
     return R"({"user":)" + logic::to_json(a.user) + R"(,"token":)" + json(a.token).dump() + "}";
+}
+
+json webhook_json(const logic::webhook_info& w) {
+    auto time_or_null = [](std::int64_t ms) { return ms == 0 ? json(nullptr) : json(ms); };
+    json out = {{"webhook_id", std::to_string(w.webhook_id)},
+                {"url", w.url},
+                {"events", w.events},
+                {"conversation_ids",
+                 w.conversation_ids ? json(*w.conversation_ids) : json(nullptr)},
+                {"created_at", w.created_ms},
+                {"delivered", w.delivered},
+                {"failed", w.failed},
+                {"dropped", w.dropped},
+                {"backlog", w.backlog},
+                {"retrying", w.retrying},
+                {"last_delivery_at", time_or_null(w.last_delivery_ms)},
+                {"last_error_at", time_or_null(w.last_error_ms)},
+                {"last_error", w.last_error.empty() ? json(nullptr) : json(w.last_error)}};
+    return out;
 }
 
 }  // namespace
@@ -60,6 +80,53 @@ net::awaitable<result<std::string>> integrations_service::revoke_bot_tokens(
         co_return audited(who, "revoke_bot_tokens", std::to_string(user_id), st.error());
     }
     co_return audited(who, "revoke_bot_tokens", std::to_string(user_id),
+                      result<std::string>(std::string("{}")));
+}
+
+net::awaitable<result<std::string>> integrations_service::create_webhook(
+    gateway::admin_caller who, gateway::webhook_spec spec) {
+    const std::string url = spec.url;
+    logic::new_webhook w{std::move(spec.url), std::move(spec.events),
+                         std::move(spec.conversation_ids)};
+    auto made = co_await d_.webhooks.create(std::move(w));
+    if (!made) {
+        co_return audited(who, "create_webhook", url, made.error());
+    }
+    // The secret is answered once and stays out of the audit log.
+    json out = {{"webhook", webhook_json(made->webhook)}, {"secret", made->secret}};
+    co_return audited(who, "create_webhook", std::to_string(made->webhook.webhook_id),
+                      result<std::string>(out.dump()));
+}
+
+net::awaitable<result<std::string>> integrations_service::list_webhooks(
+    gateway::admin_caller /*who*/) {
+    auto all = co_await d_.webhooks.list();
+    if (!all) {
+        co_return all.error();
+    }
+    json items = json::array();
+    for (const auto& w : *all) {
+        items.push_back(webhook_json(w));
+    }
+    co_return json{{"webhooks", std::move(items)}}.dump();
+}
+
+net::awaitable<result<std::string>> integrations_service::get_webhook(
+    gateway::admin_caller /*who*/, std::uint64_t webhook_id) {
+    auto w = co_await d_.webhooks.get(webhook_id);
+    if (!w) {
+        co_return w.error();
+    }
+    co_return json{{"webhook", webhook_json(*w)}}.dump();
+}
+
+net::awaitable<result<std::string>> integrations_service::delete_webhook(
+    gateway::admin_caller who, std::uint64_t webhook_id) {
+    auto st = co_await d_.webhooks.remove(webhook_id);
+    if (!st) {
+        co_return audited(who, "delete_webhook", std::to_string(webhook_id), st.error());
+    }
+    co_return audited(who, "delete_webhook", std::to_string(webhook_id),
                       result<std::string>(std::string("{}")));
 }
 

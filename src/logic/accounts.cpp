@@ -704,8 +704,9 @@ public:
             co_return bot.error();
         }
         std::string token = new_token();
-        auto revoked = co_await deps_.store.replace_user_tokens(user_id,
-                                                                bot_token_record(user_id, token));
+        // Named first: GCC 12 mishandles some temporaries built inside co_await.
+        std::optional<storage::token_record> fresh = bot_token_record(user_id, token);
+        auto revoked = co_await deps_.store.replace_user_tokens(user_id, std::move(fresh));
         if (!revoked) {
             co_return revoked.error();
         }

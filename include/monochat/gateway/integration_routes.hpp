@@ -14,8 +14,16 @@
 #include <monochat/infra/result.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace monochat::gateway {
+
+// A webhook registration as sent (POST /admin/webhooks); the backend validates it.
+struct webhook_spec {
+    std::string url;
+    std::vector<std::string> events;
+    std::optional<std::vector<std::string>> conversation_ids;
+};
 
 // Results are JSON object texts, written to the response body as they are.
 class integrations_backend {
@@ -32,6 +40,20 @@ public:
     // Every token of the bot stops working. Errors: not_found.
     virtual boost::asio::awaitable<result<std::string>> revoke_bot_tokens(
         admin_caller who, std::uint64_t user_id) = 0;
+
+    // ---- webhooks ----
+    // `{"webhook", "secret"}` (201). Errors: invalid_argument (url, events, conversation ids,
+    // a refused address), conflict (webhooks.max_webhooks reached).
+    virtual boost::asio::awaitable<result<std::string>> create_webhook(admin_caller who,
+                                                                       webhook_spec spec) = 0;
+    // `{"webhooks": [...]}`, each with its delivery status.
+    virtual boost::asio::awaitable<result<std::string>> list_webhooks(admin_caller who) = 0;
+    // `{"webhook"}` with its delivery status. Errors: not_found.
+    virtual boost::asio::awaitable<result<std::string>> get_webhook(admin_caller who,
+                                                                    std::uint64_t webhook_id) = 0;
+    // Errors: not_found.
+    virtual boost::asio::awaitable<result<std::string>> delete_webhook(
+        admin_caller who, std::uint64_t webhook_id) = 0;
 
 };
 
