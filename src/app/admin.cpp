@@ -107,6 +107,7 @@ net::awaitable<result<std::string>> admin_service::list_users(gateway::admin_cal
                         {"username", u.user.username},
                         {"display_name", u.user.display_name},
                         {"guest", u.user.guest},
+                        {"bot", u.user.bot},
                         {"online", u.user.online},
                         {"suspended", u.suspended},
                         {"admin", u.admin},

@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include "app/admin.hpp"
+#include "app/integrations.hpp"
 #include "app/file_modes.hpp"
 #include "app/operations.hpp"
 
@@ -18,6 +19,10 @@
 #include <monochat/bus/delivery_guard.hpp>
 #include <monochat/bus/message_bus.hpp>
 #include <monochat/gateway/admin_routes.hpp>
+#include <monochat/gateway/integration_routes.hpp>
+#include <monochat/gateway/webhook_client.hpp>
+#include <monochat/logic/webhooks.hpp>
+#include <monochat/storage/webhook_store.hpp>
 #include <monochat/gateway/connection_registry.hpp>
 #include <monochat/gateway/downstream_consumer.hpp>
 #include <monochat/gateway/file_routes.hpp>
@@ -72,6 +77,7 @@ struct stores {
     std::unique_ptr<storage::social_store> social;
     std::unique_ptr<storage::search_index> search;
     std::unique_ptr<storage::file_store> files;
+    std::unique_ptr<storage::webhook_store> webhooks;
     storage::sent_recorder* sent = nullptr;        // owned by `social`
     storage::member_snapshots* members = nullptr;  // owned by `social`
     storage::directory_snapshots* users = nullptr;  // owned by `social`
@@ -85,6 +91,11 @@ std::filesystem::path social_path(const infra::config& cfg) {
 }
 // Its own file, so that indexing never waits for the social store's writer. Derived data: a
 // missing or older file is rebuilt from the message log by the indexer.
+// Outgoing webhooks' registrations and delivery cursors (issue 21): a file of its own, so that a
+// cursor write never waits behind the social store's writer.
+std::filesystem::path webhooks_path(const infra::config& cfg) {
+    return std::filesystem::path(cfg.storage.data_dir) / "webhooks.db";
+}
 std::filesystem::path search_path(const infra::config& cfg) {
     return std::filesystem::path(cfg.storage.data_dir) / "search.db";
 }
@@ -171,6 +182,21 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
         return files.error();
     }
     s.files = std::move(*files);
+    storage::sqlite_webhook_store_options wopts;
+    wopts.path = webhooks_path(cfg).string();
+    if (cfg.storage.engine == "memory") {
+        // Cursors of a previous run's log would point past the new run's messages.
+        std::error_code ec;
+        std::filesystem::remove(wopts.path, ec);
+        std::filesystem::remove(wopts.path + "-wal", ec);
+        std::filesystem::remove(wopts.path + "-shm", ec);
+    }
+    wopts.synchronous_full = cfg.storage.sync == "always";
+    auto webhooks = storage::open_sqlite_webhook_store(wopts, metrics);
+    if (!webhooks) {
+        return webhooks.error();
+    }
+    s.webhooks = std::move(*webhooks);
     return s;
 }
 
@@ -322,6 +348,19 @@ public:
             live_, *reloader_, *audit_, *accounts_, *social_, *messaging_, *stores_.log, *stores_.social,
             registry_, infra::traces(), [this] { return server_stats(); }, files_.get()});
         gateway::add_admin_routes(routes_, *admin_);
+        // Outgoing webhooks (issue 21): they follow the log's commits like the indexer, and
+        // deliver from the I/O threads through gateway's Beast client.
+        webhook_client_ = gateway::make_webhook_client(ioc_);
+        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *webhook_client_, live_,
+                                          clock_, ids_, metrics_, ioc_});
+        if (auto st = webhooks_->start(); !st) {
+            infra::log::error("app", "cannot start webhooks", {{"error", st.error().message}});
+            return 1;
+        }
+        // Bots and webhooks (issue 21), behind the same admin gate.
+        integrations_ = std::make_unique<integrations_service>(
+            integrations_dependencies{*audit_, *accounts_, *webhooks_});
+        gateway::add_integration_routes(routes_, *admin_, *integrations_);
         const gateway::authenticator authenticate = [this](std::string token) {
             return authenticate_(std::move(token));
         };
@@ -401,11 +440,15 @@ public:
         downstream_.reset();
         fanout_->stop();
         indexer_->stop();
+        webhooks_->stop();
         messaging_->stop();
         files_->stop();
         bus_->shutdown();
         stores_.search.reset();
         stores_.files.reset();
+        integrations_.reset();
+        webhooks_.reset();
+        stores_.webhooks.reset();
         stores_.social.reset();
         stores_.log.reset();
         infra::log::info("app", "stopped");
@@ -612,6 +655,9 @@ private:
     std::unique_ptr<config_reloader> reloader_;
     std::unique_ptr<audit_log> audit_;
     std::unique_ptr<admin_service> admin_;
+    std::unique_ptr<logic::webhook_transport> webhook_client_;
+    std::unique_ptr<logic::webhooks> webhooks_;
+    std::unique_ptr<integrations_service> integrations_;
     bool stopping_ = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <monochat/logic/validation.hpp>
 
+#include "gateway/admin_gate.hpp"
 #include "gateway/rest_pipeline.hpp"
 
 namespace monochat::gateway {
@@ -10,25 +11,6 @@ namespace {
 
 constexpr std::size_t default_user_page = 100;
 constexpr std::size_t max_user_page = 1000;
-
-// The admin gate: 401 without a valid bearer token, 403 without the admin role.
-rest::gate<admin_caller> admin_gate(admin_backend& backend) {
-    return [&backend](const http_request& req) -> rest::net::awaitable<result<admin_caller>> {
-        const auto token = req.bearer_token();
-        if (token.empty()) {
-            co_return make_error(errc::unauthenticated, "a bearer token is required");
-        }
-        auto uid = co_await backend.authorize(std::string(token));
-        if (!uid) {
-            co_return uid.error();
-        }
-        admin_caller who;
-        who.user_id = *uid;
-        who.client_address = req.client_address;
-        who.trace_id = req.trace_id;
-        co_return who;
-    };
-}
 
 // The backend answers JSON object texts; they are the 200 body as they are.
 result<http_response> ok(result<std::string>&& r) {
@@ -105,6 +87,24 @@ struct new_world_mute {
 };
 
 }  // namespace
+
+rest::gate<admin_caller> admin_gate(admin_backend& backend) {
+    return [&backend](const http_request& req) -> rest::net::awaitable<result<admin_caller>> {
+        const auto token = req.bearer_token();
+        if (token.empty()) {
+            co_return make_error(errc::unauthenticated, "a bearer token is required");
+        }
+        auto uid = co_await backend.authorize(std::string(token));
+        if (!uid) {
+            co_return uid.error();
+        }
+        admin_caller who;
+        who.user_id = *uid;
+        who.client_address = req.client_address;
+        who.trace_id = req.trace_id;
+        co_return who;
+    };
+}
 
 void add_admin_routes(router& routes, admin_backend& backend) {
     rest::endpoints<admin_caller> api(routes, "/api/v1/admin", admin_gate(backend));

@@ -231,6 +231,23 @@ const std::vector<field>& fields() {
              "Directory of online backups; empty means <data_dir>/backups."),
         MC_I("trace.buffer_messages", trace.buffer_messages, 0, 10000000, true,
              "Recent messages whose path is kept for the admin trace; 0 turns tracing off."),
+
+        MC_I("webhooks.max_retry_s", webhooks.max_retry_s, 1, max_seconds, true,
+             "How long one message's webhook delivery is retried before it is dropped."),
+        MC_I("webhooks.retry_initial_ms", webhooks.retry_initial_ms, 1, 3600000, true,
+             "Delay before the first retry of a failed webhook delivery; doubles after each."),
+        MC_I("webhooks.retry_max_ms", webhooks.retry_max_ms, 1, 86400000, true,
+             "Longest delay between two attempts of a webhook delivery."),
+        MC_I("webhooks.timeout_ms", webhooks.timeout_ms, 100, 600000, true,
+             "Time allowed for one webhook delivery: connect, TLS, request and response."),
+        MC_I("webhooks.max_response_bytes", webhooks.max_response_bytes, 1024, 1 << 30, true,
+             "Largest response body read from a webhook receiver."),
+        MC_B("webhooks.allow_private", webhooks.allow_private, true,
+             "Allow webhook URLs on private and link-local addresses (checked at every delivery)."),
+        MC_I("webhooks.max_webhooks", webhooks.max_webhooks, 1, 100000, true,
+             "Most webhooks registered at once; more is 409."),
+        MC_I("webhooks.max_conversation_ids", webhooks.max_conversation_ids, 1, 1000000, true,
+             "Most conversation ids one webhook may follow; more is 400."),
     };
     return table;
 }

@@ -242,7 +242,10 @@ public:
         if (plausible) {
             auto found = co_await deps_.store.get_user_by_username(username);
             if (found) {
-                user = std::move(*found);
+                // A bot has no password: it is answered as an unknown name, after the same work.
+                if (!found->bot) {
+                    user = std::move(*found);
+                }
             } else if (found.error().code != errc::not_found) {
                 co_return found.error();
             }
@@ -646,6 +649,14 @@ public:
     }
 
     task<password_reset> issue_password_reset(std::uint64_t user_id) override {
+        auto user = co_await deps_.store.get_user(user_id);
+        if (!user) {
+            co_return user.error();
+        }
+        if (user->bot) {
+            co_return make_error(errc::invalid_argument,
+                                 "a bot has no password; rotate its token instead");
+        }
         password_reset out;
         out.reset_token = new_token();
         out.expires_ms = deps_.clock.now_ms() + reset_ttl_ms;
@@ -656,6 +667,66 @@ public:
         }
         infra::log::info("logic", "password reset issued", {{"user_id", user_id}});
         co_return out;
+    }
+
+    task<auth_result> create_bot(std::string username,
+                                 std::optional<std::string> display_name) override {
+        if (auto st = validate_username(username); !st) {
+            co_return st.error();
+        }
+        if (display_name) {
+            if (auto st = validate_display_name(*display_name); !st) {
+                co_return st.error();
+            }
+        }
+        storage::user_record rec;
+        rec.id = deps_.ids.next();
+        rec.display_name = display_name.value_or(username);
+        rec.username = std::move(username);
+        rec.bot = true;
+        rec.created_ms = deps_.clock.now_ms();
+        std::string token = new_token();
+        auto tok = bot_token_record(rec.id, token);
+        auto created = co_await deps_.store.create_user_with_token(std::move(rec), std::move(tok));
+        if (!created) {
+            if (created.error().code == errc::conflict) {
+                co_return username_taken();
+            }
+            co_return created.error();
+        }
+        infra::log::info("logic", "bot created", {{"user_id", created->id}});
+        co_return auth_result{to_info(*created, deps_.presence), std::move(token)};
+    }
+
+    task<auth_result> rotate_bot_token(std::uint64_t user_id) override {
+        auto bot = co_await bot_user(user_id);
+        if (!bot) {
+            co_return bot.error();
+        }
+        std::string token = new_token();
+        // Named first: GCC 12 mishandles some temporaries built inside co_await.
+        std::optional<storage::token_record> fresh = bot_token_record(user_id, token);
+        auto revoked = co_await deps_.store.replace_user_tokens(user_id, std::move(fresh));
+        if (!revoked) {
+            co_return revoked.error();
+        }
+        close_tokens(user_id, *revoked);
+        infra::log::info("logic", "bot token rotated", {{"user_id", user_id}});
+        co_return auth_result{to_info(*bot, deps_.presence), std::move(token)};
+    }
+
+    task<void> revoke_bot_tokens(std::uint64_t user_id) override {
+        auto bot = co_await bot_user(user_id);
+        if (!bot) {
+            co_return bot.error();
+        }
+        auto revoked = co_await deps_.store.replace_user_tokens(user_id, std::nullopt);
+        if (!revoked) {
+            co_return revoked.error();
+        }
+        close_tokens(user_id, *revoked);
+        infra::log::info("logic", "bot tokens revoked", {{"user_id", user_id}});
+        co_return status{};
     }
 
     task<bool> is_admin(std::uint64_t user_id) override {
@@ -672,7 +743,7 @@ public:
             }
             co_return user.error();
         }
-        co_return !user->guest && named_admin(cfg->auth.admins, user->username);
+        co_return !user->guest && !user->bot && named_admin(cfg->auth.admins, user->username);
     }
 
     task<std::vector<admin_user_info>> list_users(std::uint64_t after,
@@ -688,7 +759,7 @@ public:
             admin_user_info a;
             a.user = to_info(u, deps_.presence);
             a.suspended = u.suspended;
-            a.admin = !u.guest && named_admin(cfg->auth.admins, u.username);
+            a.admin = !u.guest && !u.bot && named_admin(cfg->auth.admins, u.username);
             a.created_ms = u.created_ms;
             out.push_back(std::move(a));
         }
@@ -876,6 +947,31 @@ private:
         }
         guard_.record_success(key);
         co_return status{};
+    }
+
+    // The bot `user_id`; not_found for anyone else.
+    task<storage::user_record> bot_user(std::uint64_t user_id) {
+        auto user = co_await deps_.store.get_user(user_id);
+        if (!user) {
+            co_return user.error();
+        }
+        if (!user->bot) {
+            co_return make_error(errc::not_found, "no bot with that id");
+        }
+        co_return std::move(*user);
+    }
+
+    // A bot's token never expires (a bot is a program: it is rotated or revoked by an admin).
+    storage::token_record bot_token_record(std::uint64_t user_id, const std::string& token) {
+        storage::token_record rec;
+        rec.token_hash = hash_token(token);
+        rec.user_id = user_id;
+        rec.created_ms = deps_.clock.now_ms();
+        rec.expires_ms = std::numeric_limits<std::int64_t>::max();
+        rec.session_id = deps_.ids.next();
+        rec.last_used_ms = rec.created_ms;
+        rec.user_agent = "bot token";
+        return rec;
     }
 
     // Tokens the store deleted: the cache forgets them and their connections close with 4001.

@@ -9,7 +9,9 @@
 namespace monochat::logic {
 
 inline user_info to_info(const storage::user_record& u, const presence_view& presence) {
-    return {u.id, u.username, u.display_name, u.guest, presence.is_online(u.id)};
+    user_info out{u.id, u.username, u.display_name, u.guest, presence.is_online(u.id)};
+    out.bot = u.bot;
+    return out;
 }
 
 inline friend_request_info to_info(const storage::friend_request_record& r) {

@@ -518,8 +518,9 @@ public:
     }
 
 private:
-    // Contract v1.1, "Adding members": only the caller's friends may be put into a group.
-    // Unknown users stay not_found (the store's answer when all are known decides the rest).
+    // Contract v1.1, "Adding members": only the caller's friends may be put into a group. Bots
+    // are the exception (issue 21): whoever may add members (a group's creator, its owner and
+    // admins) may add a bot without befriending it. Unknown users stay not_found.
     task<void> only_friends(std::uint64_t actor, std::vector<std::uint64_t> user_ids) {
         std::vector<std::uint64_t> strangers;
         for (const auto id : user_ids) {
@@ -538,12 +539,17 @@ private:
         if (!known) {
             co_return known.error();
         }
+        bool only_bots = true;
         for (const auto id : strangers) {
             const auto it = std::find_if(known->begin(), known->end(),
                                          [id](const storage::user_record& u) { return u.id == id; });
             if (it == known->end()) {
                 co_return make_error(errc::not_found, "user " + std::to_string(id) + " not found");
             }
+            only_bots = only_bots && it->bot;
+        }
+        if (only_bots) {
+            co_return status{};
         }
         co_return make_error(errc::forbidden, "only your friends can be added to a group");
     }

@@ -16,6 +16,7 @@ json object(const user_info& u) {
             {"username", u.username},
             {"display_name", u.display_name},
             {"guest", u.guest},
+            {"bot", u.bot},
             {"online", u.online}};
 }
 

@@ -7,7 +7,7 @@
 // (the epoch moved meanwhile) answers its caller but is not kept, so a stale entry never
 // outlives the change that made it stale. What changes a user record: update_display_name,
 // set_suspended, set_password_hash, consume_password_reset, delete_user, delete_account,
-// purge_guests (and create_user, create_invited_user, for a fill that raced it). What changes a friendship:
+// purge_guests (and create_user, create_invited_user, create_user_with_token, for a fill that raced it). What changes a friendship:
 // send_friend_request (a crossing request makes friends), accept_friend_request, remove_friend,
 // block_user, delete_user, delete_account and purge_guests. A new call that changes
 // either must evict here too.
@@ -218,6 +218,12 @@ public:
                                           std::int64_t now) override {
         const auto id = user.id;
         auto r = co_await inner().create_invited_user(std::move(user), std::move(code), now);
+        evict_user(id);
+        co_return r;
+    }
+    task<user_record> create_user_with_token(user_record user, token_record token) override {
+        const auto id = user.id;
+        auto r = co_await inner().create_user_with_token(std::move(user), std::move(token));
         evict_user(id);
         co_return r;
     }

@@ -58,6 +58,13 @@ public:
     }
     task<void> lift_world_mute(std::uint64_t id) override { return inner_->lift_world_mute(id); }
     task<std::vector<world_mute_record>> world_mutes() override { return inner_->world_mutes(); }
+    task<user_record> create_user_with_token(user_record u, token_record t) override {
+        return inner_->create_user_with_token(std::move(u), std::move(t));
+    }
+    task<std::vector<std::string>> replace_user_tokens(std::uint64_t id,
+                                                       std::optional<token_record> t) override {
+        return inner_->replace_user_tokens(id, std::move(t));
+    }
     task<group_record> update_group(std::uint64_t id, std::optional<std::string> name,
                                     std::optional<std::string> description,
                                     std::optional<bool> is_public) override {

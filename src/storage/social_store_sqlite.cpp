@@ -97,12 +97,13 @@ auto query_all(connection& c, std::string_view sql, Map map, const Args&... args
 // each sits next to the function that reads its columns by position.
 
 #define MONOCHAT_USER_INSERT_COLUMNS "id, username, display_name, password_hash, guest, created_ms"
-#define MONOCHAT_USER_COLUMNS MONOCHAT_USER_INSERT_COLUMNS ", suspended"
+#define MONOCHAT_USER_COLUMNS MONOCHAT_USER_INSERT_COLUMNS ", suspended, bot"
 user_record user_from(const statement& s, int first = 0) {
     user_record u{s.column_uint64(first),   s.column_text(first + 1),
                   s.column_text(first + 2), s.column_text(first + 3),
                   s.column_bool(first + 4), s.column_int64(first + 5)};
     u.suspended = s.column_bool(first + 6);
+    u.bot = s.column_bool(first + 7);
     return u;
 }
 
@@ -237,8 +238,8 @@ result<user_record> create_user(connection& c, const user_record& u) {
     auto inserted =
         execute(c,
                 "INSERT INTO users (" MONOCHAT_USER_INSERT_COLUMNS
-                ", last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                u.id, u.username, u.display_name, u.password_hash, u.guest, u.created_ms);
+                ", last_seen_ms, bot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+                u.id, u.username, u.display_name, u.password_hash, u.guest, u.created_ms, u.bot);
     if (!inserted) {
         return inserted.error();
     }
@@ -910,6 +911,32 @@ result<readers_result> conversation_readers(connection& c, const std::string& ci
     return out;
 }
 
+// Inserts a token of an existing user. Errors: not_found (no such user), conflict (the hash
+// exists).
+status insert_token(connection& c, const token_record& t) {
+    if (auto st = require_user(c, t.user_id); !st) {
+        return st;
+    }
+    auto exists = query_one(c, "SELECT 1 FROM tokens WHERE token_hash = ?1", true_from,
+                            sqlite::blob{t.token_hash});
+    if (!exists) {
+        return exists.error();
+    }
+    if (*exists) {
+        return make_error(errc::conflict, "token exists");
+    }
+    auto done = execute(c,
+                        "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms,"
+                        " session_id, last_used_ms, user_agent)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        sqlite::blob{t.token_hash}, t.user_id, t.created_ms, t.expires_ms,
+                        t.session_id, std::max(t.last_used_ms, t.created_ms), t.user_agent);
+    if (!done) {
+        return done.error();
+    }
+    return {};
+}
+
 // ---- the store ----
 
 class sqlite_social_store final : public social_store {
@@ -1147,30 +1174,45 @@ public:
     // ---- tokens ----
 
     task<void> create_token(token_record token) override {
-        return write<void>([t = std::move(token)](connection& c) -> status {
-            if (auto st = require_user(c, t.user_id); !st) {
-                return st;
-            }
-            auto exists = query_one(c, "SELECT 1 FROM tokens WHERE token_hash = ?1", true_from,
-                                    sqlite::blob{t.token_hash});
-            if (!exists) {
-                return exists.error();
-            }
-            if (*exists) {
-                return make_error(errc::conflict, "token exists");
-            }
-            auto done = execute(c,
-                                "INSERT INTO tokens (token_hash, user_id, created_ms, expires_ms,"
-                                " session_id, last_used_ms, user_agent)"
-                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                sqlite::blob{t.token_hash}, t.user_id, t.created_ms, t.expires_ms,
-                                t.session_id, std::max(t.last_used_ms, t.created_ms),
-                                t.user_agent);
-            if (!done) {
-                return done.error();
-            }
-            return {};
-        });
+        return write<void>(
+            [t = std::move(token)](connection& c) -> status { return insert_token(c, t); });
+    }
+
+    task<user_record> create_user_with_token(user_record user, token_record token) override {
+        return write<user_record>(
+            [u = std::move(user), t = std::move(token)](connection& c) -> result<user_record> {
+                auto created = storage::create_user(c, u);
+                if (!created) {
+                    return created.error();
+                }
+                if (auto st = insert_token(c, t); !st) {
+                    return st.error();
+                }
+                return created;
+            });
+    }
+
+    task<std::vector<std::string>> replace_user_tokens(std::uint64_t user_id,
+                                                       std::optional<token_record> token) override {
+        return write<std::vector<std::string>>(
+            [user_id, t = std::move(token)](connection& c) -> result<std::vector<std::string>> {
+                if (auto st = require_user(c, user_id); !st) {
+                    return st.error();
+                }
+                auto deleted = delete_tokens_but(c, user_id, std::string());
+                if (!deleted) {
+                    return deleted.error();
+                }
+                if (t) {
+                    if (t->user_id != user_id) {
+                        return make_error(errc::invalid_argument, "the token is another user's");
+                    }
+                    if (auto st = insert_token(c, *t); !st) {
+                        return st.error();
+                    }
+                }
+                return deleted;
+            });
     }
 
     task<token_record> lookup_token(std::string token_hash) override {
@@ -1376,7 +1418,7 @@ public:
         return read<std::vector<user_record>>([=](connection& c) {
             return query_all(c,
                              "SELECT u.id, u.username, u.display_name, u.password_hash,"
-                             " u.guest, u.created_ms, u.suspended"
+                             " u.guest, u.created_ms, u.suspended, u.bot"
                              " FROM blocks b JOIN users u ON u.id = b.blocked_id"
                              " WHERE b.user_id = ?1 ORDER BY b.created_ms DESC, u.id",
                              [](const statement& s) { return user_from(s); }, user_id);
@@ -1653,7 +1695,7 @@ public:
             return query_all(
                 c,
                 "SELECT u.id, u.username, u.display_name, u.password_hash,"
-                " u.guest, u.created_ms, u.suspended"
+                " u.guest, u.created_ms, u.suspended, u.bot"
                 " FROM friendships f JOIN users u ON u.id = f.friend_id"
                 " WHERE f.user_id = ?1 ORDER BY u.username, u.id",
                 [](const statement& s) { return user_from(s); }, user_id);

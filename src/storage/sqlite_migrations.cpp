@@ -203,7 +203,13 @@ CREATE TABLE world_mutes (
 );
 )sql";
 
-constexpr std::array<migration, 8> all_migrations{{
+// Issue 21: bot accounts. A bot is a registered (non-guest) user without a password that
+// authenticates with the long-lived tokens an admin issues for it (stored in tokens, hashed).
+constexpr const char* v9_bots = R"sql(
+ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1));
+)sql";
+
+constexpr std::array<migration, 9> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -212,6 +218,7 @@ constexpr std::array<migration, 8> all_migrations{{
     {6, "conversation settings, public group directory", v6_conversation_settings},
     {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
     {8, "moderation", v8_moderation},
+    {9, "bot accounts", v9_bots},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

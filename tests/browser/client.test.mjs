@@ -224,6 +224,29 @@ browserTest('a group of three: create, chat, replies, reactions, edits, read by 
   await pf.locator('#chat-title', { hasText: `Trio ${RUN}` }).waitFor();
 });
 
+browserTest('a bot shows as a bot: a badge beside its name in the conversation', async () => {
+  const admin = await suite.server.register('webadmin');
+  const owner = await suite.server.register(`owen_${RUN}`);
+  const pat = await suite.server.register(`pat_${RUN}`);
+  await suite.server.befriend(owner, pat);  // the bot needs no friendship; a person may
+  const made = await suite.server.api('POST', '/admin/bots', { username: `helper_${RUN}`, display_name: 'Helper' }, admin.token);
+  assert.equal(made.user.bot, true);
+  const g = await suite.server.api('POST', '/groups', { name: `Bots ${RUN}`, member_ids: [made.user.user_id, pat.user_id] }, owner.token);
+  await suite.server.api('POST', `/conversations/${g.group.conversation_id}/messages`,
+    { client_msg_id: `bot-${RUN}`, body: { type: 'text', text: 'beep from the bot' } }, made.token);
+  await suite.server.api('POST', `/conversations/${g.group.conversation_id}/messages`,
+    { client_msg_id: `pat-${RUN}`, body: { type: 'text', text: 'hello bot' } }, pat.token);
+  const p = await newPage(suite.server.url);
+  await login(p, `owen_${RUN}`);
+  await conv(p, `Bots ${RUN}`).click();
+  const fromBot = p.locator('#messages li.msg', { hasText: 'beep from the bot' });
+  await fromBot.locator('.bot-tag', { hasText: 'bot' }).waitFor();
+  // People get no badge.
+  const fromPat = p.locator('#messages li.msg', { hasText: 'hello bot' });
+  await fromPat.locator('.who').waitFor();
+  assert.equal(await fromPat.locator('.bot-tag').count(), 0);
+});
+
 browserTest('older history loads on scroll, and the keyboard moves through the list', async () => {
   const [k, l] = await Promise.all([suite.server.register(`kim_${RUN}`), suite.server.register(`lee_${RUN}`)]);
   await suite.server.befriend(k, l);  // members come only from friends

@@ -26,7 +26,8 @@ export class Server {
       server: { host: '127.0.0.1', port: this.port, heartbeat_ms: this.heartbeatMs },
       storage: { data_dir: path.join(this.dir, 'data'), engine: this.engine, sync: 'none' },
       log: { level: 'info' },
-      auth: { argon2_ops: 1, argon2_memory_kib: 64 },
+      // `webadmin` may use the admin API (bots: client.test.mjs) once a test registers it.
+      auth: { argon2_ops: 1, argon2_memory_kib: 64, admins: ['webadmin'] },
       limits: { auth_rate: 1000000, send_rate: 100000, send_burst: 100000 },
     };
     const cfgPath = path.join(this.dir, 'monochat.json');

@@ -23,7 +23,9 @@ function nameWithTag(uid, mine) {
   const store = app.store;
   return h('span', { class: 'who' }, mine ? 'You' : store.name(uid),
     // A guest may take any display name: the tag keeps a guest "Bob" apart from the user Bob.
-    !mine && store.isGuest(uid) ? h('span', { class: 'guest-tag', text: 'guest' }) : null);
+    !mine && store.isGuest(uid) ? h('span', { class: 'guest-tag', text: 'guest' }) : null,
+    // Bots (issue 21) are programs: the badge says so wherever their messages appear.
+    !mine && store.isBot(uid) ? h('span', { class: 'bot-tag', text: 'bot' }) : null);
 }
 
 function mentionNames(mentions) {

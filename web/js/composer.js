@@ -82,6 +82,7 @@ function renderSuggest() {
   }, avatar(u.user_id, u.display_name || u.username, 'small'),
   h('span', { class: 'opt-name', text: u.display_name || u.username }),
   u.guest ? h('span', { class: 'guest-tag', text: 'guest' }) : null,
+  u.bot ? h('span', { class: 'bot-tag', text: 'bot' }) : null,
   h('span', { class: 'sub', text: `@${u.username}` }))));
   box.hidden = false;
   $('composer-text').setAttribute('aria-activedescendant', `mention-opt-${suggest.active}`);

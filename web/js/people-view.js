@@ -11,7 +11,8 @@ function personRow(u, online, ...buttons) {
     h('span', { class: 'avatar-wrap' }, avatar(u.user_id, name),
       h('span', { class: `dot presence${online ? ' on' : ''}`, title: online ? 'online' : 'offline' })),
     h('span', { class: 'person-name' }, h('strong', { text: name }),
-      u.guest ? h('span', { class: 'guest-tag', text: 'guest' }) : null, ' ',
+      u.guest ? h('span', { class: 'guest-tag', text: 'guest' }) : null,
+      u.bot ? h('span', { class: 'bot-tag', text: 'bot' }) : null, ' ',
       u.username ? h('span', { class: 'sub', text: `@${u.username}` }) : null),
     h('span', { class: 'person-actions' }, ...buttons));
 }

@@ -51,6 +51,12 @@ export class Store {
     return !!(u && u.guest);
   }
 
+  isBot(uid) {
+    if (this.me && uid === this.me.user_id) return !!this.me.bot;
+    const u = this.users.get(uid);
+    return !!(u && u.bot);
+  }
+
   loadUser(uid) {
     if (!uid || this.users.has(uid) || this.userLoads.has(uid)) return;
     const p = this.api.user(uid).then((r) => {

@@ -229,6 +229,30 @@ struct trace_options {
     std::int64_t buffer_messages = 10000;
 };
 
+// Outgoing webhooks (issue 21, docs/integrations.md).
+struct webhooks_options {
+    // How long one message's delivery is retried (with backoff) before it is dropped and
+    // counted as such. Live. Default: 3600.
+    std::int64_t max_retry_s = 3600;
+    // The first retry's delay; each next one doubles, up to retry_max_ms. Live. Default: 1000.
+    std::int64_t retry_initial_ms = 1000;
+    // The longest delay between two attempts. Live. Default: 60000.
+    std::int64_t retry_max_ms = 60000;
+    // Time allowed for one delivery (connect, TLS, request and response). Live. Default: 10000.
+    std::int64_t timeout_ms = 10000;
+    // Largest response body read from a receiver (then the connection is dropped). Live.
+    // Default: 65536.
+    std::int64_t max_response_bytes = 65536;
+    // Private (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) and link-local (169.254/16,
+    // fe80::/10) addresses are refused unless this is set. Checked at registration and at every
+    // delivery. Live. Default: false.
+    bool allow_private = false;
+    // Most webhooks registered at once. Live. Default: 100.
+    std::int64_t max_webhooks = 100;
+    // Most conversation ids one webhook may follow. Live. Default: 1000.
+    std::int64_t max_conversation_ids = 1000;
+};
+
 struct log_options {
     // "trace", "debug", "info", "warn" or "error". Default: info.
     std::string level = "info";
@@ -248,6 +272,7 @@ struct config {
     admin_options admin;
     trace_options trace;
     files_options files;
+    webhooks_options webhooks;
 };
 
 // One key of the table: used for documentation, --print-config and reload decisions.

@@ -192,8 +192,23 @@ public:
     // password and sessions as they are. Errors: not_found (no such user, or a guest).
     virtual task<password_reset> issue_password_reset(std::uint64_t user_id) = 0;
 
-    // True for registered users named in `auth.admins` (the live value); false for guests and
-    // unknown users. There is no other way to be an admin.
+    // ---- bot accounts (issue 21; docs/integrations.md) ----
+
+    // A bot: a registered user with no password (it can never log in with one) and a
+    // long-lived token (no expiry; stored hashed like every token), made in one write. The
+    // token is answered only here and by rotate_bot_token. Errors: invalid_argument (username or
+    // display name rule), conflict (username taken), unavailable.
+    virtual task<auth_result> create_bot(std::string username,
+                                         std::optional<std::string> display_name) = 0;
+    // A new token for the bot; every older one stops working at once (its connections close
+    // with 4001). One write. Errors: not_found (no such user, or not a bot).
+    virtual task<auth_result> rotate_bot_token(std::uint64_t user_id) = 0;
+    // Every token of the bot stops working (connections close with 4001) until a rotation
+    // issues a new one. Errors: not_found (no such user, or not a bot).
+    virtual task<void> revoke_bot_tokens(std::uint64_t user_id) = 0;
+
+    // True for registered users named in `auth.admins` (the live value); false for guests,
+    // bots and unknown users. There is no other way to be an admin.
     virtual task<bool> is_admin(std::uint64_t user_id) = 0;
     // Users (guests included) with ids above `after`, ascending, at most `limit`.
     virtual task<std::vector<admin_user_info>> list_users(std::uint64_t after,

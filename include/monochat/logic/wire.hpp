@@ -11,13 +11,15 @@
 
 namespace monochat::logic {
 
-// {"user_id", "username", "display_name", "guest", "online"}
+// {"user_id", "username", "display_name", "guest", "bot", "online"}
 struct user_info {
     std::uint64_t user_id = 0;
     std::string username;
     std::string display_name;
     bool guest = false;
     bool online = false;
+    // A bot account (issue 21): written as "bot": true.
+    bool bot = false;
     // A purged user: written as {"user_id", "deleted": true, "display_name": "Deleted user"}.
     bool deleted = false;
 };

@@ -59,6 +59,9 @@ struct user_record {
     std::int64_t created_ms = 0;
     // Suspended by an admin: no token works and logins are refused. Default: false.
     bool suspended = false;
+    // A bot account (issue 21): no password (password_hash empty), authenticates only with the
+    // long-lived token an admin gets for it. Default: false.
+    bool bot = false;
 };
 
 struct token_record {
@@ -260,6 +263,15 @@ public:
     virtual task<std::vector<std::string>> set_password_hash(std::uint64_t user_id,
                                                              std::string password_hash,
                                                              std::string keep_token_hash) = 0;
+
+    // One transaction: the user and its first token (a bot and its token: neither exists
+    // without the other). Errors: those of create_user and create_token.
+    virtual task<user_record> create_user_with_token(user_record user, token_record token) = 0;
+    // One transaction: every token of the user is deleted and, when given, `token` (of that
+    // user) takes their place; answers the hashes deleted (a bot's token rotated or revoked).
+    // Errors: not_found (no such user), conflict (the new hash exists).
+    virtual task<std::vector<std::string>> replace_user_tokens(
+        std::uint64_t user_id, std::optional<token_record> token) = 0;
 
     // ---- registration invites ----
 

@@ -1,0 +1,304 @@
+// Outgoing webhooks (issue 21; docs/integrations.md) against the real binary and a loopback
+// receiver the test runs: every message of a followed conversation arrives in seq order with a
+// valid signature; a 500 is retried until a 200; a receiver failing past webhooks.max_retry_s
+// gets the message dropped (and counted); a receiver down across a server restart gets what
+// was pending after the restart, and nothing already delivered again; refused addresses are
+// 400 at registration and refused again at delivery. One server for the whole story (the
+// suite's time budget), with short retry settings.
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "rest_test_support.hpp"
+#include "support/http_receiver.hpp"
+#include "support/prometheus.hpp"
+
+using namespace monochat::test;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+struct delivery {
+    std::uint64_t seq = 0;
+    std::string text;
+    int answered = 0;
+};
+
+// The deliveries a receiver got, in arrival order, each with its signature checked.
+std::vector<delivery> checked_deliveries(const http_receiver& r, const std::string& secret,
+                                         const std::string& webhook_id) {
+    std::vector<delivery> out;
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    for (const auto& req : r.requests()) {
+        INFO(req.body);
+        CHECK(req.method == "POST");
+        CHECK(req.target == "/hook");
+        CHECK(req.headers.at("content-type") == "application/json");
+        CHECK(req.headers.at("x-monochat-webhook") == webhook_id);
+        // X-Monochat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+        const auto& sig = req.headers.at("x-monochat-signature");
+        REQUIRE(sig.rfind("t=", 0) == 0);
+        const auto comma = sig.find(",v1=");
+        REQUIRE(comma != std::string::npos);
+        const std::string t = sig.substr(2, comma - 2);
+        CHECK(std::abs(std::stoll(t) - now_s) < 300);
+        CHECK(sig.substr(comma + 4) == hmac_sha256_hex(secret, t + "." + req.body));
+        // A signature made with another key does not match.
+        CHECK(sig.substr(comma + 4) != hmac_sha256_hex(secret + "x", t + "." + req.body));
+        const auto j = json::parse(req.body);
+        CHECK(j["event"] == "message");
+        CHECK(j["webhook_id"] == webhook_id);
+        const auto& m = j["message"];
+        CHECK(req.headers.at("x-monochat-delivery") ==
+              webhook_id + ":" + m["conversation_id"].get<std::string>() + ":" +
+                  std::to_string(m["seq"].get<std::uint64_t>()));
+        out.push_back({m["seq"].get<std::uint64_t>(), m["body"]["text"].get<std::string>(),
+                       req.answered});
+    }
+    return out;
+}
+
+std::uint64_t send_text(http_client& http, const account& who, const std::string& cid,
+                        const std::string& text) {
+    static int n = 0;
+    auto r = http.post(api("/conversations/" + cid + "/messages"),
+                       {{"client_msg_id", "wh-" + std::to_string(++n)},
+                        {"body", {{"type", "text"}, {"text", text}}}},
+                       who.token);
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json()["message"]["seq"].get<std::uint64_t>();
+}
+
+json webhook_status(http_client& http, const account& ops, const std::string& id) {
+    auto r = http.get(api("/admin/webhooks/" + id), ops.token);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.json()["webhook"];
+}
+
+// Polls the webhook's status until `done` holds (a deadline of seconds, never a fixed sleep).
+bool status_until(http_client& http, const account& ops, const std::string& id,
+                  const std::function<bool(const json&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done(webhook_status(http, ops, id))) {
+            return true;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("webhooks are signed, ordered, retried, dropped, resumed after a restart, and refuse "
+          "private addresses",
+          "[integration][webhooks]") {
+    const auto ops_name = unique_name("ops");
+    auto cfg = fast_test_config();
+    cfg["auth"]["admins"] = json::array({ops_name});
+    cfg["webhooks"] = {{"retry_initial_ms", 100}, {"retry_max_ms", 300}, {"max_retry_s", 4},
+                       {"timeout_ms", 2000}};
+    server_process server(cfg);
+    server.start();
+    auto http = std::make_unique<http_client>(server.host(), server.port());
+    auto ops = register_user(*http, ops_name);
+    auto alice = register_user(*http, unique_name("alice"));
+    auto bob = register_user(*http, unique_name("bob"));
+    befriend(*http, alice, bob);
+    const std::string group = "group:" + create_group(*http, alice, {bob});
+    const std::string dm = dm_id(alice, bob);
+
+    // ---- registration: who, and which URLs ----
+    const json ok_spec = {{"url", "http://127.0.0.1:9/hook"},
+                          {"events", {"message"}},
+                          {"conversation_ids", {group}}};
+    check_error(http->post(api("/admin/webhooks"), ok_spec), 401, "unauthenticated");
+    check_error(http->post(api("/admin/webhooks"), ok_spec, alice.token), 403, "forbidden");
+    for (const std::string url :
+         {"http://10.0.0.1/hook", "https://10.1.2.3/hook", "https://172.16.5.4/",
+          "https://192.168.1.1:8443/x", "https://169.254.169.254/latest/meta-data",
+          "https://100.64.0.1/", "https://[fe80::1]/hook", "https://[fd00::1]/",
+          "https://[::ffff:10.0.0.1]/", "https://0.0.0.0/", "https://224.0.0.1/",
+          "http://8.8.8.8/hook", "http://[2001:4860:4860::8888]/", "ftp://127.0.0.1/",
+          "https://user:pw@127.0.0.1/", "https://127.0.0.1/#frag", "127.0.0.1/hook",
+          "https://127.0.0.1:0/", "https://127.0.0.1:70000/", "https:///nohost"}) {
+        INFO(url);
+        json spec = ok_spec;
+        spec["url"] = url;
+        check_error(http->post(api("/admin/webhooks"), spec, ops.token), 400, "invalid_argument");
+    }
+    for (const json& bad :
+         {json{{"url", "http://127.0.0.1/"}}, json{{"url", "http://127.0.0.1/"}, {"events", json::array()}},
+          json{{"url", "http://127.0.0.1/"}, {"events", {"member_joined"}}},
+          json{{"url", "http://127.0.0.1/"}, {"events", "message"}},
+          json{{"url", "http://127.0.0.1/"},
+               {"events", {"message"}},
+               {"conversation_ids", json::array()}},
+          json{{"url", "http://127.0.0.1/"},
+               {"events", {"message"}},
+               {"conversation_ids", {"dm:2:1"}}},
+          json{{"events", {"message"}}}}) {
+        INFO(bad.dump());
+        check_error(http->post(api("/admin/webhooks"), bad, ops.token), 400, "invalid_argument");
+    }
+    check_error(http->get(api("/admin/webhooks/123"), ops.token), 404, "not_found");
+
+    // A private address passes only while webhooks.allow_private is on, and is checked again
+    // at every delivery: turned off afterwards, the delivery is refused without a connection.
+    REQUIRE(http->patch(api("/admin/settings"), {{"webhooks.allow_private", true}}, ops.token)
+                .status == 200);
+    auto priv = http->post(api("/admin/webhooks"),
+                           {{"url", "https://10.9.9.9/hook"},
+                            {"events", {"message"}},
+                            {"conversation_ids", {"world"}}},
+                           ops.token);
+    INFO(priv.body);
+    REQUIRE(priv.status == 201);
+    const std::string priv_id = priv.json()["webhook"]["webhook_id"];
+    REQUIRE(http->patch(api("/admin/settings"), {{"webhooks.allow_private", false}}, ops.token)
+                .status == 200);
+    send_text(*http, alice, "world", "to a private address");
+    CHECK(status_until(*http, ops, priv_id, [](const json& w) {
+        return w["failed"].get<int>() >= 1 && w["last_error"].is_string() &&
+               w["last_error"].get<std::string>().find("webhooks.allow_private") !=
+                   std::string::npos;
+    }));
+    CHECK(webhook_status(*http, ops, priv_id)["delivered"] == 0);
+    REQUIRE(http->del(api("/admin/webhooks/" + priv_id), ops.token).status == 204);
+    check_error(http->del(api("/admin/webhooks/" + priv_id), ops.token), 404, "not_found");
+
+    // ---- delivery: every message of the group, in order, signed ----
+    send_text(*http, alice, group, "before the webhook");  // not delivered: it predates it
+    auto receiver = std::make_unique<http_receiver>();
+    const int receiver_port = receiver->port();
+    json spec = ok_spec;
+    spec["url"] = receiver->url("/hook");
+    auto made = http->post(api("/admin/webhooks"), spec, ops.token);
+    INFO(made.body);
+    REQUIRE(made.status == 201);
+    const std::string secret = made.json()["secret"];
+    const std::string id = made.json()["webhook"]["webhook_id"];
+    CHECK(secret.size() == 64);
+    CHECK(made.json()["webhook"]["conversation_ids"] == json::array({group}));
+    const auto listed = http->get(api("/admin/webhooks"), ops.token).json();
+    REQUIRE(listed["webhooks"].size() == 1);
+    CHECK(listed["webhooks"][0]["webhook_id"] == id);
+    CHECK_FALSE(listed["webhooks"][0].contains("secret"));
+
+    std::vector<std::uint64_t> sent;
+    for (int i = 0; i < 10; ++i) {
+        sent.push_back(send_text(*http, i % 2 == 0 ? alice : bob, group, "m" + std::to_string(i)));
+        if (i == 4) {
+            send_text(*http, alice, dm, "not followed");
+        }
+    }
+    REQUIRE(receiver->wait_for([](const auto& rs) { return rs.size() >= 10; }));
+    {
+        const auto got = checked_deliveries(*receiver, secret, id);
+        REQUIRE(got.size() == 10);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            CHECK(got[i].seq == sent[i]);
+            CHECK(got[i].text == "m" + std::to_string(i));
+        }
+    }
+    CHECK(status_until(*http, ops, id, [](const json& w) {
+        return w["delivered"] == 10 && w["backlog"] == 0 && !w["last_delivery_at"].is_null();
+    }));
+
+    // ---- a 500 is retried with backoff until the receiver takes it ----
+    receiver->set_status(500);
+    const auto s11 = send_text(*http, alice, group, "m10");
+    REQUIRE(receiver->wait_for([](const auto& rs) { return rs.size() >= 12; }));
+    CHECK(webhook_status(*http, ops, id)["backlog"] == 1);
+    receiver->set_status(200);
+    REQUIRE(receiver->wait_for([](const auto& rs) { return rs.back().answered == 200; }));
+    {
+        const auto got = checked_deliveries(*receiver, secret, id);
+        for (std::size_t i = 10; i < got.size(); ++i) {
+            CHECK(got[i].seq == s11);
+            CHECK(got[i].answered == (i + 1 == got.size() ? 200 : 500));
+        }
+    }
+    auto w = webhook_status(*http, ops, id);
+    CHECK(w["delivered"] == 11);
+    CHECK(w["failed"].get<int>() >= 2);
+    CHECK(w["last_error"].get<std::string>().find("HTTP 500") != std::string::npos);
+
+    // ---- failing past webhooks.max_retry_s (4 s here): dropped, counted, and the next goes ----
+    receiver->set_status(503);
+    const auto s12 = send_text(*http, alice, group, "m11 is dropped");
+    CHECK(status_until(*http, ops, id, [](const json& w) { return w["dropped"] == 1; }));
+    receiver->set_status(200);
+    const auto s13 = send_text(*http, alice, group, "m12");
+    REQUIRE(receiver->wait_for([&](const auto& rs) {
+        return !rs.empty() && rs.back().answered == 200 &&
+               rs.back().body.find("\"m12\"") != std::string::npos;
+    }));
+    {
+        const auto got = checked_deliveries(*receiver, secret, id);
+        std::size_t attempts_of_dropped = 0;
+        for (const auto& d : got) {
+            if (d.seq == s12) {
+                ++attempts_of_dropped;
+                CHECK(d.answered == 503);
+            }
+        }
+        CHECK(attempts_of_dropped >= 3);
+        CHECK(got.back().seq == s13);
+    }
+    const auto metrics = parse_prometheus(http->get("/metrics").body);
+    CHECK(metrics.value("monochat_webhook_deliveries_total", {{"result", "delivered"}}) >= 12);
+    CHECK(metrics.value("monochat_webhook_deliveries_total", {{"result", "failed"}}) >= 5);
+    CHECK(metrics.value("monochat_webhook_deliveries_total", {{"result", "dropped"}}) >= 1);
+    CHECK(metrics.has("monochat_webhook_backlog"));
+    CHECK(metrics.value("monochat_webhook_backlog") == 0);
+
+    // ---- receiver down, server restarted, receiver up again: what was pending arrives ----
+    receiver.reset();
+    const auto s14 = send_text(*http, alice, group, "m13 while down");
+    const auto s15 = send_text(*http, bob, group, "m14 while down");
+    CHECK(status_until(*http, ops, id, [](const json& w) { return w["backlog"] == 2; }));
+    http.reset();
+    const auto stopped = server.stop();
+    REQUIRE(stopped.exited);
+    CHECK(stopped.code == 0);
+    receiver = std::make_unique<http_receiver>(receiver_port);
+    server.start();
+    http = std::make_unique<http_client>(server.host(), server.port());
+    REQUIRE(receiver->wait_for([&](const auto& rs) {
+        return !rs.empty() && rs.back().answered == 200 &&
+               rs.back().body.find("m14 while down") != std::string::npos;
+    }));
+    {
+        const auto got = checked_deliveries(*receiver, secret, id);
+        // In order, both there, and nothing delivered before the restart comes again.
+        std::set<std::uint64_t> seqs;
+        std::uint64_t previous = 0;
+        for (const auto& d : got) {
+            CHECK(d.seq >= previous);
+            previous = d.seq;
+            seqs.insert(d.seq);
+            CHECK(d.seq >= s14);
+        }
+        CHECK(seqs == std::set<std::uint64_t>{s14, s15});
+    }
+    CHECK(status_until(*http, ops, id, [](const json& w) {
+        return w["backlog"] == 0 && w["delivered"] == 2;  // counts since this start
+    }));
+
+    // ---- deleted: nothing more goes out ----
+    REQUIRE(http->del(api("/admin/webhooks/" + id), ops.token).status == 204);
+    check_error(http->get(api("/admin/webhooks/" + id), ops.token), 404, "not_found");
+    const auto before = receiver->requests().size();
+    send_text(*http, alice, group, "after the delete");
+    std::this_thread::sleep_for(300ms);  // a negative: nothing may arrive within a while
+    CHECK(receiver->requests().size() == before);
+}
