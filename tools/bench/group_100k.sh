@@ -31,7 +31,7 @@ t0=$(date +%s%N)
 "$BIN" seed --config "$STATE/config.json" --users "$MEMBERS" --group-members "$MEMBERS" \
   --tokens $((ONLINE + CHURNERS + SYNCS)) --prefix g100k --group-name "one hundred thousand" \
   --out "$STATE/seeded.txt" >"$STATE/seed.json" || exit 3
-secs=$(echo "scale=3; ($(date +%s%N) - $t0) / 1000000000" | bc)
+secs=$(printf "%.3f" "$(echo "scale=3; ($(date +%s%N) - $t0) / 1000000000" | bc)")
 gid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["group_id"])' "$STATE/seed.json")
 echo "{\"seed\": $(cat "$STATE/seed.json"), \"wall_secs\": $secs, \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >>"$OUT"
 echo "seeded $MEMBERS in $secs s: $(cat "$STATE/seed.json")"
