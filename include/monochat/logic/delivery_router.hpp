@@ -10,7 +10,7 @@
 //   group:<id>   the members, from the membership cache (the cached list is shared, not
 //                copied), when the group is cached, has at most fanout.large_group_threshold
 //                members and no fan-out job of the conversation is pending; otherwise a fan-out
-//                job for task, which reads the members off this thread, in shards
+//                job for task, which reads the members off this thread and hands them to the lanes
 //
 // The push frame is encoded once per message (message_format.hpp) and its bytes are shared by
 // every connection. Order: a connection gets a conversation's messages in seq order because

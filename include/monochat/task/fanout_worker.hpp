@@ -1,14 +1,15 @@
 #pragma once
 // Fan-out for large groups (shared/architecture.md, send path): consumes `fanout` jobs, takes
-// the group's members in shards of `fanout.shard_size` (from the membership cache's shared list
-// when the group is cached, else read from the store) and pushes each shard to gateway's
-// downstream consumer (bus::delivery_sink), in order, so that pushes keep seq order. A
-// 100,000-member group costs the sender nothing: the ack went out before the job was even
-// read, and other conversations' jobs run on other partitions.
+// the group's member list (the membership cache's shared list when the group is cached, else
+// read from the store in pages of `fanout.shard_size`) and hands it whole to gateway's
+// downstream consumer (bus::delivery_sink::push_to_group), which pushes it in lanes on the I/O
+// threads, in order, so that pushes keep seq order. A 100,000-member group costs the sender
+// nothing: the ack went out before the job was even read, and other conversations' jobs run
+// on other partitions.
 // With a delivery guard (bus/delivery_guard.hpp, shared with logic's router) every job ends
-// with `fanout_done`, after its last shard is queued on the connections or when it fails, and a
-// shard that cannot be queued is reported as a lost push for its members (their sessions are
-// closed with 4009).
+// with `fanout_done`, once the sink's last lane has queued it on the connections or when it
+// fails, and a part that cannot be queued is reported as a lost push for its members (their
+// sessions are closed with 4009).
 // Thread-safety: start/stop from the composition root; the work runs on bus consumer threads.
 
 #include <memory>
