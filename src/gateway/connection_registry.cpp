@@ -104,7 +104,8 @@ std::size_t connection_registry::push_to_members(std::span<const std::uint64_t> 
                                                  std::uint64_t exclude_session,
                                                  std::uint64_t exclude_user,
                                                  std::uint64_t traced_message, std::size_t lane,
-                                                 std::size_t lanes) {
+                                                 std::size_t lanes,
+                                                 std::vector<std::shared_ptr<ws_connection>>* wake_later) {
     auto* traces = traced_message != 0 && infra::traces().enabled() ? &infra::traces() : nullptr;
     // The trace's `pushed` events of this share, recorded at the end under one lock.
     thread_local std::vector<std::pair<std::uint64_t, std::uint64_t>> reached;
@@ -112,7 +113,10 @@ std::size_t connection_registry::push_to_members(std::span<const std::uint64_t> 
     std::size_t n = 0;
     const auto push_sessions = [&](std::uint64_t user, const conn_list& list) {
         for (const auto& c : list) {
-            if (c->session_id() != exclude_session && c->push(frame)) {
+            if (c->session_id() == exclude_session) {
+                continue;
+            }
+            if (wake_later != nullptr ? c->push_held(frame, *wake_later) : c->push(frame)) {
                 ++n;
                 if (traces != nullptr) {
                     reached.emplace_back(user, c->session_id());

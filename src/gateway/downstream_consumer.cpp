@@ -4,25 +4,57 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <deque>
+#include <mutex>
+#include <utility>
 
 namespace monochat::gateway {
 
 namespace net = boost::asio;
 
+// One push_to_group() call, shared by its lanes; `done` runs after the last lane's share.
+struct downstream_consumer::group_push {
+    bus::push_frame frame;
+    std::shared_ptr<const std::vector<std::uint64_t>> members;
+    std::function<void()> done;
+    std::atomic<std::size_t> left;
+};
+
+// A lane's queue. At most one drain() per lane is posted or running (`scheduled`), so a lane's
+// pushes run in the order they were queued, and a user's sessions are always in the same lane.
+struct downstream_consumer::lane {
+    std::mutex mutex;
+    std::deque<std::shared_ptr<group_push>> queue;
+    bool scheduled = false;
+    // drain()'s own: the pushes it took and the connections to wake after them.
+    std::vector<std::shared_ptr<group_push>> batch;
+    std::vector<std::shared_ptr<ws_connection>> wake;
+};
+
 downstream_consumer::downstream_consumer(connection_registry& registry,
                                          infra::metrics_registry& metrics,
-                                         const net::any_io_executor& io, std::size_t lanes)
+                                         const net::any_io_executor& io, std::size_t lanes,
+                                         std::size_t lane_batch)
     : registry_(registry),
       delivered_(metrics.get_counter("monochat_messages_delivered_total",
-                                     "Message pushes queued on WebSocket connections.")) {
+                                     "Message pushes queued on WebSocket connections.")),
+      lane_walks_(metrics.get_counter(
+          "monochat_fanout_lane_walks_total",
+          "Walks of a large group's lanes over the registry; each takes every push queued for "
+          "its lane, up to fanout.lane_batch.")),
+      io_(io),
+      lane_batch_(std::max<std::size_t>(1, lane_batch)) {
     if (io) {
         for (std::size_t i = 0; i < lanes; ++i) {
-            lanes_.push_back(net::make_strand(io));
+            lanes_.push_back(std::make_unique<lane>());
         }
     }
 }
+
+downstream_consumer::~downstream_consumer() = default;
 
 void downstream_consumer::push_to_group(const bus::push_frame& f,
                                         std::shared_ptr<const std::vector<std::uint64_t>> members,
@@ -34,32 +66,68 @@ void downstream_consumer::push_to_group(const bus::push_frame& f,
                                      std::move(done));
         return;
     }
-    struct shared_push {
-        bus::push_frame frame;
-        std::shared_ptr<const std::vector<std::uint64_t>> members;
-        std::function<void()> done;
-        std::atomic<std::size_t> left;
-    };
-    auto push = std::make_shared<shared_push>();
+    auto push = std::make_shared<group_push>();
     push->frame = f;
     push->members = std::move(members);
     push->done = std::move(done);
     push->left.store(lanes_.size(), std::memory_order_relaxed);
-    // Each lane is a strand: one conversation's pushes, made in sequence, run in sequence in
-    // every lane, and a user's sessions are always in the same lane.
-    for (std::size_t lane = 0; lane < lanes_.size(); ++lane) {
-        net::post(lanes_[lane], [this, push, lane] {
-            const auto n = registry_.push_to_members(*push->members, push->frame.text,
-                                                     push->frame.exclude_session,
-                                                     push->frame.exclude_user,
-                                                     push->frame.message_id, lane, lanes_.size());
-            if (push->frame.message_id != 0) {
-                delivered_.inc(n);
-            }
-            if (push->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-                push->done();
-            }
-        });
+    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+        auto& l = *lanes_[i];
+        bool post = false;
+        {
+            std::lock_guard lock(l.mutex);
+            l.queue.push_back(push);
+            post = !std::exchange(l.scheduled, true);
+        }
+        if (post) {
+            net::post(io_, [this, &l, i] { drain(l, i); });
+        }
+    }
+}
+
+// Every push queued for the lane (up to lane_batch_) in one walk each, holding the wake-ups
+// until the last: a connection that several of them reach is woken once and writes them in
+// one system call. Under load the queue grows while the previous walk's writes run, so the
+// batches grow with it and the cost per push falls; an idle server walks one push at a time.
+void downstream_consumer::drain(lane& l, std::size_t index) {
+    l.batch.clear();
+    {
+        std::lock_guard lock(l.mutex);
+        while (!l.queue.empty() && l.batch.size() < lane_batch_) {
+            l.batch.push_back(std::move(l.queue.front()));
+            l.queue.pop_front();
+        }
+    }
+    lane_walks_.inc();
+    l.wake.clear();
+    for (const auto& push : l.batch) {
+        const auto n = registry_.push_to_members(*push->members, push->frame.text,
+                                                 push->frame.exclude_session,
+                                                 push->frame.exclude_user, push->frame.message_id,
+                                                 index, lanes_.size(), &l.wake);
+        if (push->frame.message_id != 0) {
+            delivered_.inc(n);
+        }
+    }
+    for (const auto& c : l.wake) {
+        c->wake();
+    }
+    l.wake.clear();
+    for (const auto& push : l.batch) {
+        if (push->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            push->done();
+        }
+    }
+    l.batch.clear();
+    bool again = false;
+    {
+        std::lock_guard lock(l.mutex);
+        again = !l.queue.empty();
+        l.scheduled = again;
+    }
+    if (again) {
+        // Behind the wake-ups just posted: the next batch gathers while they write.
+        net::post(io_, [this, &l, index] { drain(l, index); });
     }
 }
 

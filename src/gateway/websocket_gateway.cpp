@@ -238,19 +238,31 @@ public:
     // inbox was empty. A burst of pushes (a group commit's, a fan-out shard's) costs this
     // connection one wake-up, and its frames then go out in one write.
     bool push(const std::shared_ptr<const std::string>& frame) override {
-        if (closing_.load(std::memory_order_relaxed)) {
+        bool first = false;
+        if (!queue(frame, first)) {
             return false;
         }
-        bool wake = false;
-        {
-            std::lock_guard lock(inbox_lock_);
-            wake = inbox_.empty();
-            inbox_.push_back(frame);
-        }
-        if (wake) {
-            net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->take_inbox(); });
+        if (first) {
+            wake();
         }
         return true;
+    }
+
+    // A large group's lane: the wake-up waits until the lane has queued all its frames.
+    bool push_held(const std::shared_ptr<const std::string>& frame,
+                   std::vector<std::shared_ptr<ws_connection>>& wake_later) override {
+        bool first = false;
+        if (!queue(frame, first)) {
+            return false;
+        }
+        if (first) {
+            wake_later.push_back(this->shared_from_this());
+        }
+        return true;
+    }
+
+    void wake() override {
+        net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->take_inbox(); });
     }
 
     void close(std::uint16_t code, std::string reason) override {
@@ -484,6 +496,18 @@ private:
     }
 
     // ---- writing ----
+
+    // Any thread: `frame` into the inbox; `first` when the inbox was empty (whoever queued it
+    // wakes the connection). False when the connection is closing.
+    bool queue(const std::shared_ptr<const std::string>& frame, bool& first) {
+        if (closing_.load(std::memory_order_relaxed)) {
+            return false;
+        }
+        std::lock_guard lock(inbox_lock_);
+        first = inbox_.empty();
+        inbox_.push_back(frame);
+        return true;
+    }
 
     // On the strand: what push() queued, into the outbox, in order.
     void take_inbox() {

@@ -173,6 +173,9 @@ const std::vector<field>& fields() {
              "miss it are closed with 4009."),
         MC_I("fanout.queue_capacity", fanout.queue_capacity, 1, 16777216, false,
              "Messages each partition of an internal delivery queue holds per consumer."),
+        MC_I("fanout.lane_batch", fanout.lane_batch, 1, 4096, false,
+             "Most pushes a large group's lane takes in one walk, waking each connection once "
+             "for all of them."),
         MC_I("search.max_batch", search.max_batch, 1, 65536, false,
              "Most messages the search indexer writes in one transaction."),
         MC_I("search.batch_delay_ms", search.batch_delay_ms, 0, 60000, false,

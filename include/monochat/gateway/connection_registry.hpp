@@ -33,6 +33,17 @@ public:
     // Queues a text frame. Never blocks; a full outbox closes the session with 4008.
     // Returns false when the frame was not queued (closing, or overflow).
     virtual bool push(const std::shared_ptr<const std::string>& frame) = 0;
+    // Queues a text frame like push(), but leaves the wake-up to the caller: when the frame is
+    // the first in an empty queue, the connection appends itself to `wake_later`, and the caller
+    // calls wake() once it has queued everything it has for it, so that several frames cost the
+    // connection one wake-up and one write. This default pushes and wakes at once.
+    virtual bool push_held(const std::shared_ptr<const std::string>& frame,
+                           std::vector<std::shared_ptr<ws_connection>>& wake_later) {
+        (void)wake_later;
+        return push(frame);
+    }
+    // Writes what push_held() queued. Any thread.
+    virtual void wake() {}
     // Starts a close handshake with `code`; idempotent.
     virtual void close(std::uint16_t code, std::string reason) = 0;
 };
@@ -60,11 +71,13 @@ public:
     // Walks the members, with a lookup each, or, when fewer users are online than there are
     // members, merges each shard's ascending online users into `members`. A user's
     // sessions are always in one lane, so calls made lane by lane in sequence reach each session
-    // in that sequence.
+    // in that sequence. With `wake_later`, the connections are pushed with push_held() and
+    // those to wake are appended there (see ws_connection::push_held).
     std::size_t push_to_members(std::span<const std::uint64_t> members,
                                 const std::shared_ptr<const std::string>& frame,
                                 std::uint64_t exclude_session, std::uint64_t exclude_user,
-                                std::uint64_t traced_message, std::size_t lane, std::size_t lanes);
+                                std::uint64_t traced_message, std::size_t lane, std::size_t lanes,
+                                std::vector<std::shared_ptr<ws_connection>>* wake_later = nullptr);
     // Pushes to every world subscriber except `exclude_session` and the sessions of
     // `exclude_user`; returns how many got it.
     std::size_t push_to_world(const std::shared_ptr<const std::string>& frame,

@@ -8,8 +8,8 @@
 // Thread-safety: any thread.
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/strand.hpp>
 #include <monochat/bus/delivery_sink.hpp>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -24,11 +24,14 @@ class connection_registry;
 
 class downstream_consumer final : public bus::delivery_sink {
 public:
-    // `io` with `lanes` > 0: a large group's push (push_to_group) runs on `lanes` strands of
-    // `io` (the I/O threads), each taking its share of the registry; otherwise on the caller's
-    // thread.
+    // `io` with `lanes` > 0: a large group's push (push_to_group) runs in `lanes` lanes on `io`
+    // (the I/O threads), each taking its share of the registry; otherwise on the caller's
+    // thread. A lane takes every push queued for it, up to `lane_batch`, in one walk, and wakes
+    // each connection once for all of them (fanout.lane_batch).
     downstream_consumer(connection_registry& registry, infra::metrics_registry& metrics,
-                        const boost::asio::any_io_executor& io = {}, std::size_t lanes = 0);
+                        const boost::asio::any_io_executor& io = {}, std::size_t lanes = 0,
+                        std::size_t lane_batch = 64);
+    ~downstream_consumer() override;
 
     // Always true: a connection whose queue is full is closed (4008) by itself.
     bool push_to_users(const bus::push_frame& f, std::span<const std::uint64_t> user_ids) override;
@@ -45,9 +48,17 @@ public:
     void deliver(std::string_view payload, std::string_view trace_id = {});
 
 private:
+    struct group_push;
+    struct lane;
+    // On the I/O threads, one at a time per lane: the lane's queued pushes, then its wake-ups.
+    void drain(lane& l, std::size_t index);
+
     connection_registry& registry_;
     infra::counter& delivered_;
-    std::vector<boost::asio::strand<boost::asio::any_io_executor>> lanes_;
+    infra::counter& lane_walks_;
+    boost::asio::any_io_executor io_;
+    std::size_t lane_batch_;
+    std::vector<std::unique_ptr<lane>> lanes_;
 };
 
 }  // namespace monochat::gateway

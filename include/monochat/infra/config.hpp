@@ -159,6 +159,9 @@ struct fanout_options {
     // Messages each partition of an internal delivery queue (persisted, fanout, downstream)
     // holds per consumer. Default: 65536.
     std::int64_t queue_capacity = 65536;
+    // Most pushes a large group's lane takes in one walk over the registry, waking each
+    // connection once for all of them. Default: 64.
+    std::int64_t lane_batch = 64;
 };
 
 struct search_options {

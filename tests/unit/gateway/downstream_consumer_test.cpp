@@ -1,4 +1,4 @@
-// The downstream consumer's group push in lanes (strands on the I/O threads): every online
+// The downstream consumer's group push in lanes (queues drained on the I/O threads): every online
 // member gets every message of a conversation once and in the order the pushes were made,
 // while the lanes run on several threads, and `done` comes once per push, after its last lane.
 
@@ -103,4 +103,97 @@ TEST_CASE("a group push in lanes keeps each member's order and ends once", "[gat
         }
     }
     CHECK(outsider->frames.empty());
+}
+
+namespace {
+// Counts wake-ups: push_held() queues without waking, as the WebSocket session does.
+class waking_connection final : public gateway::ws_connection {
+public:
+    waking_connection(std::uint64_t session, std::uint64_t user) : session_(session), user_(user) {}
+    std::uint64_t session_id() const override { return session_; }
+    std::uint64_t user_id() const override { return user_; }
+    const std::string& token_hash() const override { return token_; }
+    bool push(const std::shared_ptr<const std::string>& frame) override {
+        bool first = queue(frame);
+        if (first) {
+            wake();
+        }
+        return true;
+    }
+    bool push_held(const std::shared_ptr<const std::string>& frame,
+                   std::vector<std::shared_ptr<gateway::ws_connection>>& wake_later) override {
+        if (queue(frame)) {
+            wake_later.push_back(self.lock());
+        }
+        return true;
+    }
+    void wake() override {
+        std::lock_guard lock(mutex);
+        ++wakes;
+        written.insert(written.end(), inbox.begin(), inbox.end());
+        inbox.clear();
+    }
+    void close(std::uint16_t, std::string) override {}
+
+    std::weak_ptr<waking_connection> self;
+    std::mutex mutex;
+    std::vector<std::string> inbox;
+    std::vector<std::string> written;
+    int wakes = 0;
+
+private:
+    bool queue(const std::shared_ptr<const std::string>& frame) {
+        std::lock_guard lock(mutex);
+        inbox.push_back(*frame);
+        return inbox.size() == 1;
+    }
+    std::uint64_t session_;
+    std::uint64_t user_;
+    std::string token_ = "t";
+};
+}  // namespace
+
+TEST_CASE("a lane walks every push queued for it at once and wakes each connection once",
+          "[gateway][downstream]") {
+    namespace net = boost::asio;
+    net::io_context io;  // not running while the pushes queue up: they wait in the lanes
+    infra::metrics_registry metrics;
+    gateway::connection_registry registry;
+    const std::size_t batch = GENERATE(64U, 2U);
+    gateway::downstream_consumer consumer(registry, metrics, io.get_executor(), 2, batch);
+
+    auto members = std::make_shared<std::vector<std::uint64_t>>();
+    std::vector<std::shared_ptr<waking_connection>> online;
+    for (std::uint64_t user = 1; user <= 40; ++user) {
+        members->push_back(user);
+        if (user % 2 == 0) {
+            online.push_back(std::make_shared<waking_connection>(user, user));
+            online.back()->self = online.back();
+            registry.add(online.back());
+        }
+    }
+    const std::shared_ptr<const std::vector<std::uint64_t>> shared = members;
+    constexpr int messages = 5;
+    int done = 0;
+    for (int i = 0; i < messages; ++i) {
+        bus::push_frame f;
+        f.text = std::make_shared<const std::string>(std::to_string(i));
+        f.message_id = static_cast<std::uint64_t>(i + 1);
+        consumer.push_to_group(f, shared, 500, [](std::span<const std::uint64_t>) {}, [&] { ++done; });
+    }
+    CHECK(done == 0);
+    io.run();
+    CHECK(done == messages);
+    // Both lanes: one walk each for all five pushes, or three each in batches of two.
+    const auto walks = batch == 64 ? 2U : 6U;
+    CHECK(metrics.get_counter("monochat_fanout_lane_walks_total", "").value() == walks);
+    for (const auto& c : online) {
+        std::lock_guard lock(c->mutex);
+        CHECK(c->inbox.empty());
+        REQUIRE(c->written.size() == static_cast<std::size_t>(messages));
+        for (int i = 0; i < messages; ++i) {
+            CHECK(c->written[static_cast<std::size_t>(i)] == std::to_string(i));
+        }
+        CHECK(c->wakes == (batch == 64 ? 1 : 3));
+    }
 }
