@@ -12,8 +12,10 @@ bool connection_registry::add(const std::shared_ptr<ws_connection>& c) {
     list.push_back(c);
     connections_.fetch_add(1, std::memory_order_relaxed);
     if (list.size() == 1) {
-        shard.online.insert(std::lower_bound(shard.online.begin(), shard.online.end(), c->user_id()),
-                            c->user_id());
+        const std::pair<std::uint64_t, const conn_list*> entry{c->user_id(), &list};
+        shard.online.insert(std::lower_bound(shard.online.begin(), shard.online.end(), entry,
+                                             [](const auto& a, const auto& b) { return a.first < b.first; }),
+                            entry);
         online_users_.fetch_add(1, std::memory_order_relaxed);
         return true;
     }
@@ -37,8 +39,9 @@ bool connection_registry::remove(const ws_connection& c) {
     connections_.fetch_sub(1, std::memory_order_relaxed);
     if (list.empty()) {
         shard.users.erase(it);
-        if (auto o = std::lower_bound(shard.online.begin(), shard.online.end(), c.user_id());
-            o != shard.online.end() && *o == c.user_id()) {
+        if (auto o = std::lower_bound(shard.online.begin(), shard.online.end(), c.user_id(),
+                                      [](const auto& a, std::uint64_t user) { return a.first < user; });
+            o != shard.online.end() && o->first == c.user_id()) {
             shard.online.erase(o);
         }
         online_users_.fetch_sub(1, std::memory_order_relaxed);
@@ -132,15 +135,13 @@ std::size_t connection_registry::push_to_members(std::span<const std::uint64_t> 
             auto& shard = users_[s];
             std::lock_guard lock(shard.mutex);
             auto pos = members.begin();
-            for (const auto user : shard.online) {
+            for (const auto& [user, sessions] : shard.online) {
                 pos = gallop_lower_bound(pos, members.end(), user);
                 if (pos == members.end()) {
                     break;
                 }
                 if (*pos == user && user != exclude_user) {
-                    if (auto it = shard.users.find(user); it != shard.users.end()) {
-                        push_sessions(user, it->second);
-                    }
+                    push_sessions(user, *sessions);
                 }
             }
         }

@@ -101,7 +101,9 @@ private:
     struct user_shard {
         mutable std::mutex mutex;
         std::unordered_map<std::uint64_t, conn_list> users;
-        std::vector<std::uint64_t> online;  // the keys of `users`, ascending
+        // The keys of `users`, ascending, each with its value (a map node's, so it stays put
+        // until the key is erased): the large-group walk needs no lookup per user.
+        std::vector<std::pair<std::uint64_t, const conn_list*>> online;
     };
     struct world_shard {
         mutable std::mutex mutex;
