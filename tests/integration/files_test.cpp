@@ -519,11 +519,22 @@ TEST_CASE("files: an unshared file expires, and backup and restore keep shared o
         CHECK(fetch(http, stranger, "/files/" + face_id).status == 200);
         check_error(fetch(http, stranger, "/files/" + old_face_id + "/thumbnail"), 403, "forbidden");
 
-        // Past the expiry, several sweeps later: the replaced avatar went (it is an unshared
-        // file again), the current one stays.
+        // Carol sets a new one and clears it: a plain unshared file again, which expires.
+        const std::string carol_new =
+            upload_ok(http, carol, "carol2.png", make_png(60, 60, "carol2"))["file_id"];
+        REQUIRE(http.patch(api("/me"), {{"avatar_file_id", carol_new}}, carol.token).status == 200);
+        CHECK(fetch(http, stranger, "/files/" + carol_new).status == 200);
+        auto cleared = http.patch(api("/me"), {{"avatar_file_id", nullptr}}, carol.token);
+        REQUIRE(cleared.status == 200);
+        CHECK(cleared.json()["user"]["avatar_file_id"].is_null());
+        check_error(fetch(http, stranger, "/files/" + carol_new), 403, "forbidden");
+        // Past the expiry, several sweeps later: the replaced and the removed avatars went (they
+        // are unshared files again), the current one stays.
         CHECK(wait_until([&] { return fetch(http, alice, "/files/" + old_face_id).status == 404; },
                          std::chrono::milliseconds(10000)));
         CHECK(wait_until([&] { return fetch(http, alice, "/files/" + text_id).status == 404; },
+                         std::chrono::milliseconds(10000)));
+        CHECK(wait_until([&] { return fetch(http, carol, "/files/" + carol_new).status == 404; },
                          std::chrono::milliseconds(10000)));
         CHECK(fetch(http, stranger, "/files/" + face_id + "/thumbnail").status == 200);
         // Shared and recalled, it still is the avatar: the recall does not delete it.
@@ -535,17 +546,6 @@ TEST_CASE("files: an unshared file expires, and backup and restore keep shared o
         REQUIRE(recall.status == 201);
         CHECK(fetch(http, stranger, "/files/" + face_id + "/thumbnail").status == 200);
 
-        // Carol sets a new one and clears it: a plain unshared file again, which expires.
-        const std::string carol_new =
-            upload_ok(http, carol, "carol2.png", make_png(60, 60, "carol2"))["file_id"];
-        REQUIRE(http.patch(api("/me"), {{"avatar_file_id", carol_new}}, carol.token).status == 200);
-        CHECK(fetch(http, stranger, "/files/" + carol_new).status == 200);
-        auto cleared = http.patch(api("/me"), {{"avatar_file_id", nullptr}}, carol.token);
-        REQUIRE(cleared.status == 200);
-        CHECK(cleared.json()["user"]["avatar_file_id"].is_null());
-        check_error(fetch(http, stranger, "/files/" + carol_new), 403, "forbidden");
-        CHECK(wait_until([&] { return fetch(http, carol, "/files/" + carol_new).status == 404; },
-                         std::chrono::milliseconds(10000)));
         avatar_id = face_id;
         avatar_owner = alice.user_id;
     }
