@@ -217,15 +217,7 @@ public:
             co_return make_error(errc::not_found, "no such file");
         }
         const auto& r = **rec;
-        bool avatar = false;
-        if (r.owner_id != who.user_id && d_.users != nullptr) {
-            auto is = co_await d_.users->is_avatar(file_id);
-            if (!is) {
-                co_return is.error();
-            }
-            avatar = *is;
-        }
-        if (r.owner_id != who.user_id && !avatar) {
+        if (r.owner_id != who.user_id) {
             auto list = [this, file_id] { return d_.store.shared_in(file_id); };
             auto convs = co_await on_store(std::move(list));
             if (!convs) {
@@ -241,6 +233,14 @@ public:
                     allowed = true;
                     break;
                 }
+            }
+            // Asked last: most fetches by others are of files shared with them.
+            if (!allowed && d_.users != nullptr) {
+                auto avatar = co_await d_.users->is_avatar(file_id);
+                if (!avatar) {
+                    co_return avatar.error();
+                }
+                allowed = *avatar;
             }
             if (!allowed) {
                 co_return make_error(errc::forbidden, "this file was not shared with you");
