@@ -82,6 +82,7 @@ browserTest('settings: picture, name, sessions, password, blocking, log out ever
   assert.equal(await pa.locator('#set-avatar .avatar').textContent(), 'AM');
   await pa.locator('#set-avatar-file').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: png(120, 90, [30, 140, 60]) });
   await pictureShown(pa, '#set-avatar .avatar img.avatar-img');
+  const pictureUrl = await pa.locator('#set-avatar img.avatar-img').getAttribute('src');
   const fileId = await pa.locator('#set-avatar').getAttribute('data-file');
   assert.match(fileId, /^[0-9]+$/);
   assert.equal((await suite.server.api('GET', '/me', undefined, a.token)).user.avatar_file_id, fileId);
@@ -153,6 +154,13 @@ browserTest('settings: picture, name, sessions, password, blocking, log out ever
   await form.getByLabel('Password').fill('a brand new secret');
   await form.getByRole('button', { name: 'Delete my account' }).click();
   await pa.locator('#auth-error', { hasText: 'Your account is deleted.' }).waitFor();
+  // The session's fetched files went with it: the next person in this tab cannot be shown them.
+  assert.equal(await pa.evaluate((u) => new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve('readable');
+    img.onerror = () => resolve('revoked');
+    img.src = u;
+  }), pictureUrl), 'revoked');
   const gone = await suite.server.api('POST', '/auth/register', { username: `cat_${RUN}`, password: PASSWORD });
   assert.equal((await suite.server.api('GET', `/users/${a.user_id}`, undefined, gone.token)).user.deleted, true);
 });
