@@ -273,7 +273,7 @@ public:
         access_ = std::make_unique<logic::access_control>(*stores_.social, live_, stores_.users,
                                                           stores_.members, &moderation_, &clock_);
         files_ = logic::make_file_service(
-            {*stores_.files, *access_, live_, clock_, ids_, metrics_});
+            {*stores_.files, *access_, live_, clock_, ids_, metrics_, stores_.social.get()});
         messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
                                                     registry_, live_, clock_, ids_, metrics_,
                                                     &delivery_guard_, stores_.sent,
@@ -284,7 +284,8 @@ public:
         // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
         const logic::dependencies social_deps{*stores_.social, *stores_.log, *bus_, live_, clock_,
                                               ids_, registry_, metrics_, &moderation_,
-                                              &downstream_consumer_, stores_.members};
+                                              &downstream_consumer_, stores_.members,
+                                              files_.get()};
         accounts_ = logic::make_accounts(social_deps);
         social_ = logic::make_social(social_deps);
         conversations_ = logic::make_conversations(social_deps);

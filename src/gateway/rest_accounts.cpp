@@ -93,9 +93,33 @@ struct one_string {
         return one_string{std::move(*v)};
     }
 };
-constexpr char display_name_field[] = "display_name";
 constexpr char password_field[] = "password";
 
+// PATCH /me: `display_name` and `avatar_file_id` (an id string, or null to clear it).
+struct profile_body {
+    logic::profile_change change;
+
+    static result<profile_body> from_json(const json& j) {
+        auto display_name = json_util::optional_string(j, "display_name");
+        if (!display_name) {
+            return display_name.error();
+        }
+        profile_body b;
+        b.change.display_name = std::move(*display_name);
+        if (const auto it = j.find("avatar_file_id"); it != j.end()) {
+            if (it->is_null()) {
+                b.change.avatar_file_id.emplace(std::nullopt);
+            } else {
+                auto id = json_util::required_id(j, "avatar_file_id");
+                if (!id) {
+                    return id.error();
+                }
+                b.change.avatar_file_id.emplace(*id);
+            }
+        }
+        return b;
+    }
+};
 struct password_change {
     std::string current_password;
     std::string new_password;
@@ -202,12 +226,11 @@ void add_account_routes(rest::endpoints<logic::identity>& api, const rest_servic
                 co_return rest::no_content(co_await accounts->logout_all(std::move(who)));
             });
 
-    api.add<one_string<display_name_field>>(
+    api.add<profile_body>(
         http_method::patch, "/me",
-        [accounts](logic::identity who, const rest::request&,
-                   one_string<display_name_field> b) -> rest::reply {
+        [accounts](logic::identity who, const rest::request&, profile_body b) -> rest::reply {
             co_return rest::answer(
-                co_await accounts->update_profile(std::move(who), std::move(b.value)), 200,
+                co_await accounts->update_profile(std::move(who), std::move(b.change)), 200,
                 user_body);
         });
 

@@ -15,6 +15,7 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/delivery.hpp>
+#include <monochat/logic/files.hpp>
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/rate_limit.hpp>
 #include <monochat/logic/tokens.hpp>
@@ -448,6 +449,49 @@ public:
                 co_return make_error(errc::unauthenticated, "the user no longer exists");
             }
             co_return user.error();
+        }
+        co_return to_info(*user, deps_.presence);
+    }
+
+    task<user_info> update_profile(identity who, profile_change change) override {
+        if (!change.display_name && !change.avatar_file_id) {
+            co_return make_error(errc::invalid_argument,
+                                 "give display_name, avatar_file_id or both");
+        }
+        if (change.display_name) {
+            if (auto st = validate_display_name(*change.display_name); !st) {
+                co_return st.error();
+            }
+        }
+        // The new avatar's pin comes first: the sweep never sees a user row naming an
+        // unpinned file.
+        const std::optional<std::uint64_t> avatar =
+            change.avatar_file_id ? *change.avatar_file_id : std::nullopt;
+        bool pinned_before = true;
+        if (avatar) {
+            if (deps_.avatars == nullptr) {
+                co_return make_error(errc::unavailable, "avatars are not available");
+            }
+            auto pinned = co_await deps_.avatars->pin_avatar(who.user_id, *avatar);
+            if (!pinned) {
+                co_return pinned.error();
+            }
+            pinned_before = *pinned;
+        }
+        storage::profile_update update{std::move(change.display_name), change.avatar_file_id};
+        auto user = co_await deps_.store.update_profile(who.user_id, std::move(update));
+        if (!user) {
+            if (avatar && !pinned_before) {
+                // The row does not name the new file: its pin goes again.
+                co_await deps_.avatars->unpin_avatar(who.user_id, *avatar);
+            }
+            if (user.error().code == errc::not_found) {
+                co_return make_error(errc::unauthenticated, "the user no longer exists");
+            }
+            co_return user.error();
+        }
+        if (change.avatar_file_id && deps_.avatars != nullptr) {
+            co_await deps_.avatars->keep_only_avatar(who.user_id, user->avatar_file_id);
         }
         co_return to_info(*user, deps_.presence);
     }

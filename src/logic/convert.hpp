@@ -11,6 +11,7 @@ namespace monochat::logic {
 inline user_info to_info(const storage::user_record& u, const presence_view& presence) {
     user_info out{u.id, u.username, u.display_name, u.guest, presence.is_online(u.id)};
     out.bot = u.bot;
+    out.avatar_file_id = u.avatar_file_id;
     return out;
 }
 

@@ -8,8 +8,11 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/file_store.hpp>
+#include <monochat/storage/social_store.hpp>
 #include <nlohmann/json.hpp>
 #include <cstdio>
+#include <limits>
+#include <unordered_map>
 
 #include "logic/media.hpp"
 #include "logic/utf8.hpp"
@@ -24,6 +27,10 @@ namespace {
 constexpr std::size_t max_file_name_bytes = 255;
 // Files one sweep round deletes at most; the next round takes the rest.
 constexpr std::size_t sweep_batch = 500;
+// How long an avatar pin is trusted without its user row: longer than a profile write can take
+// between the pin and the row (accounts' update_profile), so the sweep never drops the pin of
+// an avatar being set.
+constexpr std::int64_t avatar_pin_grace_ms = 10 * 60 * 1000;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -227,6 +234,14 @@ public:
                     break;
                 }
             }
+            // Asked last: most fetches by others are of files shared with them.
+            if (!allowed && d_.users != nullptr) {
+                auto avatar = co_await d_.users->is_avatar(file_id);
+                if (!avatar) {
+                    co_return avatar.error();
+                }
+                allowed = *avatar;
+            }
             if (!allowed) {
                 co_return make_error(errc::forbidden, "this file was not shared with you");
             }
@@ -301,9 +316,121 @@ public:
         }
     }
 
+    net::awaitable<result<bool>> pin_avatar(std::uint64_t user_id,
+                                            std::uint64_t file_id) override {
+        auto job = [this, user_id, file_id, now = d_.clock.now_ms()]() -> result<bool> {
+            auto rec = d_.store.get(file_id);
+            if (!rec) {
+                return rec.error();
+            }
+            if (!*rec) {
+                return make_error(errc::not_found, "no such file");
+            }
+            if ((*rec)->owner_id != user_id) {
+                return make_error(errc::forbidden, "an avatar must be a file you uploaded");
+            }
+            // The client shows the thumbnail: only images that decoded have one.
+            if (!is_inline_image_type((*rec)->content_type) || !(*rec)->thumbnail) {
+                return make_error(errc::invalid_argument,
+                                  "an avatar must be a JPEG, PNG, GIF or WebP image");
+            }
+            return d_.store.pin_avatar(user_id, file_id, now);
+        };
+        auto pinned = co_await on_store(std::move(job));
+        co_return pinned;
+    }
+
+    net::awaitable<void> unpin_avatar(std::uint64_t user_id, std::uint64_t file_id) override {
+        auto job = [this, user_id, file_id] {
+            return d_.store.unpin_avatar(user_id, file_id, std::numeric_limits<std::int64_t>::max());
+        };
+        auto st = co_await on_store(std::move(job));
+        if (!st) {
+            infra::log::warn("logic", "cannot drop an avatar pin",
+                             {{"user_id", user_id}, {"file_id", file_id},
+                              {"error", st.error().message}});
+        }
+    }
+
+    net::awaitable<void> keep_only_avatar(std::uint64_t user_id,
+                                          std::optional<std::uint64_t> current) override {
+        auto job = [this, user_id, current] { return d_.store.unpin_avatars(user_id, current); };
+        auto st = co_await on_store(std::move(job));
+        if (!st) {
+            infra::log::warn("logic", "cannot drop a user's old avatar pins",
+                             {{"user_id", user_id}, {"error", st.error().message}});
+        }
+    }
+
+    // Drops the pins of expired files that no user row names as its avatar (a deleted user's,
+    // or one a failed profile write left), so that the sweep can take those files. Pins are
+    // read in pages by (user_id, file_id); a pin renewed within the grace is left alone.
+    net::awaitable<status> drop_stale_pins(std::int64_t created_before) {
+        if (d_.users == nullptr) {
+            co_return status{};
+        }
+        const std::int64_t pinned_before = d_.clock.now_ms() - avatar_pin_grace_ms;
+        storage::file_store::avatar_pin after{};
+        for (;;) {
+            auto list = [this, pinned_before, created_before, after] {
+                return d_.store.stale_avatar_pins(pinned_before, created_before, after,
+                                                  sweep_batch);
+            };
+            auto pins = co_await on_store(std::move(list));
+            if (!pins) {
+                co_return pins.error();
+            }
+            if (pins->empty()) {
+                co_return status{};
+            }
+            std::vector<std::uint64_t> ids;
+            for (const auto& p : *pins) {
+                if (ids.empty() || ids.back() != p.user_id) {
+                    ids.push_back(p.user_id);  // pins come ordered by user
+                }
+            }
+            auto users = co_await d_.users->get_users(std::move(ids));
+            if (!users) {
+                co_return users.error();
+            }
+            std::unordered_map<std::uint64_t, std::optional<std::uint64_t>> avatars;
+            for (const auto& u : *users) {
+                avatars.emplace(u.id, u.avatar_file_id);
+            }
+            std::vector<storage::file_store::avatar_pin> stale;
+            for (const auto& p : *pins) {
+                const auto it = avatars.find(p.user_id);
+                if (it == avatars.end() || it->second != p.file_id) {
+                    stale.push_back(p);
+                }
+            }
+            if (!stale.empty()) {
+                auto drop = [this, stale = std::move(stale), pinned_before]() -> status {
+                    for (const auto& p : stale) {
+                        if (auto st = d_.store.unpin_avatar(p.user_id, p.file_id, pinned_before);
+                            !st) {
+                            return st;
+                        }
+                    }
+                    return {};
+                };
+                if (auto st = co_await on_store(std::move(drop)); !st) {
+                    co_return st;
+                }
+            }
+            if (pins->size() < sweep_batch) {
+                co_return status{};
+            }
+            after = pins->back();
+        }
+    }
+
     net::awaitable<result<std::size_t>> sweep() override {
         const auto cfg = d_.live.get();
         const auto before = d_.clock.now_ms() - cfg->files.unshared_ttl_s * 1000;
+        if (auto st = co_await drop_stale_pins(before); !st) {
+            co_return st.error();
+        }
         std::size_t total = 0;
         for (;;) {
             auto job = [this, before] { return d_.store.remove_unshared(before, sweep_batch); };

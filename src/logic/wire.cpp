@@ -17,7 +17,9 @@ json object(const user_info& u) {
             {"display_name", u.display_name},
             {"guest", u.guest},
             {"bot", u.bot},
-            {"online", u.online}};
+            {"online", u.online},
+            {"avatar_file_id",
+             u.avatar_file_id ? json(std::to_string(*u.avatar_file_id)) : json(nullptr)}};
 }
 
 json object(const friend_request_info& r) {

@@ -5,7 +5,7 @@
 // Consistency, as in membership_cache.cpp: every call that changes what is cached evicts it
 // after the store committed, and bumps the cache's epoch; a fill that started before a change
 // (the epoch moved meanwhile) answers its caller but is not kept, so a stale entry never
-// outlives the change that made it stale. What changes a user record: update_display_name,
+// outlives the change that made it stale. What changes a user record: update_display_name, update_profile,
 // set_suspended, set_password_hash, consume_password_reset, delete_user, delete_account,
 // purge_guests (and create_user, create_invited_user, create_user_with_token, for a fill that raced it). What changes a friendship:
 // send_friend_request (a crossing request makes friends), accept_friend_request, remove_friend,
@@ -229,6 +229,11 @@ public:
     }
     task<user_record> update_display_name(std::uint64_t user_id, std::string name) override {
         auto r = co_await inner().update_display_name(user_id, std::move(name));
+        evict_user(user_id);
+        co_return r;
+    }
+    task<user_record> update_profile(std::uint64_t user_id, profile_update change) override {
+        auto r = co_await inner().update_profile(user_id, std::move(change));
         evict_user(user_id);
         co_return r;
     }

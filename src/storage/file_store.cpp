@@ -49,8 +49,20 @@ CREATE TABLE file_shares (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<sqlite::migration, 1> file_migrations{{
+// Issue 20: the files that are (or were just made) a user's avatar; see file_store.hpp.
+constexpr const char* v2_avatar_pins = R"sql(
+CREATE TABLE avatar_pins (
+    user_id   INTEGER NOT NULL,
+    file_id   INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    pinned_ms INTEGER NOT NULL,
+    PRIMARY KEY (user_id, file_id)
+) WITHOUT ROWID;
+CREATE INDEX avatar_pins_file ON avatar_pins (file_id);
+)sql";
+
+constexpr std::array<sqlite::migration, 2> file_migrations{{
     {1, "files and their shares", v1_files},
+    {2, "avatar pins", v2_avatar_pins},
 }};
 
 error io_error(std::string_view what, const std::string& path, int err) {
@@ -180,6 +192,17 @@ struct file_store::impl {
             return std::optional<file_record>{};
         }
         return std::optional<file_record>{row(*st)};
+    }
+
+    result<bool> pinned(std::uint64_t file_id) {
+        auto st = db->prepare("SELECT 1 FROM avatar_pins WHERE file_id = ? LIMIT 1");
+        if (!st) {
+            return st.error();
+        }
+        if (auto b = st->bind(file_id); !b) {
+            return b.error();
+        }
+        return st->step();
     }
 
     result<bool> sha_used(const std::string& sha) {
@@ -439,6 +462,13 @@ result<std::optional<removed_file>> file_store::remove_share(std::uint64_t file_
     if (!rest->empty()) {
         return std::optional<removed_file>{};
     }
+    auto pinned = impl_->pinned(file_id);
+    if (!pinned) {
+        return pinned.error();
+    }
+    if (*pinned) {
+        return std::optional<removed_file>{};
+    }
     auto rec = impl_->get(file_id);
     if (!rec) {
         return rec.error();
@@ -460,7 +490,8 @@ result<std::vector<removed_file>> file_store::remove_unshared(std::int64_t befor
         auto st = impl_->db->prepare(
             "SELECT id, owner_id, sha256, name, size, content_type, width, height, thumbnail, "
             "created_ms FROM files f WHERE created_ms < ? AND NOT EXISTS "
-            "(SELECT 1 FROM file_shares s WHERE s.file_id = f.id) ORDER BY created_ms LIMIT ?");
+            "(SELECT 1 FROM file_shares s WHERE s.file_id = f.id) AND NOT EXISTS "
+            "(SELECT 1 FROM avatar_pins p WHERE p.file_id = f.id) ORDER BY created_ms LIMIT ?");
         if (!st) {
             return st.error();
         }
@@ -487,6 +518,107 @@ result<std::vector<removed_file>> file_store::remove_unshared(std::int64_t befor
         out.push_back(std::move(*removed));
     }
     return out;
+}
+
+result<bool> file_store::pin_avatar(std::uint64_t user_id, std::uint64_t file_id,
+                                    std::int64_t now_ms) {
+    auto& db = *impl_->db;
+    auto tx = sqlite::transaction::begin(db, true);
+    if (!tx) {
+        return tx.error();
+    }
+    auto rec = impl_->get(file_id);
+    if (!rec) {
+        return rec.error();
+    }
+    if (!*rec) {
+        return make_error(errc::not_found, "no such file");
+    }
+    bool existed = false;
+    {
+        auto st = db.prepare("SELECT 1 FROM avatar_pins WHERE user_id = ? AND file_id = ?");
+        if (!st) {
+            return st.error();
+        }
+        if (auto b = st->bind(user_id, file_id); !b) {
+            return b.error();
+        }
+        auto has = st->step();
+        if (!has) {
+            return has.error();
+        }
+        existed = *has;
+    }
+    auto st = db.prepare(
+        "INSERT INTO avatar_pins (user_id, file_id, pinned_ms) VALUES (?, ?, ?) "
+        "ON CONFLICT (user_id, file_id) DO UPDATE SET pinned_ms = excluded.pinned_ms");
+    if (!st) {
+        return st.error();
+    }
+    if (auto b = st->bind(user_id, file_id, now_ms); !b) {
+        return b.error();
+    }
+    if (auto r = st->run(); !r) {
+        return r.error();
+    }
+    if (auto c = tx->commit(); !c) {
+        return c.error();
+    }
+    return existed;
+}
+
+status file_store::unpin_avatars(std::uint64_t user_id, std::optional<std::uint64_t> keep) {
+    auto st = impl_->db->prepare(
+        "DELETE FROM avatar_pins WHERE user_id = ? AND (? IS NULL OR file_id != ?)");
+    if (!st) {
+        return st.error();
+    }
+    if (auto b = st->bind(user_id, keep, keep); !b) {
+        return b.error();
+    }
+    return st->run();
+}
+
+status file_store::unpin_avatar(std::uint64_t user_id, std::uint64_t file_id,
+                                std::int64_t pinned_before_ms) {
+    auto st = impl_->db->prepare(
+        "DELETE FROM avatar_pins WHERE user_id = ? AND file_id = ? AND pinned_ms < ?");
+    if (!st) {
+        return st.error();
+    }
+    if (auto b = st->bind(user_id, file_id, pinned_before_ms); !b) {
+        return b.error();
+    }
+    return st->run();
+}
+
+result<std::vector<file_store::avatar_pin>> file_store::stale_avatar_pins(
+    std::int64_t pinned_before_ms, std::int64_t created_before_ms, avatar_pin after,
+    std::size_t limit) {
+    auto st = impl_->db->prepare(
+        "SELECT p.user_id, p.file_id FROM avatar_pins p JOIN files f ON f.id = p.file_id "
+        "WHERE (p.user_id, p.file_id) > (?, ?) AND p.pinned_ms < ? AND f.created_ms < ? "
+        "AND NOT EXISTS (SELECT 1 FROM file_shares s WHERE s.file_id = f.id) "
+        "ORDER BY p.user_id, p.file_id LIMIT ?");
+    if (!st) {
+        return st.error();
+    }
+    if (auto b = st->bind(after.user_id, after.file_id, pinned_before_ms, created_before_ms,
+                          static_cast<std::int64_t>(limit));
+        !b) {
+        return b.error();
+    }
+    std::vector<avatar_pin> out;
+    for (;;) {
+        auto has = st->step();
+        if (!has) {
+            return has.error();
+        }
+        if (!*has) {
+            return out;
+        }
+        out.push_back({st->column_uint64(0), st->column_uint64(1)});
+    }
 }
 
 result<file_store::totals> file_store::stats() {

@@ -26,6 +26,10 @@ public:
     task<user_record> update_display_name(std::uint64_t id, std::string name) override {
         return inner_->update_display_name(id, std::move(name));
     }
+    task<user_record> update_profile(std::uint64_t id, profile_update change) override {
+        return inner_->update_profile(id, std::move(change));
+    }
+    task<bool> is_avatar(std::uint64_t file_id) override { return inner_->is_avatar(file_id); }
 
     task<void> create_token(token_record t) override { return inner_->create_token(std::move(t)); }
     task<token_record> lookup_token(std::string h) override { return inner_->lookup_token(std::move(h)); }

@@ -97,13 +97,16 @@ auto query_all(connection& c, std::string_view sql, Map map, const Args&... args
 // each sits next to the function that reads its columns by position.
 
 #define MONOCHAT_USER_INSERT_COLUMNS "id, username, display_name, password_hash, guest, created_ms"
-#define MONOCHAT_USER_COLUMNS MONOCHAT_USER_INSERT_COLUMNS ", suspended, bot"
+#define MONOCHAT_USER_COLUMNS MONOCHAT_USER_INSERT_COLUMNS ", suspended, bot, avatar_file_id"
 user_record user_from(const statement& s, int first = 0) {
     user_record u{s.column_uint64(first),   s.column_text(first + 1),
                   s.column_text(first + 2), s.column_text(first + 3),
                   s.column_bool(first + 4), s.column_int64(first + 5)};
     u.suspended = s.column_bool(first + 6);
     u.bot = s.column_bool(first + 7);
+    if (!s.column_is_null(first + 8)) {
+        u.avatar_file_id = s.column_uint64(first + 8);
+    }
     return u;
 }
 
@@ -1032,6 +1035,45 @@ public:
             });
     }
 
+    task<user_record> update_profile(std::uint64_t user_id, profile_update change) override {
+        // The writer runs each job in a savepoint of its own: both fields or neither.
+        return write<user_record>([=, change = std::move(change)](connection& c) -> result<user_record> {
+            auto exists = query_one(c, "SELECT 1 FROM users WHERE id = ?1", true_from, user_id);
+            if (!exists) {
+                return exists.error();
+            }
+            if (!*exists) {
+                return user_not_found(user_id);
+            }
+            if (change.display_name) {
+                auto st = execute(c, "UPDATE users SET display_name = ?2 WHERE id = ?1", user_id,
+                                  *change.display_name);
+                if (!st) {
+                    return st.error();
+                }
+            }
+            if (change.avatar_file_id) {
+                auto st = execute(c, "UPDATE users SET avatar_file_id = ?2 WHERE id = ?1", user_id,
+                                  *change.avatar_file_id);
+                if (!st) {
+                    return st.error();
+                }
+            }
+            return storage::get_user(c, user_id);
+        });
+    }
+
+    task<bool> is_avatar(std::uint64_t file_id) override {
+        return read<bool>([=](connection& c) -> result<bool> {
+            auto row = query_one(c, "SELECT 1 FROM users WHERE avatar_file_id = ?1", true_from,
+                                 file_id);
+            if (!row) {
+                return row.error();
+            }
+            return row->has_value();
+        });
+    }
+
     task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
         return read<std::vector<user_record>>([=](connection& c) -> result<std::vector<user_record>> {
             if (limit == 0) {
@@ -1418,7 +1460,7 @@ public:
         return read<std::vector<user_record>>([=](connection& c) {
             return query_all(c,
                              "SELECT u.id, u.username, u.display_name, u.password_hash,"
-                             " u.guest, u.created_ms, u.suspended, u.bot"
+                             " u.guest, u.created_ms, u.suspended, u.bot, u.avatar_file_id"
                              " FROM blocks b JOIN users u ON u.id = b.blocked_id"
                              " WHERE b.user_id = ?1 ORDER BY b.created_ms DESC, u.id",
                              [](const statement& s) { return user_from(s); }, user_id);
@@ -1695,7 +1737,7 @@ public:
             return query_all(
                 c,
                 "SELECT u.id, u.username, u.display_name, u.password_hash,"
-                " u.guest, u.created_ms, u.suspended, u.bot"
+                " u.guest, u.created_ms, u.suspended, u.bot, u.avatar_file_id"
                 " FROM friendships f JOIN users u ON u.id = f.friend_id"
                 " WHERE f.user_id = ?1 ORDER BY u.username, u.id",
                 [](const statement& s) { return user_from(s); }, user_id);

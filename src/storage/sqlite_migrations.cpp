@@ -209,7 +209,14 @@ constexpr const char* v9_bots = R"sql(
 ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1));
 )sql";
 
-constexpr std::array<migration, 9> all_migrations{{
+// Issue 20: a user's profile picture, a file of the file store (files.db); the index answers
+// "is this file someone's avatar" for downloads and the unshared-file sweep.
+constexpr const char* v12_avatars = R"sql(
+ALTER TABLE users ADD COLUMN avatar_file_id INTEGER;
+CREATE INDEX users_avatar ON users (avatar_file_id) WHERE avatar_file_id IS NOT NULL;
+)sql";
+
+constexpr std::array<migration, 10> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -219,6 +226,7 @@ constexpr std::array<migration, 9> all_migrations{{
     {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
     {8, "moderation", v8_moderation},
     {9, "bot accounts", v9_bots},
+    {12, "avatars", v12_avatars},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

@@ -4,7 +4,8 @@
 // past the size limit and past the quota leaving nothing behind (also for a cut connection),
 // 403 for strangers until the file is shared, search by name and caption, recall deleting the
 // file, expiry of an unshared file, and backup + restore keeping files. One server for most
-// of it; a second (durable, short expiry) for expiry and backup.
+// of it; a second (durable, short expiry) for expiry, avatars (issue 20: set, seen in user
+// objects, readable by strangers, kept by the sweep and a recall, cleared) and backup.
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -457,6 +458,8 @@ TEST_CASE("files: an unshared file expires, and backup and restore keep shared o
     std::string kept_id;
     std::string gone_id;
     std::string token;
+    std::string avatar_id;
+    std::string avatar_owner;
     {
         http_client http(server.host(), server.port());
         const auto alice = register_user(http, unique_name("alice"));
@@ -467,6 +470,84 @@ TEST_CASE("files: an unshared file expires, and backup and restore keep shared o
         CHECK(wait_until([&] { return fetch(http, alice, "/files/" + gone_id).status == 404; },
                          std::chrono::milliseconds(10000)));
         CHECK(fetch(http, alice, "/files/" + kept_id).status == 200);
+
+        // Avatars (PATCH /me {"avatar_file_id"}), on the same short expiry.
+        const auto carol = register_user(http, unique_name("carol"));
+        const auto stranger = register_user(http, unique_name("stranger"));
+        CHECK(http.get(api("/me"), alice.token).json()["user"]["avatar_file_id"].is_null());
+        const std::string face_id = upload_ok(http, alice, "face.png", make_png(200, 100, "me"))["file_id"];
+        const std::string old_face_id =
+            upload_ok(http, alice, "old.png", make_png(50, 50, "old"))["file_id"];
+        const std::string text_id = upload_ok(http, alice, "notes.txt", "plain words\n")["file_id"];
+        const std::string carol_face =
+            upload_ok(http, carol, "carol.png", make_png(60, 60, "carol"))["file_id"];
+        // Only one's own images.
+        check_error(http.patch(api("/me"), {{"avatar_file_id", text_id}}, alice.token), 400,
+                    "invalid_argument");
+        check_error(http.patch(api("/me"), {{"avatar_file_id", carol_face}}, alice.token), 403,
+                    "forbidden");
+        check_error(http.patch(api("/me"), {{"avatar_file_id", "999999"}}, alice.token), 404,
+                    "not_found");
+        check_error(http.patch(api("/me"), {{"avatar_file_id", 12}}, alice.token), 400,
+                    "invalid_argument");
+        check_error(http.patch(api("/me"), json::object(), alice.token), 400, "invalid_argument");
+        // A refused avatar changes nothing, the display name of the same request included.
+        check_error(http.patch(api("/me"), {{"display_name", "Alice A."}, {"avatar_file_id", text_id}},
+                               alice.token),
+                    400, "invalid_argument");
+        CHECK(http.get(api("/me"), alice.token).json()["user"]["display_name"] != "Alice A.");
+        check_error(fetch(http, stranger, "/files/" + old_face_id + "/thumbnail"), 403, "forbidden");
+
+        // Set the old face, then replace it along with the display name.
+        auto set = http.patch(api("/me"), {{"avatar_file_id", old_face_id}}, alice.token);
+        REQUIRE(set.status == 200);
+        CHECK(set.json()["user"]["avatar_file_id"] == old_face_id);
+        set = http.patch(api("/me"), {{"display_name", "Alice A."}, {"avatar_file_id", face_id}},
+                         alice.token);
+        REQUIRE(set.status == 200);
+        CHECK(set.json()["user"]["avatar_file_id"] == face_id);
+        CHECK(set.json()["user"]["display_name"] == "Alice A.");
+        // Every user object carries it, for everyone.
+        auto seen = http.get(api("/users/" + alice.user_id), stranger.token);
+        REQUIRE(seen.status == 200);
+        CHECK(seen.json()["user"]["avatar_file_id"] == face_id);
+        CHECK(http.get(api("/me"), alice.token).json()["user"]["avatar_file_id"] == face_id);
+        // A stranger may read the current avatar (thumbnail and file), not the replaced one.
+        auto thumb = fetch(http, stranger, "/files/" + face_id + "/thumbnail");
+        REQUIRE(thumb.status == 200);
+        CHECK(thumb.header("content-type") == "image/jpeg");
+        CHECK(fetch(http, stranger, "/files/" + face_id).status == 200);
+        check_error(fetch(http, stranger, "/files/" + old_face_id + "/thumbnail"), 403, "forbidden");
+
+        // Carol sets a new one and clears it: a plain unshared file again, which expires.
+        const std::string carol_new =
+            upload_ok(http, carol, "carol2.png", make_png(60, 60, "carol2"))["file_id"];
+        REQUIRE(http.patch(api("/me"), {{"avatar_file_id", carol_new}}, carol.token).status == 200);
+        CHECK(fetch(http, stranger, "/files/" + carol_new).status == 200);
+        auto cleared = http.patch(api("/me"), {{"avatar_file_id", nullptr}}, carol.token);
+        REQUIRE(cleared.status == 200);
+        CHECK(cleared.json()["user"]["avatar_file_id"].is_null());
+        check_error(fetch(http, stranger, "/files/" + carol_new), 403, "forbidden");
+        // Past the expiry, several sweeps later: the replaced and the removed avatars went (they
+        // are unshared files again), the current one stays.
+        CHECK(wait_until([&] { return fetch(http, alice, "/files/" + old_face_id).status == 404; },
+                         std::chrono::milliseconds(10000)));
+        CHECK(wait_until([&] { return fetch(http, alice, "/files/" + text_id).status == 404; },
+                         std::chrono::milliseconds(10000)));
+        CHECK(wait_until([&] { return fetch(http, carol, "/files/" + carol_new).status == 404; },
+                         std::chrono::milliseconds(10000)));
+        CHECK(fetch(http, stranger, "/files/" + face_id + "/thumbnail").status == 200);
+        // Shared and recalled, it still is the avatar: the recall does not delete it.
+        const auto shared = send_file(http, alice, "world", face_id, "", "av1");
+        auto recall = http.post(api("/conversations/world/messages"),
+                                {{"client_msg_id", "av2"},
+                                 {"body", {{"type", "recall"}, {"target_seq", shared["seq"]}}}},
+                                alice.token);
+        REQUIRE(recall.status == 201);
+        CHECK(fetch(http, stranger, "/files/" + face_id + "/thumbnail").status == 200);
+
+        avatar_id = face_id;
+        avatar_owner = alice.user_id;
     }
     {
         // SIGTERM after those uploads and with one in flight (half an image sent, the
@@ -503,6 +584,11 @@ TEST_CASE("files: an unshared file expires, and backup and restore keep shared o
     REQUIRE(got.status == 200);
     CHECK(got.body == bytes);
     CHECK(fetch(http, alice, "/files/" + gone_id).status == 404);
+    // The avatar came back with its user, readable by others, and still outlives the sweep.
+    const auto other = register_user(http, unique_name("other"));
+    CHECK(http.get(api("/users/" + avatar_owner), other.token).json()["user"]["avatar_file_id"] ==
+          avatar_id);
+    CHECK(fetch(http, other, "/files/" + avatar_id + "/thumbnail").status == 200);
 }
 
 }  // namespace monochat::test

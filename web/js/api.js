@@ -65,6 +65,18 @@ export class Api {
   }
   logout() { return this.call('POST', '/auth/logout'); }
   me() { return this.get('/me'); }
+  // PATCH /me: `{display_name?, avatar_file_id?}` (avatar_file_id null removes the picture).
+  updateProfile(fields) { return this.patch('/me', fields); }
+  changePassword(current_password, new_password) {
+    return this.post('/me/password', { current_password, new_password });
+  }
+  sessions() { return this.get('/me/sessions'); }
+  revokeSession(id) { return this.del(`/me/sessions/${encodeURIComponent(id)}`); }
+  logoutAll() { return this.post('/auth/logout-all'); }
+  deleteAccount(password) { return this.call('DELETE', '/me', { password }); }
+  blocks() { return this.get('/blocks'); }
+  block(user_id) { return this.post('/blocks', { user_id }); }
+  unblock(user_id) { return this.del(`/blocks/${encodeURIComponent(user_id)}`); }
   user(id) { return this.get(`/users/${encodeURIComponent(id)}`); }
   findUsers(q) { return this.get(`/users?q=${encodeURIComponent(q)}&limit=20`); }
 
@@ -165,6 +177,12 @@ export class Api {
       this.urls.set(key, p);
     }
     return this.urls.get(key);
+  }
+
+  // Forgets the fetched files (at the end of a session: the next user may not read them).
+  forgetFiles() {
+    for (const p of (this.urls || new Map()).values()) p.then((u) => URL.revokeObjectURL(u), () => {});
+    this.urls = new Map();
   }
 
   search(q, cid) {

@@ -122,10 +122,23 @@ export function initials(name) {
   return text.toUpperCase();
 }
 
-// A round avatar: initials on the user's colour (until uploads give real pictures).
+// Where profile pictures come from: set by the session (main.js) to a function of a user id
+// answering a promise of an object URL, or null when the user has no picture.
+let pictureOf = () => null;
+export function setAvatarSource(fn) { pictureOf = fn || (() => null); }
+
+// A round avatar: initials on the user's colour, replaced by the user's picture once it has
+// loaded (the initials stay when it cannot be fetched).
 export function avatar(uid, name, cls = '') {
   const el = h('span', { class: `avatar${cls ? ` ${cls}` : ''}`, 'aria-hidden': 'true', text: initials(name) });
   el.style.backgroundColor = colourOf(uid);
+  const picture = pictureOf(uid);
+  if (picture) {
+    picture.then((url) => {
+      el.replaceChildren(h('img', { src: url, alt: '', class: 'avatar-img' }));
+      el.classList.add('has-picture');
+    }).catch(() => {});
+  }
   return el;
 }
 

@@ -3,13 +3,14 @@
 // input or link, so it works with the keyboard and a screen reader. The views:
 //   list-view.js      the conversation list          chat-view.js    the open conversation
 //   composer.js       the message box, @mentions     people-view.js  friends, groups, members
-//   search-view.js    message search                 settings-view.js  notifications, sound
+//   search-view.js    message search                 settings-view.js  the settings page
+//   account-view.js   profile, password, sessions, blocked people, deleting the account
 //   emoji-picker.js   the emoji picker               message-list.js the windowed message list
 
 import { ApiError } from './api.js';
 import { app, explain, isPhone, toast } from './app.js';
 import { Connection } from './connection.js';
-import { $ } from './dom.js';
+import { $, setAvatarSource } from './dom.js';
 import { Store } from './store.js';
 import { closePicker, setupPicker } from './emoji-picker.js';
 import { renderList, convTitle, resetList } from './list-view.js';
@@ -22,6 +23,7 @@ import { setupFiles } from './files.js';
 import { loadGroupDialog, openDirectory, renderFriends, setupPeople } from './people-view.js';
 import { setupSearch } from './search-view.js';
 import { setupSettings } from './settings-view.js';
+import { loadBlocked, setupAccount } from './account-view.js';
 import { notifyIncoming, setFaviconBadge } from './notify.js';
 
 const TOKEN_KEY = 'monochat.token';
@@ -106,6 +108,11 @@ async function startSession(token, user) {
   store.me = user;
   store.rememberUser(user);
   store.on(onStoreChange);
+  // Profile pictures: the thumbnail of the user's avatar file, fetched once per file.
+  setAvatarSource((uid) => {
+    const u = uid === store.me.user_id ? store.me : store.users.get(uid);
+    return u && u.avatar_file_id ? api.fileUrl(u.avatar_file_id, true) : null;
+  });
   api.onUnauthenticated = () => endSession('Your session has ended; please log in again.');
   window.monochat = { store, conn, ui, list: () => import('./chat-view.js').then((m) => m.messageList()) };
 
@@ -118,7 +125,7 @@ async function startSession(token, user) {
 
   await store.loadConversations();
   if (!user.guest) {
-    await Promise.all([store.loadFriends(), store.loadRequests()]).catch(() => {});
+    await Promise.all([store.loadFriends(), store.loadRequests(), loadBlocked()]).catch(() => {});
   }
   conn.start();
   const first = store.conv('world') || store.conv(store.order[0]);
@@ -153,6 +160,8 @@ async function endSession(message) {
   if (app.conn) app.conn.stop();
   localStorage.removeItem(TOKEN_KEY);
   api.token = null;
+  api.forgetFiles();
+  setAvatarSource(null);
   app.store = null;
   app.conn = null;
   ui.active = null;
@@ -316,6 +325,10 @@ function wire() {
   setupPeople();
   setupSearch();
   setupSettings();
+  setupAccount({
+    ended: (message) => endSession(message),
+    renamed: (me) => { $('me-name').textContent = me.display_name || me.username; },
+  });
 }
 
 async function boot() {

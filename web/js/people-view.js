@@ -4,6 +4,7 @@
 import { app, explain, toast } from './app.js';
 import { $, avatar, h, icon, plural } from './dom.js';
 import { renderChat } from './chat-view.js';
+import { blockButton } from './account-view.js';
 
 function personRow(u, online, ...buttons) {
   const name = u.display_name || u.username || '';
@@ -28,7 +29,8 @@ export function renderFriends() {
         if (!window.confirm(`Remove ${u.display_name || u.username} from your friends?`)) return;
         try { await app.api.unfriend(u.user_id); await store.loadFriends(); } catch (e) { toast(explain(e)); }
       },
-      text: 'Remove' }))) : [h('li', { class: 'sub', text: 'No friends yet. Find people above.' })]));
+      text: 'Remove' }),
+    blockButton(u, () => renderFriends()))) : [h('li', { class: 'sub', text: 'No friends yet. Find people above.' })]));
   const incoming = store.requests.incoming || [];
   $('incoming').replaceChildren(...incoming.map((r) => {
     const u = store.users.get(r.from_user_id) || { user_id: r.from_user_id, username: '', display_name: store.name(r.from_user_id) };
@@ -72,7 +74,7 @@ async function chatWith(uid) {
 }
 
 async function findPeople(ev) {
-  ev.preventDefault();
+  if (ev) ev.preventDefault();
   const store = app.store;
   const q = $('find-input').value.trim().replace(/^@/, '');
   if (!q) return;
@@ -94,7 +96,8 @@ async function findPeople(ev) {
               await Promise.all([store.loadRequests(), store.loadFriends()]);
             } catch (e) { toast(explain(e)); }
           },
-          text: 'Add friend' }));
+          text: 'Add friend' }),
+        blockButton(u, () => findPeople(null)));
     }) : [h('li', { class: 'sub', text: 'Nobody found.' })]));
   } catch (e) {
     toast(explain(e));

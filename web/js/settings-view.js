@@ -1,5 +1,7 @@
-// Settings of this browser: desktop notifications (asked for only when turned on) and a sound.
+// The settings page: the account (account-view.js) and this browser's settings, desktop
+// notifications (asked for only when turned on) and a sound.
 
+import { renderAccount } from './account-view.js';
 import { $ } from './dom.js';
 import { enableNotifications, loadSettings, notificationsSupported, saveSettings } from './notify.js';
 
@@ -18,6 +20,7 @@ function render() {
 export function setupSettings() {
   $('settings').addEventListener('click', () => {
     render();
+    renderAccount();
     $('settings-dialog').showModal();
   });
   $('set-notify').addEventListener('change', async (ev) => {

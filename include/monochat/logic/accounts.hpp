@@ -64,6 +64,13 @@ struct session_info {
     bool current = false;  // the token of the request that asked
 };
 
+// PATCH /me: each field that is present changes; at least one must be.
+struct profile_change {
+    std::optional<std::string> display_name;
+    // Present and empty: the avatar is cleared.
+    std::optional<std::optional<std::uint64_t>> avatar_file_id;
+};
+
 // A password reset an admin (or the offline command) hands to a user.
 struct password_reset {
     std::string reset_token;  // returned only here, stored only as a hash
@@ -149,6 +156,12 @@ public:
 
     // Errors: invalid_argument (the display name rule), unauthenticated (the user is gone).
     virtual task<user_info> update_profile(identity who, std::string display_name) = 0;
+    // Display name and avatar in one write. An avatar must be an image the caller uploaded
+    // (logic/files.hpp, avatar_files); it is pinned in the file store before the user row names
+    // it, and the pins of earlier avatars go after. Errors: invalid_argument (no field; the
+    // display name rule; not an image), forbidden (someone else's file), not_found (no such
+    // file), unauthenticated (the user is gone), unavailable.
+    virtual task<user_info> update_profile(identity who, profile_change change) = 0;
     // Checks `current_password`, stores the new one and revokes every other token of the user
     // (their connections close with 4001); the caller's token stays. Failed checks count as
     // failed logins of the user (auth.login_max_failures). Errors: forbidden (wrong current

@@ -21,6 +21,7 @@ class message_bus;
 
 namespace monochat::logic {
 
+class avatar_files;
 class moderation_state;
 class presence_view;
 
@@ -44,6 +45,9 @@ struct dependencies {
     bus::delivery_sink* group_sink = nullptr;
     // The membership cache's lists, for group_sink; null: members are read from `store`.
     storage::member_snapshots* members = nullptr;
+    // The file service's avatar checks and pins (issue 20). Null: setting an avatar is
+    // unavailable.
+    avatar_files* avatars = nullptr;
 };
 
 }  // namespace monochat::logic

@@ -27,6 +27,7 @@ class metrics_registry;
 namespace monochat::storage {
 class file_store;
 class blob_reader;
+class social_store;
 }  // namespace monochat::storage
 
 namespace monochat::logic {
@@ -92,7 +93,28 @@ public:
                                                  bool delete_if_last) = 0;
 };
 
-class file_service : public file_sharing {
+// The part accounts uses: a user's avatar is an image file of their own (issue 20). The user
+// row (social store) says which file it is; a pin in the file store keeps that file from the
+// unshared-file sweep and from a recall's delete (storage/file_store.hpp, "Avatars").
+class avatar_files {
+public:
+    virtual ~avatar_files() = default;
+    // Checks that `file_id` may be the user's avatar and pins it; call before the user row
+    // names it. Answers whether it was pinned already. Errors: not_found (no such file),
+    // forbidden (someone else's upload), invalid_argument (not a JPEG, PNG, GIF or WebP image
+    // that decoded), unavailable.
+    virtual boost::asio::awaitable<result<bool>> pin_avatar(std::uint64_t user_id,
+                                                            std::uint64_t file_id) = 0;
+    // Drops one pin again (the user row could not be written). Failures are logged.
+    virtual boost::asio::awaitable<void> unpin_avatar(std::uint64_t user_id,
+                                                      std::uint64_t file_id) = 0;
+    // After the user row changed: drops the user's other pins (all of them when `current` is
+    // empty). Failures are logged; the sweep finds what they left.
+    virtual boost::asio::awaitable<void> keep_only_avatar(std::uint64_t user_id,
+                                                          std::optional<std::uint64_t> current) = 0;
+};
+
+class file_service : public file_sharing, public avatar_files {
 public:
     // `name`: the file name (1 to 255 bytes of UTF-8, no control characters, no '/' or '\\');
     // `declared`: the Content-Length, when known, refused at once when it is already too
@@ -100,8 +122,9 @@ public:
     virtual boost::asio::awaitable<result<std::unique_ptr<file_upload>>> begin_upload(
         identity who, std::string name, std::optional<std::uint64_t> declared) = 0;
 
-    // The uploader, and whoever may read a conversation where the file is shared. Errors:
-    // not_found (no such file; no thumbnail), forbidden, unavailable.
+    // The uploader, whoever may read a conversation where the file is shared, and any
+    // authenticated user when the file is some user's current avatar. Errors: not_found (no
+    // such file; no thumbnail), forbidden, unavailable.
     virtual boost::asio::awaitable<result<file_download>> open(identity who, std::uint64_t file_id,
                                                                bool thumbnail) = 0;
 
@@ -110,7 +133,8 @@ public:
         std::shared_ptr<const storage::blob_reader> reader, std::uint64_t offset,
         std::span<char> buf) = 0;
 
-    // Deletes files never shared whose `files.unshared_ttl_s` has passed. Returns how many.
+    // Deletes files never shared whose `files.unshared_ttl_s` has passed, but current avatars.
+    // Returns how many.
     virtual boost::asio::awaitable<result<std::size_t>> sweep() = 0;
 
     // files.db and the blobs into `dir` (see storage::file_store::backup_to).
@@ -127,6 +151,9 @@ struct file_service_dependencies {
     const infra::clock& clock;
     infra::id_generator& ids;
     infra::metrics_registry& metrics;
+    // The user rows, which say whose avatar a file is. Null: no file is anyone's avatar to
+    // others, and the sweep keeps every pinned file.
+    storage::social_store* users = nullptr;
 };
 
 std::unique_ptr<file_service> make_file_service(file_service_dependencies deps);

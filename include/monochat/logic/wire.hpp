@@ -11,7 +11,7 @@
 
 namespace monochat::logic {
 
-// {"user_id", "username", "display_name", "guest", "bot", "online"}
+// {"user_id", "username", "display_name", "guest", "bot", "online", "avatar_file_id"}
 struct user_info {
     std::uint64_t user_id = 0;
     std::string username;
@@ -22,6 +22,8 @@ struct user_info {
     bool bot = false;
     // A purged user: written as {"user_id", "deleted": true, "display_name": "Deleted user"}.
     bool deleted = false;
+    // The profile picture's file id (issue 20); written as null when there is none.
+    std::optional<std::uint64_t> avatar_file_id{};
 };
 
 // {"request_id", "from_user_id", "to_user_id", "note", "status", "ts"}

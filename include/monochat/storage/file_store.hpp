@@ -9,6 +9,12 @@
 //
 // A record names a blob by its SHA-256; a blob is removed when the last record naming it goes.
 //
+// Avatars (issue 20): the social store's users.avatar_file_id says which file is a user's
+// profile picture; an avatar pin here keeps that file from the unshared-file sweep and from a
+// recall's delete. A pin is taken before the user row names the file and dropped after it no
+// longer does, so every current avatar is pinned; a pin left by a failure between the two
+// stores is found by the sweep (stale_avatar_pins) and checked against the user row.
+//
 // Thread-safety: `file_store` is NOT thread-safe: its owner (logic's file service) calls it from
 // one thread at a time, which also serialises "commit a blob and insert its record" against
 // "delete a record and its now unused blob". `blob_writer` and `blob_reader` belong to one
@@ -124,14 +130,38 @@ public:
     [[nodiscard]] result<std::vector<std::string>> shared_in(std::uint64_t file_id);
     [[nodiscard]] status add_share(std::uint64_t file_id, const std::string& conversation_id,
                                    std::uint64_t message_id);
-    // Removes one share. With `delete_if_last`, when no share remains the record goes as well
-    // (and its blob when unused): returned. Errors: unavailable.
+    // Removes one share. With `delete_if_last`, when no share remains and no avatar pin holds
+    // it, the record goes as well (and its blob when unused): returned. Errors: unavailable.
     [[nodiscard]] result<std::optional<removed_file>> remove_share(std::uint64_t file_id,
                                                                    std::uint64_t message_id,
                                                                    bool delete_if_last);
-    // Records that no message shares, created before `before_ms`: up to `limit` of them go.
+    // Records that no message shares and no avatar pin holds, created before `before_ms`: up
+    // to `limit` of them go.
     [[nodiscard]] result<std::vector<removed_file>> remove_unshared(std::int64_t before_ms,
                                                                     std::size_t limit);
+
+    // ---- avatar pins ----
+
+    // Pins `file_id` as one of `user_id`'s avatars at `now_ms` (again: the time is renewed).
+    // Answers whether it was pinned already. Errors: not_found (no such file), unavailable.
+    [[nodiscard]] result<bool> pin_avatar(std::uint64_t user_id, std::uint64_t file_id,
+                                          std::int64_t now_ms);
+    // Drops the user's pins but the one of `keep`. Errors: unavailable.
+    [[nodiscard]] status unpin_avatars(std::uint64_t user_id, std::optional<std::uint64_t> keep);
+    // Drops one pin if it was taken (or renewed) before `pinned_before_ms`. Errors: unavailable.
+    [[nodiscard]] status unpin_avatar(std::uint64_t user_id, std::uint64_t file_id,
+                                      std::int64_t pinned_before_ms);
+    struct avatar_pin {
+        std::uint64_t user_id = 0;
+        std::uint64_t file_id = 0;
+    };
+    // Pins taken before `pinned_before_ms` of files that the sweep would delete but for the pin
+    // (no share, created before `created_before_ms`), ordered by (user_id, file_id) and after
+    // `after` in that order, at most `limit`.
+    [[nodiscard]] result<std::vector<avatar_pin>> stale_avatar_pins(std::int64_t pinned_before_ms,
+                                                                     std::int64_t created_before_ms,
+                                                                     avatar_pin after,
+                                                                     std::size_t limit);
 
     struct totals {
         std::uint64_t files = 0;

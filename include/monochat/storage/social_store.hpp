@@ -62,6 +62,16 @@ struct user_record {
     // A bot account (issue 21): no password (password_hash empty), authenticates only with the
     // long-lived token an admin gets for it. Default: false.
     bool bot = false;
+    // The user's profile picture (issue 20): an image file of its own in the file store, or
+    // none. The store keeps the id as given; logic checks the file.
+    std::optional<std::uint64_t> avatar_file_id{};
+};
+
+// A change of a user's profile: each field that is set is written, in one transaction.
+struct profile_update {
+    std::optional<std::string> display_name;
+    // Set to nullopt: the avatar is cleared.
+    std::optional<std::optional<std::uint64_t>> avatar_file_id;
 };
 
 struct token_record {
@@ -233,6 +243,11 @@ public:
     // Errors: not_found.
     virtual task<user_record> update_display_name(std::uint64_t user_id,
                                                   std::string display_name) = 0;
+    // Writes the fields `change` sets, in one transaction; answers the user after it.
+    // Errors: not_found.
+    virtual task<user_record> update_profile(std::uint64_t user_id, profile_update change) = 0;
+    // Whether some user's current avatar is `file_id`.
+    virtual task<bool> is_avatar(std::uint64_t file_id) = 0;
 
     // ---- tokens (only hashes are stored; the caller hashes) ----
 

@@ -120,6 +120,62 @@ TEST_CASE("a file with a share left stays, and is not expired", "[storage][files
     CHECK(store->get(1).value().has_value());
 }
 
+TEST_CASE("an avatar pin keeps a file from the sweep and a recall until it is dropped",
+          "[storage][files]") {
+    temp_dir dir;
+    auto store = open_store(dir.path);
+    // Files 1 and 2 of user 10, 3 and 4 of user 11, created at 1 to 4 s.
+    for (std::uint64_t id = 1; id <= 4; ++id) {
+        REQUIRE(static_cast<bool>(put(*store, id, id <= 2 ? 10 : 11, "bytes " + std::to_string(id))));
+    }
+    CHECK_FALSE(store->pin_avatar(10, 1, 5000).value());
+    CHECK(store->pin_avatar(10, 1, 5000).value());  // again: it was pinned
+    CHECK(store->pin_avatar(10, 99, 5000).error().code == errc::not_found);
+    REQUIRE_FALSE(store->pin_avatar(11, 4, 7000).value());
+
+    // A recall of its last share does not delete a pinned file; the sweep passes it by.
+    REQUIRE(static_cast<bool>(store->add_share(1, "world", 100)));
+    CHECK_FALSE(store->remove_share(1, 100, true).value().has_value());
+    auto swept = store->remove_unshared(10000, 10);
+    REQUIRE(static_cast<bool>(swept));
+    REQUIRE(swept->size() == 2);
+    CHECK((*swept)[0].record.file_id == 2);
+    CHECK((*swept)[1].record.file_id == 3);
+    CHECK(store->get(1).value().has_value());
+    CHECK(store->get(4).value().has_value());
+
+    // Pins taken before a time, of files the sweep would take, in pages by (user, file).
+    using pin = file_store::avatar_pin;
+    const auto page = [&](std::int64_t pinned_before, pin after, std::size_t limit) {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+        for (const auto& p : store->stale_avatar_pins(pinned_before, 10000, after, limit).value()) {
+            out.emplace_back(p.user_id, p.file_id);
+        }
+        return out;
+    };
+    using pairs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+    CHECK(page(8000, {}, 10) == pairs{{10, 1}, {11, 4}});
+    CHECK(page(8000, {}, 1) == pairs{{10, 1}});
+    CHECK(page(8000, {10, 1}, 1) == pairs{{11, 4}});
+    CHECK(page(6000, {}, 10) == pairs{{10, 1}});  // user 11's was pinned at 7 s
+    CHECK(store->stale_avatar_pins(8000, 3000, {}, 10).value().size() == 1);  // not file 4 (4 s)
+
+    // A pin renewed since the sweep looked stays; an older one goes.
+    REQUIRE(static_cast<bool>(store->unpin_avatar(10, 1, 5000)));
+    CHECK(page(8000, {}, 10) == pairs{{10, 1}, {11, 4}});
+    REQUIRE(static_cast<bool>(store->unpin_avatar(10, 1, 6000)));
+    CHECK(page(8000, {}, 10) == pairs{{11, 4}});
+    // Dropping a user's other pins keeps the one named; with none named, all go.
+    REQUIRE(static_cast<bool>(store->unpin_avatars(11, 4)));
+    CHECK(page(8000, {}, 10) == pairs{{11, 4}});
+    REQUIRE(static_cast<bool>(store->unpin_avatars(11, std::nullopt)));
+    CHECK(page(8000, {}, 10).empty());
+    swept = store->remove_unshared(10000, 10);
+    REQUIRE(static_cast<bool>(swept));
+    CHECK(swept->size() == 2);
+    CHECK_FALSE(store->get(1).value().has_value());
+}
+
 TEST_CASE("a commit past the quota stores nothing", "[storage][files]") {
     temp_dir dir;
     auto store = open_store(dir.path);

@@ -115,6 +115,32 @@ TEST_CASE_METHOD(social_fixture, "updating a display name is seen by later reads
     CHECK(error_of(run(store->update_display_name(unknown, "x"))) == errc::not_found);
 }
 
+TEST_CASE_METHOD(social_fixture, "a profile update sets the name and the avatar together",
+                 "[social]") {
+    add_user(alice, "alice");
+    add_user(bob, "bob");
+    CHECK_FALSE(value_of(run(store->get_user(alice))).avatar_file_id.has_value());
+    profile_update both;
+    both.display_name = "Alice A.";
+    both.avatar_file_id = std::optional<std::uint64_t>{77};
+    const auto changed = value_of(run(store->update_profile(alice, both)));
+    CHECK(changed.display_name == "Alice A.");
+    CHECK(changed.avatar_file_id == std::optional<std::uint64_t>{77});
+    CHECK(value_of(run(store->get_users({bob, alice})))[1].avatar_file_id ==
+          std::optional<std::uint64_t>{77});
+    CHECK(value_of(run(store->is_avatar(77))));
+    CHECK_FALSE(value_of(run(store->is_avatar(78))));
+    // Only the avatar, cleared: the name stays.
+    profile_update clear;
+    clear.avatar_file_id = std::optional<std::uint64_t>{};
+    const auto cleared = value_of(run(store->update_profile(alice, clear)));
+    CHECK_FALSE(cleared.avatar_file_id.has_value());
+    CHECK(cleared.display_name == "Alice A.");
+    CHECK_FALSE(value_of(run(store->is_avatar(77))));
+    CHECK(error_of(run(store->update_profile(unknown, both))) == errc::not_found);
+    CHECK_FALSE(value_of(run(store->is_avatar(77))));
+}
+
 TEST_CASE_METHOD(social_fixture, "get_users skips unknown ids and keeps the order asked",
                  "[social]") {
     add_user(alice, "alice");
