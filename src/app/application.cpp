@@ -346,7 +346,8 @@ public:
         }
         admin_ = std::make_unique<admin_service>(admin_dependencies{
             live_, *reloader_, *audit_, *accounts_, *social_, *messaging_, *stores_.log, *stores_.social,
-            registry_, infra::traces(), [this] { return server_stats(); }, files_.get()});
+            registry_, infra::traces(), [this] { return server_stats(); }, files_.get(),
+            stores_.webhooks.get()});
         gateway::add_admin_routes(routes_, *admin_);
         // Outgoing webhooks (issue 21): they follow the log's commits like the indexer, and
         // deliver from the I/O threads through gateway's Beast client.
@@ -713,10 +714,18 @@ int backup(const infra::config& cfg, const std::string& dir) {
                   [&](std::exception_ptr e, status r) {
                       social_status = e ? status(make_error(errc::internal, "backup failed")) : r;
                   });
+    // Webhooks and their cursors: without them a restored server would forget its webhooks.
+    status webhooks_status;
+    net::co_spawn(ioc, st->webhooks->backup_to((fs::path(dir) / "webhooks.db").string()),
+                  [&](std::exception_ptr e, status r) {
+                      webhooks_status = e ? status(make_error(errc::internal, "backup failed")) : r;
+                  });
     ioc.run();
-    if (!social_status) {
-        std::fprintf(stderr, "monochat: backup: %s\n", social_status.error().message.c_str());
-        return 1;
+    for (const status* s : {&social_status, &webhooks_status}) {
+        if (!*s) {
+            std::fprintf(stderr, "monochat: backup: %s\n", s->error().message.c_str());
+            return 1;
+        }
     }
     if (auto files = st->files->backup_to(dir); !files) {
         std::fprintf(stderr, "monochat: backup: %s\n", files.error().message.c_str());
@@ -751,6 +760,10 @@ int restore(const infra::config& cfg, const std::string& dir) {
     fs::copy(from / "messages", to / "messages", fs::copy_options::recursive, ec);
     if (!ec) {
         fs::copy_file(from / "monochat.db", to / "monochat.db", ec);
+    }
+    // Backups made before webhooks existed have no webhooks.db: the server then starts without.
+    if (!ec && fs::is_regular_file(from / "webhooks.db")) {
+        fs::copy_file(from / "webhooks.db", to / "webhooks.db", ec);
     }
     if (ec) {
         std::fprintf(stderr, "monochat: restore: %s\n", ec.message().c_str());
