@@ -358,6 +358,16 @@ net::awaitable<result<std::string>> admin_service::backup(gateway::admin_caller 
             co_return audited(who, "backup", dir.string(), hooks.error());
         }
     }
+    // The VAPID key (Web Push): a small file, copied as it is (it never changes once made).
+    const fs::path vapid = fs::path(cfg->storage.data_dir) / "vapid_private.pem";
+    if (fs::exists(vapid, ec)) {
+        fs::copy_file(vapid, dir / "vapid_private.pem", ec);
+        if (ec) {
+            co_return audited(who, "backup", dir.string(),
+                              make_error(errc::unavailable, "cannot copy the VAPID key: " +
+                                                                ec.message()));
+        }
+    }
     if (d_.files != nullptr) {
         // Named first: GCC 12 destroys a string temporary built inside co_await twice.
         auto files_dir = dir.string();

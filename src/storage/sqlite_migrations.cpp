@@ -209,7 +209,23 @@ constexpr const char* v9_bots = R"sql(
 ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1));
 )sql";
 
-constexpr std::array<migration, 9> all_migrations{{
+// Issue 21: Web Push subscriptions. Each belongs to the session (token) that registered it and
+// goes with it: every way a token is deleted (logout, revocation, a password change, expiry,
+// the user's deletion) deletes its subscriptions through the foreign key.
+constexpr const char* v11_push_subscriptions = R"sql(
+CREATE TABLE push_subscriptions (
+    endpoint   TEXT    PRIMARY KEY,
+    token_hash BLOB    NOT NULL REFERENCES tokens (token_hash) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    p256dh     BLOB    NOT NULL,
+    auth       BLOB    NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX push_subscriptions_token ON push_subscriptions (token_hash);
+CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+)sql";
+
+constexpr std::array<migration, 10> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -219,6 +235,8 @@ constexpr std::array<migration, 9> all_migrations{{
     {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
     {8, "moderation", v8_moderation},
     {9, "bot accounts", v9_bots},
+    // 10 is issue 18's group moderation (another branch); 11 is this one.
+    {11, "web push subscriptions", v11_push_subscriptions},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

@@ -5,6 +5,7 @@
 //   composer.js       the message box, @mentions     people-view.js  friends, groups, members
 //   search-view.js    message search                 settings-view.js  notifications, sound
 //   emoji-picker.js   the emoji picker               message-list.js the windowed message list
+//   push.js           the Web Push opt-in (its service worker is /sw.js)
 
 import { ApiError } from './api.js';
 import { app, explain, isPhone, toast } from './app.js';
@@ -22,6 +23,7 @@ import { setupFiles } from './files.js';
 import { loadGroupDialog, openDirectory, renderFriends, setupPeople } from './people-view.js';
 import { setupSearch } from './search-view.js';
 import { setupSettings } from './settings-view.js';
+import { setupPush, syncPush } from './push.js';
 import { notifyIncoming, setFaviconBadge } from './notify.js';
 
 const TOKEN_KEY = 'monochat.token';
@@ -124,6 +126,7 @@ async function startSession(token, user) {
   const first = store.conv('world') || store.conv(store.order[0]);
   if (first && !isPhone()) openConversation(first.id, { focus: false });
   else renderChat();
+  syncPush();
 }
 
 // After every hello, the first one included: whatever happened between loading the page and
@@ -316,6 +319,7 @@ function wire() {
   setupPeople();
   setupSearch();
   setupSettings();
+  setupPush();
 }
 
 async function boot() {
