@@ -49,6 +49,8 @@ constexpr std::size_t max_response_bytes = 4096;
 // than an hour of it is left, so that one signature serves many pushes.
 constexpr std::int64_t jwt_lifetime_s = 12 * 3600;
 constexpr std::int64_t jwt_renew_s = 3600;
+// Push services are a handful of origins; more than this many means made-up endpoints.
+constexpr std::size_t max_cached_jwts = 256;
 
 // The first `n` code points of UTF-8 text (the log holds valid UTF-8: logic checked it).
 std::string first_chars(const std::string& text, std::size_t n) {
@@ -611,6 +613,9 @@ private:
             return token.error();
         }
         std::lock_guard lock(mutex_);
+        if (jwts_.size() >= max_cached_jwts) {
+            jwts_.clear();  // endpoints are users' input: the cache must not grow with them
+        }
         jwts_[aud] = {*token, cfg.push.subject, now_s + jwt_lifetime_s};
         return *token;
     }
