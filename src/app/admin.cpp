@@ -14,6 +14,7 @@
 #include <monochat/logic/social.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/social_store.hpp>
+#include <monochat/storage/webhook_store.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -350,6 +351,22 @@ net::awaitable<result<std::string>> admin_service::backup(gateway::admin_caller 
     auto social = co_await d_.social.backup_to((dir / "monochat.db").string());
     if (!social) {
         co_return audited(who, "backup", dir.string(), social.error());
+    }
+    if (d_.webhooks != nullptr) {
+        auto hooks = co_await d_.webhooks->backup_to((dir / "webhooks.db").string());
+        if (!hooks) {
+            co_return audited(who, "backup", dir.string(), hooks.error());
+        }
+    }
+    // The VAPID key (Web Push): a small file, copied as it is (it never changes once made).
+    const fs::path vapid = fs::path(cfg->storage.data_dir) / "vapid_private.pem";
+    if (fs::exists(vapid, ec)) {
+        fs::copy_file(vapid, dir / "vapid_private.pem", ec);
+        if (ec) {
+            co_return audited(who, "backup", dir.string(),
+                              make_error(errc::unavailable, "cannot copy the VAPID key: " +
+                                                                ec.message()));
+        }
     }
     if (d_.files != nullptr) {
         // Named first: GCC 12 destroys a string temporary built inside co_await twice.

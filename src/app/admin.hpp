@@ -27,6 +27,7 @@ class social;
 namespace monochat::storage {
 class message_log;
 class social_store;
+class webhook_store;
 }  // namespace monochat::storage
 
 namespace monochat::app {
@@ -46,6 +47,8 @@ struct admin_dependencies {
     std::function<std::string()> server_stats;
     // Uploaded files (files.db and the blobs) into a backup directory; null: none.
     logic::file_service* files = nullptr;
+    // Outgoing webhooks' registrations and cursors (webhooks.db) into a backup; null: none.
+    storage::webhook_store* webhooks = nullptr;
 };
 
 class admin_service final : public gateway::admin_backend {

@@ -21,7 +21,9 @@
 #include <monochat/gateway/admin_routes.hpp>
 #include <monochat/gateway/integration_routes.hpp>
 #include <monochat/gateway/webhook_client.hpp>
+#include <monochat/logic/push.hpp>
 #include <monochat/logic/webhooks.hpp>
+#include <monochat/gateway/push_routes.hpp>
 #include <monochat/storage/webhook_store.hpp>
 #include <monochat/gateway/connection_registry.hpp>
 #include <monochat/gateway/downstream_consumer.hpp>
@@ -95,6 +97,11 @@ std::filesystem::path social_path(const infra::config& cfg) {
 // cursor write never waits behind the social store's writer.
 std::filesystem::path webhooks_path(const infra::config& cfg) {
     return std::filesystem::path(cfg.storage.data_dir) / "webhooks.db";
+}
+// The VAPID key pair of Web Push (issue 21): made at the first start, kept for good (browsers
+// subscribed with its public key), backed up with the rest.
+std::filesystem::path vapid_key_path(const infra::config& cfg) {
+    return std::filesystem::path(cfg.storage.data_dir) / "vapid_private.pem";
 }
 std::filesystem::path search_path(const infra::config& cfg) {
     return std::filesystem::path(cfg.storage.data_dir) / "search.db";
@@ -347,7 +354,8 @@ public:
         }
         admin_ = std::make_unique<admin_service>(admin_dependencies{
             live_, *reloader_, *audit_, *accounts_, *social_, *messaging_, *stores_.log, *stores_.social,
-            registry_, infra::traces(), [this] { return server_stats(); }, files_.get()});
+            registry_, infra::traces(), [this] { return server_stats(); }, files_.get(),
+            stores_.webhooks.get()});
         gateway::add_admin_routes(routes_, *admin_);
         // Outgoing webhooks (issue 21): they follow the log's commits like the indexer, and
         // deliver from the I/O threads through gateway's Beast client.
@@ -356,6 +364,21 @@ public:
                                           clock_, ids_, metrics_, ioc_});
         if (auto st = webhooks_->start(); !st) {
             infra::log::error("app", "cannot start webhooks", {{"error", st.error().message}});
+            return 1;
+        }
+        // Web Push (issue 21): follows the log's commits too, and sends through the same client.
+        {
+            auto push = logic::make_web_push({*stores_.social, *stores_.log, *webhook_client_,
+                                              registry_, live_, clock_, metrics_, ioc_,
+                                              vapid_key_path(cfg_).string()});
+            if (!push) {
+                infra::log::error("app", "cannot start Web Push", {{"error", push.error().message}});
+                return 1;
+            }
+            push_ = std::move(*push);
+        }
+        if (auto st = push_->start(); !st) {
+            infra::log::error("app", "cannot start Web Push", {{"error", st.error().message}});
             return 1;
         }
         // Bots and webhooks (issue 21), behind the same admin gate.
@@ -367,6 +390,7 @@ public:
         };
         gateway::add_message_routes(routes_, authenticate, *messaging_);
         gateway::add_search_routes(routes_, authenticate, *search_);
+        gateway::add_push_routes(routes_, authenticate, *push_);
         gateway::add_file_routes(routes_, authenticate, *files_);
         gateway::add_rest_routes(routes_, {*accounts_, *social_, *conversations_});
         // The web client answers every path no route above takes (never /api/...).
@@ -442,6 +466,7 @@ public:
         fanout_->stop();
         indexer_->stop();
         webhooks_->stop();
+        push_->stop();
         messaging_->stop();
         files_->stop();
         bus_->shutdown();
@@ -449,6 +474,7 @@ public:
         stores_.files.reset();
         integrations_.reset();
         webhooks_.reset();
+        push_.reset();
         stores_.webhooks.reset();
         stores_.social.reset();
         stores_.log.reset();
@@ -659,6 +685,7 @@ private:
     std::unique_ptr<admin_service> admin_;
     std::unique_ptr<logic::webhook_transport> webhook_client_;
     std::unique_ptr<logic::webhooks> webhooks_;
+    std::unique_ptr<logic::web_push> push_;
     std::unique_ptr<integrations_service> integrations_;
     bool stopping_ = false;
 };
@@ -715,10 +742,26 @@ int backup(const infra::config& cfg, const std::string& dir) {
                   [&](std::exception_ptr e, status r) {
                       social_status = e ? status(make_error(errc::internal, "backup failed")) : r;
                   });
+    // Webhooks and their cursors: without them a restored server would forget its webhooks.
+    status webhooks_status;
+    net::co_spawn(ioc, st->webhooks->backup_to((fs::path(dir) / "webhooks.db").string()),
+                  [&](std::exception_ptr e, status r) {
+                      webhooks_status = e ? status(make_error(errc::internal, "backup failed")) : r;
+                  });
     ioc.run();
-    if (!social_status) {
-        std::fprintf(stderr, "monochat: backup: %s\n", social_status.error().message.c_str());
-        return 1;
+    for (const status* s : {&social_status, &webhooks_status}) {
+        if (!*s) {
+            std::fprintf(stderr, "monochat: backup: %s\n", s->error().message.c_str());
+            return 1;
+        }
+    }
+    if (fs::exists(vapid_key_path(cfg))) {
+        std::error_code copy_ec;
+        fs::copy_file(vapid_key_path(cfg), fs::path(dir) / "vapid_private.pem", copy_ec);
+        if (copy_ec) {
+            std::fprintf(stderr, "monochat: backup: the VAPID key: %s\n", copy_ec.message().c_str());
+            return 1;
+        }
     }
     if (auto files = st->files->backup_to(dir); !files) {
         std::fprintf(stderr, "monochat: backup: %s\n", files.error().message.c_str());
@@ -753,6 +796,15 @@ int restore(const infra::config& cfg, const std::string& dir) {
     fs::copy(from / "messages", to / "messages", fs::copy_options::recursive, ec);
     if (!ec) {
         fs::copy_file(from / "monochat.db", to / "monochat.db", ec);
+    }
+    // Backups made before webhooks existed have no webhooks.db: the server then starts without.
+    if (!ec && fs::is_regular_file(from / "webhooks.db")) {
+        fs::copy_file(from / "webhooks.db", to / "webhooks.db", ec);
+    }
+    // Without the VAPID key browsers' subscriptions would be useless: a new key means every
+    // browser must subscribe again.
+    if (!ec && fs::is_regular_file(from / "vapid_private.pem")) {
+        fs::copy_file(from / "vapid_private.pem", to / "vapid_private.pem", ec);
     }
     if (ec) {
         std::fprintf(stderr, "monochat: restore: %s\n", ec.message().c_str());

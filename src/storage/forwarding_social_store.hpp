@@ -259,6 +259,20 @@ public:
         co_return r;
     }
 
+    task<void> put_push_subscription(push_subscription_record s, std::size_t max) override {
+        return inner_->put_push_subscription(std::move(s), max);
+    }
+    task<void> delete_push_subscription(std::uint64_t id, std::string endpoint) override {
+        return inner_->delete_push_subscription(id, std::move(endpoint));
+    }
+    task<bool> remove_push_endpoint(std::string endpoint) override {
+        return inner_->remove_push_endpoint(std::move(endpoint));
+    }
+    task<std::vector<push_subscription_record>> push_targets(std::uint64_t id, std::string cid,
+                                                             std::int64_t now_ms) override {
+        return inner_->push_targets(id, std::move(cid), now_ms);
+    }
+
     task<void> backup_to(std::string path) override { return inner_->backup_to(std::move(path)); }
 
 protected:

@@ -2039,6 +2039,90 @@ public:
         });
     }
 
+    // ---- Web Push subscriptions ----
+
+    task<void> put_push_subscription(push_subscription_record sub,
+                                     std::size_t max_per_user) override {
+        return write<void>([sub = std::move(sub), max_per_user](connection& c) -> status {
+            auto token = query_one(c, "SELECT user_id FROM tokens WHERE token_hash = ?1",
+                                   [](const statement& s) { return s.column_uint64(0); },
+                                   sqlite::blob{sub.token_hash});
+            if (!token) {
+                return token.error();
+            }
+            if (!*token || **token != sub.user_id) {
+                return make_error(errc::not_found, "the session is gone");
+            }
+            auto others = query_one(c,
+                                    "SELECT COUNT(*) FROM push_subscriptions"
+                                    " WHERE user_id = ?1 AND endpoint != ?2",
+                                    [](const statement& s) { return s.column_uint64(0); },
+                                    sub.user_id, sub.endpoint);
+            if (!others) {
+                return others.error();
+            }
+            if (others->value_or(0) >= max_per_user) {
+                return make_error(errc::conflict,
+                                  "too many push subscriptions (push.max_subscriptions_per_user)");
+            }
+            auto put = execute(c,
+                               "INSERT OR REPLACE INTO push_subscriptions"
+                               " (endpoint, token_hash, user_id, p256dh, auth, created_ms)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                               sub.endpoint, sqlite::blob{sub.token_hash}, sub.user_id,
+                               sqlite::blob{sub.p256dh}, sqlite::blob{sub.auth}, sub.created_ms);
+            if (!put) {
+                return put.error();
+            }
+            return {};
+        });
+    }
+
+    task<void> delete_push_subscription(std::uint64_t user_id, std::string endpoint) override {
+        return write<void>([user_id, e = std::move(endpoint)](connection& c) -> status {
+            auto deleted = execute(
+                c, "DELETE FROM push_subscriptions WHERE user_id = ?1 AND endpoint = ?2", user_id, e);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "no push subscription with that endpoint");
+            }
+            return {};
+        });
+    }
+
+    task<bool> remove_push_endpoint(std::string endpoint) override {
+        return write<bool>([e = std::move(endpoint)](connection& c) -> result<bool> {
+            auto deleted = execute(c, "DELETE FROM push_subscriptions WHERE endpoint = ?1", e);
+            if (!deleted) {
+                return deleted.error();
+            }
+            return *deleted != 0;
+        });
+    }
+
+    task<std::vector<push_subscription_record>> push_targets(std::uint64_t user_id,
+                                                             std::string conversation_id,
+                                                             std::int64_t now_ms) override {
+        return read<std::vector<push_subscription_record>>(
+            [=, cid = std::move(conversation_id)](connection& c) {
+                return query_all(
+                    c,
+                    "SELECT endpoint, p256dh, auth, user_id, token_hash, created_ms"
+                    " FROM push_subscriptions WHERE user_id = ?1 AND NOT EXISTS ("
+                    "SELECT 1 FROM conversation_settings WHERE user_id = ?1"
+                    " AND conversation_id = ?2 AND muted_until_ms > ?3)"
+                    " ORDER BY endpoint",
+                    [](const statement& s) {
+                        return push_subscription_record{s.column_text(0), s.column_blob(1),
+                                                        s.column_blob(2), s.column_uint64(3),
+                                                        s.column_blob(4), s.column_int64(5)};
+                    },
+                    user_id, cid, now_ms);
+            });
+    }
+
     // ---- operations ----
 
     task<void> backup_to(std::string path) override {

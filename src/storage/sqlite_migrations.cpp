@@ -209,6 +209,22 @@ constexpr const char* v9_bots = R"sql(
 ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1));
 )sql";
 
+// Issue 21: Web Push subscriptions. Each belongs to the session (token) that registered it and
+// goes with it: every way a token is deleted (logout, revocation, a password change, expiry,
+// the user's deletion) deletes its subscriptions through the foreign key.
+constexpr const char* v11_push_subscriptions = R"sql(
+CREATE TABLE push_subscriptions (
+    endpoint   TEXT    PRIMARY KEY,
+    token_hash BLOB    NOT NULL REFERENCES tokens (token_hash) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    p256dh     BLOB    NOT NULL,
+    auth       BLOB    NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX push_subscriptions_token ON push_subscriptions (token_hash);
+CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+)sql";
+
 // Issue 20: a user's profile picture, a file of the file store (files.db); the index answers
 // "is this file someone's avatar" for downloads and the unshared-file sweep.
 constexpr const char* v12_avatars = R"sql(
@@ -216,7 +232,7 @@ ALTER TABLE users ADD COLUMN avatar_file_id INTEGER;
 CREATE INDEX users_avatar ON users (avatar_file_id) WHERE avatar_file_id IS NOT NULL;
 )sql";
 
-constexpr std::array<migration, 10> all_migrations{{
+constexpr std::array<migration, 11> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -226,6 +242,7 @@ constexpr std::array<migration, 10> all_migrations{{
     {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
     {8, "moderation", v8_moderation},
     {9, "bot accounts", v9_bots},
+    {11, "web push subscriptions", v11_push_subscriptions},
     {12, "avatars", v12_avatars},
 }};
 

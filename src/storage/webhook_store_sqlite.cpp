@@ -105,8 +105,11 @@ status run(connection& c, std::string_view sql, const Args&... args) {
 
 class sqlite_webhook_store final : public webhook_store {
 public:
-    sqlite_webhook_store(std::unique_ptr<connection> conn, infra::metrics_registry& metrics)
-        : metrics_(metrics), writer_(std::move(conn), max_write_batch, sqlite::thread_metrics{}) {
+    sqlite_webhook_store(std::unique_ptr<connection> conn, std::string path,
+                         infra::metrics_registry& metrics)
+        : metrics_(metrics),
+          path_(std::move(path)),
+          writer_(std::move(conn), max_write_batch, sqlite::thread_metrics{}) {
         metrics_.gauge_callback(
             "monochat_queue_depth", "Items waiting in a queue.", {{"queue", "webhook_store"}},
             [this] { return static_cast<double>(writer_.queue_depth()); }, this);
@@ -241,8 +244,23 @@ public:
         });
     }
 
+    task<void> backup_to(std::string path) override {
+        // On the writer thread, so that no write is half done, but through a connection of its
+        // own: the writer's is inside its batch's transaction, where SQLite refuses a backup.
+        return writer_.write<void>([p = std::move(path), src = path_](connection&) -> status {
+            sqlite::open_options o;
+            o.read_only = true;
+            auto reader = connection::open(src, o);
+            if (!reader) {
+                return reader.error();
+            }
+            return sqlite::backup_database(**reader, p);
+        });
+    }
+
 private:
     infra::metrics_registry& metrics_;
+    const std::string path_;
     sqlite::writer writer_;
 };
 
@@ -262,7 +280,7 @@ result<std::unique_ptr<webhook_store>> open_sqlite_webhook_store(
     if (auto migrated = sqlite::migrate(**conn, webhook_migrations); !migrated) {
         return migrated.error();
     }
-    return std::unique_ptr<webhook_store>(new sqlite_webhook_store(std::move(*conn), metrics));
+    return std::unique_ptr<webhook_store>(new sqlite_webhook_store(std::move(*conn), options.path, metrics));
 }
 
 }  // namespace monochat::storage

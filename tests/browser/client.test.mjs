@@ -2,9 +2,14 @@
 // client, and Playwright drives Debian's chromium headless through it as people would.
 // Screenshots of every open page are saved into $MONOCHAT_BROWSER_OUT when a test fails.
 // The harness (browser, server, helpers) is harness.mjs; issue 19's tests are web19.test.mjs.
+// Issue 21's Web Push tests are the last block (they share this file's server and browser).
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
+import { test, before, after, describe } from 'node:test';
+import ece from 'http_ece';
 import {
   OUT, RUN, PASSWORD, WAIT, browserTest, newPage, online, register, login, send, texts, expectTexts,
   conv, setupSuite, collectTexts,
@@ -333,4 +338,384 @@ browserTest('the server restarts mid-conversation and the page recovers without 
     assert.equal(await durable.stop(), 0);
     durable.cleanup();
   }
+});
+
+// ---- Web Push (issue 21) ---------------------------------------------------------------
+// Web Push against the real server and a fake push service on loopback: the VAPID
+// JWT's ES256 signature is verified with node:crypto and every push is decrypted with npm's
+// http_ece (the implementation web-push uses), so the server's RFC 8291/8292 code is checked by
+// someone else's. Each test uses its own users and endpoints.
+//   - the routes: the VAPID key, a subscription's validation, DELETE, a logout taking the
+//     session's subscriptions along;
+//   - who gets a push: an offline DM peer and an offline mentioned group member do; an online
+//     user, a muted conversation and the sender do not; push.preview=false drops the preview;
+//   - delivery: a 500 is retried, a 410 removes the subscription, /metrics counts it all;
+//   - the browser: the client subscribes (PushManager.subscribe stubbed to answer a
+//     subscription on the fake service, with keys made here), the page closes, a DM arrives,
+//     and the decrypted push handed to the service worker (CDP ServiceWorker.deliverPushMessage)
+//     shows as a notification.
+describe('Web Push', () => {
+  const api = (...args) => suite.server.api(...args);
+  let seq = 0;
+
+  async function user(base, displayName) {
+    seq += 1;
+    const username = `${base}${seq}_${RUN}`;
+    const r = await api('POST', '/auth/register', { username, password: PASSWORD, display_name: displayName });
+    return { ...r.user, token: r.token, username };
+  }
+
+  async function login(u) {
+    const r = await api('POST', '/auth/login', { username: u.username, password: PASSWORD });
+    return r.token;
+  }
+
+  // What a request answers without throwing: status and JSON.
+  async function call(method, p, body, token) {
+    const headers = {};
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const r = await fetch(`${suite.server.url}/api/v1${p}`, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, json: text ? JSON.parse(text) : null };
+  }
+
+  async function dm(from, to, text, extra = {}) {
+    const [lo, hi] = [BigInt(from.user_id), BigInt(to.user_id)].sort((a, b) => (a < b ? -1 : 1));
+    const cid = `dm:${lo}:${hi}`;
+    await api('POST', `/conversations/${cid}/messages`,
+      { client_msg_id: crypto.randomUUID(), body: { type: 'text', text, ...extra } }, from.token);
+    return cid;
+  }
+
+  async function metric(result) {
+    const text = await (await fetch(`${suite.server.url}/metrics`)).text();
+    const m = new RegExp(`^monochat_push_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  }
+
+  async function until(what, f, ms = WAIT) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await f();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  // ---- the fake push service -------------------------------------------------------------
+
+  const pushes = [];                 // {name, headers, body}
+  const answers = new Map();         // name -> statuses to answer, in order (then 201)
+  let service;
+  let serviceOrigin;
+  let vapidKey;
+
+  before(async () => {
+    service = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const name = req.url.replace(/^\/push\//, '');
+        const queue = answers.get(name) || [];
+        const status = queue.length ? queue.shift() : 201;
+        pushes.push({ name, status, headers: req.headers, body: Buffer.concat(chunks) });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise((r) => service.listen(0, '127.0.0.1', r));
+    serviceOrigin = `http://127.0.0.1:${service.address().port}`;
+  });
+
+  after(() => new Promise((r) => service.close(r)));
+
+  // A browser's subscription: a fresh P-256 key and auth secret, an endpoint on the service.
+  function browserKeys(name) {
+    const ecdh = crypto.createECDH('prime256v1');
+    ecdh.generateKeys();
+    const auth = crypto.randomBytes(16);
+    return {
+      ecdh,
+      auth,
+      json: {
+        endpoint: `${serviceOrigin}/push/${name}`,
+        expirationTime: null,
+        keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') },
+      },
+    };
+  }
+
+  // Checks the request as a push service would (RFC 8292 VAPID, RFC 8030 headers) and decrypts
+  // it as the browser would (RFC 8291, with http_ece); answers the payload.
+  function open(push, keys) {
+    const m = /^vapid t=([^,\s]+), k=([A-Za-z0-9_-]+)$/.exec(push.headers.authorization || '');
+    assert.ok(m, `a VAPID Authorization header: ${push.headers.authorization}`);
+    assert.equal(m[2], vapidKey, 'k= is the key GET /push/vapid-key gives');
+    const [h, c, s] = m[1].split('.');
+    const raw = Buffer.from(m[2], 'base64url');
+    const pub = crypto.createPublicKey({
+      key: { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33).toString('base64url') },
+      format: 'jwk',
+    });
+    assert.ok(crypto.verify('sha256', Buffer.from(`${h}.${c}`), { key: pub, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(s, 'base64url')), 'the JWT signature verifies with the VAPID key');
+    assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url')), { typ: 'JWT', alg: 'ES256' });
+    const claims = JSON.parse(Buffer.from(c, 'base64url'));
+    assert.equal(claims.aud, serviceOrigin);
+    const now = Date.now() / 1000;
+    assert.ok(claims.exp > now && claims.exp <= now + 24 * 3600, `exp within 24 h: ${claims.exp}`);
+    assert.match(claims.sub, /^mailto:|^https:/);
+    assert.equal(push.headers['content-encoding'], 'aes128gcm');
+    assert.equal(push.headers.ttl, '86400');
+    const plain = ece.decrypt(push.body, { version: 'aes128gcm', privateKey: keys.ecdh, authSecret: keys.auth.toString('base64url') });
+    return JSON.parse(plain.toString('utf8'));
+  }
+
+  function pushesTo(name) { return pushes.filter((p) => p.name === name); }
+
+  // ---- the tests -------------------------------------------------------------------------
+
+  test('the VAPID key, subscriptions and their validation, and a logout ending them', async () => {
+    const key = await call('GET', '/push/vapid-key');
+    assert.equal(key.status, 200);
+    vapidKey = key.json.public_key;
+    assert.equal(Buffer.from(vapidKey, 'base64url').length, 65);
+    assert.equal(Buffer.from(vapidKey, 'base64url')[0], 4);
+
+    const u = await user('pv');
+    const k = browserKeys(`valid-${RUN}`);
+    assert.equal((await call('POST', '/push/subscriptions', k.json)).status, 401);
+    const made = await call('POST', '/push/subscriptions', k.json, u.token);
+    assert.equal(made.status, 201);
+    assert.equal(made.json.subscription.endpoint, k.json.endpoint);
+    // Subscribing again is a replacement, not a second one.
+    assert.equal((await call('POST', '/push/subscriptions', k.json, u.token)).status, 201);
+
+    const bad = async (body, why) => {
+      const r = await call('POST', '/push/subscriptions', body, u.token);
+      assert.equal(r.status, 400, `${why}: ${JSON.stringify(r.json)}`);
+      assert.equal(r.json.error.code, 'invalid_argument');
+    };
+    const withKeys = (keys) => ({ endpoint: k.json.endpoint, keys: { ...k.json.keys, ...keys } });
+    await bad({ keys: k.json.keys }, 'no endpoint');
+    await bad({ endpoint: k.json.endpoint }, 'no keys');
+    await bad({ ...k.json, endpoint: 'ftp://127.0.0.1/x' }, 'not http(s)');
+    await bad({ ...k.json, endpoint: 'http://10.1.2.3/x' }, 'plain http off loopback');
+    await bad({ ...k.json, endpoint: 'https://10.1.2.3/x' }, 'a private address');
+    await bad({ ...k.json, endpoint: `https://127.0.0.1/${'x'.repeat(2100)}` }, 'too long');
+    await bad(withKeys({ auth: crypto.randomBytes(12).toString('base64url') }), 'auth of 12 bytes');
+    await bad(withKeys({ auth: 'not*base64' }), 'auth not base64url');
+    await bad(withKeys({ p256dh: crypto.randomBytes(65).toString('base64url') }), 'p256dh off the curve');
+    await bad(withKeys({ p256dh: k.json.keys.p256dh.slice(0, 40) }), 'p256dh too short');
+
+    const del = (endpoint, token) => call('DELETE', `/push/subscriptions?endpoint=${encodeURIComponent(endpoint)}`, undefined, token);
+    assert.equal((await call('DELETE', '/push/subscriptions', undefined, u.token)).status, 400);
+    assert.equal((await del(`${serviceOrigin}/push/never`, u.token)).status, 404);
+    assert.equal((await del(k.json.endpoint, u.token)).status, 204);
+    assert.equal((await del(k.json.endpoint, u.token)).status, 404);
+
+    // A subscription belongs to its session: a logout takes it along.
+    const session = await login(u);
+    assert.equal((await call('POST', '/push/subscriptions', k.json, session)).status, 201);
+    assert.equal((await call('POST', '/auth/logout', undefined, session)).status, 204);
+    assert.equal((await del(k.json.endpoint, u.token)).status, 404);
+  });
+
+  test('an offline DM peer gets an encrypted push; online, muted and the sender do not', async () => {
+    const alice = await user('pa', 'Alice Push');
+    const bob = await user('pb', 'Bob');
+    await suite.server.befriend(alice, bob);
+    const kb = browserKeys(`bob-${RUN}`);
+    const ka = browserKeys(`alice-${RUN}`);
+    await api('POST', '/push/subscriptions', kb.json, bob.token);
+    await api('POST', '/push/subscriptions', ka.json, alice.token);
+
+    const long = 'é'.repeat(150);
+    const cid = await dm(alice, bob, long);
+    const first = await until('the push to bob', () => pushesTo(kb.json.endpoint.split('/push/')[1])[0]);
+    const p = open(first, kb);
+    assert.equal(p.conversation_id, cid);
+    assert.equal(p.sender_id, alice.user_id);
+    assert.equal(p.sender_name, 'Alice Push');
+    assert.equal(p.seq, 1);
+    assert.equal(p.mention, false);
+    assert.equal(p.preview, `${'é'.repeat(100)}…`);
+
+    // Online: bob's WebSocket is open, so the message reaches him there and nowhere else.
+    // (Node 20 has no WebSocket: a browser page that does not run the client holds it.)
+    const context = await suite.browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${suite.server.url}/favicon.svg`);
+      await page.evaluate((token) => new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${location.origin.replace('http', 'ws')}/api/v1/ws`, ['monochat.v1', `monochat.token.${token}`]);
+        window.frames_seen = [];
+        ws.onmessage = (ev) => {
+          const f = JSON.parse(ev.data);
+          window.frames_seen.push(f.type);
+          if (f.type === 'hello') resolve();
+        };
+        ws.onerror = () => reject(new Error('no WebSocket'));
+        window.held = ws;
+      }), bob.token);
+      await dm(alice, bob, 'while online');
+      // The message reached the socket before the close: the server saw bob online when it
+      // committed.
+      await page.waitForFunction(() => window.frames_seen.includes('message'));
+    } finally {
+      await context.close();
+    }
+    await until('bob offline', async () => !(await api('GET', `/users/${bob.user_id}`, undefined, alice.token)).user.online);
+    // Muted: nothing either.
+    await api('PATCH', `/conversations/${cid}`, { muted_until: Date.now() + 3600000 }, bob.token);
+    await dm(alice, bob, 'while muted');
+    await api('PATCH', `/conversations/${cid}`, { muted_until: 0 }, bob.token);
+    await dm(alice, bob, 'marker');
+    const bobs = await until('the marker', () => {
+      const got = pushesTo(kb.json.endpoint.split('/push/')[1]);
+      return got.length >= 2 && got;
+    });
+    // Pushes of one endpoint go out in commit order: the marker is the second and the last.
+    await new Promise((r) => setTimeout(r, 200));
+    const texts = pushesTo(kb.json.endpoint.split('/push/')[1]).map((x) => open(x, kb).preview);
+    assert.deepEqual(texts, [p.preview, 'marker']);
+    assert.equal(bobs.length, 2);
+    // Alice sent everything: she got nothing.
+    assert.equal(pushesTo(ka.json.endpoint.split('/push/')[1]).length, 0);
+  });
+
+  test('a mentioned group member gets a push; push.preview=false drops the preview', async () => {
+    // `webadmin` (an admin in the suite's config) may be registered by an earlier test already.
+    const admin = await api('POST', '/auth/register', { username: 'webadmin', password: PASSWORD })
+      .catch(() => api('POST', '/auth/login', { username: 'webadmin', password: PASSWORD }));
+    const owner = await user('po', 'Owner');
+    const member = await user('pm');
+    const other = await user('pn');
+    await suite.server.befriend(owner, member);
+    await suite.server.befriend(owner, other);
+    const g = await api('POST', '/groups', { name: `push ${RUN}` }, owner.token);
+    const gid = g.group.group_id;
+    await api('POST', `/groups/${gid}/members`, { user_ids: [member.user_id, other.user_id] }, owner.token);
+    const km = browserKeys(`member-${RUN}`);
+    const ko = browserKeys(`other-${RUN}`);
+    await api('POST', '/push/subscriptions', km.json, member.token);
+    await api('POST', '/push/subscriptions', ko.json, other.token);
+
+    await api('POST', `/conversations/group:${gid}/messages`, {
+      client_msg_id: crypto.randomUUID(),
+      body: { type: 'text', text: 'hey you', mentions: [member.user_id] },
+    }, owner.token);
+    const got = await until('the mention push', () => pushesTo(`member-${RUN}`)[0]);
+    const p = open(got, km);
+    assert.equal(p.conversation_id, `group:${gid}`);
+    assert.equal(p.mention, true);
+    assert.equal(p.preview, 'hey you');
+    assert.equal(p.sender_name, 'Owner');
+
+    // The preview off (a live setting), and the one not mentioned got nothing all along.
+    assert.ok(admin, 'webadmin registered');
+    await api('PATCH', '/admin/settings', { 'push.preview': false }, admin.token);
+    try {
+      await api('POST', `/conversations/group:${gid}/messages`, {
+        client_msg_id: crypto.randomUUID(),
+        body: { type: 'text', text: 'secret words', mentions: [member.user_id] },
+      }, owner.token);
+      const second = await until('the second mention push', () => pushesTo(`member-${RUN}`)[1]);
+      const q = open(second, km);
+      assert.equal(q.preview, undefined);
+      assert.equal(q.sender_name, 'Owner');
+    } finally {
+      await api('PATCH', '/admin/settings', { 'push.preview': true }, admin.token);
+    }
+    assert.equal(pushesTo(`other-${RUN}`).length, 0);
+  });
+
+  test('a 500 is retried, a 410 removes the subscription, and /metrics counts both', async () => {
+    const a = await user('pr');
+    const b = await user('ps');
+    await suite.server.befriend(a, b);
+    const kb = browserKeys(`flaky-${RUN}`);
+    await api('POST', '/push/subscriptions', kb.json, b.token);
+    const [sent0, failed0, removed0] = [await metric('sent'), await metric('failed'), await metric('removed')];
+
+    answers.set(`flaky-${RUN}`, [500]);
+    await dm(a, b, 'try again');
+    const ok = await until('the retried push', () => pushesTo(`flaky-${RUN}`).find((x) => x.status === 201));
+    assert.equal(open(ok, kb).preview, 'try again');
+    assert.equal(pushesTo(`flaky-${RUN}`).length, 2);
+    assert.ok(await metric('failed') >= failed0 + 1);
+    assert.ok(await metric('sent') >= sent0 + 1);
+
+    answers.set(`flaky-${RUN}`, [410]);
+    await dm(a, b, 'gone');
+    await until('the 410', () => pushesTo(`flaky-${RUN}`).length === 3);
+    await until('the removal counted', async () => (await metric('removed')) >= removed0 + 1);
+    const del = await call('DELETE', `/push/subscriptions?endpoint=${encodeURIComponent(kb.json.endpoint)}`, undefined, b.token);
+    assert.equal(del.status, 404, 'the subscription is gone');
+    await dm(a, b, 'after the 410');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(pushesTo(`flaky-${RUN}`).length, 3, 'nothing more goes to a removed subscription');
+  });
+
+  browserTest('the client subscribes, the page closes, and a DM becomes a notification of the service worker', async () => {
+    const base = suite.server.url;
+    const sender = await user('pw', 'Wendy');
+    const name = `client-${RUN}`;
+    const k = browserKeys(name);
+    // The browser's push service is out of reach here: PushManager answers a subscription on the
+    // fake service, with the keys made above (their private half stays in this test).
+    const stub = ({ sub }) => {
+      let current = null;
+      const make = () => ({
+        endpoint: sub.endpoint,
+        expirationTime: null,
+        toJSON: () => sub,
+        unsubscribe: async () => { current = null; return true; },
+      });
+      PushManager.prototype.subscribe = async function subscribe() { current = make(); return current; };
+      PushManager.prototype.getSubscription = async function getSubscription() { return current; };
+    };
+    const page = await newPage(base, { init: `(${stub})(${JSON.stringify({ sub: k.json })})` });
+    await page.context().grantPermissions(['notifications'], { origin: base });
+    seq += 1;
+    const username = `pc${seq}_${RUN}`;
+    await register(page, username, 'Carol');
+    const me = await page.evaluate(() => window.monochat.store.me);
+    await suite.server.befriend(sender, { user_id: me.user_id, token: await page.evaluate(() => localStorage.getItem('monochat.token')) });
+
+    await page.locator('#settings').click();
+    await page.locator('#set-push').check();
+    await page.locator('#set-push:checked:enabled').waitFor();
+    assert.equal(await page.locator('#set-push-note').textContent(), '');
+
+    // A page of the origin that does not run the client (so nobody is online) keeps a CDP
+    // session to the service worker.
+    const context = page.context();
+    const probe = await context.newPage();
+    await probe.goto(`${base}/favicon.svg`);
+    const cdp = await context.newCDPSession(probe);
+    const registrations = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+    await cdp.send('ServiceWorker.enable');
+    await page.close();
+    await until('carol offline', async () => !(await api('GET', `/users/${me.user_id}`, undefined, sender.token)).user.online);
+
+    await dm(sender, me, 'are you there?');
+    const push = await until('the push', () => pushesTo(name)[0]);
+    const payload = open(push, k);
+    assert.equal(payload.preview, 'are you there?');
+    const reg = await until('the registration', () => registrations.find((r) => r.scopeURL === `${base}/` && !r.isDeleted));
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: base, registrationId: reg.registrationId, data: JSON.stringify(payload),
+    });
+    const shown = await until('the notification', () => probe.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration('/');
+      const list = r ? await r.getNotifications() : [];
+      return list.length ? list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })) : null;
+    }));
+    assert.deepEqual(shown, [{ title: 'Wendy', body: 'are you there?', tag: payload.conversation_id,
+      data: { conversation_id: payload.conversation_id } }]);
+  });
 });

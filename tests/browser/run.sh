@@ -3,7 +3,7 @@
 #   MONOCHAT_BINARY=<built monochat> tests/browser/run.sh <output dir>
 # MONOCHAT_TEST_SERVER, when set, names the server binary instead (scripts/test.sh uses it to run
 # the tests against the Release build).
-# Installs playwright-core into the output dir with `npm ci` (package-lock.json pins it), then
+# Installs playwright-core and http_ece into the output dir with `npm ci` (package-lock.json pins it), then
 # runs client.test.mjs, web19.test.mjs, files.test.mjs and account.test.mjs (one after the other) with node's test runner against
 # Debian's chromium. Screenshots of failed tests, and client.png and client-phone.png (the
 # documentation's pictures), land in <output dir>.

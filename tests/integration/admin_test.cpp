@@ -377,24 +377,38 @@ TEST_CASE("an online backup of a running server can be restored", "[integration]
                          {{"client_msg_id", "b1"}, {"body", {{"type", "text"}, {"text", "keep me"}}}},
                          t.alice.token)
                 .status == 201);
+    // A webhook (it follows only world, where nothing is sent, so it never delivers): the
+    // backup keeps it.
+    auto hook = t.http->post("/api/v1/admin/webhooks",
+                             {{"url", "http://127.0.0.1:9/kept"},
+                              {"events", {"message"}},
+                              {"conversation_ids", {"world"}}},
+                             t.admin.token);
+    REQUIRE(hook.status == 201);
+    const auto hook_id = hook.json()["webhook"]["webhook_id"].get<std::string>();
     auto b = t.http->post("/api/v1/admin/backup", t.admin.token);
     REQUIRE(b.status == 200);
     const std::filesystem::path dir = b.json()["dir"].get<std::string>();
     CHECK(std::filesystem::is_directory(dir / "messages"));
     CHECK(std::filesystem::is_regular_file(dir / "monochat.db"));
+    CHECK(std::filesystem::is_regular_file(dir / "webhooks.db"));
 
     // Restore into a fresh data dir and serve it.
     temp_dir restored;
     const auto target = (restored.path() / "data").string();
     auto r = run_monochat({"restore", dir.string()}, {{"MONOCHAT_STORAGE_DATA_DIR", target}});
     REQUIRE(r.exit.code == 0);
-    server_process again(fast_test_config(), {{"MONOCHAT_STORAGE_DATA_DIR", target}});
+    server_process again(with_admin(fast_test_config(), t.root_name_),
+                         {{"MONOCHAT_STORAGE_DATA_DIR", target}});
     again.start();
     http_client h2(again.host(), again.port());
     auto history = h2.get("/api/v1/conversations/" + dm + "/messages", t.alice.token);
     REQUIRE(history.status == 200);
     REQUIRE(history.json()["messages"].size() == 1);
     CHECK(history.json()["messages"][0]["body"]["text"] == "keep me");
+    auto kept = h2.get("/api/v1/admin/webhooks/" + hook_id, t.admin.token);
+    REQUIRE(kept.status == 200);
+    CHECK(kept.json()["webhook"]["url"] == "http://127.0.0.1:9/kept");
 }
 
 TEST_CASE("monochat --version prints the version and commit, and build_info is a metric",

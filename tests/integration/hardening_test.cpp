@@ -115,9 +115,13 @@ TEST_CASE("the data directory, its files and backups are readable by their owner
     auto b = run_monochat({"backup", backup.string()}, {{"MONOCHAT_STORAGE_DATA_DIR", data.string()}});
     REQUIRE(b.exit.code == 0);
     CHECK(count_files(backup) > 1);
+    CHECK(fs::is_regular_file(backup / "webhooks.db"));
+    CHECK(fs::is_regular_file(backup / "vapid_private.pem"));  // Web Push's key, made at start
     CHECK(open_to_others(backup).empty());
     const fs::path restored = tmp.path() / "restored";
     auto r = run_monochat({"restore", backup.string()}, {{"MONOCHAT_STORAGE_DATA_DIR", restored.string()}});
     REQUIRE(r.exit.code == 0);
+    CHECK(fs::is_regular_file(restored / "webhooks.db"));
+    CHECK(fs::is_regular_file(restored / "vapid_private.pem"));
     CHECK(open_to_others(restored).empty());
 }

@@ -6,6 +6,7 @@
 //   search-view.js    message search                 settings-view.js  the settings page
 //   account-view.js   profile, password, sessions, blocked people, deleting the account
 //   emoji-picker.js   the emoji picker               message-list.js the windowed message list
+//   push.js           the Web Push opt-in (its service worker is /sw.js)
 
 import { ApiError } from './api.js';
 import { app, explain, isPhone, toast } from './app.js';
@@ -24,6 +25,7 @@ import { loadGroupDialog, openDirectory, renderFriends, setupPeople } from './pe
 import { setupSearch } from './search-view.js';
 import { setupSettings } from './settings-view.js';
 import { loadBlocked, setupAccount } from './account-view.js';
+import { setupPush, syncPush } from './push.js';
 import { notifyIncoming, setFaviconBadge } from './notify.js';
 
 const TOKEN_KEY = 'monochat.token';
@@ -131,6 +133,7 @@ async function startSession(token, user) {
   const first = store.conv('world') || store.conv(store.order[0]);
   if (first && !isPhone()) openConversation(first.id, { focus: false });
   else renderChat();
+  syncPush();
 }
 
 // After every hello, the first one included: whatever happened between loading the page and
@@ -329,6 +332,7 @@ function wire() {
     ended: (message) => endSession(message),
     renamed: (me) => { $('me-name').textContent = me.display_name || me.username; },
   });
+  setupPush();
 }
 
 async function boot() {

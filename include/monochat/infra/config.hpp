@@ -256,6 +256,38 @@ struct webhooks_options {
     std::int64_t max_conversation_ids = 1000;
 };
 
+// Web Push to browsers (issue 21; docs/integrations.md, "Web Push").
+struct push_options {
+    // Whether a push carries the message's first ~100 characters; false: only the
+    // conversation and the sender's name. Live. Default: true.
+    bool preview = true;
+    // The VAPID `sub` claim: a mailto: or https: contact the push services may use to reach
+    // the operator. Live. Default: "mailto:postmaster@localhost".
+    std::string subject = "mailto:postmaster@localhost";
+    // The TTL header: how long a push service keeps a push for an offline browser. Live.
+    // Default: 86400.
+    std::int64_t ttl_s = 86400;
+    // Pushes waiting per endpoint (subscription); a push to a full queue is dropped and
+    // counted. Live. Default: 16.
+    std::int64_t queue_per_endpoint = 16;
+    // How long one push is retried (with backoff) before it is dropped. Live. Default: 300.
+    std::int64_t max_retry_s = 300;
+    // The first retry's delay; each next one doubles, up to retry_max_ms. Live. Default: 1000.
+    std::int64_t retry_initial_ms = 1000;
+    // The longest delay between two attempts. Live. Default: 60000.
+    std::int64_t retry_max_ms = 60000;
+    // Time allowed for one request to a push service. Live. Default: 10000.
+    std::int64_t timeout_ms = 10000;
+    // Private and link-local endpoint addresses are refused unless this is set (as
+    // webhooks.allow_private). Live. Default: false.
+    bool allow_private = false;
+    // Most subscriptions one user may hold (all sessions); more is 409. Live. Default: 20.
+    std::int64_t max_subscriptions_per_user = 20;
+    // Committed messages waiting for the push dispatcher (who gets a push is decided there);
+    // past it a message gets no push, counted as dropped. Live. Default: 10000.
+    std::int64_t max_pending = 10000;
+};
+
 struct log_options {
     // "trace", "debug", "info", "warn" or "error". Default: info.
     std::string level = "info";
@@ -276,6 +308,7 @@ struct config {
     trace_options trace;
     files_options files;
     webhooks_options webhooks;
+    push_options push;
 };
 
 // One key of the table: used for documentation, --print-config and reload decisions.

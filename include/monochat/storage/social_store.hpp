@@ -201,6 +201,17 @@ struct readers_result {
     std::uint64_t count = 0;              // all readers, not only the listed ones
 };
 
+// A browser's Web Push subscription (its PushSubscription: the endpoint and the keys of
+// RFC 8291), held by one session.
+struct push_subscription_record {
+    std::string endpoint;    // the push service's URL for this browser
+    std::string p256dh;      // bytes: the browser's P-256 public key (65, uncompressed)
+    std::string auth;        // bytes: the 16-byte authentication secret
+    std::uint64_t user_id = 0;
+    std::string token_hash;  // bytes: the session's token hash
+    std::int64_t created_ms = 0;
+};
+
 // A user's mute in world (contract v1.1, "Admin additions").
 struct world_mute_record {
     std::uint64_t user_id = 0;
@@ -520,6 +531,26 @@ public:
     // create_user refuses the name from then on (conflict). Errors: not_found, conflict (owns
     // a group).
     virtual task<void> delete_account(std::uint64_t user_id, std::int64_t now_ms) = 0;
+
+    // ---- Web Push subscriptions (issue 21) ----
+
+    // Stores a subscription, or replaces the one with the same endpoint (a browser that
+    // subscribes again, perhaps from another login, moves it to this session). It belongs to
+    // the session of `token_hash` and goes with it: logout, revocation, a password change,
+    // expiry and the user's deletion all delete it (a foreign key). One transaction. Errors:
+    // not_found (the token is gone), conflict (the user holds `max_per_user` others already).
+    virtual task<void> put_push_subscription(push_subscription_record subscription,
+                                             std::size_t max_per_user) = 0;
+    // Errors: not_found (the user has no subscription with that endpoint).
+    virtual task<void> delete_push_subscription(std::uint64_t user_id, std::string endpoint) = 0;
+    // Deletes the endpoint's subscription whoever holds it (its push service answered 404 or
+    // 410); answers whether there was one.
+    virtual task<bool> remove_push_endpoint(std::string endpoint) = 0;
+    // The subscriptions a push about the conversation goes to: the user's, none when the user
+    // muted the conversation past `now_ms`. Ascending endpoint.
+    virtual task<std::vector<push_subscription_record>> push_targets(std::uint64_t user_id,
+                                                                     std::string conversation_id,
+                                                                     std::int64_t now_ms) = 0;
 
     // ---- operations ----
 
