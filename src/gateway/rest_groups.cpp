@@ -100,6 +100,32 @@ struct role_change {
     }
 };
 
+// POST /groups/{group_id}/members/{user_id}/mute.
+struct member_mute {
+    std::int64_t duration_s = 0;
+
+    static result<member_mute> from_json(const json& j) {
+        auto duration = json_util::optional_integer(j, "duration_s");
+        if (!duration) {
+            return duration.error();
+        }
+        if (!*duration) {
+            return make_error(errc::invalid_argument, "duration_s is required (0: until lifted)");
+        }
+        return member_mute{**duration};
+    }
+};
+
+// {"mutes": [{"user_id", "until"}]}: until null for a mute until lifted.
+std::string mutes_body(const std::vector<std::pair<std::uint64_t, std::int64_t>>& mutes) {
+    json list = json::array();
+    for (const auto& [user, until] : mutes) {
+        list.push_back({{"user_id", std::to_string(user)},
+                        {"until", until == 0 ? json(nullptr) : json(until)}});
+    }
+    return json{{"mutes", std::move(list)}}.dump();
+}
+
 }  // namespace
 
 void add_group_routes(rest::endpoints<logic::identity>& api, const rest_services& services) {
@@ -203,6 +229,25 @@ void add_group_routes(rest::endpoints<logic::identity>& api, const rest_services
                                                  r.number("user_id"), std::move(b.role)),
                 200, group_body);
         });
+
+    // Group moderation (contract v1.1, "Groups").
+    api.add<member_mute>(
+        http_method::post, "/groups/{group_id}/members/{user_id}/mute",
+        [social](logic::identity who, const rest::request& r, member_mute b) -> rest::reply {
+            co_return rest::no_content(co_await social->mute_member(
+                std::move(who), r.number("group_id"), r.number("user_id"), b.duration_s));
+        });
+    api.add(http_method::del, "/groups/{group_id}/members/{user_id}/mute",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(co_await social->unmute_member(
+                    std::move(who), r.number("group_id"), r.number("user_id")));
+            });
+    api.add(http_method::get, "/groups/{group_id}/mutes",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::answer(
+                    co_await social->group_mutes(std::move(who), r.number("group_id")), 200,
+                    mutes_body);
+            });
 
     api.add(http_method::post, "/groups/{group_id}/join",
             [social](logic::identity who, const rest::request& r) -> rest::reply {

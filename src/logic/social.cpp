@@ -517,7 +517,112 @@ public:
         co_return to_info(joined->group);
     }
 
+    // ---- group moderation ----
+
+    task<void> mute_member(identity who, std::uint64_t group_id, std::uint64_t user_id,
+                           std::int64_t duration_s) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto until = mute_end(duration_s);
+        if (!until) {
+            co_return until.error();
+        }
+        if (user_id == who.user_id) {
+            co_return make_error(errc::invalid_argument, "cannot mute oneself");
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        auto target = co_await role_of(group_id, user_id, "that user is not a member");
+        if (!target) {
+            co_return target.error();
+        }
+        if (*target == member_role::owner) {
+            co_return make_error(errc::forbidden, "the owner cannot be muted");
+        }
+        auto st = co_await deps_.store.set_group_mute(group_id, user_id, *until,
+                                                      deps_.clock.now_ms());
+        if (!st) {
+            co_return no_such_group(st.error());
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->mute_in_group(group_id, user_id, *until);
+        }
+        json fields = group_fields(group_id);
+        fields["user_id"] = std::to_string(user_id);
+        fields["until"] = *until == 0 ? json(nullptr) : json(*until);
+        events_.to_users(std::to_string(user_id), {user_id},
+                         event_frame("member_muted", std::move(fields)));
+        co_return status{};
+    }
+
+    task<void> unmute_member(identity who, std::uint64_t group_id,
+                             std::uint64_t user_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        auto st = co_await deps_.store.lift_group_mute(group_id, user_id);
+        if (!st) {
+            co_return st.error();
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->unmute_in_group(group_id, user_id);
+        }
+        json fields = group_fields(group_id);
+        fields["user_id"] = std::to_string(user_id);
+        events_.to_users(std::to_string(user_id), {user_id},
+                         event_frame("member_unmuted", std::move(fields)));
+        co_return status{};
+    }
+
+    task<std::vector<std::pair<std::uint64_t, std::int64_t>>> group_mutes(
+        identity who, std::uint64_t group_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        const auto now = deps_.clock.now_ms();
+        if (deps_.moderation != nullptr) {
+            co_return deps_.moderation->group_mutes(group_id, now);
+        }
+        auto rows = co_await deps_.store.group_mutes();
+        if (!rows) {
+            co_return rows.error();
+        }
+        std::vector<std::pair<std::uint64_t, std::int64_t>> out;
+        for (const auto& m : *rows) {
+            if (m.group_id == group_id && (m.until_ms == 0 || m.until_ms > now)) {
+                out.emplace_back(m.user_id, m.until_ms);
+            }
+        }
+        co_return out;
+    }
+
 private:
+    // The caller is the group's owner or an admin: forbidden otherwise (not_found: no group).
+    task<void> require_moderator(std::uint64_t group_id, std::uint64_t user_id) {
+        auto role = co_await role_of(group_id, user_id);
+        if (!role) {
+            co_return role.error();
+        }
+        if (*role != member_role::owner && *role != member_role::admin) {
+            co_return make_error(errc::forbidden,
+                                 "only the owner or an admin may moderate this group");
+        }
+        co_return status{};
+    }
+
+    static json group_fields(std::uint64_t group_id) {
+        return json{{"group_id", std::to_string(group_id)},
+                    {"conversation_id", group_conversation_id(group_id)}};
+    }
+
     // Contract v1.1, "Adding members": only the caller's friends may be put into a group. Bots
     // are the exception (issue 21): whoever may add members (a group's creator, its owner and
     // admins) may add a bot without befriending it. Unknown users stay not_found.

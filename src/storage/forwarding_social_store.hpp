@@ -58,6 +58,14 @@ public:
     }
     task<void> lift_world_mute(std::uint64_t id) override { return inner_->lift_world_mute(id); }
     task<std::vector<world_mute_record>> world_mutes() override { return inner_->world_mutes(); }
+    task<void> set_group_mute(std::uint64_t group_id, std::uint64_t id, std::int64_t until,
+                              std::int64_t now) override {
+        return inner_->set_group_mute(group_id, id, until, now);
+    }
+    task<void> lift_group_mute(std::uint64_t group_id, std::uint64_t id) override {
+        return inner_->lift_group_mute(group_id, id);
+    }
+    task<std::vector<group_mute_record>> group_mutes() override { return inner_->group_mutes(); }
     task<user_record> create_user_with_token(user_record u, token_record t) override {
         return inner_->create_user_with_token(std::move(u), std::move(t));
     }

@@ -1501,6 +1501,66 @@ public:
         });
     }
 
+    // ---- group moderation ----
+
+    task<void> set_group_mute(std::uint64_t group_id, std::uint64_t user_id, std::int64_t until_ms,
+                              std::int64_t now_ms) override {
+        return write<void>([=](connection& c) -> status {
+            if (auto st = require_group(c, group_id); !st) {
+                return st;
+            }
+            auto role = role_of(c, group_id, user_id);
+            if (!role) {
+                return role.error();
+            }
+            if (!*role) {
+                return not_a_member(group_id, user_id);
+            }
+            auto ended = execute(c,
+                                 "DELETE FROM group_mutes WHERE group_id = ?1 AND until_ms != 0"
+                                 " AND until_ms <= ?2",
+                                 group_id, now_ms);
+            if (!ended) {
+                return ended.error();
+            }
+            auto set = execute(c,
+                               "INSERT INTO group_mutes (group_id, user_id, until_ms)"
+                               " VALUES (?1, ?2, ?3) ON CONFLICT (group_id, user_id)"
+                               " DO UPDATE SET until_ms = excluded.until_ms",
+                               group_id, user_id, until_ms);
+            if (!set) {
+                return set.error();
+            }
+            return {};
+        });
+    }
+
+    task<void> lift_group_mute(std::uint64_t group_id, std::uint64_t user_id) override {
+        return write<void>([=](connection& c) -> status {
+            auto deleted = execute(c, "DELETE FROM group_mutes WHERE group_id = ?1 AND user_id = ?2",
+                                   group_id, user_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "that member is not muted");
+            }
+            return {};
+        });
+    }
+
+    task<std::vector<group_mute_record>> group_mutes() override {
+        return read<std::vector<group_mute_record>>([](connection& c) {
+            return query_all(c,
+                             "SELECT group_id, user_id, until_ms FROM group_mutes"
+                             " ORDER BY group_id, user_id",
+                             [](const statement& s) {
+                                 return group_mute_record{s.column_uint64(0), s.column_uint64(1),
+                                                          s.column_int64(2)};
+                             });
+        });
+    }
+
     // ---- registration invites ----
 
     task<invite_record> create_invite(invite_record invite) override {

@@ -209,7 +209,20 @@ constexpr const char* v9_bots = R"sql(
 ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1));
 )sql";
 
-constexpr std::array<migration, 9> all_migrations{{
+// Issue 18, group moderation: a member's mute in a group (until_ms 0: until lifted), read into
+// memory at start for the send path. It outlives leaving the group (a rejoin does not lift it)
+// and goes with the group or the user.
+constexpr const char* v10_group_moderation = R"sql(
+CREATE TABLE group_mutes (
+    group_id INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
+    user_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    until_ms INTEGER NOT NULL CHECK (until_ms >= 0),
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_mutes_user ON group_mutes (user_id);
+)sql";
+
+constexpr std::array<migration, 10> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -219,6 +232,7 @@ constexpr std::array<migration, 9> all_migrations{{
     {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
     {8, "moderation", v8_moderation},
     {9, "bot accounts", v9_bots},
+    {10, "group moderation", v10_group_moderation},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

@@ -9,6 +9,8 @@
 //   member_joined  {group_id, conversation_id, user_ids}  to every member, the new ones included
 //   member_left    {group_id, conversation_id, user_id}   to every member and the one who left
 //   group_updated  {group, user_id, role}                 to every member (role change, transfer)
+//   member_muted   {group_id, conversation_id, user_id, until}  to the muted member
+//   member_unmuted {group_id, conversation_id, user_id}         to the member whose mute was lifted
 //
 // Events are best effort: a full downstream queue drops them (counted in
 // monochat_events_dropped_total); clients read the current state over HTTP.
@@ -148,6 +150,23 @@ public:
     // Public groups only; a no-op for a member. Errors: forbidden (private), not_found,
     // conflict (member limit).
     virtual task<group_info> join_group(identity who, std::uint64_t group_id) = 0;
+
+    // ---- group moderation (contract v1.1, "Groups") ----
+
+    // Owner or admin. Mutes a member for `duration_s` (0: until lifted), replacing an earlier
+    // mute: its sends to the group are forbidden until the mute ends, it still reads. The mute
+    // outlives leaving and rejoining. Errors: forbidden (guest; caller not owner or admin; the
+    // target is the owner), invalid_argument (oneself; duration negative or above ten years),
+    // not_found (no such group; the target is not a member).
+    virtual task<void> mute_member(identity who, std::uint64_t group_id, std::uint64_t user_id,
+                                   std::int64_t duration_s) = 0;
+    // Owner or admin. Errors: forbidden, not_found (no such group; not muted).
+    virtual task<void> unmute_member(identity who, std::uint64_t group_id,
+                                     std::uint64_t user_id) = 0;
+    // Owner or admin: the group's current mutes (user id, until in Unix ms; 0: until lifted),
+    // ascending by user id. Errors: forbidden, not_found.
+    virtual task<std::vector<std::pair<std::uint64_t, std::int64_t>>> group_mutes(
+        identity who, std::uint64_t group_id) = 0;
 };
 
 [[nodiscard]] std::unique_ptr<social> make_social(const dependencies& deps);

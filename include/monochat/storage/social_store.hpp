@@ -197,6 +197,13 @@ struct world_mute_record {
     std::int64_t until_ms = 0;  // 0: until lifted
 };
 
+// A member's mute in a group (contract v1.1, "Groups").
+struct group_mute_record {
+    std::uint64_t group_id = 0;
+    std::uint64_t user_id = 0;
+    std::int64_t until_ms = 0;  // 0: until lifted
+};
+
 // One block: `user_id` blocks `blocked_id`.
 struct block_pair {
     std::uint64_t user_id = 0;
@@ -354,6 +361,19 @@ public:
     virtual task<void> lift_world_mute(std::uint64_t user_id) = 0;
     // Every world mute, ended ones included (the caller compares with its clock).
     virtual task<std::vector<world_mute_record>> world_mutes() = 0;
+
+    // ---- group moderation (contract v1.1, "Groups") ----
+
+    // Mutes a member of the group until `until_ms` (0: until lifted), replacing an earlier
+    // mute; the group's mutes that ended before `now_ms` are forgotten on the way. A mute stays
+    // when the user leaves (a rejoin does not lift it) and goes with the group or the user.
+    // Errors: not_found (no such group, or the user is not a member).
+    virtual task<void> set_group_mute(std::uint64_t group_id, std::uint64_t user_id,
+                                      std::int64_t until_ms, std::int64_t now_ms) = 0;
+    // Errors: not_found (not muted in that group).
+    virtual task<void> lift_group_mute(std::uint64_t group_id, std::uint64_t user_id) = 0;
+    // Every group mute, ended ones included (start-up: the send path keeps them in memory).
+    virtual task<std::vector<group_mute_record>> group_mutes() = 0;
 
 
     // Creates the group with `owner_id` as owner and `member_ids` (duplicates and the owner
