@@ -211,7 +211,9 @@ ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1)
 
 // Issue 18, group moderation: a member's mute in a group (until_ms 0: until lifted), read into
 // memory at start for the send path. It outlives leaving the group (a rejoin does not lift it)
-// and goes with the group or the user.
+// and goes with the group or the user. A ban keeps a user out of a group until lifted; adding
+// and joining check it in the same transaction. Invite links of a group (expires_ms always
+// set: a link expires) go with the group.
 constexpr const char* v10_group_moderation = R"sql(
 CREATE TABLE group_mutes (
     group_id INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
@@ -220,6 +222,23 @@ CREATE TABLE group_mutes (
     PRIMARY KEY (group_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX group_mutes_user ON group_mutes (user_id);
+CREATE TABLE group_bans (
+    group_id   INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    banned_by  INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_bans_user ON group_bans (user_id);
+CREATE TABLE group_invites (
+    code       TEXT    PRIMARY KEY,
+    group_id   INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
+    uses_left  INTEGER NOT NULL CHECK (uses_left >= 0),
+    expires_ms INTEGER NOT NULL,
+    created_by INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX group_invites_group ON group_invites (group_id, created_ms);
 )sql";
 
 constexpr std::array<migration, 10> all_migrations{{
