@@ -161,7 +161,6 @@ TEST_CASE("a self-deleted user is remembered with its username, never registered
     CHECK(error_of(test::run(f.store->delete_account(2, t0))) == errc::not_found);
 }
 
-}  // namespace monochat::storage
 
 // Issue 18 (schema version 10): group mutes, bans and invite links.
 
@@ -274,3 +273,5 @@ TEST_CASE("group mutes are stored per member, replaced and lifted", "[social][v1
     CHECK(error_of(test::run(f.store->lift_group_mute(7, 2))) == errc::not_found);
     CHECK(value_of(test::run(f.store->group_mutes())).empty());
 }
+
+}  // namespace monochat::storage
