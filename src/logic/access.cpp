@@ -129,7 +129,11 @@ status access_control::moderation_rule(const identity& who, const conversation_r
             }
             return {};
         }
-        case conversation_kind::group: return {};
+        case conversation_kind::group:
+            if (moderation_->muted_in_group(c.group_id, who.user_id, clock_->now_ms())) {
+                return make_error(errc::forbidden, "you are muted in this group");
+            }
+            return {};
     }
     return {};
 }

@@ -21,6 +21,13 @@ boost::asio::awaitable<status> moderation_state::load(storage::social_store& sto
     if (!blocked) {
         co_return blocked.error();
     }
+    auto in_groups = co_await store.group_mutes();
+    if (!in_groups) {
+        co_return in_groups.error();
+    }
+    for (const auto& m : *in_groups) {
+        mute_in_group(m.group_id, m.user_id, m.until_ms);
+    }
     for (const auto& m : *mutes) {
         mute_in_world(m.user_id, m.until_ms);
     }
@@ -64,6 +71,71 @@ std::vector<std::pair<std::uint64_t, std::int64_t>> moderation_state::world_mute
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+void moderation_state::mute_in_group(std::uint64_t group_id, std::uint64_t user_id,
+                                     std::int64_t until_ms) {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = group_mutes_[group_id].insert_or_assign(user_id, until_ms);
+    (void)it;
+    if (fresh) {
+        group_mute_count_.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void moderation_state::unmute_in_group(std::uint64_t group_id, std::uint64_t user_id) {
+    std::lock_guard lock(mutex_);
+    const auto it = group_mutes_.find(group_id);
+    if (it == group_mutes_.end()) {
+        return;
+    }
+    if (it->second.erase(user_id) > 0) {
+        group_mute_count_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (it->second.empty()) {
+        group_mutes_.erase(it);
+    }
+}
+
+bool moderation_state::muted_in_group(std::uint64_t group_id, std::uint64_t user_id,
+                                      std::int64_t now_ms) const {
+    if (group_mute_count_.load(std::memory_order_relaxed) == 0) {
+        return false;
+    }
+    std::lock_guard lock(mutex_);
+    const auto group = group_mutes_.find(group_id);
+    if (group == group_mutes_.end()) {
+        return false;
+    }
+    const auto it = group->second.find(user_id);
+    return it != group->second.end() && (it->second == 0 || it->second > now_ms);
+}
+
+std::vector<std::pair<std::uint64_t, std::int64_t>> moderation_state::group_mutes(
+    std::uint64_t group_id, std::int64_t now_ms) const {
+    std::vector<std::pair<std::uint64_t, std::int64_t>> out;
+    {
+        std::lock_guard lock(mutex_);
+        const auto group = group_mutes_.find(group_id);
+        if (group != group_mutes_.end()) {
+            for (const auto& [user, until] : group->second) {
+                if (until == 0 || until > now_ms) {
+                    out.emplace_back(user, until);
+                }
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void moderation_state::forget_group(std::uint64_t group_id) {
+    std::lock_guard lock(mutex_);
+    const auto it = group_mutes_.find(group_id);
+    if (it != group_mutes_.end()) {
+        group_mute_count_.fetch_sub(it->second.size(), std::memory_order_relaxed);
+        group_mutes_.erase(it);
+    }
 }
 
 void moderation_state::block(std::uint64_t user_id, std::uint64_t blocked_id) {

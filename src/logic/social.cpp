@@ -9,8 +9,12 @@
 #include <monochat/logic/validation.hpp>
 #include <monochat/storage/social_store.hpp>
 
+#include <cmath>
+#include <monochat/logic/tokens.hpp>
+
 #include "logic/convert.hpp"
 #include "logic/events.hpp"
+#include "logic/token_buckets.hpp"
 #include "logic/wire_json.hpp"
 
 namespace monochat::logic {
@@ -22,6 +26,14 @@ using wire::json;
 
 // The longest timed mute: ten years (a longer one is "until lifted").
 constexpr std::int64_t max_mute_s = 10LL * 365 * 24 * 3600;
+
+// Group invite codes: 128 random bits as 32 hex digits, so that trying codes (also limited by
+// limits.group_join_rate) finds none.
+constexpr std::size_t group_invite_code_chars = 32;
+
+group_invite_info to_invite_info(const storage::group_invite_record& r) {
+    return {r.code, r.group_id, r.uses_left, r.expires_ms, r.created_by, r.created_ms};
+}
 
 error guests_only_world() { return make_error(errc::forbidden, "guests may only use world"); }
 
@@ -42,7 +54,9 @@ json id_array(const std::vector<std::uint64_t>& ids) {
 class social_impl final : public social {
 public:
     explicit social_impl(const dependencies& deps)
-        : deps_(deps), events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members) {}
+        : deps_(deps),
+          events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members),
+          join_attempts_(deps.clock) {}
 
     // ---- friends ----
 
@@ -517,7 +531,269 @@ public:
         co_return to_info(joined->group);
     }
 
+    // ---- group moderation ----
+
+    task<void> mute_member(identity who, std::uint64_t group_id, std::uint64_t user_id,
+                           std::int64_t duration_s) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto until = mute_end(duration_s);
+        if (!until) {
+            co_return until.error();
+        }
+        if (user_id == who.user_id) {
+            co_return make_error(errc::invalid_argument, "cannot mute oneself");
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        auto target = co_await role_of(group_id, user_id, "that user is not a member");
+        if (!target) {
+            co_return target.error();
+        }
+        if (*target == member_role::owner) {
+            co_return make_error(errc::forbidden, "the owner cannot be muted");
+        }
+        auto st = co_await deps_.store.set_group_mute(group_id, user_id, *until,
+                                                      deps_.clock.now_ms());
+        if (!st) {
+            co_return no_such_group(st.error());
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->mute_in_group(group_id, user_id, *until);
+        }
+        json fields = group_fields(group_id);
+        fields["user_id"] = std::to_string(user_id);
+        fields["until"] = *until == 0 ? json(nullptr) : json(*until);
+        events_.to_users(std::to_string(user_id), {user_id},
+                         event_frame("member_muted", std::move(fields)));
+        co_return status{};
+    }
+
+    task<void> unmute_member(identity who, std::uint64_t group_id,
+                             std::uint64_t user_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        auto st = co_await deps_.store.lift_group_mute(group_id, user_id);
+        if (!st) {
+            co_return st.error();
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->unmute_in_group(group_id, user_id);
+        }
+        json fields = group_fields(group_id);
+        fields["user_id"] = std::to_string(user_id);
+        events_.to_users(std::to_string(user_id), {user_id},
+                         event_frame("member_unmuted", std::move(fields)));
+        co_return status{};
+    }
+
+    task<std::vector<std::pair<std::uint64_t, std::int64_t>>> group_mutes(
+        identity who, std::uint64_t group_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        const auto now = deps_.clock.now_ms();
+        if (deps_.moderation != nullptr) {
+            co_return deps_.moderation->group_mutes(group_id, now);
+        }
+        auto rows = co_await deps_.store.group_mutes();
+        if (!rows) {
+            co_return rows.error();
+        }
+        std::vector<std::pair<std::uint64_t, std::int64_t>> out;
+        for (const auto& m : *rows) {
+            if (m.group_id == group_id && (m.until_ms == 0 || m.until_ms > now)) {
+                out.emplace_back(m.user_id, m.until_ms);
+            }
+        }
+        co_return out;
+    }
+
+    task<void> ban_user(identity who, std::uint64_t group_id, std::uint64_t user_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (user_id == who.user_id) {
+            co_return make_error(errc::invalid_argument, "cannot ban oneself");
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        auto banned =
+            co_await deps_.store.ban_member(group_id, user_id, who.user_id, deps_.clock.now_ms());
+        if (!banned) {
+            if (banned.error().code == errc::conflict) {
+                co_return make_error(errc::forbidden, "the owner cannot be banned");
+            }
+            co_return no_such_group(banned.error());
+        }
+        infra::log::info("logic", "banned from group",
+                         {{"group_id", group_id}, {"user_id", user_id}, {"by", who.user_id}});
+        if (banned->was_member) {
+            co_await events_.to_group(group_id, member_left(group_id, user_id), user_id);
+        }
+        co_return status{};
+    }
+
+    task<void> unban_user(identity who, std::uint64_t group_id, std::uint64_t user_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        co_return co_await deps_.store.unban_member(group_id, user_id);
+    }
+
+    task<std::vector<group_ban_info>> group_bans(identity who, std::uint64_t group_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        auto rows = co_await deps_.store.group_bans(group_id);
+        if (!rows) {
+            co_return no_such_group(rows.error());
+        }
+        std::vector<group_ban_info> out;
+        out.reserve(rows->size());
+        for (const auto& b : *rows) {
+            out.push_back({b.user_id, b.banned_by, b.created_ms});
+        }
+        co_return out;
+    }
+
+    // ---- invite links ----
+
+    task<group_invite_info> create_group_invite(identity who, std::uint64_t group_id,
+                                                std::optional<std::int64_t> uses,
+                                                std::optional<std::int64_t> expires_in_s) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        const auto cfg = deps_.config.get();
+        const std::int64_t n = uses.value_or(1);
+        if (n < 1 || n > cfg->limits.max_group_invite_uses) {
+            co_return make_error(errc::invalid_argument,
+                                 "uses must be 1 to limits.max_group_invite_uses (" +
+                                     std::to_string(cfg->limits.max_group_invite_uses) + ")");
+        }
+        const std::int64_t ttl = expires_in_s.value_or(cfg->limits.max_group_invite_ttl_s);
+        if (ttl < 1 || ttl > cfg->limits.max_group_invite_ttl_s) {
+            co_return make_error(errc::invalid_argument,
+                                 "expires_in_s must be 1 to limits.max_group_invite_ttl_s (" +
+                                     std::to_string(cfg->limits.max_group_invite_ttl_s) + ")");
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        const auto now = deps_.clock.now_ms();
+        storage::group_invite_record rec;
+        rec.code = new_token().substr(0, group_invite_code_chars);
+        rec.group_id = group_id;
+        rec.uses_left = static_cast<std::uint64_t>(n);
+        rec.expires_ms = now + ttl * 1000;
+        rec.created_by = who.user_id;
+        rec.created_ms = now;
+        auto made = co_await deps_.store.create_group_invite(
+            std::move(rec), now, static_cast<std::uint64_t>(cfg->limits.max_group_invites));
+        if (!made) {
+            co_return no_such_group(made.error());
+        }
+        co_return to_invite_info(*made);
+    }
+
+    task<std::vector<group_invite_info>> group_invites(identity who,
+                                                       std::uint64_t group_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        auto rows = co_await deps_.store.group_invites(group_id, deps_.clock.now_ms());
+        if (!rows) {
+            co_return no_such_group(rows.error());
+        }
+        std::vector<group_invite_info> out;
+        out.reserve(rows->size());
+        for (const auto& r : *rows) {
+            out.push_back(to_invite_info(r));
+        }
+        co_return out;
+    }
+
+    task<void> revoke_group_invite(identity who, std::uint64_t group_id,
+                                   std::string code) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
+            co_return st.error();
+        }
+        co_return co_await deps_.store.delete_group_invite(group_id, std::move(code));
+    }
+
+    task<group_info> join_by_invite(identity who, std::string code) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        const auto cfg = deps_.config.get();
+        // Every attempt counts, a good code too: what is limited is trying codes.
+        const double per_minute = static_cast<double>(cfg->limits.group_join_rate);
+        const double wait = join_attempts_.take(who.user_id, per_minute / 60.0, per_minute);
+        if (wait > 0) {
+            error e = make_error(errc::rate_limited, "too many attempts to join by invite");
+            e.retry_after_s = static_cast<int>(std::ceil(wait));
+            co_return e;
+        }
+        const auto now = deps_.clock.now_ms();
+        auto invite = co_await deps_.store.find_group_invite(code, now);
+        if (!invite) {
+            co_return invite.error();
+        }
+        const std::uint64_t group_id = invite->group_id;
+        auto joined = co_await deps_.store.join_by_invite(
+            group_id, std::move(code), who.user_id, now,
+            static_cast<std::uint64_t>(cfg->limits.max_group_members));
+        if (!joined) {
+            co_return joined.error();
+        }
+        if (!joined->user_ids.empty()) {
+            co_await events_.to_group(group_id, member_joined(group_id, joined->user_ids));
+        }
+        co_return to_info(joined->group);
+    }
+
 private:
+    // The caller is the group's owner or an admin: forbidden otherwise (not_found: no group).
+    task<void> require_moderator(std::uint64_t group_id, std::uint64_t user_id) {
+        auto role = co_await role_of(group_id, user_id);
+        if (!role) {
+            co_return role.error();
+        }
+        if (*role != member_role::owner && *role != member_role::admin) {
+            co_return make_error(errc::forbidden,
+                                 "only the owner or an admin may moderate this group");
+        }
+        co_return status{};
+    }
+
+    static json group_fields(std::uint64_t group_id) {
+        return json{{"group_id", std::to_string(group_id)},
+                    {"conversation_id", group_conversation_id(group_id)}};
+    }
+
     // Contract v1.1, "Adding members": only the caller's friends may be put into a group. Bots
     // are the exception (issue 21): whoever may add members (a group's creator, its owner and
     // admins) may add a bot without befriending it. Unknown users stay not_found.
@@ -666,6 +942,7 @@ private:
 
     const dependencies deps_;
     event_publisher events_;
+    token_buckets join_attempts_;  // POST /groups/join per user (limits.group_join_rate)
 };
 
 }  // namespace

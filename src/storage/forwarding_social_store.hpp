@@ -62,6 +62,43 @@ public:
     }
     task<void> lift_world_mute(std::uint64_t id) override { return inner_->lift_world_mute(id); }
     task<std::vector<world_mute_record>> world_mutes() override { return inner_->world_mutes(); }
+    task<void> set_group_mute(std::uint64_t group_id, std::uint64_t id, std::int64_t until,
+                              std::int64_t now) override {
+        return inner_->set_group_mute(group_id, id, until, now);
+    }
+    task<void> lift_group_mute(std::uint64_t group_id, std::uint64_t id) override {
+        return inner_->lift_group_mute(group_id, id);
+    }
+    task<std::vector<group_mute_record>> group_mutes() override { return inner_->group_mutes(); }
+    task<group_ban_result> ban_member(std::uint64_t group_id, std::uint64_t id, std::uint64_t by,
+                                      std::int64_t now) override {
+        return inner_->ban_member(group_id, id, by, now);
+    }
+    task<void> unban_member(std::uint64_t group_id, std::uint64_t id) override {
+        return inner_->unban_member(group_id, id);
+    }
+    task<std::vector<group_ban_record>> group_bans(std::uint64_t group_id) override {
+        return inner_->group_bans(group_id);
+    }
+    task<group_invite_record> create_group_invite(group_invite_record invite, std::int64_t now,
+                                                  std::uint64_t max_per_group) override {
+        return inner_->create_group_invite(std::move(invite), now, max_per_group);
+    }
+    task<std::vector<group_invite_record>> group_invites(std::uint64_t group_id,
+                                                         std::int64_t now) override {
+        return inner_->group_invites(group_id, now);
+    }
+    task<void> delete_group_invite(std::uint64_t group_id, std::string code) override {
+        return inner_->delete_group_invite(group_id, std::move(code));
+    }
+    task<group_invite_record> find_group_invite(std::string code, std::int64_t now) override {
+        return inner_->find_group_invite(std::move(code), now);
+    }
+    task<members_added> join_by_invite(std::uint64_t group_id, std::string code,
+                                       std::uint64_t user_id, std::int64_t now,
+                                       std::uint64_t max_members) override {
+        return inner_->join_by_invite(group_id, std::move(code), user_id, now, max_members);
+    }
     task<user_record> create_user_with_token(user_record u, token_record t) override {
         return inner_->create_user_with_token(std::move(u), std::move(t));
     }

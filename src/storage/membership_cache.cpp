@@ -150,6 +150,30 @@ public:
         }
         co_return r;
     }
+    task<group_ban_result> ban_member(std::uint64_t group_id, std::uint64_t user_id,
+                                      std::uint64_t banned_by, std::int64_t now_ms) override {
+        change_scope scope(*this, group_id, {&user_id, 1});
+        auto r = co_await inner().ban_member(group_id, user_id, banned_by, now_ms);
+        if (r) {
+            apply(scope, {}, r->was_member ? std::optional<std::uint64_t>(user_id) : std::nullopt);
+        } else {
+            evict(group_id);
+        }
+        co_return r;
+    }
+    task<members_added> join_by_invite(std::uint64_t group_id, std::string code,
+                                       std::uint64_t user_id, std::int64_t now_ms,
+                                       std::uint64_t max_members) override {
+        change_scope scope(*this, group_id, {&user_id, 1});
+        auto r = co_await inner().join_by_invite(group_id, std::move(code), user_id, now_ms,
+                                                 max_members);
+        if (r) {
+            apply(scope, r->user_ids, std::nullopt);
+        } else {
+            evict(group_id);
+        }
+        co_return r;
+    }
     task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
                                        member_role role) override {
         auto r = co_await inner().set_member_role(group_id, user_id, role);

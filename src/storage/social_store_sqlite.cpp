@@ -452,6 +452,15 @@ result<friend_request_record> respond(connection& c, std::uint64_t id, std::uint
 
 // ---- groups ----
 
+group_invite_record group_invite_from(const statement& s) {
+    return group_invite_record{s.column_text(0),   s.column_uint64(1), s.column_uint64(2),
+                               s.column_int64(3),  s.column_uint64(4), s.column_int64(5)};
+}
+
+error unusable_group_invite() {
+    return make_error(errc::forbidden, "the invite link is unknown, used up or expired");
+}
+
 result<group_record> get_group(connection& c, std::uint64_t id) {
     auto row = query_one(
         c, "SELECT " MONOCHAT_GROUP_FULL_COLUMNS " FROM chat_groups WHERE id = ?1",
@@ -582,6 +591,15 @@ result<members_added> add_members(connection& c, std::uint64_t group_id,
         }
         if (auto st = require_member_candidate(c, u); !st) {
             return st.error();
+        }
+        auto banned = query_one(c, "SELECT 1 FROM group_bans WHERE group_id = ?1 AND user_id = ?2",
+                                true_from, group_id, u);
+        if (!banned) {
+            return banned.error();
+        }
+        if (*banned) {
+            return make_error(errc::forbidden,
+                              fmt::format("user {} is banned from this group", u));
         }
         added.push_back(u);
     }
@@ -1540,6 +1558,264 @@ public:
                              [](const statement& s) {
                                  return world_mute_record{s.column_uint64(0), s.column_int64(1)};
                              });
+        });
+    }
+
+    // ---- group moderation ----
+
+    task<void> set_group_mute(std::uint64_t group_id, std::uint64_t user_id, std::int64_t until_ms,
+                              std::int64_t now_ms) override {
+        return write<void>([=](connection& c) -> status {
+            if (auto st = require_group(c, group_id); !st) {
+                return st;
+            }
+            auto role = role_of(c, group_id, user_id);
+            if (!role) {
+                return role.error();
+            }
+            if (!*role) {
+                return not_a_member(group_id, user_id);
+            }
+            auto ended = execute(c,
+                                 "DELETE FROM group_mutes WHERE group_id = ?1 AND until_ms != 0"
+                                 " AND until_ms <= ?2",
+                                 group_id, now_ms);
+            if (!ended) {
+                return ended.error();
+            }
+            auto set = execute(c,
+                               "INSERT INTO group_mutes (group_id, user_id, until_ms)"
+                               " VALUES (?1, ?2, ?3) ON CONFLICT (group_id, user_id)"
+                               " DO UPDATE SET until_ms = excluded.until_ms",
+                               group_id, user_id, until_ms);
+            if (!set) {
+                return set.error();
+            }
+            return {};
+        });
+    }
+
+    task<void> lift_group_mute(std::uint64_t group_id, std::uint64_t user_id) override {
+        return write<void>([=](connection& c) -> status {
+            auto deleted = execute(c, "DELETE FROM group_mutes WHERE group_id = ?1 AND user_id = ?2",
+                                   group_id, user_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "that member is not muted");
+            }
+            return {};
+        });
+    }
+
+    task<std::vector<group_mute_record>> group_mutes() override {
+        return read<std::vector<group_mute_record>>([](connection& c) {
+            return query_all(c,
+                             "SELECT group_id, user_id, until_ms FROM group_mutes"
+                             " ORDER BY group_id, user_id",
+                             [](const statement& s) {
+                                 return group_mute_record{s.column_uint64(0), s.column_uint64(1),
+                                                          s.column_int64(2)};
+                             });
+        });
+    }
+
+    task<group_ban_result> ban_member(std::uint64_t group_id, std::uint64_t user_id,
+                                      std::uint64_t banned_by, std::int64_t now_ms) override {
+        return write<group_ban_result>([=](connection& c) -> result<group_ban_result> {
+            auto group = storage::get_group(c, group_id);
+            if (!group) {
+                return group.error();
+            }
+            if (auto st = require_user(c, user_id); !st) {
+                return st.error();
+            }
+            auto role = role_of(c, group_id, user_id);
+            if (!role) {
+                return role.error();
+            }
+            group_ban_result out{std::move(*group), false};
+            if (*role) {
+                auto removed = storage::remove_member(c, group_id, user_id);  // conflict: owner
+                if (!removed) {
+                    return removed.error();
+                }
+                out.group = std::move(*removed);
+                out.was_member = true;
+            }
+            auto done = execute(c,
+                                "INSERT INTO group_bans (group_id, user_id, banned_by, created_ms)"
+                                " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id, user_id) DO NOTHING",
+                                group_id, user_id, banned_by, now_ms);
+            if (!done) {
+                return done.error();
+            }
+            return out;
+        });
+    }
+
+    task<void> unban_member(std::uint64_t group_id, std::uint64_t user_id) override {
+        return write<void>([=](connection& c) -> status {
+            if (auto st = require_group(c, group_id); !st) {
+                return st;
+            }
+            auto deleted = execute(c, "DELETE FROM group_bans WHERE group_id = ?1 AND user_id = ?2",
+                                   group_id, user_id);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "that user is not banned from this group");
+            }
+            return {};
+        });
+    }
+
+    task<std::vector<group_ban_record>> group_bans(std::uint64_t group_id) override {
+        return read<std::vector<group_ban_record>>(
+            [=](connection& c) -> result<std::vector<group_ban_record>> {
+                if (auto st = require_group(c, group_id); !st) {
+                    return st.error();
+                }
+                return query_all(c,
+                                 "SELECT user_id, banned_by, created_ms FROM group_bans"
+                                 " WHERE group_id = ?1 ORDER BY user_id",
+                                 [](const statement& s) {
+                                     return group_ban_record{s.column_uint64(0), s.column_uint64(1),
+                                                             s.column_int64(2)};
+                                 },
+                                 group_id);
+            });
+    }
+
+    // ---- group invite links ----
+
+    task<group_invite_record> create_group_invite(group_invite_record invite, std::int64_t now_ms,
+                                                  std::uint64_t max_per_group) override {
+        return write<group_invite_record>(
+            [i = std::move(invite), now_ms,
+             max_per_group](connection& c) -> result<group_invite_record> {
+                if (auto st = require_group(c, i.group_id); !st) {
+                    return st.error();
+                }
+                auto stale = execute(c,
+                                     "DELETE FROM group_invites WHERE group_id = ?1"
+                                     " AND (uses_left = 0 OR expires_ms <= ?2)",
+                                     i.group_id, now_ms);
+                if (!stale) {
+                    return stale.error();
+                }
+                auto count = query_one(
+                    c, "SELECT count(*) FROM group_invites WHERE group_id = ?1",
+                    [](const statement& s) { return s.column_uint64(0); }, i.group_id);
+                if (!count) {
+                    return count.error();
+                }
+                if (count->value_or(0) >= max_per_group) {
+                    return make_error(errc::conflict,
+                                      fmt::format("a group has at most {} invite links; revoke "
+                                                  "one first",
+                                                  max_per_group));
+                }
+                auto exists =
+                    query_one(c, "SELECT 1 FROM group_invites WHERE code = ?1", true_from, i.code);
+                if (!exists) {
+                    return exists.error();
+                }
+                if (*exists) {
+                    return make_error(errc::conflict, "invite code exists");
+                }
+                auto done = execute(c,
+                                    "INSERT INTO group_invites (code, group_id, uses_left,"
+                                    " expires_ms, created_by, created_ms)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                    i.code, i.group_id, i.uses_left, i.expires_ms, i.created_by,
+                                    i.created_ms);
+                if (!done) {
+                    return done.error();
+                }
+                return i;
+            });
+    }
+
+    task<std::vector<group_invite_record>> group_invites(std::uint64_t group_id,
+                                                         std::int64_t now_ms) override {
+        return read<std::vector<group_invite_record>>(
+            [=](connection& c) -> result<std::vector<group_invite_record>> {
+                if (auto st = require_group(c, group_id); !st) {
+                    return st.error();
+                }
+                return query_all(
+                    c,
+                    "SELECT code, group_id, uses_left, expires_ms, created_by, created_ms"
+                    " FROM group_invites WHERE group_id = ?1 AND uses_left > 0"
+                    " AND expires_ms > ?2 ORDER BY created_ms DESC, code",
+                    group_invite_from, group_id, now_ms);
+            });
+    }
+
+    task<void> delete_group_invite(std::uint64_t group_id, std::string code) override {
+        return write<void>([group_id, code = std::move(code)](connection& c) -> status {
+            auto deleted = execute(c, "DELETE FROM group_invites WHERE group_id = ?1 AND code = ?2",
+                                   group_id, code);
+            if (!deleted) {
+                return deleted.error();
+            }
+            if (*deleted == 0) {
+                return make_error(errc::not_found, "the group has no such invite");
+            }
+            return {};
+        });
+    }
+
+    task<group_invite_record> find_group_invite(std::string code, std::int64_t now_ms) override {
+        return read<group_invite_record>(
+            [code = std::move(code), now_ms](connection& c) -> result<group_invite_record> {
+                auto row = query_one(c,
+                                     "SELECT code, group_id, uses_left, expires_ms, created_by,"
+                                     " created_ms FROM group_invites WHERE code = ?1"
+                                     " AND uses_left > 0 AND expires_ms > ?2",
+                                     group_invite_from, code, now_ms);
+                if (!row) {
+                    return row.error();
+                }
+                if (!*row) {
+                    return unusable_group_invite();
+                }
+                return std::move(**row);
+            });
+    }
+
+    task<members_added> join_by_invite(std::uint64_t group_id, std::string code,
+                                       std::uint64_t user_id, std::int64_t now_ms,
+                                       std::uint64_t max_members) override {
+        return write<members_added>([=, code = std::move(code)](connection& c)
+                                        -> result<members_added> {
+            auto role = role_of(c, group_id, user_id);
+            if (!role) {
+                return role.error();
+            }
+            if (*role) {
+                auto group = storage::get_group(c, group_id);
+                if (!group) {
+                    return group.error();
+                }
+                return members_added{std::move(*group), {}};  // a member already: nothing used
+            }
+            // Each write job runs in its own savepoint: a refused join gives the use back.
+            auto used = execute(c,
+                                "UPDATE group_invites SET uses_left = uses_left - 1"
+                                " WHERE code = ?1 AND group_id = ?2 AND uses_left > 0"
+                                " AND expires_ms > ?3",
+                                code, group_id, now_ms);
+            if (!used) {
+                return used.error();
+            }
+            if (*used == 0) {
+                return unusable_group_invite();
+            }
+            return storage::add_members(c, group_id, {user_id}, now_ms, max_members);
         });
     }
 

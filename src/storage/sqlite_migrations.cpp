@@ -209,6 +209,39 @@ constexpr const char* v9_bots = R"sql(
 ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0 CHECK (bot IN (0, 1));
 )sql";
 
+// Issue 18, group moderation: a member's mute in a group (until_ms 0: until lifted), read into
+// memory at start for the send path. It outlives leaving the group (a rejoin does not lift it)
+// and goes with the group or the user. A ban keeps a user out of a group until lifted; adding
+// and joining check it in the same transaction. Invite links of a group (expires_ms always
+// set: a link expires) go with the group.
+constexpr const char* v10_group_moderation = R"sql(
+CREATE TABLE group_mutes (
+    group_id INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
+    user_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    until_ms INTEGER NOT NULL CHECK (until_ms >= 0),
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_mutes_user ON group_mutes (user_id);
+CREATE TABLE group_bans (
+    group_id   INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    banned_by  INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_bans_user ON group_bans (user_id);
+CREATE TABLE group_invites (
+    code       TEXT    PRIMARY KEY,
+    group_id   INTEGER NOT NULL REFERENCES chat_groups (id) ON DELETE CASCADE,
+    uses_left  INTEGER NOT NULL CHECK (uses_left >= 0),
+    expires_ms INTEGER NOT NULL,
+    created_by INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX group_invites_group ON group_invites (group_id, created_ms);
+)sql";
+
+
 // Issue 21: Web Push subscriptions. Each belongs to the session (token) that registered it and
 // goes with it: every way a token is deleted (logout, revocation, a password change, expiry,
 // the user's deletion) deletes its subscriptions through the foreign key.
@@ -232,7 +265,7 @@ ALTER TABLE users ADD COLUMN avatar_file_id INTEGER;
 CREATE INDEX users_avatar ON users (avatar_file_id) WHERE avatar_file_id IS NOT NULL;
 )sql";
 
-constexpr std::array<migration, 11> all_migrations{{
+constexpr std::array<migration, 12> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -242,6 +275,7 @@ constexpr std::array<migration, 11> all_migrations{{
     {7, "sessions, reserved usernames, password resets, invites, blocks, group descriptions", v7_sessions_and_resets},
     {8, "moderation", v8_moderation},
     {9, "bot accounts", v9_bots},
+    {10, "group moderation", v10_group_moderation},
     {11, "web push subscriptions", v11_push_subscriptions},
     {12, "avatars", v12_avatars},
 }};

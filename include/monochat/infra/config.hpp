@@ -135,6 +135,15 @@ struct limits_options {
     // Longest `q` of the public-group directory (GET /groups?public=true&q=); longer is 400.
     // Group names are at most 64 bytes, so a longer query finds nothing anyway. Default: 64.
     std::int64_t max_group_query_bytes = 64;
+    // Group invite links (POST /groups/{id}/invites): usable links one group may have (another
+    // is 409), most uses of one link, and the longest life of one (also the life of a link made
+    // without expires_in_s). Defaults: 100 links, 10000 uses, 2592000 s (30 days).
+    std::int64_t max_group_invites = 100;
+    std::int64_t max_group_invite_uses = 10000;
+    std::int64_t max_group_invite_ttl_s = 2592000;
+    // POST /groups/join attempts per user per minute (a token bucket of this size refilled
+    // evenly), so that invite codes cannot be guessed by trying. Default: 20.
+    std::int64_t group_join_rate = 20;
     // Largest uploaded file (POST /files); larger is 413, refused as the bytes arrive.
     // Default: 26214400 (25 MiB).
     std::int64_t max_file_bytes = 26214400;

@@ -70,8 +70,9 @@ struct world_slot {
 };
 
 // The access rules of the table above, answered from the social store; with a moderation
-// state, sends also obey it: a user muted in world cannot send there, and a user blocked by the
-// other one cannot send into their direct chat (forbidden, whatever dm_requires_friendship).
+// state, sends also obey it: a user muted in world cannot send there, a member muted in a group
+// cannot send there, and a user blocked by the other one cannot send into their direct chat
+// (forbidden, whatever dm_requires_friendship).
 // Thread-safety: any thread; awaitables resume on the caller's executor.
 class access_control {
 public:

@@ -3,6 +3,7 @@
 // SQLite for it (contract v1.1, "Admin additions", "Blocking", "Groups"):
 //
 //   world mutes     an admin's mute of a user in world, until a time or until lifted
+//   group mutes     a group owner's or admin's mute of a member in that group, likewise
 //   blocks          who blocks whom (a blocked user cannot send to the blocker's direct chat)
 //   slow mode       each user's last new message in world (policy.world_slow_mode_s)
 //
@@ -33,7 +34,8 @@ public:
     moderation_state(const moderation_state&) = delete;
     moderation_state& operator=(const moderation_state&) = delete;
 
-    // Reads every world mute and block from the store (start-up). Errors: the store's.
+    // Reads every world mute, group mute and block from the store (start-up). Errors: the
+    // store's.
     boost::asio::awaitable<status> load(storage::social_store& store);
 
     // ---- world mutes ----
@@ -45,6 +47,19 @@ public:
     bool muted_in_world(std::uint64_t user_id, std::int64_t now_ms) const;
     // Every current mute (user id, until_ms), ascending by user id.
     std::vector<std::pair<std::uint64_t, std::int64_t>> world_mutes(std::int64_t now_ms) const;
+
+    // ---- group mutes ----
+
+    // until_ms 0: until lifted.
+    void mute_in_group(std::uint64_t group_id, std::uint64_t user_id, std::int64_t until_ms);
+    void unmute_in_group(std::uint64_t group_id, std::uint64_t user_id);
+    // Whether the user is muted in the group at `now_ms`.
+    bool muted_in_group(std::uint64_t group_id, std::uint64_t user_id, std::int64_t now_ms) const;
+    // The group's current mutes (user id, until_ms), ascending by user id.
+    std::vector<std::pair<std::uint64_t, std::int64_t>> group_mutes(std::uint64_t group_id,
+                                                                    std::int64_t now_ms) const;
+    // Forgets every mute of a deleted group.
+    void forget_group(std::uint64_t group_id);
 
     // ---- blocks ----
 
@@ -68,10 +83,13 @@ private:
     mutable std::mutex mutex_;
     std::unordered_map<std::uint64_t, std::int64_t> world_mutes_;  // user -> until_ms
     std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> blocks_;  // blocker -> blocked
+    // group -> user -> until_ms
+    std::unordered_map<std::uint64_t, std::unordered_map<std::uint64_t, std::int64_t>> group_mutes_;
     std::unordered_map<std::uint64_t, std::int64_t> last_world_send_;
     std::int64_t pruned_at_ms_ = 0;
     std::atomic<std::size_t> world_mute_count_{0};
     std::atomic<std::size_t> block_count_{0};
+    std::atomic<std::size_t> group_mute_count_{0};
 };
 
 }  // namespace monochat::logic

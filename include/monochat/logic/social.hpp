@@ -9,6 +9,8 @@
 //   member_joined  {group_id, conversation_id, user_ids}  to every member, the new ones included
 //   member_left    {group_id, conversation_id, user_id}   to every member and the one who left
 //   group_updated  {group, user_id, role}                 to every member (role change, transfer)
+//   member_muted   {group_id, conversation_id, user_id, until}  to the muted member
+//   member_unmuted {group_id, conversation_id, user_id}         to the member whose mute was lifted
 //
 // Events are best effort: a full downstream queue drops them (counted in
 // monochat_events_dropped_total); clients read the current state over HTTP.
@@ -49,6 +51,23 @@ struct friend_request_lists {
 struct group_directory {
     std::vector<group_info> groups;     // ascending group_id
     std::optional<std::uint64_t> next;  // the last listed id when more follow; null otherwise
+};
+
+// An invite link of a group (POST /groups/{group_id}/invites).
+struct group_invite_info {
+    std::string code;
+    std::uint64_t group_id = 0;
+    std::uint64_t uses_left = 0;
+    std::int64_t expires_at = 0;  // Unix ms
+    std::uint64_t created_by = 0;
+    std::int64_t created_at = 0;  // Unix ms
+};
+
+// A ban from a group (GET /groups/{group_id}/bans).
+struct group_ban_info {
+    std::uint64_t user_id = 0;
+    std::uint64_t banned_by = 0;
+    std::int64_t banned_at = 0;  // Unix ms
 };
 
 class social {
@@ -148,6 +167,54 @@ public:
     // Public groups only; a no-op for a member. Errors: forbidden (private), not_found,
     // conflict (member limit).
     virtual task<group_info> join_group(identity who, std::uint64_t group_id) = 0;
+
+    // ---- group moderation (contract v1.1, "Groups") ----
+
+    // Owner or admin. Mutes a member for `duration_s` (0: until lifted), replacing an earlier
+    // mute: its sends to the group are forbidden until the mute ends, it still reads. The mute
+    // outlives leaving and rejoining. Errors: forbidden (guest; caller not owner or admin; the
+    // target is the owner), invalid_argument (oneself; duration negative or above ten years),
+    // not_found (no such group; the target is not a member).
+    virtual task<void> mute_member(identity who, std::uint64_t group_id, std::uint64_t user_id,
+                                   std::int64_t duration_s) = 0;
+    // Owner or admin. Errors: forbidden, not_found (no such group; not muted).
+    virtual task<void> unmute_member(identity who, std::uint64_t group_id,
+                                     std::uint64_t user_id) = 0;
+    // Owner or admin: the group's current mutes (user id, until in Unix ms; 0: until lifted),
+    // ascending by user id. Errors: forbidden, not_found.
+    virtual task<std::vector<std::pair<std::uint64_t, std::int64_t>>> group_mutes(
+        identity who, std::uint64_t group_id) = 0;
+    // Owner or admin. Bans a user (a member or not): a member is removed (members get
+    // `member_left`), and nobody can add the user, nor can the user join or use an invite
+    // link, until the ban is lifted. Banning again is a no-op. Errors: forbidden (guest; caller
+    // not owner or admin; the target is the owner), invalid_argument (oneself), not_found (no
+    // such group or user).
+    virtual task<void> ban_user(identity who, std::uint64_t group_id, std::uint64_t user_id) = 0;
+    // Owner or admin. Errors: forbidden, not_found (no such group; not banned).
+    virtual task<void> unban_user(identity who, std::uint64_t group_id, std::uint64_t user_id) = 0;
+    // Owner or admin: the group's bans, ascending by user id. Errors: forbidden, not_found.
+    virtual task<std::vector<group_ban_info>> group_bans(identity who, std::uint64_t group_id) = 0;
+
+    // ---- invite links ----
+
+    // Owner or admin. A new invite link: `uses` (default 1) 1..limits.max_group_invite_uses,
+    // `expires_in_s` (default and most: limits.max_group_invite_ttl_s). Errors: forbidden,
+    // not_found, invalid_argument (uses, expires_in_s), conflict (limits.max_group_invites
+    // usable links exist).
+    virtual task<group_invite_info> create_group_invite(identity who, std::uint64_t group_id,
+                                                        std::optional<std::int64_t> uses,
+                                                        std::optional<std::int64_t> expires_in_s) = 0;
+    // Owner or admin: the group's usable links, newest first. Errors: forbidden, not_found.
+    virtual task<std::vector<group_invite_info>> group_invites(identity who,
+                                                               std::uint64_t group_id) = 0;
+    // Owner or admin. Errors: forbidden, not_found (no group; no such link of the group).
+    virtual task<void> revoke_group_invite(identity who, std::uint64_t group_id,
+                                           std::string code) = 0;
+    // Joins the group of an invite link, which loses a use (a member already: a no-op that uses
+    // nothing); members get `member_joined`. Attempts are limited per user
+    // (limits.group_join_rate). Errors: forbidden (guest; a code that is unknown, used up or
+    // expired: one answer; banned), rate_limited, conflict (group full).
+    virtual task<group_info> join_by_invite(identity who, std::string code) = 0;
 };
 
 [[nodiscard]] std::unique_ptr<social> make_social(const dependencies& deps);

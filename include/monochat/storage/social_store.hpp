@@ -218,6 +218,35 @@ struct world_mute_record {
     std::int64_t until_ms = 0;  // 0: until lifted
 };
 
+// A member's mute in a group (contract v1.1, "Groups").
+struct group_mute_record {
+    std::uint64_t group_id = 0;
+    std::uint64_t user_id = 0;
+    std::int64_t until_ms = 0;  // 0: until lifted
+};
+
+// A ban from a group: the user cannot be added, join or use an invite link until it is lifted.
+struct group_ban_record {
+    std::uint64_t user_id = 0;
+    std::uint64_t banned_by = 0;
+    std::int64_t created_ms = 0;
+};
+
+struct group_ban_result {
+    group_record group;       // after the change
+    bool was_member = false;  // the user was removed by this ban
+};
+
+// An invite link of a group: whoever has the code may join, `uses_left` times, until it expires.
+struct group_invite_record {
+    std::string code;
+    std::uint64_t group_id = 0;
+    std::uint64_t uses_left = 0;
+    std::int64_t expires_ms = 0;
+    std::uint64_t created_by = 0;
+    std::int64_t created_ms = 0;
+};
+
 // One block: `user_id` blocks `blocked_id`.
 struct block_pair {
     std::uint64_t user_id = 0;
@@ -381,6 +410,54 @@ public:
     // Every world mute, ended ones included (the caller compares with its clock).
     virtual task<std::vector<world_mute_record>> world_mutes() = 0;
 
+    // ---- group moderation (contract v1.1, "Groups") ----
+
+    // Mutes a member of the group until `until_ms` (0: until lifted), replacing an earlier
+    // mute; the group's mutes that ended before `now_ms` are forgotten on the way. A mute stays
+    // when the user leaves (a rejoin does not lift it) and goes with the group or the user.
+    // Errors: not_found (no such group, or the user is not a member).
+    virtual task<void> set_group_mute(std::uint64_t group_id, std::uint64_t user_id,
+                                      std::int64_t until_ms, std::int64_t now_ms) = 0;
+    // Errors: not_found (not muted in that group).
+    virtual task<void> lift_group_mute(std::uint64_t group_id, std::uint64_t user_id) = 0;
+    // Every group mute, ended ones included (start-up: the send path keeps them in memory).
+    virtual task<std::vector<group_mute_record>> group_mutes() = 0;
+    // One transaction: the user is banned from the group (again: a no-op) and, when a member,
+    // removed (member_count follows). A banned user cannot be added to the group or join it,
+    // by any path (add_members, join_group: forbidden), until unban_member. Errors: not_found
+    // (no such group or user), conflict (the user owns the group).
+    virtual task<group_ban_result> ban_member(std::uint64_t group_id, std::uint64_t user_id,
+                                              std::uint64_t banned_by, std::int64_t now_ms) = 0;
+    // Errors: not_found (no such group, or the user is not banned).
+    virtual task<void> unban_member(std::uint64_t group_id, std::uint64_t user_id) = 0;
+    // The group's bans, ascending by user id. Errors: not_found (no such group).
+    virtual task<std::vector<group_ban_record>> group_bans(std::uint64_t group_id) = 0;
+
+    // ---- group invite links ----
+
+    // One transaction: the group's used-up and expired invites (at now_ms) are deleted, then
+    // `invite` is stored unless the group has `max_per_group` invites left. Errors: not_found
+    // (no such group), conflict (too many invites; the code exists).
+    virtual task<group_invite_record> create_group_invite(group_invite_record invite,
+                                                          std::int64_t now_ms,
+                                                          std::uint64_t max_per_group) = 0;
+    // The group's usable invites at now_ms (uses left, not expired), newest first. Errors:
+    // not_found (no such group).
+    virtual task<std::vector<group_invite_record>> group_invites(std::uint64_t group_id,
+                                                                 std::int64_t now_ms) = 0;
+    // Errors: not_found (the group has no such invite).
+    virtual task<void> delete_group_invite(std::uint64_t group_id, std::string code) = 0;
+    // A usable invite (uses left, not expired at now_ms). Errors: forbidden (unknown, used up
+    // or expired: one answer for the three).
+    virtual task<group_invite_record> find_group_invite(std::string code, std::int64_t now_ms) = 0;
+    // One transaction: the user joins the group with a usable invite of that group, which loses
+    // a use. A member already is a no-op that uses nothing (empty user_ids). Errors: forbidden
+    // (the code is unknown, used up, expired or of another group: one answer; a guest; banned),
+    // not_found (no such user or group), conflict (group full).
+    virtual task<members_added> join_by_invite(std::uint64_t group_id, std::string code,
+                                               std::uint64_t user_id, std::int64_t now_ms,
+                                               std::uint64_t max_members) = 0;
+
 
     // Creates the group with `owner_id` as owner and `member_ids` (duplicates and the owner
     // ignored) as members, all joined at created_ms. Errors: invalid_argument (id out of
@@ -401,13 +478,14 @@ public:
     virtual task<std::optional<member_role>> member_role_of(std::uint64_t group_id,
                                                             std::uint64_t user_id) = 0;
     // Adds the users that are not members yet, with role member. All or nothing: unknown users
-    // (not_found) or guests (forbidden) fail the whole call, naming the id; so does exceeding
-    // max_members (conflict). Errors also: not_found (no such group).
+    // (not_found), guests or users banned from the group (forbidden) fail the whole call,
+    // naming the id; so does exceeding max_members (conflict). Errors also: not_found (no such
+    // group).
     virtual task<members_added> add_members(std::uint64_t group_id,
                                             std::vector<std::uint64_t> user_ids,
                                             std::int64_t joined_ms, std::uint64_t max_members) = 0;
     // A user joining by themself; a no-op (empty user_ids) when already a member. Errors:
-    // not_found (group or user), forbidden (guest), conflict (group full). Whether the group
+    // not_found (group or user), forbidden (guest, banned), conflict (group full). Whether the group
     // is public is logic's check.
     virtual task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                            std::int64_t joined_ms, std::uint64_t max_members) = 0;

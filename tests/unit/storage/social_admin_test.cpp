@@ -161,4 +161,117 @@ TEST_CASE("a self-deleted user is remembered with its username, never registered
     CHECK(error_of(test::run(f.store->delete_account(2, t0))) == errc::not_found);
 }
 
+
+// Issue 18 (schema version 10): group mutes, bans and invite links.
+
+TEST_CASE("a ban removes a member in one write and keeps the user out by every path",
+          "[social][v11][groups]") {
+    social_fixture f;
+    f.add_user(1, "owner");
+    f.add_user(2, "bob");
+    f.add_user(3, "carol");
+    value_of(test::run(f.store->create_group(7, "team", 1, true, {2}, t0, no_limit)));
+
+    CHECK(error_of(test::run(f.store->ban_member(7, 1, 2, t0))) == errc::conflict);  // the owner
+    CHECK(error_of(test::run(f.store->ban_member(7, 99, 1, t0))) == errc::not_found);
+    CHECK(error_of(test::run(f.store->ban_member(8, 2, 1, t0))) == errc::not_found);
+    auto banned = value_of(test::run(f.store->ban_member(7, 2, 1, t0)));
+    CHECK(banned.was_member);
+    CHECK(banned.group.member_count == 1);
+    CHECK_FALSE(value_of(test::run(f.store->member_role_of(7, 2))).has_value());
+    // Again: a no-op; a non-member may be banned ahead of time.
+    CHECK_FALSE(value_of(test::run(f.store->ban_member(7, 2, 1, t0 + 1))).was_member);
+    CHECK_FALSE(value_of(test::run(f.store->ban_member(7, 3, 1, t0 + 2))).was_member);
+
+    // Adding is all or nothing; joining is refused.
+    CHECK(error_of(test::run(f.store->add_members(7, {3}, t0, no_limit))) == errc::forbidden);
+    CHECK(error_of(test::run(f.store->join_group(7, 2, t0, no_limit))) == errc::forbidden);
+    CHECK(value_of(test::run(f.store->member_count(7))) == 1);
+
+    // An invite link keeps its use when a banned user tries it.
+    group_invite_record link{"code-1", 7, 1, t0 + 60000, 1, t0};
+    value_of(test::run(f.store->create_group_invite(link, t0, 10)));
+    CHECK(error_of(test::run(f.store->join_by_invite(7, "code-1", 2, t0, no_limit))) ==
+          errc::forbidden);
+    CHECK(value_of(test::run(f.store->find_group_invite("code-1", t0))).uses_left == 1);
+
+    auto bans = value_of(test::run(f.store->group_bans(7)));
+    REQUIRE(bans.size() == 2);
+    CHECK(bans[0].user_id == 2);
+    CHECK(bans[0].banned_by == 1);
+    CHECK(bans[0].created_ms == t0);  // the first ban's time stays
+
+    // Bans outlive a reopen; lifting one lets the user in again.
+    f.reopen();
+    CHECK(error_of(test::run(f.store->join_group(7, 2, t0, no_limit))) == errc::forbidden);
+    REQUIRE(test::run(f.store->unban_member(7, 2)).has_value());
+    CHECK(error_of(test::run(f.store->unban_member(7, 2))) == errc::not_found);
+    auto joined = value_of(test::run(f.store->join_by_invite(7, "code-1", 2, t0, no_limit)));
+    CHECK(joined.user_ids == std::vector<std::uint64_t>{2});
+    CHECK(error_of(test::run(f.store->find_group_invite("code-1", t0))) == errc::forbidden);
+}
+
+TEST_CASE("invite links are used up, expire, are counted per group and are scoped to it",
+          "[social][v11][groups]") {
+    social_fixture f;
+    f.add_user(1, "owner");
+    f.add_user(2, "bob");
+    f.add_user(3, "carol");
+    f.add_user(4, "dave");
+    value_of(test::run(f.store->create_group(7, "team", 1, false, {}, t0, no_limit)));
+    value_of(test::run(f.store->create_group(8, "other", 1, false, {}, t0, no_limit)));
+
+    CHECK(error_of(test::run(f.store->create_group_invite({"x", 9, 1, t0 + 10, 1, t0}, t0, 2))) ==
+          errc::not_found);
+    value_of(test::run(f.store->create_group_invite({"two", 7, 2, t0 + 1000, 1, t0}, t0, 2)));
+    value_of(test::run(f.store->create_group_invite({"brief", 7, 5, t0 + 10, 1, t0 + 1}, t0, 2)));
+    CHECK(error_of(test::run(f.store->create_group_invite({"three", 7, 1, t0 + 1000, 1, t0}, t0,
+                                                           2))) == errc::conflict);
+    CHECK(error_of(test::run(f.store->create_group_invite({"two", 8, 1, t0 + 1000, 1, t0}, t0,
+                                                           2))) == errc::conflict);  // code taken
+
+    // A code of another group does not open this one.
+    CHECK(error_of(test::run(f.store->join_by_invite(8, "two", 2, t0, no_limit))) ==
+          errc::forbidden);
+    // A member already uses nothing.
+    CHECK(value_of(test::run(f.store->join_by_invite(7, "two", 1, t0, no_limit))).user_ids.empty());
+    CHECK(value_of(test::run(f.store->join_by_invite(7, "two", 2, t0, no_limit))).user_ids.size() ==
+          1);
+    auto last = value_of(test::run(f.store->join_by_invite(7, "two", 3, t0, no_limit)));
+    CHECK(last.group.member_count == 3);
+    CHECK(error_of(test::run(f.store->find_group_invite("two", t0))) == errc::forbidden);
+
+    // Expired at t0 + 10; listed only while usable, newest first.
+    CHECK(value_of(test::run(f.store->group_invites(7, t0))).size() == 1);
+    CHECK(value_of(test::run(f.store->group_invites(7, t0 + 10))).empty());
+    CHECK(error_of(test::run(f.store->join_by_invite(7, "brief", 4, t0 + 10, no_limit))) ==
+          errc::forbidden);
+    // Used-up and expired links do not count against the limit.
+    value_of(test::run(f.store->create_group_invite({"four", 7, 1, t0 + 1000, 1, t0}, t0 + 10, 2)));
+    CHECK(error_of(test::run(f.store->delete_group_invite(8, "four"))) == errc::not_found);
+    REQUIRE(test::run(f.store->delete_group_invite(7, "four")).has_value());
+    CHECK(error_of(test::run(f.store->delete_group_invite(7, "four"))) == errc::not_found);
+}
+
+TEST_CASE("group mutes are stored per member, replaced and lifted", "[social][v11][groups]") {
+    social_fixture f;
+    f.add_user(1, "owner");
+    f.add_user(2, "bob");
+    f.add_user(3, "carol");
+    value_of(test::run(f.store->create_group(7, "team", 1, false, {2}, t0, no_limit)));
+    CHECK(error_of(test::run(f.store->set_group_mute(7, 3, 0, t0))) == errc::not_found);
+    CHECK(error_of(test::run(f.store->set_group_mute(9, 2, 0, t0))) == errc::not_found);
+    REQUIRE(test::run(f.store->set_group_mute(7, 2, t0 + 5, t0)).has_value());
+    REQUIRE(test::run(f.store->set_group_mute(7, 2, 0, t0)).has_value());
+    f.reopen();
+    auto all = value_of(test::run(f.store->group_mutes()));
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].group_id == 7);
+    CHECK(all[0].user_id == 2);
+    CHECK(all[0].until_ms == 0);
+    REQUIRE(test::run(f.store->lift_group_mute(7, 2)).has_value());
+    CHECK(error_of(test::run(f.store->lift_group_mute(7, 2))) == errc::not_found);
+    CHECK(value_of(test::run(f.store->group_mutes())).empty());
+}
+
 }  // namespace monochat::storage
