@@ -90,7 +90,7 @@ void downstream_consumer::push_to_group(const bus::push_frame& f,
 // one system call. Under load the queue grows while the previous walk's writes run, so the
 // batches grow with it and the cost per push falls; an idle server walks one push at a time.
 void downstream_consumer::drain(lane& l, std::size_t index) {
-    l.batch.clear();
+    // `batch` and `wake` are empty here: every drain leaves them so.
     {
         std::lock_guard lock(l.mutex);
         while (!l.queue.empty() && l.batch.size() < lane_batch_) {
@@ -99,7 +99,6 @@ void downstream_consumer::drain(lane& l, std::size_t index) {
         }
     }
     lane_walks_.inc();
-    l.wake.clear();
     for (const auto& push : l.batch) {
         const auto n = registry_.push_to_members(*push->members, push->frame.text,
                                                  push->frame.exclude_session,
