@@ -277,16 +277,29 @@ public:
     // for the few that may need a push, a queue append under one lock.
     void on_commit(const storage::commit_event& e) {
         const auto max = static_cast<std::size_t>(d_.config.get()->push.max_pending);
+        // Only a direct message to someone offline, or a mention, can make a push. Most direct
+        // messages reach a live connection: they are sorted out here, on the commit, with a
+        // presence lookup, not queued to be parsed by the dispatcher.
+        thread_local std::vector<std::size_t> candidates;
+        candidates.clear();
+        for (std::size_t i = 0; i < e.messages->size(); ++i) {
+            const auto& m = (*e.messages)[i];
+            if (m.body.find("\"mentions\"") != std::string::npos) {
+                candidates.push_back(i);
+            } else if (auto conv = parse_conversation_id(m.conversation_id);
+                       conv && conv->kind == conversation_kind::direct &&
+                       !d_.presence.is_online(m.sender_id == conv->low ? conv->high : conv->low)) {
+                candidates.push_back(i);
+            }
+        }
+        if (candidates.empty()) {
+            return;
+        }
         bool wake = false;
         std::uint64_t over = 0;
         {
             std::lock_guard lock(mutex_);
-            for (std::size_t i = 0; i < e.messages->size(); ++i) {
-                const auto& m = (*e.messages)[i];
-                const bool direct = m.conversation_id.starts_with("dm:");
-                if (!direct && m.body.find("\"mentions\"") == std::string::npos) {
-                    continue;
-                }
+            for (const auto i : candidates) {
                 if (pending_.size() >= max) {
                     ++over;
                     continue;
