@@ -2,7 +2,7 @@
 // store's changes to the views. Plain modules, no framework; every control is a native button,
 // input or link, so it works with the keyboard and a screen reader. The views:
 //   list-view.js      the conversation list          chat-view.js    the open conversation
-//   composer.js       the message box, @mentions     people-view.js  friends, groups, members
+//   composer.js       the message box, @mentions     people-view.js  friends, new groups, directory
 //   search-view.js    message search                 settings-view.js  the settings page
 //   group-settings-view.js  a group's settings       join-view.js    the join-by-link page
 //   account-view.js   profile, password, sessions, blocked people, deleting the account
