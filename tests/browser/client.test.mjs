@@ -198,7 +198,7 @@ browserTest('a group of three: create, chat, replies, reactions, edits, read by 
   await pe.locator('#messages li.msg').first().locator('.edited').waitFor();
 
   // Managing the group: the owner sees three members and their roles.
-  await pd.getByRole('button', { name: 'Members' }).click();
+  await pd.getByRole('button', { name: 'Group settings' }).click();
   await pd.locator('#gd-members li.person').nth(2).waitFor();
   assert.equal(await pd.locator('#gd-members li.person').count(), 3);
   await pd.locator('#gd-members .role', { hasText: 'owner' }).waitFor();

@@ -106,6 +106,30 @@ export class Api {
     return this.patch(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}`, { role });
   }
   joinGroup(id) { return this.post(`/groups/${encodeURIComponent(id)}/join`); }
+  // Group settings and moderation (docs/protocol.md, "Groups"): `fields` of PATCH are
+  // `{name?, description?, public?}`; a mute's `duration_s` 0 lasts until lifted.
+  updateGroup(id, fields) { return this.patch(`/groups/${encodeURIComponent(id)}`, fields); }
+  deleteGroup(id) { return this.del(`/groups/${encodeURIComponent(id)}`); }
+  groupInvites(id) { return this.get(`/groups/${encodeURIComponent(id)}/invites`); }
+  createGroupInvite(id, uses, expires_in_s) {
+    return this.post(`/groups/${encodeURIComponent(id)}/invites`, { uses, expires_in_s });
+  }
+  revokeGroupInvite(id, code) {
+    return this.del(`/groups/${encodeURIComponent(id)}/invites/${encodeURIComponent(code)}`);
+  }
+  joinByInvite(code) { return this.post('/groups/join', { code }); }
+  groupMutes(id) { return this.get(`/groups/${encodeURIComponent(id)}/mutes`); }
+  muteMember(id, uid, duration_s) {
+    return this.post(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}/mute`, { duration_s });
+  }
+  unmuteMember(id, uid) {
+    return this.del(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}/mute`);
+  }
+  groupBans(id) { return this.get(`/groups/${encodeURIComponent(id)}/bans`); }
+  ban(id, user_id) { return this.post(`/groups/${encodeURIComponent(id)}/bans`, { user_id }); }
+  unban(id, uid) {
+    return this.del(`/groups/${encodeURIComponent(id)}/bans/${encodeURIComponent(uid)}`);
+  }
   publicGroups(q, after) {
     const a = after ? `&after=${encodeURIComponent(after)}` : '';
     return this.get(`/groups?public=true&q=${encodeURIComponent(q || '')}&limit=50${a}`);

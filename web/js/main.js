@@ -2,8 +2,9 @@
 // store's changes to the views. Plain modules, no framework; every control is a native button,
 // input or link, so it works with the keyboard and a screen reader. The views:
 //   list-view.js      the conversation list          chat-view.js    the open conversation
-//   composer.js       the message box, @mentions     people-view.js  friends, groups, members
+//   composer.js       the message box, @mentions     people-view.js  friends, new groups, directory
 //   search-view.js    message search                 settings-view.js  the settings page
+//   group-settings-view.js  a group's settings       join-view.js    the join-by-link page
 //   account-view.js   profile, password, sessions, blocked people, deleting the account
 //   emoji-picker.js   the emoji picker               message-list.js the windowed message list
 //   push.js           the Web Push opt-in (its service worker is /sw.js)
@@ -17,11 +18,13 @@ import { closePicker, setupPicker } from './emoji-picker.js';
 import { renderList, convTitle, resetList } from './list-view.js';
 import {
   maybeMarkRead, noteIncoming, openConversation, renderChat, renderChatHead, renderMessages,
-  renderTyping, resetChat, setupChat,
+  renderSendState, renderTyping, resetChat, setupChat,
 } from './chat-view.js';
 import { resetComposer, setupComposer } from './composer.js';
 import { setupFiles } from './files.js';
-import { loadGroupDialog, openDirectory, renderFriends, setupPeople } from './people-view.js';
+import { openDirectory, renderFriends, setupPeople } from './people-view.js';
+import { loadGroupDialog, setupGroupSettings } from './group-settings-view.js';
+import { routeJoin, setupJoin } from './join-view.js';
 import { setupSearch } from './search-view.js';
 import { setupSettings } from './settings-view.js';
 import { loadBlocked, setupAccount } from './account-view.js';
@@ -134,6 +137,7 @@ async function startSession(token, user) {
   if (first && !isPhone()) openConversation(first.id, { focus: false });
   else renderChat();
   syncPush();
+  routeJoin();
 }
 
 // After every hello, the first one included: whatever happened between loading the page and
@@ -231,6 +235,7 @@ function onStoreChange(what, cid, extra) {
     case 'presence':
       if (ui.active && !store.conv(ui.active.id)) {
         // Removed from the group (or it is gone): close it.
+        if ($('group-dialog').open) $('group-dialog').close();
         ui.active = null;
         resetChat();
         renderChat();
@@ -268,6 +273,9 @@ function onStoreChange(what, cid, extra) {
       break;
     case 'group':
       if (ui.active && ui.active.id === cid && $('group-dialog').open) loadGroupDialog();
+      break;
+    case 'sendmute':
+      if (ui.active && ui.active.id === cid) renderSendState();
       break;
     case 'notice':
       toast(cid);
@@ -326,6 +334,8 @@ function wire() {
   setupComposer();
   setupFiles();
   setupPeople();
+  setupGroupSettings();
+  setupJoin();
   setupSearch();
   setupSettings();
   setupAccount({
