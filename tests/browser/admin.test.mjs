@@ -7,9 +7,21 @@
 // on the page and a second quick send refused with its message shown.
 // One server, one test, few pages: every page and login costs seconds of CI time.
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { RUN, PASSWORD, browserTest, newPage, login, online, send, setupSuite } from './harness.mjs';
 
 const suite = setupSuite();
+const require = createRequire(import.meta.url);
+
+// axe-core over the whole page: no serious or critical violation, every text at 4.5:1.
+async function axe(page, what) {
+  if (!(await page.evaluate(() => !!window.axe))) {
+    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  }
+  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical' || v.id === 'color-contrast');
+  assert.deepEqual(bad.map((v) => `${what}: ${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`), []);
+}
 
 async function status(method, p, body, token) {
   const r = await fetch(`${suite.server.url}/api/v1${p}`, {
@@ -45,8 +57,15 @@ browserTest('admin page: stats, users, reset, suspend, delete, invites, world mu
   assert.equal(await status('GET', '/admin/stats', undefined, plain.token), 403);
   await pn.keyboard.press('Escape');
 
+  // More users than one page of the list (100), a guest and a bot.
+  for (let i = 0; i < 100; i += 25) {
+    await Promise.all(Array.from({ length: 25 }, (_, j) => suite.server.register(`fill${i + j}_${RUN}`)));
+  }
+  const guest = (await suite.server.api('POST', '/auth/guest', { display_name: 'Visitor' })).user;
+  const bot = (await suite.server.api('POST', '/admin/bots', { username: `robo_${RUN}` }, admin.token)).user;
+
   // The admin: the link, and the stats.
-  const pa = await newPage(suite.server.url);
+  const pa = await newPage(suite.server.url, { bypassCSP: true });
   await login(pa, 'webadmin');
   await pa.getByRole('link', { name: 'Admin' }).click();
   const page = pa.locator('#admin-dialog');
@@ -60,10 +79,19 @@ browserTest('admin page: stats, users, reset, suspend, delete, invites, world mu
   await pa.getByRole('button', { name: 'Refresh stats' }).click();
   await pa.waitForFunction((b) => document.querySelector('#admin-stats dl').dataset.loaded !== b, before);
 
-  // Create a user, who logs in.
+  // The list a page at a time; admins, guests and bots are marked.
   const users = pa.locator('#admin-users');
+  const rows = users.locator('li.admin-user');
   await users.locator(`li.admin-user[data-username="${plainName}"]`).waitFor();
+  assert.equal(await rows.count(), 100);
   assert.equal(await users.locator('li.admin-user[data-username="webadmin"] .tag-admin').count(), 1);
+  await users.getByRole('button', { name: 'Load more' }).click();
+  await users.locator(`li.admin-user[data-uid="${bot.user_id}"] .tag-bot`).waitFor();
+  assert.equal(await rows.count(), 104);
+  assert.equal(await users.getByRole('button', { name: 'Load more' }).isHidden(), true);
+  assert.equal(await users.locator(`li.admin-user[data-uid="${guest.user_id}"] .tag-guest`).count(), 1);
+
+  // Create a user, who logs in.
   const cathy = `cathy_${RUN}`;
   const create = users.locator('form.admin-create');
   await create.getByLabel('Username').fill(cathy);
@@ -78,10 +106,17 @@ browserTest('admin page: stats, users, reset, suspend, delete, invites, world mu
   await pa.waitForFunction(() => document.querySelectorAll('#admin-users li.admin-user').length === 1);
   await users.getByLabel('Filter the loaded users').fill('');
 
+  // The server's refusal shows in the row: a group owner cannot be deleted (409).
+  await suite.server.api('POST', '/groups', { name: `Owned ${RUN}`, member_ids: [] }, plain.token);
+  const plainRow = users.locator(`li.admin-user[data-username="${plainName}"]`);
+  await plainRow.getByRole('button', { name: /^Delete/ }).click();
+  await plainRow.locator('.error', { hasText: /^Conflict: / }).waitFor();
+
   // A password reset: the token is shown once; Cathy sets a new password with it on the log-in page.
-  await cathyRow.getByRole('button', { name: /^Reset the password of/ }).click();
+  await cathyRow.getByRole('button', { name: /^Reset password for/ }).click();
   const token = await cathyRow.locator('.admin-reset input.copy-text').inputValue();
   assert.match(token, /^[0-9a-f]{64}$/);
+  await axe(pa, 'admin page');
   const pc = await newPage(suite.server.url, { init: recordCloses });
   await pc.getByText('Reset a password').click();
   const reset = pc.locator('#form-reset');
@@ -141,6 +176,8 @@ browserTest('admin page: stats, users, reset, suspend, delete, invites, world mu
   await invites.locator(`li.admin-invite[data-code="${code}"]`, { hasText: 'used up' }).waitFor();
   await invites.getByRole('button', { name: `Revoke invite ${code}` }).click();
   await invites.getByText('No invites.').waitFor();
+  await pa.emulateMedia({ colorScheme: 'dark' });
+  await axe(pa, 'admin page, dark');
 
   // World: mute the plain user (picked from the list) until lifted; their send is refused in
   // their client; lift it and they write again.

@@ -86,7 +86,7 @@ export function usersSection(shared) {
     });
     const out = [];
     if (!u.guest && !u.bot) {
-      out.push(act('Reset password', 'Reset the password of', async () => showReset(row, u, await adminApi.passwordReset(u.user_id))));
+      out.push(act('Reset password', 'Reset password for', async () => showReset(row, u, await adminApi.passwordReset(u.user_id))));
     }
     out.push(act('Disconnect', 'Disconnect', async () => {
       const r = await adminApi.disconnect(u.user_id);
