@@ -7,6 +7,7 @@
 import { app } from '../app.js';
 import { $, h, icon } from '../dom.js';
 import { invitesSection } from './admin-invites.js';
+import { describe } from './admin-ui.js';
 import { settingsSection } from './admin-settings.js';
 import { statsSection } from './admin-stats.js';
 import { usersSection } from './admin-users.js';
@@ -64,16 +65,17 @@ export async function openAdmin() {
   if (!dialog.open) dialog.showModal();
   denied.hidden = true;
   let admin = false;
+  let why = 'Not allowed: this page is for admins only (the users the server names in auth.admins).';
   try {
     admin = !!(await app.api.me()).admin;
+    showAdminLink(admin);
   } catch (e) {
-    admin = false;
+    why = describe(e);
   }
-  showAdminLink(admin);
   if (!admin) {
     content.replaceChildren();
     sections = [];
-    denied.textContent = 'Not allowed: this page is for admins only (the users the server names in auth.admins).';
+    denied.textContent = why;
     denied.hidden = false;
     return;
   }
