@@ -54,11 +54,15 @@ export class Api {
   patch(path, body) { return this.call('PATCH', path, body); }
   del(path) { return this.call('DELETE', path); }
 
-  register(username, password, display_name) {
+  // `invite_code` is needed while the server's auth.registration is `invite` (ignored when open).
+  register(username, password, display_name, invite_code) {
     const body = { username, password };
     if (display_name) body.display_name = display_name;
+    if (invite_code) body.invite_code = invite_code;
     return this.post('/auth/register', body);
   }
+  // POST /auth/reset with a token an admin issued: a new password, and a new session.
+  resetPassword(reset_token, new_password) { return this.post('/auth/reset', { reset_token, new_password }); }
   login(username, password) { return this.post('/auth/login', { username, password }); }
   guest(display_name) {
     return this.call('POST', '/auth/guest', display_name ? { display_name } : undefined);

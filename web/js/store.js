@@ -414,6 +414,8 @@ export class Store {
       p.status = 'failed';
       p.transport = !!err.transport;
       p.error = err.transport ? 'Not sent: no connection.' : (err.message || err.code || 'Not sent.');
+      // Slow mode and the send rate say when the next message may go.
+      if (err.code === 'rate_limited' && err.retry_after_s) p.error += `; wait ${err.retry_after_s} s`;
       this.emit('messages', c.id);
     }
   }
