@@ -294,7 +294,7 @@ public:
                                               &downstream_consumer_, stores_.members,
                                               files_.get()};
         accounts_ = logic::make_accounts(social_deps);
-        social_ = logic::make_social(social_deps);
+        social_ = logic::make_social(social_deps, &group_cleanup_);
         conversations_ = logic::make_conversations(social_deps);
         authenticate_ = [this](std::string token) {
             return accounts_->authenticate(std::move(token));
@@ -442,6 +442,7 @@ public:
         net::signal_set signals(ioc_, SIGINT, SIGTERM);
         wait_for_signal(signals);
 
+        net::co_spawn(ioc_, finish_deleted_groups(), net::detached);
         net::co_spawn(ioc_, sweep_expired(), net::detached);
         net::co_spawn(ioc_, sweep_files(), net::detached);
 
@@ -531,6 +532,16 @@ private:
                 registry_.close_user(user, bus::close_push_lost, reason);
             }
         });
+    }
+
+    // Group deletions a crash (or a failure) left half done: their tombstones are read once at
+    // start, after every service the cleanup uses is running.
+    net::awaitable<void> finish_deleted_groups() {
+        auto finished = co_await social_->finish_deleted_groups();
+        if (!finished) {
+            infra::log::warn("app", "deleted groups not cleaned up; retried at the next start",
+                             {{"error", finished.error().message}});
+        }
     }
 
     // Expired tokens and idle guests go every auth.sweep_interval_s (read each round, so a
@@ -688,6 +699,24 @@ private:
     std::unique_ptr<logic::web_push> push_;
     std::unique_ptr<integrations_service> integrations_;
     bool stopping_ = false;
+    // What a deleted group leaves outside the social store and the log: the search index, the
+    // files, the webhooks. Reaches them through the members above, which are set before the
+    // first request (and the start-up sweep) can delete anything.
+    class group_cleanup final : public logic::conversation_cleanup {
+    public:
+        explicit group_cleanup(server& s) : s_(s) {}
+        net::awaitable<status> conversation_dropped(std::string conversation_id) override {
+            s_.indexer_->forget(conversation_id);
+            if (auto st = co_await s_.files_->forget_conversation(conversation_id); !st) {
+                co_return st;
+            }
+            co_return co_await s_.webhooks_->forget_conversation(std::move(conversation_id));
+        }
+
+    private:
+        server& s_;
+    };
+    group_cleanup group_cleanup_{*this};
 };
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <monochat/storage/webhook_store.hpp>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 
 #include "logic/sodium_init.hpp"
 
@@ -475,6 +476,17 @@ public:
         co_return info_of(h);
     }
 
+    task<void> forget_conversation(std::string conversation_id) override {
+        {
+            std::lock_guard lock(mutex_);
+            gone_.insert(conversation_id);
+            for (auto& h : hooks_) {
+                h->cursors.erase(conversation_id);
+            }
+        }
+        co_return co_await d_.store.forget_conversation(std::move(conversation_id));
+    }
+
     task<void> remove(std::uint64_t webhook_id) override {
         if (auto st = ready(); !st) {
             co_return st.error();
@@ -627,6 +639,12 @@ private:
     bool ended(const hook& h) {
         std::lock_guard lock(mutex_);
         return stopped_ || h.removed;
+    }
+
+    // Whether the conversation was dropped for good (forget_conversation).
+    bool gone(const std::string& cid) {
+        std::lock_guard lock(mutex_);
+        return gone_.contains(cid);
     }
 
     void spawn_worker(const std::shared_ptr<hook>& h) {
@@ -784,6 +802,9 @@ private:
             if (ended(*h)) {
                 co_return false;
             }
+            if (gone(m.conversation_id)) {
+                co_return true;  // its group was deleted: nothing of it is delivered any more
+            }
             const auto cfg = d_.config.get();
             auto outcome = co_await attempt(*h, body, delivery_id, *cfg);
             const auto now = std::chrono::steady_clock::now();
@@ -882,6 +903,9 @@ private:
     net::awaitable<void> move_cursor(hook& h, const std::string& cid, std::uint64_t seq) {
         {
             std::lock_guard lock(mutex_);
+            if (gone_.contains(cid)) {
+                co_return;  // its cursors went with it
+            }
             auto& c = h.cursors[cid];
             c = std::max(c, seq);
         }
@@ -898,6 +922,8 @@ private:
     infra::counter& dropped_;
     std::mutex mutex_;
     std::vector<std::shared_ptr<hook>> hooks_;
+    // Conversations dropped for good (forget_conversation); mutex_.
+    std::unordered_set<std::string> gone_;
     bool stopped_ = false;
     bool loaded_ = false;
 };

@@ -209,6 +209,14 @@ public:
     task<std::uint64_t> member_count(std::uint64_t group_id) override {
         return inner_->member_count(group_id);
     }
+    task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
+                                     std::int64_t now_ms) override {
+        return inner_->delete_group(group_id, owner_id, now_ms);
+    }
+    task<std::vector<std::uint64_t>> deleted_groups() override { return inner_->deleted_groups(); }
+    task<void> forget_deleted_group(std::uint64_t group_id) override {
+        return inner_->forget_deleted_group(group_id);
+    }
 
     task<group_directory_page> public_groups(std::string q, std::uint64_t after,
                                              std::size_t limit) override {

@@ -1,8 +1,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <string_view>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/social_store.hpp>
 #include <utility>
@@ -750,6 +753,68 @@ result<std::vector<std::uint64_t>> member_ids(connection& c, std::uint64_t group
                      "SELECT user_id FROM group_members"
                      " WHERE group_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3",
                      id_from, group_id, after, to_limit(limit));
+}
+
+// The group a conversation id names ("group:<id>"), or nullopt for any other conversation.
+std::optional<std::uint64_t> group_of_conversation(std::string_view cid) {
+    constexpr std::string_view prefix = "group:";
+    if (cid.substr(0, prefix.size()) != prefix) {
+        return std::nullopt;
+    }
+    std::uint64_t id = 0;
+    const auto digits = cid.substr(prefix.size());
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (ec != std::errc() || end != digits.data() + digits.size()) {
+        return std::nullopt;
+    }
+    return id;
+}
+
+result<deleted_group> delete_group(connection& c, std::uint64_t group_id, std::uint64_t owner_id,
+                                   std::int64_t now_ms) {
+    auto group = get_group(c, group_id);
+    if (!group) {
+        return group.error();
+    }
+    if (group->owner_id != owner_id) {
+        return make_error(errc::forbidden, "only the owner may delete the group");
+    }
+    auto members = query_all(c, "SELECT user_id FROM group_members WHERE group_id = ?1"
+                                " ORDER BY user_id",
+                             id_from, group_id);
+    if (!members) {
+        return members.error();
+    }
+    const std::string cid = fmt::format("group:{}", group_id);
+    for (const std::string_view sql : {
+             "DELETE FROM read_state WHERE conversation_id = ?1",
+             "DELETE FROM mentions WHERE conversation_id = ?1",
+             "DELETE FROM conversation_settings WHERE conversation_id = ?1",
+         }) {
+        if (auto done = execute(c, sql, cid); !done) {
+            return done.error();
+        }
+    }
+    // The foreign keys cascade these too; spelled out so that nothing depends on the pragma.
+    for (const std::string_view sql : {
+             "DELETE FROM group_members WHERE group_id = ?1",
+             "DELETE FROM group_mutes WHERE group_id = ?1",
+             "DELETE FROM group_bans WHERE group_id = ?1",
+             "DELETE FROM group_invites WHERE group_id = ?1",
+             "DELETE FROM chat_groups WHERE id = ?1",
+         }) {
+        if (auto done = execute(c, sql, group_id); !done) {
+            return done.error();
+        }
+    }
+    if (auto done = execute(c,
+                            "INSERT OR REPLACE INTO deleted_groups (group_id, deleted_ms)"
+                            " VALUES (?1, ?2)",
+                            group_id, now_ms);
+        !done) {
+        return done.error();
+    }
+    return deleted_group{std::move(*group), std::move(*members)};
 }
 
 result<group_directory_page> public_groups(connection& c, const std::string& needle,
@@ -2102,6 +2167,28 @@ public:
             [=](connection& c) { return storage::set_member_role(c, group_id, user_id, role); });
     }
 
+    task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
+                                     std::int64_t now_ms) override {
+        return write<deleted_group>(
+            [=](connection& c) { return storage::delete_group(c, group_id, owner_id, now_ms); });
+    }
+
+    task<std::vector<std::uint64_t>> deleted_groups() override {
+        return read<std::vector<std::uint64_t>>([](connection& c) {
+            return query_all(c, "SELECT group_id FROM deleted_groups ORDER BY group_id", id_from);
+        });
+    }
+
+    task<void> forget_deleted_group(std::uint64_t group_id) override {
+        return write<void>([=](connection& c) -> status {
+            if (auto done = execute(c, "DELETE FROM deleted_groups WHERE group_id = ?1", group_id);
+                !done) {
+                return done.error();
+            }
+            return {};
+        });
+    }
+
     task<group_directory_page> public_groups(std::string name_contains,
                                              std::uint64_t after_group_id,
                                              std::size_t limit) override {
@@ -2177,6 +2264,18 @@ public:
     task<void> record_sent(std::vector<sent_record> records) override {
         return write<void>([records = std::move(records)](connection& c) -> status {
             for (const auto& r : records) {
+                // A send that committed just before its group was deleted: the group's read
+                // state is gone and stays gone.
+                if (const auto group = group_of_conversation(r.conversation_id)) {
+                    auto exists = query_one(c, "SELECT 1 FROM chat_groups WHERE id = ?1",
+                                            true_from, *group);
+                    if (!exists) {
+                        return exists.error();
+                    }
+                    if (!*exists) {
+                        continue;
+                    }
+                }
                 auto moved = storage::set_read_position(c, r.user_id, r.conversation_id, r.seq,
                                                         r.ts_ms);
                 if (!moved && moved.error().code != errc::not_found) {

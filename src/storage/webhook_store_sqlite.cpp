@@ -244,6 +244,12 @@ public:
         });
     }
 
+    task<void> forget_conversation(std::string conversation_id) override {
+        return writer_.write<void>([cid = std::move(conversation_id)](connection& c) {
+            return run(c, "DELETE FROM webhook_cursors WHERE conversation_id = ?1", cid);
+        });
+    }
+
     task<void> backup_to(std::string path) override {
         // On the writer thread, so that no write is half done, but through a connection of its
         // own: the writer's is inside its batch's transaction, where SQLite refuses a backup.

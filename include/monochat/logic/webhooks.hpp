@@ -152,6 +152,12 @@ public:
     virtual task<webhook_info> get(std::uint64_t webhook_id) = 0;
     // Its deliveries stop (one in flight completes). Errors: not_found.
     virtual task<void> remove(std::uint64_t webhook_id) = 0;
+    // A conversation gone for good (a deleted group; call once the log has dropped it): no
+    // webhook delivers from it any more (a delivery being retried ends there), and every
+    // webhook's cursor in it goes, in memory and in the store. The webhooks themselves stay
+    // registered, their conversation filters as given. Works before start() too. Errors:
+    // unavailable (the store; the cursors then stay until the next call).
+    virtual task<void> forget_conversation(std::string conversation_id) = 0;
 
     // Listens to the log's commits and spawns, on the I/O context, the loading of the
     // webhooks and their cursors, which then starts the workers. Until it is done (or when it

@@ -156,6 +156,12 @@ struct members_added {
     std::vector<std::uint64_t> user_ids;  // who was actually added (ascending); may be empty
 };
 
+// A group as it was when it was deleted (social_store::delete_group).
+struct deleted_group {
+    group_record group;
+    std::vector<std::uint64_t> member_ids;  // ascending, the owner included
+};
+
 // One group a user belongs to.
 struct user_group {
     group_record group;
@@ -517,6 +523,21 @@ public:
                                                         std::size_t limit) = 0;
     // Errors: not_found (no such group).
     virtual task<std::uint64_t> member_count(std::uint64_t group_id) = 0;
+
+    // Deleting a group (contract v1.1), in ONE transaction: the group, its members, mutes,
+    // bans and invite links, and the read state, mentions and per-user settings of its
+    // conversation go, and a tombstone is written (table deleted_groups). Answers the group
+    // and its members as they were. What the message log, the search index, the file store and
+    // the webhooks hold of the conversation is logic's to remove afterwards, which then drops
+    // the tombstone (forget_deleted_group); a tombstone a crash left is found at the next start
+    // (deleted_groups). Errors: not_found (no such group), forbidden (`owner_id` is not its
+    // owner: ownership passed meanwhile).
+    virtual task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
+                                             std::int64_t now_ms) = 0;
+    // The tombstones not dropped yet, ascending group id.
+    virtual task<std::vector<std::uint64_t>> deleted_groups() = 0;
+    // Drops a tombstone; none is not an error.
+    virtual task<void> forget_deleted_group(std::uint64_t group_id) = 0;
 
     // ---- direct conversations ----
 

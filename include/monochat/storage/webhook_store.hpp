@@ -63,6 +63,8 @@ public:
     // nothing is written.
     virtual task<void> advance(std::uint64_t id, std::string conversation_id,
                                std::uint64_t seq) = 0;
+    // A conversation gone for good (a deleted group): every webhook's cursor in it goes.
+    virtual task<void> forget_conversation(std::string conversation_id) = 0;
     // A consistent copy of the store into the file `path` (which must not exist), taken on the
     // writer thread between two write batches (SQLite's online backup). Errors: unavailable.
     virtual task<void> backup_to(std::string path) = 0;
