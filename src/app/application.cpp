@@ -23,6 +23,7 @@
 #include <monochat/gateway/webhook_client.hpp>
 #include <monochat/logic/push.hpp>
 #include <monochat/logic/webhooks.hpp>
+#include <monochat/logic/wire.hpp>
 #include <monochat/gateway/push_routes.hpp>
 #include <monochat/storage/webhook_store.hpp>
 #include <monochat/gateway/connection_registry.hpp>
@@ -136,6 +137,12 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     }
     sopts.readers = static_cast<std::size_t>(cfg.storage.sqlite_readers);
     sopts.synchronous_full = cfg.storage.sync == "always";
+    // The group event journal (outgoing webhooks' membership events) records where in the
+    // group's messages each change falls.
+    sopts.clock = &clock;
+    sopts.group_last_seq = [log = s.log.get()](std::uint64_t group_id) {
+        return log->last_seq(logic::group_conversation_id(group_id));
+    };
     auto social = storage::open_sqlite_social_store(sopts, metrics);
     if (!social) {
         return social.error();
