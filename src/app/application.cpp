@@ -367,7 +367,7 @@ public:
         // Outgoing webhooks (issue 21): they follow the log's commits like the indexer, and
         // deliver from the I/O threads through gateway's Beast client.
         webhook_client_ = gateway::make_webhook_client(ioc_);
-        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *webhook_client_, live_,
+        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *stores_.social, *webhook_client_, live_,
                                           clock_, ids_, metrics_, ioc_});
         if (auto st = webhooks_->start(); !st) {
             infra::log::error("app", "cannot start webhooks", {{"error", st.error().message}});
