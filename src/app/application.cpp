@@ -23,6 +23,7 @@
 #include <monochat/gateway/webhook_client.hpp>
 #include <monochat/logic/push.hpp>
 #include <monochat/logic/webhooks.hpp>
+#include <monochat/logic/wire.hpp>
 #include <monochat/gateway/push_routes.hpp>
 #include <monochat/storage/webhook_store.hpp>
 #include <monochat/gateway/connection_registry.hpp>
@@ -136,6 +137,12 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     }
     sopts.readers = static_cast<std::size_t>(cfg.storage.sqlite_readers);
     sopts.synchronous_full = cfg.storage.sync == "always";
+    // The group event journal (outgoing webhooks' membership events) records where in the
+    // group's messages each change falls.
+    sopts.clock = &clock;
+    sopts.group_last_seq = [log = s.log.get()](std::uint64_t group_id) {
+        return log->last_seq(logic::group_conversation_id(group_id));
+    };
     auto social = storage::open_sqlite_social_store(sopts, metrics);
     if (!social) {
         return social.error();
@@ -360,7 +367,7 @@ public:
         // Outgoing webhooks (issue 21): they follow the log's commits like the indexer, and
         // deliver from the I/O threads through gateway's Beast client.
         webhook_client_ = gateway::make_webhook_client(ioc_);
-        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *webhook_client_, live_,
+        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *stores_.social, *webhook_client_, live_,
                                           clock_, ids_, metrics_, ioc_});
         if (auto st = webhooks_->start(); !st) {
             infra::log::error("app", "cannot start webhooks", {{"error", st.error().message}});

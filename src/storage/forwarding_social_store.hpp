@@ -318,6 +318,18 @@ public:
         return inner_->push_targets(id, std::move(cid), now_ms);
     }
 
+    task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after,
+                                                            std::size_t limit) override {
+        return inner_->read_group_journal(after, limit);
+    }
+    task<std::uint64_t> group_journal_head() override { return inner_->group_journal_head(); }
+    task<std::uint64_t> prune_group_journal(std::uint64_t up_to) override {
+        return inner_->prune_group_journal(up_to);
+    }
+    void set_group_journal_listener(group_journal_listener l) override {
+        inner_->set_group_journal_listener(std::move(l));
+    }
+
     task<void> backup_to(std::string path) override { return inner_->backup_to(std::move(path)); }
 
 protected:

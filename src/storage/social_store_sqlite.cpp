@@ -4,11 +4,15 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <monochat/infra/clock.hpp>
 #include <optional>
 #include <string_view>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/social_store.hpp>
+#include <mutex>
 #include <utility>
+
+#include "storage/group_journal_sqlite.hpp"
 
 #include "storage/sqlite_db.hpp"
 #include "storage/sqlite_migrations.hpp"
@@ -1029,10 +1033,13 @@ class sqlite_social_store final : public social_store {
 public:
     sqlite_social_store(std::unique_ptr<connection> writer_conn,
                         std::vector<std::unique_ptr<connection>> reader_conns,
-                        std::size_t max_batch, infra::metrics_registry& metrics)
+                        const sqlite_social_store_options& options,
+                        infra::metrics_registry& metrics)
         : metrics_(metrics),
+          journal_clock_(options.clock),
+          group_last_seq_(options.group_last_seq),
           readers_(std::move(reader_conns), make_thread_metrics(metrics)),
-          writer_(std::move(writer_conn), max_batch, make_thread_metrics(metrics)) {
+          writer_(std::move(writer_conn), options.max_write_batch, make_thread_metrics(metrics)) {
         metrics_.gauge_callback(
             "monochat_queue_depth", "Items waiting in a queue.", {{"queue", "sqlite_writer"}},
             [this] { return static_cast<double>(writer_.queue_depth()); }, this);
@@ -1473,9 +1480,10 @@ public:
     task<group_record> update_group(std::uint64_t group_id, std::optional<std::string> name,
                                     std::optional<std::string> description,
                                     std::optional<bool> is_public) override {
-        return write<group_record>([=, name = std::move(name), description = std::move(
-                                                                     description)](
-                                       connection& c) -> result<group_record> {
+        return journaled<group_record>([=, name = std::move(name),
+                                        description = std::move(description)](
+                                           connection& c,
+                                           journal_sink& jr) -> result<group_record> {
             auto changed = execute(c,
                                    "UPDATE chat_groups SET name = coalesce(?2, name),"
                                    " description = coalesce(?3, description),"
@@ -1484,7 +1492,28 @@ public:
             if (!changed) {
                 return changed.error();
             }
-            return storage::get_group(c, group_id);
+            auto group = storage::get_group(c, group_id);
+            if (!group) {
+                return group.error();
+            }
+            std::vector<std::string_view> fields;
+            if (name) {
+                fields.push_back("name");
+            }
+            if (description) {
+                fields.push_back("description");
+            }
+            if (is_public) {
+                fields.push_back("public");
+            }
+            if (!fields.empty()) {
+                if (auto st = jr.add(c, journal::group_updated, group_id,
+                                          journal::group_detail(fields, *group));
+                    !st) {
+                    return st.error();
+                }
+            }
+            return group;
         });
     }
 
@@ -1688,7 +1717,8 @@ public:
 
     task<group_ban_result> ban_member(std::uint64_t group_id, std::uint64_t user_id,
                                       std::uint64_t banned_by, std::int64_t now_ms) override {
-        return write<group_ban_result>([=](connection& c) -> result<group_ban_result> {
+        return journaled<group_ban_result>([=](connection& c,
+                                               journal_sink& jr) -> result<group_ban_result> {
             auto group = storage::get_group(c, group_id);
             if (!group) {
                 return group.error();
@@ -1708,6 +1738,11 @@ public:
                 }
                 out.group = std::move(*removed);
                 out.was_member = true;
+                if (auto st = jr.add(c, journal::member_left, group_id,
+                                          journal::members_detail({user_id}, banned_by));
+                    !st) {
+                    return st.error();
+                }
             }
             auto done = execute(c,
                                 "INSERT INTO group_bans (group_id, user_id, banned_by, created_ms)"
@@ -1855,8 +1890,9 @@ public:
     task<members_added> join_by_invite(std::uint64_t group_id, std::string code,
                                        std::uint64_t user_id, std::int64_t now_ms,
                                        std::uint64_t max_members) override {
-        return write<members_added>([=, code = std::move(code)](connection& c)
-                                        -> result<members_added> {
+        return journaled<members_added>([=, code = std::move(code)](
+                                            connection& c,
+                                            journal_sink& jr) -> result<members_added> {
             auto role = role_of(c, group_id, user_id);
             if (!role) {
                 return role.error();
@@ -1880,7 +1916,8 @@ public:
             if (*used == 0) {
                 return unusable_group_invite();
             }
-            return storage::add_members(c, group_id, {user_id}, now_ms, max_members);
+            return jr.joined(c, group_id,
+                                  storage::add_members(c, group_id, {user_id}, now_ms, max_members));
         });
     }
 
@@ -2113,11 +2150,23 @@ public:
                                     std::uint64_t owner_id, bool is_public,
                                     std::vector<std::uint64_t> member_ids, std::int64_t created_ms,
                                     std::uint64_t max_members) override {
-        return write<group_record>(
-            [=, n = std::move(name), m = std::move(member_ids)](connection& c) {
-                return storage::create_group(c, group_id, n, owner_id, is_public, m, created_ms,
-                                             max_members);
-            });
+        return journaled<group_record>([=, n = std::move(name), m = std::move(member_ids)](
+                                           connection& c,
+                                           journal_sink& jr) -> result<group_record> {
+            auto group = storage::create_group(c, group_id, n, owner_id, is_public, m, created_ms,
+                                               max_members);
+            if (!group) {
+                return group;
+            }
+            std::vector<std::uint64_t> everyone = m;
+            everyone.push_back(owner_id);
+            if (auto st = jr.add(c, journal::member_joined, group_id,
+                                      journal::members_detail(sorted_unique(std::move(everyone))));
+                !st) {
+                return st.error();
+            }
+            return group;
+        });
     }
 
     task<group_record> get_group(std::uint64_t group_id) override {
@@ -2144,21 +2193,35 @@ public:
 
     task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
                                     std::int64_t joined_ms, std::uint64_t max_members) override {
-        return write<members_added>([=, ids = std::move(user_ids)](connection& c) {
-            return storage::add_members(c, group_id, ids, joined_ms, max_members);
-        });
+        return journaled<members_added>(
+            [=, ids = std::move(user_ids)](connection& c, journal_sink& jr) {
+                return jr.joined(c, group_id,
+                                      storage::add_members(c, group_id, ids, joined_ms, max_members));
+            });
     }
 
     task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                    std::int64_t joined_ms, std::uint64_t max_members) override {
-        return write<members_added>([=](connection& c) {
-            return storage::add_members(c, group_id, {user_id}, joined_ms, max_members);
+        return journaled<members_added>([=](connection& c, journal_sink& jr) {
+            return jr.joined(
+                c, group_id, storage::add_members(c, group_id, {user_id}, joined_ms, max_members));
         });
     }
 
     task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
-        return write<group_record>(
-            [=](connection& c) { return storage::remove_member(c, group_id, user_id); });
+        return journaled<group_record>(
+            [=](connection& c, journal_sink& jr) -> result<group_record> {
+                auto group = storage::remove_member(c, group_id, user_id);
+                if (!group) {
+                    return group;
+                }
+                if (auto st = jr.add(c, journal::member_left, group_id,
+                                          journal::members_detail({user_id}));
+                    !st) {
+                    return st.error();
+                }
+                return group;
+            });
     }
 
     task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
@@ -2498,6 +2561,28 @@ public:
             });
     }
 
+    // ---- group event journal ----
+
+    task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after_id,
+                                                            std::size_t limit) override {
+        return read<std::vector<group_journal_row>>(
+            [=](connection& c) { return journal::read(c, after_id, limit); });
+    }
+
+    task<std::uint64_t> group_journal_head() override {
+        return read<std::uint64_t>([](connection& c) { return journal::head(c); });
+    }
+
+    task<std::uint64_t> prune_group_journal(std::uint64_t up_to_id) override {
+        return write<std::uint64_t>([=](connection& c) { return journal::prune(c, up_to_id); });
+    }
+
+    void set_group_journal_listener(group_journal_listener listener) override {
+        std::lock_guard lock(listener_mutex_);
+        listener_ = listener ? std::make_shared<const group_journal_listener>(std::move(listener))
+                             : nullptr;
+    }
+
     // ---- operations ----
 
     task<void> backup_to(std::string path) override {
@@ -2530,7 +2615,76 @@ private:
         return readers_.read<T>(std::move(fn));
     }
 
+    // What a group change appends to the journal, inside its job (on the writer thread); the
+    // rows reach the listener only once the job's batch committed.
+    class journal_sink {
+    public:
+        explicit journal_sink(const sqlite_social_store& store) : store_(store) {}
+
+        status add(connection& c, std::string_view event, std::uint64_t group_id,
+                   std::string detail) {
+            group_journal_row row;
+            row.ts_ms = store_.journal_clock_ != nullptr ? store_.journal_clock_->now_ms()
+                                                         : infra::system_clock{}.now_ms();
+            row.event = std::string(event);
+            row.group_id = group_id;
+            row.after_seq = store_.group_last_seq_ ? store_.group_last_seq_(group_id) : 0;
+            row.detail = std::move(detail);
+            auto stored = journal::append(c, std::move(row));
+            if (!stored) {
+                return stored.error();
+            }
+            rows_.push_back(std::move(*stored));
+            return {};
+        }
+
+        // A member_joined row for those `added` names (none when nobody was added).
+        result<members_added> joined(connection& c, std::uint64_t group_id,
+                                     result<members_added> added) {
+            if (added && !added->user_ids.empty()) {
+                if (auto st = add(c, journal::member_joined, group_id,
+                                  journal::members_detail(added->user_ids));
+                    !st) {
+                    return st.error();
+                }
+            }
+            return added;
+        }
+
+        std::vector<group_journal_row>& rows() { return rows_; }
+
+    private:
+        const sqlite_social_store& store_;
+        std::vector<group_journal_row> rows_;
+    };
+
+    // A write whose job may append journal rows: `fn(connection&, journal_sink&) -> result<T>`.
+    // The listener hears of the rows after the commit, before the caller resumes.
+    template <class T, class F>
+    task<T> journaled(F fn) {
+        auto sink = std::make_shared<journal_sink>(*this);
+        auto r = co_await writer_.write<T>(
+            [fn = std::move(fn), sink](connection& c) -> result<T> { return fn(c, *sink); });
+        if (r.has_value() && !sink->rows().empty()) {
+            std::shared_ptr<const group_journal_listener> l;
+            {
+                std::lock_guard lock(listener_mutex_);
+                l = listener_;
+            }
+            if (l) {
+                for (const auto& row : sink->rows()) {
+                    (*l)(row);
+                }
+            }
+        }
+        co_return r;
+    }
+
     infra::metrics_registry& metrics_;
+    const infra::clock* const journal_clock_;
+    const std::function<std::uint64_t(std::uint64_t)> group_last_seq_;
+    std::mutex listener_mutex_;
+    std::shared_ptr<const group_journal_listener> listener_;
     sqlite::reader_pool readers_;
     // Declared last: destroyed first, so pending writes complete while readers still exist.
     sqlite::writer writer_;
@@ -2573,7 +2727,7 @@ result<std::unique_ptr<social_store>> open_sqlite_social_store(
         readers.push_back(std::move(*conn));
     }
     return std::unique_ptr<social_store>(new sqlite_social_store(
-        std::move(*writer_conn), std::move(readers), options.max_write_batch, metrics));
+        std::move(*writer_conn), std::move(readers), options, metrics));
 }
 
 }  // namespace monochat::storage

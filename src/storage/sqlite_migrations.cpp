@@ -276,7 +276,24 @@ CREATE TABLE deleted_groups (
 CREATE INDEX conversation_settings_conversation ON conversation_settings (conversation_id);
 )sql";
 
-constexpr std::array<migration, 13> all_migrations{{
+// Issue 21, outgoing webhooks: the group event journal, one row per membership or group change,
+// written in the change's own transaction (the durable record that webhooks' member_joined,
+// member_left and group_updated deliveries are re-read from). AUTOINCREMENT: an id is never
+// given twice, even after every row was pruned, because webhook cursors point at ids.
+// after_seq is the group conversation's last_seq at the change; detail the event's own
+// fields as a JSON object.
+constexpr const char* v14_group_journal = R"sql(
+CREATE TABLE group_journal (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ms     INTEGER NOT NULL,
+    event     TEXT    NOT NULL,
+    group_id  INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL CHECK (after_seq >= 0),
+    detail    TEXT    NOT NULL
+);
+)sql";
+
+constexpr std::array<migration, 14> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -290,6 +307,7 @@ constexpr std::array<migration, 13> all_migrations{{
     {11, "web push subscriptions", v11_push_subscriptions},
     {12, "avatars", v12_avatars},
     {13, "deleted groups", v13_deleted_groups},
+    {14, "group event journal", v14_group_journal},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

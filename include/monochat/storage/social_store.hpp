@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <monochat/infra/result.hpp>
 #include <monochat/storage/sent_record.hpp>
@@ -39,6 +40,7 @@
 #include <vector>
 
 namespace monochat::infra {
+class clock;
 class metrics_registry;
 }
 namespace monochat::storage {
@@ -258,6 +260,26 @@ struct block_pair {
     std::uint64_t user_id = 0;
     std::uint64_t blocked_id = 0;
 };
+
+// One change of a group, as the group event journal keeps it (issue 21: the durable record that
+// outgoing webhooks' membership events are read from, written in the change's own
+// transaction).
+struct group_journal_row {
+    std::uint64_t id = 0;      // ascending in commit order, never given twice (pruning included)
+    std::int64_t ts_ms = 0;    // when the change was written (the options' clock)
+    std::string event;         // the webhook event name: "member_joined", "member_left", ...
+    std::uint64_t group_id = 0;
+    // The group conversation's last_seq when the change was written: the messages up to it
+    // came before the change.
+    std::uint64_t after_seq = 0;
+    // The event's own fields, a JSON object: {"user_ids": ["<id>", ...]} for member_joined;
+    // the same and, for a ban, "banned_by" for member_left; {"changed": [field names],
+    // "group": {"name", "description", "public"}} for group_updated.
+    std::string detail;
+};
+
+// Called with each committed journal row; see set_group_journal_listener.
+using group_journal_listener = std::function<void(const group_journal_row&)>;
 
 // "dm:<low>:<high>" for two user ids, in either order.
 std::string direct_conversation_id(std::uint64_t a, std::uint64_t b);
@@ -651,6 +673,26 @@ public:
                                                                      std::string conversation_id,
                                                                      std::int64_t now_ms) = 0;
 
+    // ---- group event journal (issue 21, outgoing webhooks) ----
+    // Each of these changes appends a row in its own transaction: create_group (member_joined:
+    // the owner and the members), add_members, join_group, join_by_invite (member_joined: those
+    // added; nothing when none was), remove_member (member_left), ban_member of a member
+    // (member_left with banned_by), update_group (group_updated). A failed change writes no
+    // row. Adding an event kind is one more append in the transaction that makes the change.
+
+    // Rows with id > after_id, ascending, at most `limit`.
+    virtual task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after_id,
+                                                                    std::size_t limit) = 0;
+    // The highest id ever given (0: none yet); pruning does not lower it.
+    virtual task<std::uint64_t> group_journal_head() = 0;
+    // Deletes the rows with id <= up_to_id; answers how many went.
+    virtual task<std::uint64_t> prune_group_journal(std::uint64_t up_to_id) = 0;
+    // `listener` is called with each row after its transaction committed and before the
+    // change's own call completes, on the thread that completes it; rows of concurrent
+    // changes may arrive in any order. Replaces the previous listener (an empty one: none).
+    // Set it before the changes it must see; it must not block.
+    virtual void set_group_journal_listener(group_journal_listener listener) = 0;
+
     // ---- operations ----
 
     // Writes a consistent copy of the database into the file `path` (SQLite online backup),
@@ -674,6 +716,12 @@ struct sqlite_social_store_options {
     std::int64_t busy_timeout_ms = 5000;
     // Most write operations committed in one transaction. Default: 256.
     std::size_t max_write_batch = 256;
+    // The group event journal's clock (the one time the store reads itself: remove_member and
+    // update_group are given none). Default: none, the system clock.
+    const infra::clock* clock = nullptr;
+    // The group conversation's last_seq for a group id (a journal row's after_seq), read inside
+    // the change's transaction. Must not block. Default: none, after_seq 0.
+    std::function<std::uint64_t(std::uint64_t group_id)> group_last_seq;
 };
 
 // Opens (creating and migrating as needed) the SQLite store. Errors: invalid_argument (no path,
