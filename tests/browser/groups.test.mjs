@@ -7,7 +7,7 @@
 // panel; and deleting a group, which needs the server route of DELETE /groups/{id}.
 import assert from 'node:assert/strict';
 import {
-  RUN, PASSWORD, browserTest, newPage, login, register, send, conv, setupSuite,
+  RUN, PASSWORD, browserTest, newPage, online, register, send, conv, setupSuite,
 } from './harness.mjs';
 
 const suite = setupSuite();
@@ -27,6 +27,14 @@ async function group(owner, name, members) {
   return r.group;
 }
 
+// A page signed in as `u` from the start (its token put in storage before the client runs):
+// signing in through the form is account.test.mjs's subject, and costs a second a page here.
+async function pageOf(u) {
+  const page = await newPage(suite.server.url, { init: `localStorage.setItem('monochat.token', ${JSON.stringify(u.token)})` });
+  await online(page);
+  return page;
+}
+
 async function openSettings(page) {
   await page.getByRole('button', { name: 'Group settings' }).click();
   const dialog = page.locator('#group-dialog');
@@ -40,11 +48,9 @@ browserTest('group settings: rename, invite link and join, mute, ban, errors', a
   const bob = await user('bob', 'Bob');
   const g = await group(amy, `Club ${RUN}`, [bob]);
   const renamed = `Board games ${RUN}`;
-  const pa = await newPage(suite.server.url);
+  const pa = await pageOf(amy);
   await pa.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.server.url });
-  await login(pa, amy.username);
-  const pb = await newPage(suite.server.url);
-  await login(pb, bob.username);
+  const pb = await pageOf(bob);
   await conv(pb, g.name).click();
 
   // A member reads the settings: no form, no links, no moderation, no delete; may leave.
@@ -99,7 +105,7 @@ browserTest('group settings: rename, invite link and join, mute, ban, errors', a
   await da.locator('#gd-members li.person', { hasText: 'Cat' }).locator('.muted-tag', { hasText: 'muted until' }).waitFor();
   // A page that missed the mute (loaded after it) learns it from the refused send.
   await pc.reload();
-  await pc.locator('#conn-state[data-state="open"]').waitFor();
+  await online(pc);
   await conv(pc, renamed).click();
   assert.equal(await pc.getByLabel('Message', { exact: true }).isDisabled(), false);
   await send(pc, `while muted ${RUN}`);
@@ -144,10 +150,8 @@ browserTest('deleting a group: the owner confirms, and the other member loses it
   const dan = await user('dan', 'Dan');
   const eve = await user('eve', 'Eve');
   const g = await group(dan, `Doomed ${RUN}`, [eve]);
-  const pd = await newPage(suite.server.url);
-  await login(pd, dan.username);
-  const pe = await newPage(suite.server.url);
-  await login(pe, eve.username);
+  const pd = await pageOf(dan);
+  const pe = await pageOf(eve);
   await conv(pe, g.name).click();
   await pe.locator('#chat-title', { hasText: g.name }).waitFor();
   await conv(pd, g.name).click();
