@@ -159,6 +159,8 @@ browserTest('admin page: stats, users, reset, suspend, delete, invites, world mu
   await settings.getByRole('button', { name: 'Apply changes' }).click();
   await field('limits.send_rate').locator('.field-error', { hasText: 'outside' }).waitFor();
   await pa.getByRole('button', { name: 'Refresh live settings' }).click();
+  // (The refreshed form replaces the fields: wait for it before typing into one.)
+  await field('limits.send_rate').locator('.field-error', { hasText: 'outside' }).waitFor({ state: 'detached' });
   // Invite-only registration, set through the form.
   await field('auth.registration').locator('input').fill('invite');
   await settings.getByRole('button', { name: 'Apply changes' }).click();
