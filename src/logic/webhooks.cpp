@@ -1039,7 +1039,7 @@ private:
             body.append(row.detail, 1, row.detail.size() - 2);
         }
         body += '}';
-        auto done = co_await send(h, body, delivery_id);
+        auto done = co_await send(h, cid, body, delivery_id);
         if (!done) {
             co_return false;
         }
@@ -1065,7 +1065,7 @@ private:
         std::string body = R"({"event":"message","webhook_id":")" + std::to_string(h->rec.id) +
                            R"(","delivery_id":")" + delivery_id + R"(","message":)" +
                            message_json(m) + "}";
-        auto done = co_await send(h, body, delivery_id);
+        auto done = co_await send(h, m.conversation_id, body, delivery_id);
         if (!done) {
             co_return false;
         }
@@ -1074,16 +1074,16 @@ private:
     }
 
     // POSTs one delivery until it succeeds or is dropped (counted either way); false when the
-    // webhook ended first.
-    net::awaitable<bool> send(std::shared_ptr<hook> h, const std::string& body,
-                              const std::string& delivery_id) {
+    // webhook ended first. A delivery of a conversation that is gone (a deleted group) is done.
+    net::awaitable<bool> send(std::shared_ptr<hook> h, const std::string& conversation_id,
+                              const std::string& body, const std::string& delivery_id) {
         std::optional<std::chrono::steady_clock::time_point> first_failure;
         std::chrono::milliseconds backoff{0};
         for (;;) {
             if (ended(*h)) {
                 co_return false;
             }
-            if (gone(m.conversation_id)) {
+            if (gone(conversation_id)) {
                 co_return true;  // its group was deleted: nothing of it is delivered any more
             }
             const auto cfg = d_.config.get();
