@@ -1,7 +1,8 @@
 // Outgoing webhooks (issue 21; docs/integrations.md) against the real binary and a loopback
 // receiver the test runs: every message of a followed conversation arrives in seq order with a
 // valid signature; a 500 is retried until a 200; a receiver failing past webhooks.max_retry_s
-// gets the message dropped (and counted); a receiver down across a server restart gets what
+// gets the message dropped (and counted); a receiver down for 30 s gets what was sent meanwhile,
+// in order, once it is back; a receiver down across a server restart gets what
 // was pending after the restart, and nothing already delivered again; refused addresses are
 // 400 at registration and refused again at delivery. Membership events: a receiver for them
 // gets a group's messages and its joins, renames and leaves interleaved in the order they
@@ -321,6 +322,36 @@ TEST_CASE("webhooks are signed, ordered, retried, dropped, resumed after a resta
     CHECK(metrics.value("monochat_webhook_deliveries_total", {{"result", "dropped"}}) >= 1);
     CHECK(metrics.has("monochat_webhook_backlog"));
     CHECK(metrics.value("monochat_webhook_backlog") == 0);
+
+    // ---- the receiver down for 30 s (connection refused), then back: what was sent during
+    // the outage arrives in order, nothing dropped (webhooks.max_retry_s raised live past it) ----
+    const auto raised =
+        http->patch(api("/admin/settings"), {{"webhooks.max_retry_s", 120}}, ops.token);
+    REQUIRE(raised.status == 200);
+    receiver.reset();
+    const auto o1 = send_text(*http, alice, group, "o1 during the outage");
+    const auto o2 = send_text(*http, bob, group, "o2 during the outage");
+    std::this_thread::sleep_for(30s);
+    {
+        const auto during = webhook_status(*http, ops, id);
+        CHECK(during["backlog"] == 2);
+        CHECK(during["dropped"] == 1);  // only m11, above
+        CHECK_FALSE(during["last_error"].is_null());
+    }
+    receiver = std::make_unique<http_receiver>(receiver_port);
+    REQUIRE(receiver->wait_for([](const auto& rs) {
+        return !rs.empty() && rs.back().answered == 200 &&
+               rs.back().body.find("o2 during the outage") != std::string::npos;
+    }));
+    {
+        const auto got = checked_deliveries(*receiver, secret, id);
+        std::vector<std::uint64_t> seqs;
+        for (const auto& d : got) {
+            seqs.push_back(d.seq);
+        }
+        CHECK(seqs == std::vector<std::uint64_t>{o1, o2});
+    }
+    CHECK(status_until(*http, ops, id, [](const json& w) { return w["backlog"] == 0; }));
 
     // ---- receiver down, server restarted, receiver up again: what was pending arrives ----
     receiver.reset();
