@@ -2663,8 +2663,9 @@ private:
     template <class T, class F>
     task<T> journaled(F fn) {
         auto sink = std::make_shared<journal_sink>(*this);
-        auto r = co_await writer_.write<T>(
-            [fn = std::move(fn), sink](connection& c) -> result<T> { return fn(c, *sink); });
+        // Named first: GCC 12 mishandles a capturing lambda temporary in a co_await operand.
+        auto job = [fn = std::move(fn), sink](connection& c) -> result<T> { return fn(c, *sink); };
+        auto r = co_await writer_.write<T>(std::move(job));
         if (r.has_value() && !sink->rows().empty()) {
             std::shared_ptr<const group_journal_listener> l;
             {
