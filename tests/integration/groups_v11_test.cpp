@@ -501,7 +501,9 @@ TEST_CASE("the owner deletes a group: gone for everyone, and from disk",
         check_error(send_text(*http, cid, "after-" + who.username, who.token), 404, "not_found");
         check_error(http->post(api("/conversations/" + cid + "/read"), {{"seq", 1}}, who.token),
                     404, "not_found");
-        for (const auto& c : http->get(api("/conversations"), who.token).json()["conversations"]) {
+        // Named: a range-for over a member of a temporary reads freed memory (before C++23).
+        const auto list = http->get(api("/conversations"), who.token).json();
+        for (const auto& c : list["conversations"]) {
             CHECK(c["conversation_id"] != cid);
         }
         CHECK(search_hits(who) == 0);
