@@ -139,7 +139,9 @@ bool downstream_consumer::walk(lane& l, std::size_t index) {
 // that becomes ready meanwhile (a sender's `send`, the ack it waits for) behind all of them;
 // in chunks, the reactor's turn comes after each chunk.
 void downstream_consumer::wake_some(lane& l, std::size_t index) {
-    const std::size_t end = std::min(l.wake.size(), l.woken + wake_chunk_);
+    // A rest of up to two chunks goes in one handler: a small group's rotation is not cut up.
+    const std::size_t rest = l.wake.size() - l.woken;
+    const std::size_t end = rest <= 2 * wake_chunk_ ? l.wake.size() : l.woken + wake_chunk_;
     for (; l.woken < end; ++l.woken) {
         l.wake[l.woken]->wake();
     }
