@@ -668,7 +668,8 @@ private:
     // Where logic's router and task's fan-out worker push committed messages.
     gateway::downstream_consumer downstream_consumer_{
         registry_, metrics_, ioc_.get_executor(), io_thread_count(),
-        static_cast<std::size_t>(cfg_.fanout.lane_batch)};
+        static_cast<std::size_t>(cfg_.fanout.lane_batch),
+        static_cast<std::size_t>(cfg_.fanout.wake_chunk)};
     std::unique_ptr<bus::message_bus> bus_;
     // Shared by the router (logic) and the fan-out worker (task); outlives both.
     bus::delivery_guard delivery_guard_;

@@ -29,15 +29,17 @@ struct downstream_consumer::lane {
     std::mutex mutex;
     std::deque<std::shared_ptr<group_push>> queue;
     bool scheduled = false;
-    // drain()'s own: the pushes it took and the connections to wake after them.
+    // drain()'s own: the pushes it took and the connections to wake after them, of which
+    // wake_some() has woken the first `woken`.
     std::vector<std::shared_ptr<group_push>> batch;
     std::vector<std::shared_ptr<ws_connection>> wake;
+    std::size_t woken = 0;
 };
 
 downstream_consumer::downstream_consumer(connection_registry& registry,
                                          infra::metrics_registry& metrics,
                                          const net::any_io_executor& io, std::size_t lanes,
-                                         std::size_t lane_batch)
+                                         std::size_t lane_batch, std::size_t wake_chunk)
     : registry_(registry),
       delivered_(metrics.get_counter("monochat_messages_delivered_total",
                                      "Message pushes queued on WebSocket connections.")),
@@ -46,7 +48,8 @@ downstream_consumer::downstream_consumer(connection_registry& registry,
           "Walks of a large group's lanes over the registry; each takes every push queued for "
           "its lane, up to fanout.lane_batch.")),
       io_(io),
-      lane_batch_(std::max<std::size_t>(1, lane_batch)) {
+      lane_batch_(std::max<std::size_t>(1, lane_batch)),
+      wake_chunk_(std::max<std::size_t>(1, wake_chunk)) {
     if (io) {
         for (std::size_t i = 0; i < lanes; ++i) {
             lanes_.push_back(std::make_unique<lane>());
@@ -85,18 +88,31 @@ void downstream_consumer::push_to_group(const bus::push_frame& f,
     }
 }
 
-// Every push queued for the lane (up to lane_batch_) in one walk each, holding the wake-ups
-// until the last: a connection that several of them reach is woken once and writes them in
-// one system call. Under load the queue grows while the previous walk's writes run, so the
-// batches grow with it and the cost per push falls; an idle server walks one push at a time.
+// A lane runs in rotations: a walk queues every waiting push (up to lane_batch_) into its
+// connections' inboxes, then the connections that had nothing waiting are woken, wake_chunk_
+// per handler, in the order they were reached. Before each chunk, pushes that arrived meanwhile
+// are walked too: a connection not yet woken takes their frames in the same system call as the
+// earlier ones, and one that was woken already is added at the end of the rotation. So a frame
+// waits at most one rotation for its connection's write, and a connection is written once per
+// rotation however many pushes reach it; under load the rotation lengthens and each write
+// carries more frames. An idle server walks one push at a time.
 void downstream_consumer::drain(lane& l, std::size_t index) {
-    // `batch` and `wake` are empty here: every drain leaves them so.
+    walk(l, index);
+    wake_some(l, index);
+}
+
+// Walks the pushes waiting in the lane's queue (up to lane_batch_); false when there were none.
+bool downstream_consumer::walk(lane& l, std::size_t index) {
+    // `batch` is empty here: every walk leaves it so.
     {
         std::lock_guard lock(l.mutex);
         while (!l.queue.empty() && l.batch.size() < lane_batch_) {
             l.batch.push_back(std::move(l.queue.front()));
             l.queue.pop_front();
         }
+    }
+    if (l.batch.empty()) {
+        return false;
     }
     lane_walks_.inc();
     for (const auto& push : l.batch) {
@@ -108,16 +124,39 @@ void downstream_consumer::drain(lane& l, std::size_t index) {
             delivered_.inc(n);
         }
     }
-    for (const auto& c : l.wake) {
-        c->wake();
-    }
-    l.wake.clear();
+    // Every frame of the batch is in its connections' inboxes: the lane's share is queued.
     for (const auto& push : l.batch) {
         if (push->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             push->done();
         }
     }
     l.batch.clear();
+    return true;
+}
+
+// Posts the next wake_chunk_ wake-ups, then itself again for the rest. A wake-up is a handler on
+// the I/O threads' one queue: posting a rotation's 10,000 at once would put every socket read
+// that becomes ready meanwhile (a sender's `send`, the ack it waits for) behind all of them;
+// in chunks, the reactor's turn comes after each chunk.
+void downstream_consumer::wake_some(lane& l, std::size_t index) {
+    // A rest of up to two chunks goes in one handler: a small group's rotation is not cut up.
+    const std::size_t rest = l.wake.size() - l.woken;
+    const std::size_t end = rest <= 2 * wake_chunk_ ? l.wake.size() : l.woken + wake_chunk_;
+    for (; l.woken < end; ++l.woken) {
+        l.wake[l.woken]->wake();
+    }
+    // The woken part goes once it is the larger half: the list stays within twice a rotation.
+    if (l.woken >= wake_chunk_ && l.woken * 2 >= l.wake.size()) {
+        l.wake.erase(l.wake.begin(), l.wake.begin() + static_cast<std::ptrdiff_t>(l.woken));
+        l.woken = 0;
+    }
+    walk(l, index);
+    if (l.woken < l.wake.size()) {
+        net::post(io_, [this, &l, index] { wake_some(l, index); });
+        return;
+    }
+    l.wake.clear();
+    l.woken = 0;
     bool again = false;
     {
         std::lock_guard lock(l.mutex);
@@ -125,7 +164,7 @@ void downstream_consumer::drain(lane& l, std::size_t index) {
         l.scheduled = again;
     }
     if (again) {
-        // Behind the wake-ups just posted: the next batch gathers while they write.
+        // Behind the wake-ups just posted.
         net::post(io_, [this, &l, index] { drain(l, index); });
     }
 }

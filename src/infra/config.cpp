@@ -184,6 +184,9 @@ const std::vector<field>& fields() {
         MC_I("fanout.lane_batch", fanout.lane_batch, 1, 4096, false,
              "Most pushes a large group's lane takes in one walk, waking each connection once "
              "for all of them."),
+        MC_I("fanout.wake_chunk", fanout.wake_chunk, 1, 65536, false,
+             "Most connections a large group's lane wakes in one handler before the I/O threads' "
+             "other work runs."),
         MC_I("search.max_batch", search.max_batch, 1, 65536, false,
              "Most messages the search indexer writes in one transaction."),
         MC_I("search.batch_delay_ms", search.batch_delay_ms, 0, 60000, false,

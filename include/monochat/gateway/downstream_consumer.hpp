@@ -30,7 +30,7 @@ public:
     // each connection once for all of them (fanout.lane_batch).
     downstream_consumer(connection_registry& registry, infra::metrics_registry& metrics,
                         const boost::asio::any_io_executor& io = {}, std::size_t lanes = 0,
-                        std::size_t lane_batch = 64);
+                        std::size_t lane_batch = 64, std::size_t wake_chunk = 256);
     ~downstream_consumer() override;
 
     // Always true: a connection whose queue is full is closed (4008) by itself.
@@ -52,12 +52,16 @@ private:
     struct lane;
     // On the I/O threads, one at a time per lane: the lane's queued pushes, then its wake-ups.
     void drain(lane& l, std::size_t index);
+    bool walk(lane& l, std::size_t index);
+    // The drain's wake-ups, wake_chunk_ per handler; then the next drain, if pushes wait.
+    void wake_some(lane& l, std::size_t index);
 
     connection_registry& registry_;
     infra::counter& delivered_;
     infra::counter& lane_walks_;
     boost::asio::any_io_executor io_;
     std::size_t lane_batch_;
+    std::size_t wake_chunk_;
     std::vector<std::unique_ptr<lane>> lanes_;
 };
 

@@ -171,6 +171,9 @@ struct fanout_options {
     // Most pushes a large group's lane takes in one walk over the registry, waking each
     // connection once for all of them. Default: 64.
     std::int64_t lane_batch = 64;
+    // Most connections a lane wakes in one handler on the I/O threads before it lets the
+    // other handlers waiting there (socket reads, acks) run. Default: 256.
+    std::int64_t wake_chunk = 256;
 };
 
 struct search_options {

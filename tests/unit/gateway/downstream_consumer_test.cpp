@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -196,4 +197,112 @@ TEST_CASE("a lane walks every push queued for it at once and wakes each connecti
         }
         CHECK(c->wakes == (batch == 64 ? 1 : 3));
     }
+}
+
+namespace {
+// A session whose wake-up is a handler posted to the I/O context, as the WebSocket session's
+// is; each handler writes the whole inbox as one write.
+class posting_connection final : public gateway::ws_connection {
+public:
+    posting_connection(boost::asio::io_context& io, std::uint64_t user)
+        : io_(io), session_(user), user_(user) {}
+    std::uint64_t session_id() const override { return session_; }
+    std::uint64_t user_id() const override { return user_; }
+    const std::string& token_hash() const override { return token_; }
+    bool push(const std::shared_ptr<const std::string>& frame) override {
+        if (queue(frame)) {
+            wake();
+        }
+        return true;
+    }
+    bool push_held(const std::shared_ptr<const std::string>& frame,
+                   std::vector<std::shared_ptr<gateway::ws_connection>>& wake_later) override {
+        if (queue(frame)) {
+            wake_later.push_back(self.lock());
+        }
+        return true;
+    }
+    void wake() override {
+        ++wakes;
+        boost::asio::post(io_, [this] {
+            writes.push_back(std::move(inbox));
+            inbox.clear();
+        });
+    }
+    void close(std::uint16_t, std::string) override {}
+
+    std::weak_ptr<posting_connection> self;
+    std::vector<std::string> inbox;
+    std::vector<std::vector<std::string>> writes;
+    int wakes = 0;
+
+private:
+    bool queue(const std::shared_ptr<const std::string>& frame) {
+        inbox.push_back(*frame);
+        return inbox.size() == 1;
+    }
+    boost::asio::io_context& io_;
+    std::uint64_t session_;
+    std::uint64_t user_;
+    std::string token_ = "t";
+};
+}  // namespace
+
+// Issue 22: posting a walk's wake-ups all at once put every socket read behind them (a
+// sender's ack waited 0.5 s in the 100,000-member group); and a push that arrived while they
+// ran waited for all of them before its own walk.
+TEST_CASE("a lane wakes in chunks, and a push that arrives meanwhile rides the same writes",
+          "[gateway][downstream]") {
+    namespace net = boost::asio;
+    net::io_context io;  // run one handler at a time, on this thread
+    infra::metrics_registry metrics;
+    gateway::connection_registry registry;
+    constexpr std::size_t chunk = 4;
+    gateway::downstream_consumer consumer(registry, metrics, io.get_executor(), 1, 64, chunk);
+
+    auto members = std::make_shared<std::vector<std::uint64_t>>();
+    std::vector<std::shared_ptr<posting_connection>> online;
+    for (std::uint64_t user = 1; user <= 20; ++user) {
+        members->push_back(user);
+        online.push_back(std::make_shared<posting_connection>(io, user));
+        online.back()->self = online.back();
+        registry.add(online.back());
+    }
+    const std::shared_ptr<const std::vector<std::uint64_t>> shared = members;
+    int done = 0;
+    const auto push = [&](const std::string& text) {
+        bus::push_frame f;
+        f.text = std::make_shared<const std::string>(text);
+        f.message_id = 1;
+        consumer.push_to_group(f, shared, 500, [](std::span<const std::uint64_t>) {}, [&] { ++done; });
+    };
+
+    push("a");
+    REQUIRE(io.run_one() == 1);  // the lane's walk and its first chunk of wake-ups
+    CHECK(done == 1);
+    int woken = 0;
+    for (const auto& c : online) {
+        woken += c->wakes;
+    }
+    CHECK(woken == static_cast<int>(chunk));  // not all 20: other handlers get a turn
+
+    push("b");  // arrives during the rotation
+    io.run();
+    CHECK(done == 2);
+    std::size_t writes = 0;
+    for (std::size_t i = 0; i < online.size(); ++i) {
+        const auto& c = *online[i];
+        INFO("connection " << i);
+        CHECK(c.inbox.empty());
+        std::vector<std::string> got;
+        for (const auto& w : c.writes) {
+            CHECK_FALSE(w.empty());
+            got.insert(got.end(), w.begin(), w.end());
+        }
+        CHECK(got == std::vector<std::string>{"a", "b"});
+        // Woken before "b" was walked: a second write. Later: "a" and "b" in one.
+        CHECK(c.writes.size() == (i < chunk ? 2U : 1U));
+        writes += c.writes.size();
+    }
+    CHECK(writes == online.size() + chunk);
 }
