@@ -76,13 +76,15 @@ namespace {
 
 struct stores {
     std::unique_ptr<storage::message_log> log;
+    // The social store's roles, behind their caches; `social` sees them as one store.
+    storage::social_stores social_set;
     std::unique_ptr<storage::social_store> social;
     std::unique_ptr<storage::search_index> search;
     std::unique_ptr<storage::file_store> files;
     std::unique_ptr<storage::webhook_store> webhooks;
-    storage::sent_recorder* sent = nullptr;        // owned by `social`
-    storage::member_snapshots* members = nullptr;  // owned by `social`
-    storage::directory_snapshots* users = nullptr;  // owned by `social`
+    storage::sent_recorder* sent = nullptr;         // owned by `social_set`
+    storage::member_snapshots* members = nullptr;   // owned by `social_set`
+    storage::directory_snapshots* users = nullptr;  // owned by `social_set`
 };
 
 std::filesystem::path messages_path(const infra::config& cfg) {
@@ -136,27 +138,38 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     }
     sopts.readers = static_cast<std::size_t>(cfg.storage.sqlite_readers);
     sopts.synchronous_full = cfg.storage.sync == "always";
-    auto social = storage::open_sqlite_social_store(sopts, metrics);
+    auto social = storage::open_sqlite_social_stores(sopts, metrics);
     if (!social) {
         return social.error();
     }
+    auto& set = *social;
     // A send's own read position and a new direct chat's listing reach SQLite in batches, off
-    // the send path; reads of read state wait for them (read_state_buffer.cpp).
+    // the send path; reads of read state, and backups, wait for them (read_state_buffer.cpp).
     storage::read_state_buffer_options ropts;
     ropts.flush_delay = std::chrono::milliseconds(cfg.storage.read_state_flush_ms);
-    auto buffered = storage::make_read_state_buffer(std::move(*social), *s.log, ropts, metrics);
+    auto buffered = storage::make_read_state_buffer(std::move(set.read_state), std::move(set.admin),
+                                                    *s.log, ropts, metrics);
     if (!buffered) {
         return buffered.error();
     }
+    set.read_state = std::move(buffered->read_state);
+    set.admin = std::move(buffered->admin);
     s.sent = buffered->recorder;
     // Sends check membership and route by it on every group message: hot groups' members
     // are served from a bounded cache that membership changes evict.
-    s.social = storage::make_membership_cache(std::move(buffered->store), {}, metrics, &s.members);
+    set.groups = storage::make_membership_cache(std::move(set.groups), *set.changes, {}, metrics,
+                                                &s.members);
     // A direct chat's send checks both users and their friendship: from memory as well.
     storage::directory_cache_options dopts;
     dopts.max_users = static_cast<std::size_t>(cfg.storage.cache_users);
     dopts.max_friendships = static_cast<std::size_t>(cfg.storage.cache_friendships);
-    s.social = storage::make_directory_cache(std::move(s.social), dopts, metrics, &s.users);
+    auto directory = storage::make_directory_cache(std::move(set.users), std::move(set.relations),
+                                                   *set.changes, dopts, metrics);
+    set.users = std::move(directory.users);
+    set.relations = std::move(directory.relations);
+    s.users = directory.snapshots;
+    s.social_set = std::move(set);
+    s.social = storage::make_social_store(s.social_set);
     storage::sqlite_search_index_options xopts;
     xopts.path = search_path(cfg).string();
     if (cfg.storage.engine == "memory") {
@@ -477,6 +490,8 @@ public:
         push_.reset();
         stores_.webhooks.reset();
         stores_.social.reset();
+        // The read-state buffer's last flush needs the log: the roles go first.
+        stores_.social_set = storage::social_stores{};
         stores_.log.reset();
         infra::log::info("app", "stopped");
         return 0;

@@ -34,7 +34,9 @@ public:
     }
 
     task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
-        return db_.write<void>([=](connection& c) -> status {
+        // Named first: GCC 12 destroys the captures of a lambda built inside a co_await twice
+        // (docs/testing.md).
+        auto job = [=](connection& c) -> status {
             auto changed =
                 execute(c, "UPDATE users SET suspended = ?2 WHERE id = ?1", user_id, suspended);
             if (!changed) {
@@ -44,7 +46,12 @@ public:
                 return user_not_found(user_id);
             }
             return {};
-        });
+        };
+        auto r = co_await db_.write<void>(std::move(job));
+        if (r) {
+            db_.changes().user_changed(user_id);
+        }
+        co_return r;
     }
 
     // ---- world moderation ----

@@ -15,7 +15,8 @@
 #include <memory>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/infra/result.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_changes.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,16 +62,19 @@ public:
         return readers_.read<T>(std::move(fn));
     }
     sqlite::reader_pool& readers() { return readers_; }
+    // Where a role tells, after its commit, a change that another role's cache holds.
+    social_change_hub& changes() { return changes_; }
 
 private:
     infra::metrics_registry& metrics_;
+    social_change_hub changes_;
     sqlite::reader_pool readers_;
     // Declared last: destroyed first, so pending writes complete while readers still exist.
     sqlite::writer writer_;
 };
 
 // Opens (creating and migrating as needed) the database of `options`; the errors of
-// open_sqlite_social_store.
+// open_sqlite_social_stores.
 [[nodiscard]] result<std::unique_ptr<social_db>> open_social_db(
     const sqlite_social_store_options& options, infra::metrics_registry& metrics);
 

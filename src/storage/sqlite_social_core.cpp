@@ -1,6 +1,6 @@
 // The SQLite social store's shared core (sqlite_social.hpp): the database every role runs on,
-// the row mappings and checks the roles share, and open_sqlite_social_store, which puts the
-// five roles on one database behind the social_store interface.
+// the row mappings and checks the roles share, and open_sqlite_social_stores, which puts the
+// five roles on one database.
 
 #include "storage/sqlite_social.hpp"
 
@@ -8,7 +8,6 @@
 
 #include <utility>
 
-#include "storage/forwarding_social_store.hpp"
 #include "storage/sqlite_migrations.hpp"
 
 namespace monochat::storage::social_sql {
@@ -28,32 +27,6 @@ sqlite::thread_metrics make_thread_metrics(infra::metrics_registry& m) {
                          infra::latency_buckets()),
     };
 }
-
-// The roles, constructed before the forwarding base that refers to them (base-from-member).
-struct sqlite_roles {
-    explicit sqlite_roles(std::unique_ptr<social_db> database)
-        : db(std::move(database)),
-          users(make_sqlite_user_store(*db)),
-          relations(make_sqlite_relation_store(*db)),
-          groups(make_sqlite_group_store(*db)),
-          read_state(make_sqlite_read_state_store(*db)),
-          admin(make_sqlite_admin_store(*db)) {}
-
-    std::unique_ptr<social_db> db;
-    std::unique_ptr<user_store> users;
-    std::unique_ptr<relation_store> relations;
-    std::unique_ptr<group_store> groups;
-    std::unique_ptr<read_state_store> read_state;
-    std::unique_ptr<admin_store> admin;
-};
-
-// The database and its five roles as one social_store (callers that still take the whole store).
-class sqlite_social_store final : private sqlite_roles, public detail::forwarding_social_store {
-public:
-    explicit sqlite_social_store(std::unique_ptr<social_db> database)
-        : sqlite_roles(std::move(database)),
-          forwarding_social_store(*users, *relations, *groups, *read_state, *admin) {}
-};
 
 }  // namespace
 
@@ -149,13 +122,22 @@ status require_user(connection& c, std::uint64_t id) {
 
 namespace monochat::storage {
 
-result<std::unique_ptr<social_store>> open_sqlite_social_store(
-    const sqlite_social_store_options& options, infra::metrics_registry& metrics) {
-    auto db = social_sql::open_social_db(options, metrics);
-    if (!db) {
-        return db.error();
+result<social_stores> open_sqlite_social_stores(const sqlite_social_store_options& options,
+                                                infra::metrics_registry& metrics) {
+    auto opened = social_sql::open_social_db(options, metrics);
+    if (!opened) {
+        return opened.error();
     }
-    return std::unique_ptr<social_store>(new social_sql::sqlite_social_store(std::move(*db)));
+    std::shared_ptr<social_sql::social_db> db = std::move(*opened);
+    social_stores out;
+    out.changes = &db->changes();
+    out.users = social_sql::make_sqlite_user_store(*db);
+    out.relations = social_sql::make_sqlite_relation_store(*db);
+    out.groups = social_sql::make_sqlite_group_store(*db);
+    out.read_state = social_sql::make_sqlite_read_state_store(*db);
+    out.admin = social_sql::make_sqlite_admin_store(*db);
+    out.shared = std::move(db);
+    return out;
 }
 
 }  // namespace monochat::storage

@@ -272,12 +272,19 @@ public:
     }
 
     task<void> delete_user(std::uint64_t user_id) override {
-        return db_.write<void>([=](connection& c) -> status {
+        // Named first: GCC 12 destroys the captures of a lambda built inside a co_await twice
+        // (docs/testing.md).
+        auto job = [=](connection& c) -> status {
             if (auto st = require_user(c, user_id); !st) {
                 return st;
             }
             return delete_user_row(c, user_id);
-        });
+        };
+        auto r = co_await db_.write<void>(std::move(job));
+        if (r) {
+            db_.changes().users_removed();
+        }
+        co_return r;
     }
 
     // ---- guest expiry ----
@@ -308,51 +315,59 @@ public:
     task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> user_ids,
                                                   std::int64_t seen_before_ms,
                                                   std::int64_t now_ms) override {
-        return db_.write<std::vector<std::uint64_t>>(
-            [ids = std::move(user_ids), seen_before_ms,
-             now_ms](connection& c) -> result<std::vector<std::uint64_t>> {
-                std::vector<std::uint64_t> purged;
-                for (const std::uint64_t id : ids) {
-                    // Checked again here, on the writer: a request since the listing keeps it.
-                    // A group owner is skipped as delete_user refuses it (guests own none).
-                    auto idle = query_one(c,
-                                          "SELECT 1 FROM users u WHERE u.id = ?1 AND u.guest = 1"
-                                          " AND u.last_seen_ms < ?2 AND NOT EXISTS (SELECT 1"
-                                          " FROM chat_groups g WHERE g.owner_id = u.id)",
-                                          true_from, id, seen_before_ms);
-                    if (!idle) {
-                        return idle.error();
-                    }
-                    if (!*idle) {
-                        continue;
-                    }
-                    auto counted = execute(c,
-                                           "UPDATE chat_groups SET member_count = member_count - 1"
-                                           " WHERE id IN (SELECT group_id FROM group_members"
-                                           " WHERE user_id = ?1)",
-                                           id);
-                    if (!counted) {
-                        return counted.error();
-                    }
-                    // Tokens, read state, mentions and memberships go by ON DELETE CASCADE.
-                    auto deleted = execute(c, "DELETE FROM users WHERE id = ?1", id);
-                    if (!deleted) {
-                        return deleted.error();
-                    }
-                    auto remembered = execute(
-                        c, "INSERT OR REPLACE INTO deleted_users (id, deleted_ms) VALUES (?1, ?2)",
-                        id, now_ms);
-                    if (!remembered) {
-                        return remembered.error();
-                    }
-                    purged.push_back(id);
+        // Named first: GCC 12 destroys the captures of a lambda built inside a co_await twice
+        // (docs/testing.md).
+        auto job = [ids = std::move(user_ids), seen_before_ms,
+                    now_ms](connection& c) -> result<std::vector<std::uint64_t>> {
+            std::vector<std::uint64_t> purged;
+            for (const std::uint64_t id : ids) {
+                // Checked again here, on the writer: a request since the listing keeps it.
+                // A group owner is skipped as delete_user refuses it (guests own none).
+                auto idle = query_one(c,
+                                      "SELECT 1 FROM users u WHERE u.id = ?1 AND u.guest = 1"
+                                      " AND u.last_seen_ms < ?2 AND NOT EXISTS (SELECT 1"
+                                      " FROM chat_groups g WHERE g.owner_id = u.id)",
+                                      true_from, id, seen_before_ms);
+                if (!idle) {
+                    return idle.error();
                 }
-                return purged;
-            });
+                if (!*idle) {
+                    continue;
+                }
+                auto counted = execute(c,
+                                       "UPDATE chat_groups SET member_count = member_count - 1"
+                                       " WHERE id IN (SELECT group_id FROM group_members"
+                                       " WHERE user_id = ?1)",
+                                       id);
+                if (!counted) {
+                    return counted.error();
+                }
+                // Tokens, read state, mentions and memberships go by ON DELETE CASCADE.
+                auto deleted = execute(c, "DELETE FROM users WHERE id = ?1", id);
+                if (!deleted) {
+                    return deleted.error();
+                }
+                auto remembered = execute(
+                    c, "INSERT OR REPLACE INTO deleted_users (id, deleted_ms) VALUES (?1, ?2)",
+                    id, now_ms);
+                if (!remembered) {
+                    return remembered.error();
+                }
+                purged.push_back(id);
+            }
+            return purged;
+        };
+        auto r = co_await db_.write<std::vector<std::uint64_t>>(std::move(job));
+        if (r && !r->empty()) {
+            db_.changes().users_removed();
+        }
+        co_return r;
     }
 
     task<void> delete_account(std::uint64_t user_id, std::int64_t now_ms) override {
-        return db_.write<void>([=](connection& c) -> status {
+        // Named first: GCC 12 destroys the captures of a lambda built inside a co_await twice
+        // (docs/testing.md).
+        auto job = [=](connection& c) -> status {
             auto user = social_sql::get_user(c, user_id);
             if (!user) {
                 return user.error();
@@ -372,7 +387,12 @@ public:
                 return remembered.error();
             }
             return {};
-        });
+        };
+        auto r = co_await db_.write<void>(std::move(job));
+        if (r) {
+            db_.changes().users_removed();
+        }
+        co_return r;
     }
 
     task<bool> is_deleted_user(std::uint64_t user_id) override {

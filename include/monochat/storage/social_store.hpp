@@ -1,167 +1,39 @@
 #pragma once
-// The social store: the relational half of storage (shared/architecture.md, "Storage layout"),
-// split by role (user_store.hpp, relation_store.hpp, group_store.hpp, read_state_store.hpp,
-// admin_store.hpp; their records and shared contract in social_records.hpp). The durable
-// implementation is SQLite: one database (WAL mode, one writer connection, a small pool of read
-// connections, versioned schema with forward migrations) that every role shares.
+// The social store as one interface: every role of social_stores.hpp at once, for the callers
+// that still take the whole store.
 
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <monochat/infra/result.hpp>
 #include <monochat/storage/admin_store.hpp>
 #include <monochat/storage/group_store.hpp>
 #include <monochat/storage/read_state_store.hpp>
 #include <monochat/storage/relation_store.hpp>
-#include <monochat/storage/sent_record.hpp>
 #include <monochat/storage/social_records.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <monochat/storage/user_store.hpp>
-#include <optional>
-#include <string>
-#include <vector>
-
-namespace monochat::infra {
-class metrics_registry;
-}
-namespace monochat::storage {
-class message_log;
-}
 
 namespace monochat::storage {
 
-// Every role in one object, while callers still take the whole store.
-class social_store : public virtual user_store,
-                     public virtual relation_store,
-                     public virtual group_store,
-                     public virtual read_state_store,
-                     public virtual admin_store {
+class social_store : public user_store,
+                     public relation_store,
+                     public group_store,
+                     public read_state_store,
+                     public admin_store {
 public:
     template <class T>
     using task = store_task<T>;
 };
 
-struct sqlite_social_store_options {
-    // The database file; created (with the current schema) when missing. Default: none.
-    std::string path;
-    // Read connections, each with its own thread (storage.sqlite_readers). Default: 4.
-    std::size_t readers = 4;
-    // true: `synchronous=FULL`, every committed write is fsync'ed before it completes, so it
-    // survives power loss like an acknowledged message (storage.sync = always). false:
-    // `synchronous=NORMAL`, a commit survives a process crash but the last ones may be lost on
-    // power loss (storage.sync = none). Writes are group-committed either way. Default: true.
-    bool synchronous_full = true;
-    // How long a statement waits for a lock held by another process (a backup tool, the sqlite3
-    // shell) before failing with unavailable. Default: 5000 ms.
-    std::int64_t busy_timeout_ms = 5000;
-    // Most write operations committed in one transaction. Default: 256.
-    std::size_t max_write_batch = 256;
-};
+// The set as one store: each call goes to the role that answers it, the one the set held when
+// this was made. Those roles must outlive the result.
+std::unique_ptr<social_store> make_social_store(const social_stores& stores);
+// The same, of five roles given one by one.
+std::unique_ptr<social_store> make_social_store(user_store& users, relation_store& relations,
+                                                group_store& groups, read_state_store& read_state,
+                                                admin_store& admin);
 
-// Opens (creating and migrating as needed) the SQLite store. Errors: invalid_argument (no path,
-// zero readers), unavailable (cannot open or write the file), internal (the file's schema is
-// newer than this build knows, or it is not a monochat database). Metrics are registered in
-// `metrics`, which must outlive the store. Destroying the store completes pending writes, then
-// joins its threads; no operation may be started after destruction begins.
+// open_sqlite_social_stores, as one store that owns the set (no caches).
 [[nodiscard]] result<std::unique_ptr<social_store>> open_sqlite_social_store(
     const sqlite_social_store_options& options, infra::metrics_registry& metrics);
-
-}  // namespace monochat::storage
-
-namespace monochat::storage {
-
-// The bounded membership cache of hot groups (shared/architecture.md, "Caches ... membership of
-// hot groups", the Redis of the original design). Wraps a social_store: member_role_of,
-// member_ids and member_count of a cached group are answered from memory; every call that
-// changes a membership (add_members, join_group, remove_member, set_member_role) evicts the
-// group. Everything else goes straight to the wrapped store.
-struct membership_cache_options {
-    // Groups kept, least recently used evicted first. Default: 4096.
-    std::size_t max_groups = 4096;
-    // Member ids kept over all groups. Default: 2,000,000 (about 32 MB).
-    std::size_t max_members = 2'000'000;
-    // Groups larger than this are never cached (their fan-out reads shards anyway).
-    // Default: 200,000.
-    std::size_t max_group_size = 200'000;
-};
-
-// The member lists the membership cache holds, read without waiting: the delivery router reads
-// them on the storage writer thread, where it must not wait for SQLite.
-class member_snapshots {
-public:
-    virtual ~member_snapshots() = default;
-    // The group's member ids, ascending, shared with the cache (never copied); null when the
-    // group is not cached now, or too large to be. Counts as a use (LRU) but never fills.
-    virtual std::shared_ptr<const std::vector<std::uint64_t>> cached_member_ids(
-        std::uint64_t group_id) = 0;
-};
-
-// `snapshots`, when given, receives the cache's member_snapshots (owned by the returned store).
-std::unique_ptr<social_store> make_membership_cache(std::unique_ptr<social_store> inner,
-                                                    membership_cache_options options,
-                                                    infra::metrics_registry& metrics,
-                                                    member_snapshots** snapshots = nullptr);
-
-// The directory cache (src/storage/directory_cache.cpp): user records by id (get_user,
-// get_users) and friendships (are_friends) from memory, so that a direct chat's access check
-// reads no SQLite. Every call that changes a user record or a friendship evicts it.
-struct directory_cache_options {
-    // User records kept, least recently used evicted first (storage.cache_users). 0: none.
-    std::size_t max_users = 100'000;
-    // Friendship answers kept, yes or no, per pair (storage.cache_friendships). 0: none.
-    std::size_t max_friendships = 200'000;
-};
-
-// Where the send path hands a sent record (src/storage/read_state_buffer.cpp).
-class sent_recorder {
-public:
-    virtual ~sent_recorder() = default;
-    // Never blocks and never fails: the record is durable already in the message log's queue
-    // (append_request::record_sent); this only makes the social store learn it soon, and every
-    // read of read state or direct chats through the buffer wait for it.
-    virtual void record(sent_record r) = 0;
-};
-
-struct read_state_buffer_options {
-    // Longest a record waits in memory when no read asks for it (storage.read_state_flush_ms).
-    // Default: 1 s.
-    std::chrono::milliseconds flush_delay{1000};
-    // (user, conversation) rows merged in memory past which a flush starts at once. Default:
-    // 100,000.
-    std::size_t max_pending = 100'000;
-};
-
-struct buffered_social_store {
-    std::unique_ptr<social_store> store;  // reads here reflect every record made before them
-    sent_recorder* recorder = nullptr;    // owned by `store`
-};
-
-// The read-state buffer in front of `inner`: the send path records sent records into memory
-// (recorder), a background flush writes them in batches (record_sent) and drops them from the
-// log's queue (settle_sent); set_read_position, get_read_position, read_positions,
-// conversation_readers, add_mentions, unread_mentions, direct_conversations and backup_to wait
-// for every record made before them. Writes the log's unsettled records first (a crash's).
-// Errors: from the log's queue or the store. The log must outlive the buffer.
-[[nodiscard]] result<buffered_social_store> make_read_state_buffer(
-    std::unique_ptr<social_store> inner, message_log& log, read_state_buffer_options options,
-    infra::metrics_registry& metrics);
-
-// What the directory cache holds, read without waiting: the send path's access check answers
-// from it without a coroutine or a thread hop when both users (and their friendship) are
-// cached, and asks the cache's awaitable calls otherwise.
-class directory_snapshots {
-public:
-    virtual ~directory_snapshots() = default;
-    // Whether the user is a guest, when its record is cached; nullopt: not cached.
-    virtual std::optional<bool> cached_guest(std::uint64_t user_id) = 0;
-    // Whether the two users are friends, when cached; nullopt: not cached.
-    virtual std::optional<bool> cached_friendship(std::uint64_t a, std::uint64_t b) = 0;
-};
-
-// `snapshots`, when given, receives the cache's directory_snapshots (owned by the result).
-std::unique_ptr<social_store> make_directory_cache(std::unique_ptr<social_store> inner,
-                                                   directory_cache_options options,
-                                                   infra::metrics_registry& metrics,
-                                                   directory_snapshots** snapshots = nullptr);
 
 }  // namespace monochat::storage

@@ -162,7 +162,9 @@ TEST_CASE("a group that drops to the fan-out threshold keeps its pushes in seq o
     // The router takes a small group's members from the membership cache (never from the
     // store, on the writer thread): the cache is filled first, as a send's access check does.
     storage::member_snapshots* snapshots = nullptr;
-    auto cached = storage::make_membership_cache(std::move(w.store), {}, w.metrics, &snapshots);
+    w.stores.groups = storage::make_membership_cache(std::move(w.stores.groups),
+                                                     *w.stores.changes, {}, w.metrics, &snapshots);
+    auto cached = storage::make_social_store(w.stores);
     REQUIRE(value_of(run(cached->member_count(g.group_id))) == 3);
     bus::delivery_guard guard;
     access_control access(*cached, w.live);

@@ -195,6 +195,8 @@ struct world {
     infra::id_generator ids{id_clock, 7};
     infra::live_config live;
     test_presence presence;
+    // The roles; `store` sees them as one store (as they were when opened).
+    storage::social_stores stores;
     std::unique_ptr<storage::social_store> store;
     std::unique_ptr<storage::message_log> log;
     std::unique_ptr<bus::message_bus> bus;
@@ -209,7 +211,8 @@ struct world {
         o.path = dir.file("social.db");
         o.readers = 2;
         o.synchronous_full = false;
-        store = value_of(storage::open_sqlite_social_store(o, metrics));
+        stores = value_of(storage::open_sqlite_social_stores(o, metrics));
+        store = storage::make_social_store(stores);
         log = storage::make_memory_message_log();
         bus = bus::make_memory_bus(metrics);
         bus->declare(downstream_topic, {2, 4096});
