@@ -31,8 +31,10 @@ self.addEventListener('notificationclick', (event) => {
     const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     for (const w of windows) {
       if (new URL(w.url).origin !== self.location.origin) continue;
-      await w.focus();
+      // The tab switches first: a refused focus (the browser lets only its own click focus a
+      // window) must not keep it on another conversation.
       if (cid) w.postMessage({ type: 'open-conversation', conversation_id: cid });
+      await w.focus().catch(() => {});
       return;
     }
     await self.clients.openWindow(cid ? `/#c=${encodeURIComponent(cid)}` : '/');

@@ -23,6 +23,7 @@
 #include <monochat/gateway/webhook_client.hpp>
 #include <monochat/logic/push.hpp>
 #include <monochat/logic/webhooks.hpp>
+#include <monochat/logic/wire.hpp>
 #include <monochat/gateway/push_routes.hpp>
 #include <monochat/storage/webhook_store.hpp>
 #include <monochat/gateway/connection_registry.hpp>
@@ -138,6 +139,12 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     }
     sopts.readers = static_cast<std::size_t>(cfg.storage.sqlite_readers);
     sopts.synchronous_full = cfg.storage.sync == "always";
+    // The group event journal (outgoing webhooks' membership events) records where in the
+    // group's messages each change falls.
+    sopts.clock = &clock;
+    sopts.group_last_seq = [log = s.log.get()](std::uint64_t group_id) {
+        return log->last_seq(logic::group_conversation_id(group_id));
+    };
     auto social = storage::open_sqlite_social_stores(sopts, metrics);
     if (!social) {
         return social.error();
@@ -307,7 +314,7 @@ public:
                                               &downstream_consumer_, stores_.members,
                                               files_.get()};
         accounts_ = logic::make_accounts(social_deps);
-        social_ = logic::make_social(social_deps);
+        social_ = logic::make_social(social_deps, &group_cleanup_);
         conversations_ = logic::make_conversations(social_deps);
         authenticate_ = [this](std::string token) {
             return accounts_->authenticate(std::move(token));
@@ -373,7 +380,7 @@ public:
         // Outgoing webhooks (issue 21): they follow the log's commits like the indexer, and
         // deliver from the I/O threads through gateway's Beast client.
         webhook_client_ = gateway::make_webhook_client(ioc_);
-        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *webhook_client_, live_,
+        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *stores_.social, *webhook_client_, live_,
                                           clock_, ids_, metrics_, ioc_});
         if (auto st = webhooks_->start(); !st) {
             infra::log::error("app", "cannot start webhooks", {{"error", st.error().message}});
@@ -455,6 +462,7 @@ public:
         net::signal_set signals(ioc_, SIGINT, SIGTERM);
         wait_for_signal(signals);
 
+        net::co_spawn(ioc_, finish_deleted_groups(), net::detached);
         net::co_spawn(ioc_, sweep_expired(), net::detached);
         net::co_spawn(ioc_, sweep_files(), net::detached);
 
@@ -546,6 +554,16 @@ private:
                 registry_.close_user(user, bus::close_push_lost, reason);
             }
         });
+    }
+
+    // Group deletions a crash (or a failure) left half done: their tombstones are read once at
+    // start, after every service the cleanup uses is running.
+    net::awaitable<void> finish_deleted_groups() {
+        auto finished = co_await social_->finish_deleted_groups();
+        if (!finished) {
+            infra::log::warn("app", "deleted groups not cleaned up; retried at the next start",
+                             {{"error", finished.error().message}});
+        }
     }
 
     // Expired tokens and idle guests go every auth.sweep_interval_s (read each round, so a
@@ -703,6 +721,24 @@ private:
     std::unique_ptr<logic::web_push> push_;
     std::unique_ptr<integrations_service> integrations_;
     bool stopping_ = false;
+    // What a deleted group leaves outside the social store and the log: the search index, the
+    // files, the webhooks. Reaches them through the members above, which are set before the
+    // first request (and the start-up sweep) can delete anything.
+    class group_cleanup final : public logic::conversation_cleanup {
+    public:
+        explicit group_cleanup(server& s) : s_(s) {}
+        net::awaitable<status> conversation_dropped(std::string conversation_id) override {
+            s_.indexer_->forget(conversation_id);
+            if (auto st = co_await s_.files_->forget_conversation(conversation_id); !st) {
+                co_return st;
+            }
+            co_return co_await s_.webhooks_->forget_conversation(std::move(conversation_id));
+        }
+
+    private:
+        server& s_;
+    };
+    group_cleanup group_cleanup_{*this};
 };
 
 }  // namespace

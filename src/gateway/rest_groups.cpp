@@ -243,6 +243,13 @@ void add_group_routes(rest::endpoints<logic::identity>& api, const rest_services
                     group_body);
             });
 
+    // Contract v1.1: the owner deletes the group; its conversation is gone for everyone.
+    api.add(http_method::del, "/groups/{group_id}",
+            [social](logic::identity who, const rest::request& r) -> rest::reply {
+                co_return rest::no_content(
+                    co_await social->delete_group(std::move(who), r.number("group_id")));
+            });
+
     api.add<group_change>(
         http_method::patch, "/groups/{group_id}",
         [social](logic::identity who, const rest::request& r, group_change b) -> rest::reply {

@@ -79,6 +79,31 @@ boost::asio::awaitable<void> event_publisher::to_group(std::uint64_t group_id, s
     }
 }
 
+void event_publisher::to_members(std::uint64_t group_id, std::vector<std::uint64_t> member_ids,
+                                 std::string frame) {
+    if (member_ids.empty()) {
+        return;
+    }
+    const auto shard = static_cast<std::size_t>(std::max<std::int64_t>(
+        1, config_.get()->fanout.shard_size));
+    const std::string key = group_conversation_id(group_id);
+    if (group_sink_ == nullptr) {
+        for (std::size_t from = 0; from < member_ids.size(); from += shard) {
+            const std::size_t to = std::min(member_ids.size(), from + shard);
+            to_users(key, std::vector<std::uint64_t>(member_ids.begin() + static_cast<std::ptrdiff_t>(from),
+                                                     member_ids.begin() + static_cast<std::ptrdiff_t>(to)),
+                     frame);
+        }
+        return;
+    }
+    bus::push_frame f;
+    f.text = std::make_shared<const std::string>(std::move(frame));
+    f.conversation_id = key;
+    auto list = std::make_shared<const std::vector<std::uint64_t>>(std::move(member_ids));
+    auto lost = [this](std::span<const std::uint64_t>) { dropped_.inc(); };
+    group_sink_->push_to_group(f, std::move(list), shard, std::move(lost), [] {});
+}
+
 boost::asio::awaitable<void> event_publisher::to_group_sink(std::uint64_t group_id,
                                                             std::string frame,
                                                             std::optional<std::uint64_t> also,

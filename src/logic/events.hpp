@@ -42,6 +42,10 @@ public:
     boost::asio::awaitable<void> to_group(std::uint64_t group_id, std::string frame,
                                           std::optional<std::uint64_t> also = std::nullopt,
                                           std::uint64_t exclude_session = 0);
+    // The members of a group that is gone (their list as it was, ascending): what to_group does
+    // without reading the members.
+    void to_members(std::uint64_t group_id, std::vector<std::uint64_t> member_ids,
+                    std::string frame);
     void publish(std::string_view key, const delivery& d);
 
 private:

@@ -80,7 +80,8 @@ struct file_metrics {
           interrupted(refused(m, "interrupted")),
           invalid(refused(m, "invalid")),
           deleted_expired(deleted(m, "expired")),
-          deleted_recalled(deleted(m, "recalled")) {}
+          deleted_recalled(deleted(m, "recalled")),
+          deleted_group(deleted(m, "group_deleted")) {}
 
     static infra::counter& refused(infra::metrics_registry& m, const char* reason) {
         return m.get_counter("monochat_file_uploads_refused_total", "Uploads refused, by reason.",
@@ -100,6 +101,7 @@ struct file_metrics {
     infra::counter& invalid;
     infra::counter& deleted_expired;
     infra::counter& deleted_recalled;
+    infra::counter& deleted_group;
 };
 
 class file_service_impl;
@@ -314,6 +316,21 @@ public:
             counted_removal(**removed);
             metrics_.deleted_recalled.inc();
         }
+    }
+
+    net::awaitable<status> forget_conversation(std::string conversation_id) override {
+        auto job = [this, cid = std::move(conversation_id)] {
+            return d_.store.remove_conversation(cid);
+        };
+        auto removed = co_await on_store(std::move(job));
+        if (!removed) {
+            co_return removed.error();
+        }
+        for (const auto& r : *removed) {
+            counted_removal(r);
+            metrics_.deleted_group.inc();
+        }
+        co_return status{};
     }
 
     net::awaitable<result<bool>> pin_avatar(std::uint64_t user_id,

@@ -7,6 +7,7 @@
 #include <monochat/logic/moderation.hpp>
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/validation.hpp>
+#include <monochat/storage/message_log.hpp>
 #include <monochat/storage/social_store.hpp>
 
 #include <cmath>
@@ -53,8 +54,9 @@ json id_array(const std::vector<std::uint64_t>& ids) {
 
 class social_impl final : public social {
 public:
-    explicit social_impl(const dependencies& deps)
+    social_impl(const dependencies& deps, conversation_cleanup* cleanup)
         : deps_(deps),
+          cleanup_(cleanup),
           events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members),
           join_attempts_(deps.clock) {}
 
@@ -436,6 +438,55 @@ public:
         co_return out;
     }
 
+    task<void> delete_group(identity who, std::uint64_t group_id) override {
+        if (who.guest) {
+            co_return guests_only_world();
+        }
+        auto role = co_await role_of(group_id, who.user_id);
+        if (!role) {
+            co_return role.error();
+        }
+        if (*role != member_role::owner) {
+            co_return make_error(errc::forbidden, "only the owner may delete the group");
+        }
+        auto gone = co_await deps_.store.delete_group(group_id, who.user_id, deps_.clock.now_ms());
+        if (!gone) {
+            co_return no_such_group(gone.error());
+        }
+        if (deps_.moderation != nullptr) {
+            deps_.moderation->forget_group(group_id);
+        }
+        infra::log::info("logic", "group deleted",
+                         {{"group_id", group_id},
+                          {"by", who.user_id},
+                          {"members", gone->member_ids.size()}});
+        std::string frame = event_frame("group_deleted", group_fields(group_id));
+        events_.to_members(group_id, std::move(gone->member_ids), std::move(frame));
+        if (auto st = co_await finish_delete(group_id); !st) {
+            infra::log::warn("logic", "deleted group not cleaned up yet; the next start finishes it",
+                             {{"group_id", group_id}, {"error", st.error().message}});
+        }
+        co_return status{};
+    }
+
+    task<std::size_t> finish_deleted_groups() override {
+        auto ids = co_await deps_.store.deleted_groups();
+        if (!ids) {
+            co_return ids.error();
+        }
+        std::size_t finished = 0;
+        for (const auto group_id : *ids) {
+            if (auto st = co_await finish_delete(group_id); !st) {
+                co_return st.error();
+            }
+            ++finished;
+        }
+        if (finished > 0) {
+            infra::log::info("logic", "finished deleting groups", {{"groups", finished}});
+        }
+        co_return finished;
+    }
+
     task<group_info> set_member_role(identity who, std::uint64_t group_id, std::uint64_t user_id,
                                      std::string role_text) override {
         if (who.guest) {
@@ -776,6 +827,21 @@ public:
     }
 
 private:
+    // Everything of a deleted group outside the social store: the log's conversation (its
+    // drop is ordered with sends on the log's writer), then the cleanup, then the tombstone.
+    task<void> finish_delete(std::uint64_t group_id) {
+        std::string conversation_id = group_conversation_id(group_id);
+        if (auto st = co_await deps_.log.drop_conversation(conversation_id); !st) {
+            co_return st.error();
+        }
+        if (cleanup_ != nullptr) {
+            if (auto st = co_await cleanup_->conversation_dropped(std::move(conversation_id)); !st) {
+                co_return st.error();
+            }
+        }
+        co_return co_await deps_.store.forget_deleted_group(group_id);
+    }
+
     // The caller is the group's owner or an admin: forbidden otherwise (not_found: no group).
     task<void> require_moderator(std::uint64_t group_id, std::uint64_t user_id) {
         auto role = co_await role_of(group_id, user_id);
@@ -941,14 +1007,15 @@ private:
     }
 
     const dependencies deps_;
+    conversation_cleanup* cleanup_;
     event_publisher events_;
     token_buckets join_attempts_;  // POST /groups/join per user (limits.group_join_rate)
 };
 
 }  // namespace
 
-std::unique_ptr<social> make_social(const dependencies& deps) {
-    return std::make_unique<social_impl>(deps);
+std::unique_ptr<social> make_social(const dependencies& deps, conversation_cleanup* cleanup) {
+    return std::make_unique<social_impl>(deps, cleanup);
 }
 
 }  // namespace monochat::logic

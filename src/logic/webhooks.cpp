@@ -20,10 +20,13 @@
 #include <monochat/logic/access.hpp>
 #include <monochat/logic/message_format.hpp>
 #include <monochat/logic/tokens.hpp>
+#include <monochat/logic/wire.hpp>
 #include <monochat/storage/message_log.hpp>
+#include <monochat/storage/social_store.hpp>
 #include <monochat/storage/webhook_store.hpp>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 
 #include "logic/sodium_init.hpp"
 
@@ -40,6 +43,11 @@ constexpr std::size_t max_url_bytes = 2048;
 constexpr std::size_t page_messages = 100;
 // Kept short in the status answer: an error text from a receiver is not ours to store whole.
 constexpr std::size_t max_error_bytes = 300;
+// Group event journal rows read per step. Rows are small (a change's ids and fields).
+constexpr std::size_t page_journal_rows = 500;
+// Journal rows a webhook holds read and pending at most; past it the worker reads on once the
+// held ones are done (a receiver down for long, with many group changes meanwhile).
+constexpr std::size_t max_pending_events = 10'000;
 
 bool ipv4_in(const net::ip::address_v4& a, std::uint32_t net_addr, unsigned prefix) {
     const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
@@ -239,15 +247,31 @@ struct hook {
         if (rec.conversation_ids) {
             follows.insert(rec.conversation_ids->begin(), rec.conversation_ids->end());
         }
+        for (const auto& e : rec.events) {
+            if (e == webhook_event_message) {
+                wants_messages = true;
+            } else {
+                journal_events.insert(e);
+            }
+        }
+        journal_cursor = scanned_to = rec.journal_cursor;
+        journal_dirty = wants_journal();
     }
 
     bool follows_conversation(const std::string& cid) const {
         return !rec.conversation_ids || follows.count(cid) != 0;
     }
+    bool wants_journal() const { return !journal_events.empty(); }
+    bool wants(const storage::group_journal_row& row) const {
+        return journal_events.count(row.event) != 0 &&
+               follows_conversation(group_conversation_id(row.group_id));
+    }
 
     const storage::webhook_record rec;
     const webhook_url url;
     std::set<std::string> follows;
+    bool wants_messages = false;
+    std::set<std::string> journal_events;  // the events asked for besides "message"
     strand exec;
     net::steady_timer wake;   // idle: waits for a commit
     net::steady_timer retry;  // backoff between attempts
@@ -256,6 +280,15 @@ struct hook {
     std::map<std::string, std::uint64_t> cursors;  // conversation -> last seq done
     std::deque<std::string> dirty;                 // conversations that may be behind
     std::set<std::string> dirty_set;
+    // The group event journal: rows up to journal_cursor are done (durable, lazily); rows up to
+    // scanned_to are read, and `pending` holds the wanted ones among them not done yet.
+    // `unread`: ids of wanted rows the listener announced past scanned_to (for the backlog).
+    std::uint64_t journal_cursor = 0;
+    std::uint64_t scanned_to = 0;
+    std::deque<storage::group_journal_row> pending;
+    std::set<std::uint64_t> unread;
+    bool journal_dirty = false;  // rows may have been written past scanned_to
+    bool journal_more = false;   // a read stopped at max_pending_events
     bool idle = false;
     bool removed = false;
     std::uint64_t delivered = 0;
@@ -288,20 +321,24 @@ public:
         : d_(d),
           relay_(std::make_shared<relay>()),
           delivered_(d.metrics.get_counter("monochat_webhook_deliveries_total",
-                                           "Webhook deliveries by result: messages delivered, "
-                                           "attempts failed, messages dropped.",
+                                           "Webhook deliveries by result: messages and events "
+                                           "delivered, attempts failed, messages and events "
+                                           "dropped.",
                                            {{"result", "delivered"}})),
           failed_(d.metrics.get_counter("monochat_webhook_deliveries_total",
-                                        "Webhook deliveries by result: messages delivered, "
-                                        "attempts failed, messages dropped.",
+                                        "Webhook deliveries by result: messages and events "
+                                        "delivered, attempts failed, messages and events "
+                                        "dropped.",
                                         {{"result", "failed"}})),
           dropped_(d.metrics.get_counter("monochat_webhook_deliveries_total",
-                                         "Webhook deliveries by result: messages delivered, "
-                                         "attempts failed, messages dropped.",
+                                         "Webhook deliveries by result: messages and events "
+                                         "delivered, attempts failed, messages and events "
+                                         "dropped.",
                                          {{"result", "dropped"}})) {
         d_.metrics.gauge_callback(
             "monochat_webhook_backlog",
-            "Messages committed to conversations webhooks follow, not yet delivered or dropped.",
+            "Messages committed to conversations webhooks follow, and membership events journaled "
+            "for them, not yet delivered or dropped.",
             {}, [this] { return static_cast<double>(total_backlog()); }, this);
     }
 
@@ -319,6 +356,12 @@ public:
             std::lock_guard lock(r->mutex);
             if (r->target != nullptr) {
                 r->target->on_commit(e);
+            }
+        });
+        d_.social.set_group_journal_listener([r = relay_](const storage::group_journal_row& row) {
+            std::lock_guard lock(r->mutex);
+            if (r->target != nullptr) {
+                r->target->on_journal(row);
             }
         });
         // The store answers on the caller's executor: the loading runs as the I/O context's
@@ -369,10 +412,15 @@ public:
         std::sort(w.events.begin(), w.events.end());
         w.events.erase(std::unique(w.events.begin(), w.events.end()), w.events.end());
         for (const auto& e : w.events) {
-            if (e != webhook_event_message) {
-                co_return make_error(errc::invalid_argument,
-                                     "unknown event '" + clipped(e) +
-                                         "'; this server delivers: message");
+            if (std::find(webhook_events.begin(), webhook_events.end(), e) == webhook_events.end()) {
+                std::string known;
+                for (const auto k : webhook_events) {
+                    known += known.empty() ? "" : ", ";
+                    known += k;
+                }
+                co_return make_error(errc::invalid_argument, "unknown event '" + clipped(e) +
+                                                                 "'; this server delivers: " +
+                                                                 known);
             }
         }
         if (w.conversation_ids) {
@@ -412,13 +460,34 @@ public:
         rec.events = std::move(w.events);
         rec.conversation_ids = std::move(w.conversation_ids);
         rec.created_ms = d_.clock.now_ms();
+        // The journal's head is the starting journal cursor (earlier changes are not
+        // delivered); no pruning runs from before it is read until the hook is listed, so the
+        // rows past it stay.
+        const bool journal = std::any_of(rec.events.begin(), rec.events.end(),
+                                         [](const auto& e) { return e != webhook_event_message; });
+        if (journal) {
+            {
+                std::lock_guard lock(mutex_);
+                ++creating_;
+            }
+            auto head = co_await d_.social.group_journal_head();
+            if (!head) {
+                std::lock_guard lock(mutex_);
+                --creating_;
+                co_return head.error();
+            }
+            rec.journal_cursor = *head;
+        }
         auto h = std::make_shared<hook>(rec, std::move(*url), net::make_strand(d_.io));
-        // Listed first, so that the listener marks what commits from here on; then every
+        // Listed first, so that the listeners mark what commits from here on; then every
         // conversation's current last_seq is its starting cursor (what committed before is not
         // delivered). Marks made meanwhile are kept: a cursor only moves forward.
         {
             std::lock_guard lock(mutex_);
             hooks_.push_back(h);
+            if (journal) {
+                --creating_;
+            }
         }
         std::vector<storage::webhook_cursor> start;
         if (rec.conversation_ids) {
@@ -475,6 +544,17 @@ public:
         co_return info_of(h);
     }
 
+    task<void> forget_conversation(std::string conversation_id) override {
+        {
+            std::lock_guard lock(mutex_);
+            gone_.insert(conversation_id);
+            for (auto& h : hooks_) {
+                h->cursors.erase(conversation_id);
+            }
+        }
+        co_return co_await d_.store.forget_conversation(std::move(conversation_id));
+    }
+
     task<void> remove(std::uint64_t webhook_id) override {
         if (auto st = ready(); !st) {
             co_return st.error();
@@ -513,7 +593,7 @@ public:
                 }
                 previous = &m.conversation_id;
                 for (const auto& h : hooks_) {
-                    if (!h->follows_conversation(m.conversation_id)) {
+                    if (!h->wants_messages || !h->follows_conversation(m.conversation_id)) {
                         continue;
                     }
                     h->cursors.try_emplace(m.conversation_id, 0);
@@ -527,6 +607,41 @@ public:
         }
         for (auto& h : to_wake) {
             net::post(h->exec, [h] { h->wake.cancel(); });
+        }
+    }
+
+    // After a group change committed, on the thread completing it: marks the webhooks that
+    // want events (they read the journal next) and wakes them; counts the row in the backlog
+    // of those it is for.
+    void on_journal(const storage::group_journal_row& row) {
+        std::vector<std::shared_ptr<hook>> to_wake;
+        bool prune = false;
+        {
+            std::lock_guard lock(mutex_);
+            journal_seen_ = std::max(journal_seen_, row.id);
+            for (const auto& h : hooks_) {
+                if (!h->wants_journal()) {
+                    continue;
+                }
+                if (row.id > h->scanned_to && h->wants(row)) {
+                    h->unread.insert(row.id);
+                }
+                h->journal_dirty = true;
+                if (h->idle) {
+                    h->idle = false;
+                    to_wake.push_back(h);
+                }
+            }
+            // Nobody wants the row: it goes at once.
+            prune = loaded_ && !stopped_ && creating_ == 0 &&
+                    std::none_of(hooks_.begin(), hooks_.end(),
+                                 [](const auto& h) { return h->wants_journal(); });
+        }
+        for (auto& h : to_wake) {
+            net::post(h->exec, [h] { h->wake.cancel(); });
+        }
+        if (prune) {
+            net::co_spawn(d_.io, prune_journal(), net::detached);
         }
     }
 
@@ -563,18 +678,27 @@ private:
             }
             loaded.push_back(std::move(h));
         }
+        auto head = co_await d_.social.group_journal_head();
+        if (!head) {
+            infra::log::error("logic", "webhooks not loaded", {{"error", head.error().message}});
+            co_return;
+        }
         {
             std::lock_guard lock(mutex_);
             if (stopped_) {
                 co_return;
             }
             hooks_.insert(hooks_.end(), loaded.begin(), loaded.end());
+            journal_seen_ = std::max(journal_seen_, *head);
         }
         const auto all = d_.log.conversations();
         std::uint64_t behind = 0;
         {
             std::lock_guard lock(mutex_);
             for (auto& h : loaded) {
+                if (!h->wants_messages) {
+                    continue;
+                }
                 for (const auto& [cid, last] : all) {
                     if (!h->follows_conversation(cid)) {
                         continue;
@@ -591,6 +715,7 @@ private:
         for (auto& h : loaded) {
             spawn_worker(h);
         }
+        co_await prune_journal();
         infra::log::info("logic", "webhooks started",
                          {{"webhooks", loaded.size()}, {"backlog", behind}});
     }
@@ -629,6 +754,12 @@ private:
         return stopped_ || h.removed;
     }
 
+    // Whether the conversation was dropped for good (forget_conversation).
+    bool gone(const std::string& cid) {
+        std::lock_guard lock(mutex_);
+        return gone_.contains(cid);
+    }
+
     void spawn_worker(const std::shared_ptr<hook>& h) {
         net::co_spawn(h->exec, work(h), [id = h->rec.id](std::exception_ptr e) {
             if (e) {
@@ -646,11 +777,14 @@ private:
     // log is asked.
     std::uint64_t backlog_of(const hook& h) {
         std::vector<std::pair<std::string, std::uint64_t>> cursors;
+        std::uint64_t n = 0;
         {
             std::lock_guard lock(mutex_);
-            cursors.assign(h.cursors.begin(), h.cursors.end());
+            if (h.wants_messages) {
+                cursors.assign(h.cursors.begin(), h.cursors.end());
+            }
+            n = h.pending.size() + h.unread.size();
         }
-        std::uint64_t n = 0;
         for (const auto& [cid, seq] : cursors) {
             const auto last = d_.log.last_seq(cid);
             n += last > seq ? last - seq : 0;
@@ -710,12 +844,44 @@ private:
         co_return std::move(*addrs);
     }
 
-    // The worker of one webhook, on its strand: one conversation's page at a time, round
-    // robin over the conversations that are behind.
+    // The worker of one webhook, on its strand. Membership events first: the head of the
+    // pending journal rows goes once its conversation's messages up to the row's after_seq
+    // are done (those go first); then, with no event pending, one conversation's page at a
+    // time, round robin over the conversations that are behind.
     net::awaitable<void> work(std::shared_ptr<hook> h) {
         for (;;) {
             if (ended(*h)) {
                 co_return;
+            }
+            if (h->wants_journal()) {
+                bool read = false;
+                std::optional<storage::group_journal_row> head;
+                std::uint64_t done_to = 0;
+                {
+                    std::lock_guard lock(mutex_);
+                    if (h->journal_dirty) {
+                        h->journal_dirty = false;
+                        read = true;
+                    } else if (!h->pending.empty()) {
+                        head = h->pending.front();
+                    } else if (h->journal_cursor < h->scanned_to) {
+                        done_to = h->scanned_to;  // rows read, none of them wanted
+                    }
+                }
+                if (read) {
+                    co_await read_journal(*h);
+                    continue;
+                }
+                if (head) {
+                    if (!co_await deliver_event(h, *head)) {
+                        co_return;  // stopped or removed
+                    }
+                    continue;
+                }
+                if (done_to != 0) {
+                    co_await move_journal(*h, done_to);
+                    continue;
+                }
             }
             std::string cid;
             std::uint64_t cursor = 0;
@@ -723,8 +889,10 @@ private:
             {
                 std::lock_guard lock(mutex_);
                 if (h->dirty.empty()) {
-                    h->idle = true;
-                    idle = true;
+                    if (!h->journal_dirty) {
+                        h->idle = true;
+                        idle = true;
+                    }
                 } else {
                     cid = std::move(h->dirty.front());
                     h->dirty.pop_front();
@@ -737,28 +905,23 @@ private:
                 co_await h->wake.async_wait(net::as_tuple(net::use_awaitable));
                 continue;
             }
-            const auto last = d_.log.last_seq(cid);
-            if (last <= cursor) {
-                continue;
+            if (cid.empty()) {
+                continue;  // the journal first
             }
-            auto page = co_await d_.log.read_after(cid, cursor, page_messages);
+            auto page = co_await read_page(*h, cid, cursor, d_.log.last_seq(cid));
             if (!page) {
-                note_failure(*h, "reading the message log: " + page.error().message);
-                {
-                    std::lock_guard lock(mutex_);
+                continue;
+            }
+            {
+                // A change committed before these messages were may not be read yet: read the
+                // journal first (its rows then decide how far this conversation goes).
+                std::lock_guard lock(mutex_);
+                if (h->wants_journal() && h->journal_dirty) {
                     h->mark_dirty(cid);
+                    continue;
                 }
-                co_await pause(*h, std::chrono::milliseconds(
-                                       d_.config.get()->webhooks.retry_initial_ms));
-                continue;
             }
-            if (page->messages.empty()) {
-                // The log has nothing past the cursor although last_seq is past it: the
-                // conversation's history is gone (a deleted group). Nothing is left to send.
-                co_await move_cursor(*h, cid, last);
-                continue;
-            }
-            for (const auto& m : page->messages) {
+            for (const auto& m : *page) {
                 if (!co_await deliver(h, m)) {
                     co_return;  // stopped or removed
                 }
@@ -770,6 +933,130 @@ private:
         }
     }
 
+    // The messages of `cid` past `cursor` up to `last`, one page. nullopt: nothing to send now
+    // (nothing past the cursor, the history is gone, or the log failed: retried after a pause).
+    net::awaitable<std::optional<std::vector<storage::stored_message>>> read_page(
+        hook& h, const std::string& cid, std::uint64_t cursor, std::uint64_t last) {
+        if (last <= cursor) {
+            co_return std::nullopt;
+        }
+        auto page = co_await d_.log.read_after(cid, cursor, page_messages);
+        if (!page) {
+            note_failure(h, "reading the message log: " + page.error().message);
+            {
+                std::lock_guard lock(mutex_);
+                h.mark_dirty(cid);
+            }
+            co_await pause(h, std::chrono::milliseconds(d_.config.get()->webhooks.retry_initial_ms));
+            co_return std::nullopt;
+        }
+        std::erase_if(page->messages, [last](const auto& m) { return m.seq > last; });
+        if (page->messages.empty()) {
+            // The log has nothing past the cursor although last_seq is past it: the
+            // conversation's history is gone (a deleted group). Nothing is left to send.
+            co_await move_cursor(h, cid, last);
+            co_return std::nullopt;
+        }
+        co_return std::move(page->messages);
+    }
+
+    // Reads journal rows past scanned_to: the wanted ones join `pending`.
+    net::awaitable<void> read_journal(hook& h) {
+        std::uint64_t from = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (h.pending.size() >= max_pending_events) {
+                h.journal_more = true;
+                co_return;
+            }
+            from = h.scanned_to;
+        }
+        auto rows = co_await d_.social.read_group_journal(from, page_journal_rows);
+        if (!rows) {
+            note_failure(h, "reading the group event journal: " + rows.error().message);
+            {
+                std::lock_guard lock(mutex_);
+                h.journal_dirty = true;
+            }
+            co_await pause(h, std::chrono::milliseconds(d_.config.get()->webhooks.retry_initial_ms));
+            co_return;
+        }
+        std::lock_guard lock(mutex_);
+        for (auto& row : *rows) {
+            if (row.id <= h.scanned_to) {
+                continue;
+            }
+            h.scanned_to = row.id;
+            if (h.wants(row)) {
+                h.pending.push_back(std::move(row));
+            }
+        }
+        h.unread.erase(h.unread.begin(), h.unread.upper_bound(h.scanned_to));
+        if (rows->size() == page_journal_rows) {
+            h.journal_dirty = true;  // there may be more
+        }
+    }
+
+    // Delivers the pending event `row` after its conversation's messages up to after_seq;
+    // false when the webhook ended first.
+    net::awaitable<bool> deliver_event(std::shared_ptr<hook> h, storage::group_journal_row row) {
+        const std::string cid = group_conversation_id(row.group_id);
+        if (h->wants_messages) {
+            for (;;) {
+                std::uint64_t cursor = 0;
+                {
+                    std::lock_guard lock(mutex_);
+                    cursor = h->cursors.try_emplace(cid, 0).first->second;
+                }
+                const auto last = std::min(row.after_seq, d_.log.last_seq(cid));
+                if (cursor >= last) {
+                    break;
+                }
+                if (ended(*h)) {
+                    co_return false;
+                }
+                auto page = co_await read_page(*h, cid, cursor, last);
+                if (!page) {
+                    continue;
+                }
+                for (const auto& m : *page) {
+                    if (!co_await deliver(h, m)) {
+                        co_return false;
+                    }
+                }
+            }
+        }
+        const std::string journal_id = std::to_string(row.id);
+        const std::string delivery_id = std::to_string(h->rec.id) + ":journal:" + journal_id;
+        std::string body = R"({"event":")" + row.event + R"(","webhook_id":")" +
+                           std::to_string(h->rec.id) + R"(","delivery_id":")" + delivery_id +
+                           R"(","journal_id":)" + journal_id + R"(,"group_id":")" +
+                           std::to_string(row.group_id) + R"(","conversation_id":")" + cid +
+                           R"(","ts":)" + std::to_string(row.ts_ms);
+        // The row's detail is a JSON object written by the store: its members join the body.
+        if (row.detail.size() > 2 && row.detail.front() == '{' && row.detail.back() == '}') {
+            body += ',';
+            body.append(row.detail, 1, row.detail.size() - 2);
+        }
+        body += '}';
+        auto done = co_await send(h, cid, body, delivery_id);
+        if (!done) {
+            co_return false;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (!h->pending.empty() && h->pending.front().id == row.id) {
+                h->pending.pop_front();
+            }
+            if (h->pending.empty() && h->journal_more) {
+                h->journal_more = false;
+                h->journal_dirty = true;
+            }
+        }
+        co_await move_journal(*h, row.id);
+        co_return true;
+    }
+
     // Delivers one message until it succeeds or is dropped; false when the webhook ended first
     // (the cursor stays: at least once).
     net::awaitable<bool> deliver(std::shared_ptr<hook> h, const storage::stored_message& m) {
@@ -778,11 +1065,26 @@ private:
         std::string body = R"({"event":"message","webhook_id":")" + std::to_string(h->rec.id) +
                            R"(","delivery_id":")" + delivery_id + R"(","message":)" +
                            message_json(m) + "}";
+        auto done = co_await send(h, m.conversation_id, body, delivery_id);
+        if (!done) {
+            co_return false;
+        }
+        co_await move_cursor(*h, m.conversation_id, m.seq);
+        co_return true;
+    }
+
+    // POSTs one delivery until it succeeds or is dropped (counted either way); false when the
+    // webhook ended first. A delivery of a conversation that is gone (a deleted group) is done.
+    net::awaitable<bool> send(std::shared_ptr<hook> h, const std::string& conversation_id,
+                              const std::string& body, const std::string& delivery_id) {
         std::optional<std::chrono::steady_clock::time_point> first_failure;
         std::chrono::milliseconds backoff{0};
         for (;;) {
             if (ended(*h)) {
                 co_return false;
+            }
+            if (gone(conversation_id)) {
+                co_return true;  // its group was deleted: nothing of it is delivered any more
             }
             const auto cfg = d_.config.get();
             auto outcome = co_await attempt(*h, body, delivery_id, *cfg);
@@ -795,7 +1097,6 @@ private:
                     h->last_delivery_ms = d_.clock.now_ms();
                     h->retrying = false;
                 }
-                co_await move_cursor(*h, m.conversation_id, m.seq);
                 co_return true;
             }
             failed_.inc();
@@ -820,10 +1121,7 @@ private:
                     h->retrying = false;
                 }
                 infra::log::warn("logic", "webhook delivery dropped after webhooks.max_retry_s",
-                                 {{"webhook_id", h->rec.id},
-                                  {"conversation", m.conversation_id},
-                                  {"seq", m.seq}});
-                co_await move_cursor(*h, m.conversation_id, m.seq);
+                                 {{"webhook_id", h->rec.id}, {"delivery", delivery_id}});
                 co_return true;
             }
             // The last attempt lands on the deadline, so a drop happens close to it.
@@ -882,12 +1180,59 @@ private:
     net::awaitable<void> move_cursor(hook& h, const std::string& cid, std::uint64_t seq) {
         {
             std::lock_guard lock(mutex_);
+            if (gone_.contains(cid)) {
+                co_return;  // its cursors went with it
+            }
             auto& c = h.cursors[cid];
             c = std::max(c, seq);
         }
         if (auto st = co_await d_.store.advance(h.rec.id, cid, seq); !st) {
             infra::log::warn("logic", "webhook cursor not written; the message may be sent again",
                              {{"webhook_id", h.rec.id}, {"error", st.error().message}});
+        }
+    }
+
+    // The journal cursor, in memory at once and on disk next; then the journal is pruned up
+    // to what every webhook is done with. A failed write means repeats after a restart.
+    net::awaitable<void> move_journal(hook& h, std::uint64_t journal_id) {
+        {
+            std::lock_guard lock(mutex_);
+            h.journal_cursor = std::max(h.journal_cursor, journal_id);
+        }
+        if (auto st = co_await d_.store.advance_journal(h.rec.id, journal_id); !st) {
+            infra::log::warn("logic", "webhook journal cursor not written; events may be sent again",
+                             {{"webhook_id", h.rec.id}, {"error", st.error().message}});
+            co_return;
+        }
+        co_await prune_journal();
+    }
+
+    // Deletes the journal rows every webhook that wants events is done with (every row seen,
+    // when none does). Not while a webhook is being created: its starting cursor is not
+    // counted yet.
+    net::awaitable<void> prune_journal() {
+        std::uint64_t target = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (stopped_ || !loaded_ || creating_ != 0) {
+                co_return;
+            }
+            target = journal_seen_;
+            for (const auto& h : hooks_) {
+                if (h->wants_journal()) {
+                    target = std::min(target, h->journal_cursor);
+                }
+            }
+            if (target <= pruned_to_) {
+                co_return;
+            }
+            pruned_to_ = target;
+        }
+        if (auto n = co_await d_.social.prune_group_journal(target); !n) {
+            infra::log::warn("logic", "group event journal not pruned",
+                             {{"error", n.error().message}});
+            std::lock_guard lock(mutex_);
+            pruned_to_ = 0;  // tried again at the next move
         }
     }
 
@@ -898,8 +1243,15 @@ private:
     infra::counter& dropped_;
     std::mutex mutex_;
     std::vector<std::shared_ptr<hook>> hooks_;
+    // Conversations dropped for good (forget_conversation); mutex_.
+    std::unordered_set<std::string> gone_;
     bool stopped_ = false;
     bool loaded_ = false;
+    // The group event journal: the highest row id heard of, the highest pruned, and webhooks
+    // being created (their starting journal cursor is read, not listed yet).
+    std::uint64_t journal_seen_ = 0;
+    std::uint64_t pruned_to_ = 0;
+    int creating_ = 0;
 };
 
 }  // namespace

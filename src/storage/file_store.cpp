@@ -60,9 +60,15 @@ CREATE TABLE avatar_pins (
 CREATE INDEX avatar_pins_file ON avatar_pins (file_id);
 )sql";
 
-constexpr std::array<sqlite::migration, 2> file_migrations{{
+// Issue 18: a deleted group's shares are found by conversation.
+constexpr const char* v3_shares_by_conversation = R"sql(
+CREATE INDEX file_shares_conversation ON file_shares (conversation_id);
+)sql";
+
+constexpr std::array<sqlite::migration, 3> file_migrations{{
     {1, "files and their shares", v1_files},
     {2, "avatar pins", v2_avatar_pins},
+    {3, "shares by conversation", v3_shares_by_conversation},
 }};
 
 error io_error(std::string_view what, const std::string& path, int err) {
@@ -481,6 +487,80 @@ result<std::optional<removed_file>> file_store::remove_share(std::uint64_t file_
         return removed.error();
     }
     return std::optional<removed_file>{std::move(*removed)};
+}
+
+result<std::vector<removed_file>> file_store::remove_conversation(
+    const std::string& conversation_id) {
+    auto& db = *impl_->db;
+    std::vector<std::uint64_t> ids;
+    {
+        auto tx = sqlite::transaction::begin(db, true);
+        if (!tx) {
+            return tx.error();
+        }
+        auto st = db.prepare(
+            "SELECT DISTINCT file_id FROM file_shares WHERE conversation_id = ? ORDER BY 1");
+        if (!st) {
+            return st.error();
+        }
+        if (auto b = st->bind(conversation_id); !b) {
+            return b.error();
+        }
+        for (;;) {
+            auto has = st->step();
+            if (!has) {
+                return has.error();
+            }
+            if (!*has) {
+                break;
+            }
+            ids.push_back(st->column_uint64(0));
+        }
+        auto del = db.prepare("DELETE FROM file_shares WHERE conversation_id = ?");
+        if (!del) {
+            return del.error();
+        }
+        if (auto b = del->bind(conversation_id); !b) {
+            return b.error();
+        }
+        if (auto r = del->run(); !r) {
+            return r.error();
+        }
+        if (auto c = tx->commit(); !c) {
+            return c.error();
+        }
+    }
+    // A failure from here on leaves unshared records, which the sweep deletes.
+    std::vector<removed_file> out;
+    for (const auto id : ids) {
+        auto rest = shared_in(id);
+        if (!rest) {
+            return rest.error();
+        }
+        if (!rest->empty()) {
+            continue;
+        }
+        auto pinned = impl_->pinned(id);
+        if (!pinned) {
+            return pinned.error();
+        }
+        if (*pinned) {
+            continue;
+        }
+        auto rec = impl_->get(id);
+        if (!rec) {
+            return rec.error();
+        }
+        if (!*rec) {
+            continue;
+        }
+        auto removed = impl_->remove_record(**rec);
+        if (!removed) {
+            return removed.error();
+        }
+        out.push_back(std::move(*removed));
+    }
+    return out;
 }
 
 result<std::vector<removed_file>> file_store::remove_unshared(std::int64_t before_ms,

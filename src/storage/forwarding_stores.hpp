@@ -17,7 +17,9 @@ class forwarding_user_store : public user_store {
 public:
     explicit forwarding_user_store(std::unique_ptr<user_store> inner) : inner_(std::move(inner)) {}
 
-    task<user_record> create_user(user_record u) override { return inner_->create_user(std::move(u)); }
+    task<user_record> create_user(user_record u) override {
+        return inner_->create_user(std::move(u));
+    }
     task<user_record> get_user(std::uint64_t id) override { return inner_->get_user(id); }
     task<user_record> get_user_by_username(std::string u) override {
         return inner_->get_user_by_username(std::move(u));
@@ -36,7 +38,9 @@ public:
     }
     task<bool> is_avatar(std::uint64_t file_id) override { return inner_->is_avatar(file_id); }
     task<void> create_token(token_record t) override { return inner_->create_token(std::move(t)); }
-    task<token_record> lookup_token(std::string h) override { return inner_->lookup_token(std::move(h)); }
+    task<token_record> lookup_token(std::string h) override {
+        return inner_->lookup_token(std::move(h));
+    }
     task<void> delete_token(std::string h) override { return inner_->delete_token(std::move(h)); }
     task<std::uint64_t> delete_user_tokens(std::uint64_t id) override {
         return inner_->delete_user_tokens(id);
@@ -53,7 +57,8 @@ public:
     task<std::string> delete_session(std::uint64_t id, std::uint64_t session) override {
         return inner_->delete_session(id, session);
     }
-    task<std::vector<std::string>> delete_other_tokens(std::uint64_t id, std::string keep) override {
+    task<std::vector<std::string>> delete_other_tokens(std::uint64_t id,
+                                                       std::string keep) override {
         return inner_->delete_other_tokens(id, std::move(keep));
     }
     task<std::vector<std::string>> set_password_hash(std::uint64_t id, std::string hash,
@@ -78,16 +83,15 @@ public:
                                           std::int64_t now) override {
         return inner_->create_invited_user(std::move(u), std::move(code), now);
     }
-    task<void> create_password_reset(std::string h, std::uint64_t id, std::int64_t expires) override {
+    task<void> create_password_reset(std::string h, std::uint64_t id,
+                                     std::int64_t expires) override {
         return inner_->create_password_reset(std::move(h), id, expires);
     }
     task<user_record> consume_password_reset(std::string h, std::int64_t now,
                                              std::string hash) override {
         return inner_->consume_password_reset(std::move(h), now, std::move(hash));
     }
-    task<void> delete_user(std::uint64_t id) override {
-        return inner_->delete_user(id);
-    }
+    task<void> delete_user(std::uint64_t id) override { return inner_->delete_user(id); }
     task<void> touch_user(std::uint64_t id, std::int64_t now_ms) override {
         return inner_->touch_user(id, now_ms);
     }
@@ -114,7 +118,8 @@ private:
 
 class forwarding_relation_store : public relation_store {
 public:
-    explicit forwarding_relation_store(std::unique_ptr<relation_store> inner) : inner_(std::move(inner)) {}
+    explicit forwarding_relation_store(std::unique_ptr<relation_store> inner)
+        : inner_(std::move(inner)) {}
 
     task<std::vector<block_pair>> all_blocks() override { return inner_->all_blocks(); }
     task<void> block_user(std::uint64_t id, std::uint64_t blocked, std::int64_t now) override {
@@ -152,7 +157,9 @@ public:
     task<std::vector<user_record>> list_friends(std::uint64_t id) override {
         return inner_->list_friends(id);
     }
-    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override { return inner_->are_friends(a, b); }
+    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override {
+        return inner_->are_friends(a, b);
+    }
     task<void> remove_friend(std::uint64_t a, std::uint64_t b) override {
         return inner_->remove_friend(a, b);
     }
@@ -166,7 +173,8 @@ private:
 
 class forwarding_group_store : public group_store {
 public:
-    explicit forwarding_group_store(std::unique_ptr<group_store> inner) : inner_(std::move(inner)) {}
+    explicit forwarding_group_store(std::unique_ptr<group_store> inner)
+        : inner_(std::move(inner)) {}
 
     task<void> set_group_mute(std::uint64_t group_id, std::uint64_t id, std::int64_t until,
                               std::int64_t now) override {
@@ -210,14 +218,16 @@ public:
                                     std::optional<bool> is_public) override {
         return inner_->update_group(id, std::move(name), std::move(description), is_public);
     }
-    task<group_record> create_group(std::uint64_t group_id, std::string name, std::uint64_t owner_id,
-                                    bool is_public, std::vector<std::uint64_t> member_ids,
-                                    std::int64_t created_ms, std::uint64_t max_members) override {
+    task<group_record> create_group(std::uint64_t group_id, std::string name,
+                                    std::uint64_t owner_id, bool is_public,
+                                    std::vector<std::uint64_t> member_ids, std::int64_t created_ms,
+                                    std::uint64_t max_members) override {
         return inner_->create_group(group_id, std::move(name), owner_id, is_public,
                                     std::move(member_ids), created_ms, max_members);
     }
     task<group_record> get_group(std::uint64_t id) override { return inner_->get_group(id); }
-    task<member_page> list_members(std::uint64_t id, std::uint64_t after, std::size_t limit) override {
+    task<member_page> list_members(std::uint64_t id, std::uint64_t after,
+                                   std::size_t limit) override {
         return inner_->list_members(id, after, limit);
     }
     task<std::optional<member_role>> member_role_of(std::uint64_t group_id,
@@ -249,9 +259,30 @@ public:
     task<std::uint64_t> member_count(std::uint64_t group_id) override {
         return inner_->member_count(group_id);
     }
+    task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
+                                     std::int64_t now_ms) override {
+        return inner_->delete_group(group_id, owner_id, now_ms);
+    }
+    task<std::vector<std::uint64_t>> deleted_groups() override { return inner_->deleted_groups(); }
+    task<void> forget_deleted_group(std::uint64_t group_id) override {
+        return inner_->forget_deleted_group(group_id);
+    }
+
     task<group_directory_page> public_groups(std::string q, std::uint64_t after,
                                              std::size_t limit) override {
         return inner_->public_groups(std::move(q), after, limit);
+    }
+
+    task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after,
+                                                            std::size_t limit) override {
+        return inner_->read_group_journal(after, limit);
+    }
+    task<std::uint64_t> group_journal_head() override { return inner_->group_journal_head(); }
+    task<std::uint64_t> prune_group_journal(std::uint64_t up_to) override {
+        return inner_->prune_group_journal(up_to);
+    }
+    void set_group_journal_listener(group_journal_listener l) override {
+        inner_->set_group_journal_listener(std::move(l));
     }
 
 protected:
@@ -263,7 +294,8 @@ private:
 
 class forwarding_read_state_store : public read_state_store {
 public:
-    explicit forwarding_read_state_store(std::unique_ptr<read_state_store> inner) : inner_(std::move(inner)) {}
+    explicit forwarding_read_state_store(std::unique_ptr<read_state_store> inner)
+        : inner_(std::move(inner)) {}
 
     task<void> record_direct_message(std::uint64_t a, std::uint64_t b, std::int64_t ms) override {
         return inner_->record_direct_message(a, b, ms);
@@ -328,7 +360,8 @@ private:
 
 class forwarding_admin_store : public admin_store {
 public:
-    explicit forwarding_admin_store(std::unique_ptr<admin_store> inner) : inner_(std::move(inner)) {}
+    explicit forwarding_admin_store(std::unique_ptr<admin_store> inner)
+        : inner_(std::move(inner)) {}
 
     task<void> set_world_mute(std::uint64_t id, std::int64_t until, std::int64_t now) override {
         return inner_->set_world_mute(id, until, now);

@@ -182,6 +182,55 @@ void group_commit_log::close() {
 
 void group_commit_log::engine_committed(const commit_batch&) {}
 void group_commit_log::engine_closed() {}
+void group_commit_log::engine_reclaim(const std::string&, std::function<void(status)> done) {
+    done(status{});
+}
+
+net::awaitable<status> group_commit_log::drop_conversation(std::string conversation_id) {
+    if (conversation_id.empty() || conversation_id.size() > max_conversation_id_bytes ||
+        conversation_id.find('\0') != std::string::npos) {
+        co_return make_error(errc::invalid_argument, "conversation_id is not a valid id");
+    }
+    auto outcome = co_await net::async_initiate<const net::use_awaitable_t<>&,
+                                                void(result<append_result>)>(
+        [this](auto handler, std::string cid) {
+            using handler_type = decltype(handler);
+            auto node = std::make_unique<awaitable_append<handler_type>>(std::move(handler));
+            node->request.conversation_id = std::move(cid);
+            node->drop = true;
+            enqueue(std::move(node));
+        },
+        net::use_awaitable, std::move(conversation_id));
+    if (!outcome) {
+        co_return outcome.error();
+    }
+    co_return status{};
+}
+
+void group_commit_log::drop(pending_append* node) {
+    const std::string conversation_id = node->request.conversation_id;
+    if (auto st = engine_drop(conversation_id); !st) {
+        write_errors_total_.inc();
+        infra::log::warn(log_module, "conversation drop failed",
+                         {{"conversation", conversation_id}, {"error", st.error().message}});
+        finish(node, make_error(errc::unavailable,
+                                fmt::format("message log drop failed: {}", st.error().message)));
+        return;
+    }
+    {
+        std::unique_lock lock(heads_mutex_);
+        heads_.erase(conversation_id);
+    }
+    dropped_.insert(conversation_id);
+    infra::log::info(log_module, "conversation dropped", {{"conversation", conversation_id}});
+    engine_reclaim(conversation_id, [this, node](status reclaimed) {
+        if (reclaimed) {
+            finish(node, append_result{});
+        } else {
+            finish(node, reclaimed.error());
+        }
+    });
+}
 
 net::awaitable<result<append_result>> group_commit_log::append(append_request req) {
     if (auto err = validate(req)) {
@@ -242,6 +291,16 @@ void group_commit_log::writer_loop() {
         for (pending_append* node = taken.oldest; node != nullptr;) {
             // commit_group deletes the nodes of the group: read the link first.
             pending_append* newer = node->queue_next_;
+            if (node->drop) {
+                // Appends queued before the drop commit first and are dropped with it.
+                if (!group.empty()) {
+                    commit_group(group);
+                    group.clear();
+                }
+                drop(node);
+                node = newer;
+                continue;
+            }
             group.push_back(node);
             if (group.size() == options_.max_batch) {
                 commit_group(group);
@@ -322,7 +381,10 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
             out.message_key = it->second;
             continue;
         }
-        if (const auto& hit = (*found)[i]; hit && now_ms - hit->written_at_ms <= window_ms) {
+        // A hit past its conversation's last_seq names a dropped message: no hit.
+        if (const auto& hit = (*found)[i];
+            hit && now_ms - hit->written_at_ms <= window_ms &&
+            hit->seq <= committed_last_seq_for_writer(hit->conversation_id)) {
             auto original = load_for_writer(hit->conversation_id, hit->seq, touched);
             if (!original) {
                 out.failure = original.error();
@@ -340,6 +402,10 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         }
         if (req.lookup_only) {
             out.failure = make_error(errc::not_found, "no message stored under this client_msg_id");
+            continue;
+        }
+        if (dropped_.contains(req.conversation_id)) {
+            out.failure = make_error(errc::not_found, "the conversation was deleted");
             continue;
         }
 

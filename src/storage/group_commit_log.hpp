@@ -25,6 +25,12 @@
 // Engine hooks run on the writer thread only, one at a time, so an engine needs no locking
 // between them; state they share with readers needs the engine's own locking.
 // An engine's destructor must call close() first: the writer calls the engine's hooks.
+//
+// A drop (drop_conversation) is queued like an append. The writer commits the group gathered
+// before it, then drops: engine_drop (one durable write), forget the head, remember the id so
+// that later appends to it fail with not_found, then engine_reclaim (off the writer), whose
+// completion completes the drop. An idempotency hit whose message is past its conversation's
+// last_seq (dropped) is no hit.
 
 #include <atomic>
 #include <chrono>
@@ -42,6 +48,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -59,6 +66,9 @@ struct pending_append {
 
     pending_append* queue_next_ = nullptr;
     append_request request;
+    // A drop_conversation of request.conversation_id instead of an append; completes with an
+    // empty append_result.
+    bool drop = false;
     std::chrono::steady_clock::time_point enqueued_at;
 };
 
@@ -108,6 +118,7 @@ public:
     std::uint64_t last_seq(const std::string& conversation_id) const override;
     std::vector<std::pair<std::string, std::uint64_t>> conversations() const override;
     void add_commit_listener(std::function<void(const commit_event&)> listener) override;
+    boost::asio::awaitable<status> drop_conversation(std::string conversation_id) override;
     void close() override;
 
 protected:
@@ -130,6 +141,14 @@ protected:
     virtual void engine_committed(const commit_batch& batch);
     // After the writer drained on close(), on the closing thread.
     virtual void engine_closed();
+    // Removes every trace of a conversation in ONE durable write (drop_conversation); the
+    // writer forgets its head after it succeeded.
+    virtual status engine_drop(const std::string& conversation_id) = 0;
+    // After a successful engine_drop: takes the dropped data out of the engine's files, off the
+    // writer thread when that is slow, then calls `done` once, from any thread. Default: done at
+    // once (nothing is on disk).
+    virtual void engine_reclaim(const std::string& conversation_id,
+                                std::function<void(status)> done);
 
     // Validates a read and computes its page from the committed last_seq. Errors:
     // invalid_argument (empty conversation id, limit 0).
@@ -163,6 +182,7 @@ private:
     void enqueue(std::unique_ptr<pending_append> node);
     void writer_loop();
     void commit_group(std::vector<pending_append*>& group);
+    void drop(pending_append* node);
     void finish(pending_append* node, result<append_result> outcome);
     // A committed message as the writer sees it: staged in this batch first, then the engine.
     result<std::optional<stored_message>> load_for_writer(
@@ -184,6 +204,8 @@ private:
     // Committed heads. Written by the writer only (under the exclusive lock), read by anyone.
     mutable std::shared_mutex heads_mutex_;
     std::unordered_map<std::string, codec::conversation_head> heads_;
+    // Writer thread only: conversations dropped in this run; appends to them are not_found.
+    std::unordered_set<std::string> dropped_;
 
     using listener_list = std::vector<std::function<void(const commit_event&)>>;
     std::mutex listener_mutex_;

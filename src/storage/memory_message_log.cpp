@@ -150,6 +150,17 @@ protected:
         return {};
     }
 
+    status engine_drop(const std::string& conversation_id) override {
+        if (faults_ && faults_->fail_write()) {
+            return make_error(errc::unavailable, "injected fault: no space left on device");
+        }
+        std::unique_lock lock(store_mutex_);
+        store_.erase(conversation_id);
+        index_.erase(index_.lower_bound(codec::conversation_begin(conversation_id)),
+                     index_.lower_bound(codec::conversation_end(conversation_id)));
+        return {};
+    }
+
     // Nothing here survives the process, the read state included (the composition root starts
     // a memory log with a fresh social store), so there is never anything to hand over.
     result<std::vector<sent_record>> unsettled_sent() const override {
@@ -182,6 +193,10 @@ private:
         std::shared_lock lock(store_mutex_);
         const auto it = store_.find(conversation_id);
         if (it == store_.end() || it->second.size() < range->last) {
+            if (last_seq(conversation_id) < range->last) {
+                // Dropped after the read was planned.
+                return make_error(errc::not_found, "the conversation was deleted");
+            }
             return make_error(errc::internal, "memory log: committed messages missing");
         }
         for (std::uint64_t seq = range->first; seq <= range->last; ++seq) {

@@ -154,6 +154,22 @@ void message_cache::apply(const std::vector<stored_message>& new_messages,
     publish_sizes();
 }
 
+void message_cache::drop(const std::string& conversation_id) {
+    if (!enabled_) {
+        return;
+    }
+    std::lock_guard lock(mutex_);
+    ++generations_[bucket_of(conversation_id)];
+    const auto it = index_.find(conversation_id);
+    if (it == index_.end()) {
+        return;
+    }
+    clear(*it->second);
+    lru_.erase(it->second);
+    index_.erase(it);
+    publish_sizes();
+}
+
 std::size_t message_cache::cached_messages(const std::string& conversation_id) {
     std::lock_guard lock(mutex_);
     const entry* e = find(conversation_id);

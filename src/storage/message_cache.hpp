@@ -68,6 +68,10 @@ public:
     void apply(const std::vector<stored_message>& new_messages,
                const std::vector<stored_message>& updated_targets);
 
+    // A dropped conversation: its entry goes, and fills of reads that missed before are not
+    // kept (the generation moves, as for a commit).
+    void drop(const std::string& conversation_id);
+
     // For tests: cached messages of a conversation, 0 when not cached.
     std::size_t cached_messages(const std::string& conversation_id);
 

@@ -122,6 +122,18 @@ std::string message_key(std::string_view conversation_id, std::uint64_t seq) {
     return key;
 }
 
+std::string conversation_begin(std::string_view conversation_id) {
+    std::string key(conversation_id);
+    key.push_back('\0');
+    return key;
+}
+
+std::string conversation_end(std::string_view conversation_id) {
+    std::string key(conversation_id);
+    key.push_back('\x01');
+    return key;
+}
+
 std::string message_key_successor(std::string_view conversation_id, std::uint64_t seq) {
     // In bytewise order the immediate successor of a key is the key followed by a zero byte.
     std::string key = message_key(conversation_id, seq);

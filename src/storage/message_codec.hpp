@@ -45,6 +45,11 @@ std::string message_key(std::string_view conversation_id, std::uint64_t seq);
 std::string message_key_successor(std::string_view conversation_id, std::uint64_t seq);
 [[nodiscard]] status decode_message_key(std::string_view key, std::string_view& conversation_id,
                                         std::uint64_t& seq);
+// Every key of one conversation in the messages, reactions and purge-queue families (its id,
+// a NUL, then the seq and more) lies in [conversation_begin, conversation_end); ids hold no
+// NUL, so no other conversation's key does.
+std::string conversation_begin(std::string_view conversation_id);
+std::string conversation_end(std::string_view conversation_id);
 
 std::string encode_message(const stored_message& message);
 [[nodiscard]] result<stored_message> decode_message(std::string_view value,

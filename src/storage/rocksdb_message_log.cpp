@@ -23,6 +23,14 @@
 // flush of every column family leaves no live WAL holding it either. The queue survives a crash:
 // each rewritten message's key is also put into the (otherwise unused) default column family in
 // the commit's own WriteBatch, read back at open, and deleted once its range is compacted.
+//
+// Dropping a conversation (a deleted group): ONE synced WriteBatch range-deletes its keys in the
+// messages, reactions and purge-queue families ([id \0, id \x01): codec::conversation_begin),
+// deletes its head and its queued sent records; the writer then forgets its head. The purge
+// thread then compacts the two ranges (so the range tombstone and what it covers leave the SST
+// files) and flushes every family, so that no live WAL keeps the dropped text either; the drop
+// completes after that. Idempotency entries stay until they expire: they hold ids and times,
+// no content.
 
 #include <fmt/format.h>
 #include <monochat/infra/thread_name.hpp>
@@ -590,6 +598,56 @@ protected:
         }
     }
 
+    status engine_drop(const std::string& conversation_id) override {
+        const std::string begin = codec::conversation_begin(conversation_id);
+        const std::string end = codec::conversation_end(conversation_id);
+        rocksdb::WriteBatch wb;
+        // Like Put, these fail only for oversized keys.
+        (void)wb.DeleteRange(messages_, begin, end);
+        (void)wb.DeleteRange(reactions_, begin, end);
+        (void)wb.DeleteRange(handles_[0], begin, end);
+        (void)wb.Delete(conversations_, conversation_id);
+        {
+            // The sent queue is short (records leave once the read state has them).
+            const std::unique_ptr<rocksdb::Iterator> it(
+                db_->NewIterator(rocksdb::ReadOptions(), sent_));
+            for (it->SeekToFirst(); it->Valid(); it->Next()) {
+                auto r = codec::decode_sent(
+                    std::string_view(it->key().data(), it->key().size()),
+                    std::string_view(it->value().data(), it->value().size()));
+                if (r && r->conversation_id == conversation_id) {
+                    (void)wb.Delete(sent_, it->key());
+                }
+            }
+            if (!it->status().ok()) {
+                return to_error(it->status(), "sent records read");
+            }
+        }
+        if (needs_resume_) {
+            (void)db_->Resume();
+        }
+        if (const auto s = db_->Write(write_options_, &wb); !s.ok()) {
+            needs_resume_ = true;
+            return to_error(s, "drop");
+        }
+        needs_resume_ = false;
+        cache_.drop(conversation_id);
+        {
+            std::lock_guard lock(purge_mutex_);
+            purge_pending_.erase(conversation_id);  // its markers went with the range
+        }
+        return {};
+    }
+
+    void engine_reclaim(const std::string& conversation_id,
+                        std::function<void(status)> done) override {
+        {
+            std::lock_guard lock(purge_mutex_);
+            drops_.push_back({conversation_id, std::move(done)});
+        }
+        purge_cv_.notify_one();
+    }
+
     void engine_closed() override {
         {
             std::lock_guard lock(purge_mutex_);
@@ -598,6 +656,18 @@ protected:
         purge_cv_.notify_one();
         if (purge_thread_.joinable()) {
             purge_thread_.join();
+        }
+        // Drops the purge thread had not reclaimed yet: now, or failed (their data is
+        // unreadable already; a later drop of the same id compacts again).
+        std::vector<pending_drop> drops;
+        {
+            std::lock_guard lock(purge_mutex_);
+            drops.swap(drops_);
+        }
+        for (auto& d : drops) {
+            d.done(db_ != nullptr && !needs_resume_
+                       ? reclaim(d.conversation_id)
+                       : status(make_error(errc::unavailable, "message log closed")));
         }
         if (db_ == nullptr) {
             return;
@@ -671,9 +741,22 @@ private:
     void purge_loop() {
         std::unique_lock lock(purge_mutex_);
         for (;;) {
-            purge_cv_.wait(lock, [this] { return purge_stop_ || !purge_pending_.empty(); });
+            purge_cv_.wait(lock, [this] {
+                return purge_stop_ || !purge_pending_.empty() || !drops_.empty();
+            });
             if (purge_stop_) {
                 return;
+            }
+            if (!drops_.empty()) {
+                // Dropped conversations first and without delay: their callers wait.
+                std::vector<pending_drop> drops;
+                drops.swap(drops_);
+                lock.unlock();
+                for (auto& d : drops) {
+                    d.done(reclaim(d.conversation_id));
+                }
+                lock.lock();
+                continue;
             }
             purge_cv_.wait_for(lock, purge_delay, [this] { return purge_stop_; });
             if (purge_stop_) {
@@ -732,6 +815,30 @@ private:
             }
         }
         return outcome;
+    }
+
+    // A dropped conversation's data out of the files: compacts its ranges (the range delete
+    // and the keys it covers go at the bottommost level), then flushes every family so that
+    // the WAL files that still hold its messages are no longer needed and are deleted.
+    status reclaim(const std::string& conversation_id) {
+        std::lock_guard running(compact_mutex_);
+        const std::string begin = codec::conversation_begin(conversation_id);
+        const std::string end = codec::conversation_end(conversation_id);
+        const rocksdb::Slice b(begin);
+        const rocksdb::Slice e(end);
+        rocksdb::CompactRangeOptions options;
+        options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+        options.exclusive_manual_compaction = false;
+        for (auto* cf : {messages_, reactions_}) {
+            if (const auto s = db_->CompactRange(options, cf, &b, &e); !s.ok()) {
+                return to_error(s, "compacting a dropped conversation");
+            }
+        }
+        if (const auto s = db_->Flush(rocksdb::FlushOptions(), handles_); !s.ok()) {
+            return to_error(s, "flush after a drop");
+        }
+        purges_.inc();
+        return {};
     }
 
     // The purge queue a previous run left (crashed, or stopped before its purge finished).
@@ -933,6 +1040,10 @@ private:
         if (!it->status().ok()) {
             return to_error(it->status(), "read");
         }
+        if (expected != r.last + 1 && last_seq(conversation_id) < r.last) {
+            // Dropped after the read was planned.
+            return make_error(errc::not_found, "the conversation was deleted");
+        }
         if (expected != r.last + 1) {
             infra::log::error(log_module, "message log has a hole",
                               {{"conversation", conversation_id}, {"missing_seq", expected}});
@@ -987,7 +1098,13 @@ private:
     std::condition_variable purge_cv_;
     std::map<std::string, std::set<std::uint64_t>> purge_pending_;
     bool purge_stop_ = false;
-    std::mutex compact_mutex_;  // one purge at a time
+    // Dropped conversations whose data the purge thread is to compact away; purge_mutex_.
+    struct pending_drop {
+        std::string conversation_id;
+        std::function<void(status)> done;
+    };
+    std::vector<pending_drop> drops_;
+    std::mutex compact_mutex_;  // one purge (or reclaim) at a time
     std::thread purge_thread_;
     net::thread_pool pool_;
 };

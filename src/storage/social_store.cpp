@@ -250,6 +250,25 @@ public:
     task<std::uint64_t> member_count(std::uint64_t group_id) override {
         return groups_.member_count(group_id);
     }
+    task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
+                                     std::int64_t now_ms) override {
+        return groups_.delete_group(group_id, owner_id, now_ms);
+    }
+    task<std::vector<std::uint64_t>> deleted_groups() override { return groups_.deleted_groups(); }
+    task<void> forget_deleted_group(std::uint64_t group_id) override {
+        return groups_.forget_deleted_group(group_id);
+    }
+    task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after,
+                                                            std::size_t limit) override {
+        return groups_.read_group_journal(after, limit);
+    }
+    task<std::uint64_t> group_journal_head() override { return groups_.group_journal_head(); }
+    task<std::uint64_t> prune_group_journal(std::uint64_t up_to) override {
+        return groups_.prune_group_journal(up_to);
+    }
+    void set_group_journal_listener(group_journal_listener l) override {
+        groups_.set_group_journal_listener(std::move(l));
+    }
 
     task<group_directory_page> public_groups(std::string q, std::uint64_t after,
                                              std::size_t limit) override {

@@ -14,8 +14,6 @@ namespace monochat::storage::social_sql {
 
 namespace {
 
-
-
 class sqlite_admin_store final : public admin_store {
 public:
     explicit sqlite_admin_store(social_db& db) : db_(db) {}
@@ -23,14 +21,17 @@ public:
     // ---- administration ----
 
     task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
-        return db_.read<std::vector<user_record>>([=](connection& c) -> result<std::vector<user_record>> {
-            if (limit == 0) {
-                return make_error(errc::invalid_argument, "limit must be at least 1");
-            }
-            return query_all(
-                c, "SELECT " MONOCHAT_USER_COLUMNS " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
-                [](const statement& s) { return user_from(s); }, after, to_limit(limit));
-        });
+        return db_.read<std::vector<user_record>>(
+            [=](connection& c) -> result<std::vector<user_record>> {
+                if (limit == 0) {
+                    return make_error(errc::invalid_argument, "limit must be at least 1");
+                }
+                return query_all(
+                    c,
+                    "SELECT " MONOCHAT_USER_COLUMNS
+                    " FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+                    [](const statement& s) { return user_from(s); }, after, to_limit(limit));
+            });
     }
 
     task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
@@ -62,8 +63,8 @@ public:
             if (auto st = require_user(c, user_id); !st) {
                 return st;
             }
-            auto ended = execute(c, "DELETE FROM world_mutes WHERE until_ms != 0 AND until_ms <= ?1",
-                                 now_ms);
+            auto ended = execute(
+                c, "DELETE FROM world_mutes WHERE until_ms != 0 AND until_ms <= ?1", now_ms);
             if (!ended) {
                 return ended.error();
             }
@@ -113,6 +114,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<admin_store> make_sqlite_admin_store(social_db& db) { return std::make_unique<sqlite_admin_store>(db); }
+std::unique_ptr<admin_store> make_sqlite_admin_store(social_db& db) {
+    return std::make_unique<sqlite_admin_store>(db);
+}
 
 }  // namespace monochat::storage::social_sql

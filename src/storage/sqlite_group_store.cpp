@@ -1,12 +1,18 @@
-// The groups role of the SQLite social store (group_store.hpp) on the shared core (sqlite_social.hpp).
+// The groups role of the SQLite social store (group_store.hpp) on the shared core
+// (sqlite_social.hpp).
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <monochat/infra/clock.hpp>
 #include <monochat/storage/group_store.hpp>
+#include <mutex>
+#include <string_view>
 #include <utility>
 
+#include "storage/group_journal_sqlite.hpp"
 #include "storage/sqlite_social.hpp"
 
 namespace monochat::storage::social_sql {
@@ -37,8 +43,8 @@ member_record member_from(const statement& s) {
 // ---- groups ----
 
 group_invite_record group_invite_from(const statement& s) {
-    return group_invite_record{s.column_text(0),   s.column_uint64(1), s.column_uint64(2),
-                               s.column_int64(3),  s.column_uint64(4), s.column_int64(5)};
+    return group_invite_record{s.column_text(0),  s.column_uint64(1), s.column_uint64(2),
+                               s.column_int64(3), s.column_uint64(4), s.column_int64(5)};
 }
 
 error unusable_group_invite() {
@@ -182,8 +188,7 @@ result<members_added> add_members(connection& c, std::uint64_t group_id,
             return banned.error();
         }
         if (*banned) {
-            return make_error(errc::forbidden,
-                              fmt::format("user {} is banned from this group", u));
+            return make_error(errc::forbidden, fmt::format("user {} is banned from this group", u));
         }
         added.push_back(u);
     }
@@ -336,6 +341,54 @@ result<std::vector<std::uint64_t>> member_ids(connection& c, std::uint64_t group
                      id_from, group_id, after, to_limit(limit));
 }
 
+result<deleted_group> delete_group(connection& c, std::uint64_t group_id, std::uint64_t owner_id,
+                                   std::int64_t now_ms) {
+    auto group = get_group(c, group_id);
+    if (!group) {
+        return group.error();
+    }
+    if (group->owner_id != owner_id) {
+        return make_error(errc::forbidden, "only the owner may delete the group");
+    }
+    auto members = query_all(c,
+                             "SELECT user_id FROM group_members WHERE group_id = ?1"
+                             " ORDER BY user_id",
+                             id_from, group_id);
+    if (!members) {
+        return members.error();
+    }
+    const std::string cid = fmt::format("group:{}", group_id);
+    for (const std::string_view sql : {
+             "DELETE FROM read_state WHERE conversation_id = ?1",
+             "DELETE FROM mentions WHERE conversation_id = ?1",
+             "DELETE FROM conversation_settings WHERE conversation_id = ?1",
+         }) {
+        if (auto done = execute(c, sql, cid); !done) {
+            return done.error();
+        }
+    }
+    // The foreign keys cascade these too; spelled out so that nothing depends on the pragma.
+    for (const std::string_view sql : {
+             "DELETE FROM group_members WHERE group_id = ?1",
+             "DELETE FROM group_mutes WHERE group_id = ?1",
+             "DELETE FROM group_bans WHERE group_id = ?1",
+             "DELETE FROM group_invites WHERE group_id = ?1",
+             "DELETE FROM chat_groups WHERE id = ?1",
+         }) {
+        if (auto done = execute(c, sql, group_id); !done) {
+            return done.error();
+        }
+    }
+    if (auto done = execute(c,
+                            "INSERT OR REPLACE INTO deleted_groups (group_id, deleted_ms)"
+                            " VALUES (?1, ?2)",
+                            group_id, now_ms);
+        !done) {
+        return done.error();
+    }
+    return deleted_group{std::move(*group), std::move(*members)};
+}
+
 result<group_directory_page> public_groups(connection& c, const std::string& needle,
                                            std::uint64_t after, std::size_t limit) {
     if (limit == 0) {
@@ -355,12 +408,13 @@ result<group_directory_page> public_groups(connection& c, const std::string& nee
         pattern += ch;
     }
     pattern += '%';
-    auto rows = query_all(c,
-                          "SELECT " MONOCHAT_GROUP_FULL_COLUMNS " FROM chat_groups"
-                          " WHERE public = 1 AND id > ?1 AND name LIKE ?2 ESCAPE '\\'"
-                          " ORDER BY id LIMIT ?3",
-                          [](const statement& s) { return full_group_from(s); }, after, pattern,
-                          to_limit(limit) + 1);
+    auto rows = query_all(
+        c,
+        "SELECT " MONOCHAT_GROUP_FULL_COLUMNS
+        " FROM chat_groups"
+        " WHERE public = 1 AND id > ?1 AND name LIKE ?2 ESCAPE '\\'"
+        " ORDER BY id LIMIT ?3",
+        [](const statement& s) { return full_group_from(s); }, after, pattern, to_limit(limit) + 1);
     if (!rows) {
         return rows.error();
     }
@@ -374,26 +428,49 @@ result<group_directory_page> public_groups(connection& c, const std::string& nee
 
 class sqlite_group_store final : public group_store {
 public:
-    explicit sqlite_group_store(social_db& db) : db_(db) {}
+    sqlite_group_store(social_db& db, const infra::clock* journal_clock,
+                       std::function<std::uint64_t(std::uint64_t)> group_last_seq)
+        : db_(db), journal_clock_(journal_clock), group_last_seq_(std::move(group_last_seq)) {}
 
     // ---- group details ----
 
     task<group_record> update_group(std::uint64_t group_id, std::optional<std::string> name,
                                     std::optional<std::string> description,
                                     std::optional<bool> is_public) override {
-        return db_.write<group_record>([=, name = std::move(name), description = std::move(
-                                                                     description)](
-                                       connection& c) -> result<group_record> {
-            auto changed = execute(c,
-                                   "UPDATE chat_groups SET name = coalesce(?2, name),"
-                                   " description = coalesce(?3, description),"
-                                   " public = coalesce(?4, public) WHERE id = ?1",
-                                   group_id, name, description, is_public);
-            if (!changed) {
-                return changed.error();
-            }
-            return social_sql::get_group(c, group_id);
-        });
+        return journaled<group_record>(
+            [=, name = std::move(name), description = std::move(description)](
+                connection& c, journal_sink& jr) -> result<group_record> {
+                auto changed = execute(c,
+                                       "UPDATE chat_groups SET name = coalesce(?2, name),"
+                                       " description = coalesce(?3, description),"
+                                       " public = coalesce(?4, public) WHERE id = ?1",
+                                       group_id, name, description, is_public);
+                if (!changed) {
+                    return changed.error();
+                }
+                auto group = social_sql::get_group(c, group_id);
+                if (!group) {
+                    return group.error();
+                }
+                std::vector<std::string_view> fields;
+                if (name) {
+                    fields.push_back("name");
+                }
+                if (description) {
+                    fields.push_back("description");
+                }
+                if (is_public) {
+                    fields.push_back("public");
+                }
+                if (!fields.empty()) {
+                    if (auto st = jr.add(c, journal::group_updated, group_id,
+                                         journal::group_detail(fields, *group));
+                        !st) {
+                        return st.error();
+                    }
+                }
+                return group;
+            });
     }
 
     // ---- group moderation ----
@@ -432,8 +509,9 @@ public:
 
     task<void> lift_group_mute(std::uint64_t group_id, std::uint64_t user_id) override {
         return db_.write<void>([=](connection& c) -> status {
-            auto deleted = execute(c, "DELETE FROM group_mutes WHERE group_id = ?1 AND user_id = ?2",
-                                   group_id, user_id);
+            auto deleted =
+                execute(c, "DELETE FROM group_mutes WHERE group_id = ?1 AND user_id = ?2", group_id,
+                        user_id);
             if (!deleted) {
                 return deleted.error();
             }
@@ -458,7 +536,8 @@ public:
 
     task<group_ban_result> ban_member(std::uint64_t group_id, std::uint64_t user_id,
                                       std::uint64_t banned_by, std::int64_t now_ms) override {
-        return db_.write<group_ban_result>([=](connection& c) -> result<group_ban_result> {
+        return journaled<group_ban_result>([=](connection& c,
+                                               journal_sink& jr) -> result<group_ban_result> {
             auto group = social_sql::get_group(c, group_id);
             if (!group) {
                 return group.error();
@@ -478,11 +557,17 @@ public:
                 }
                 out.group = std::move(*removed);
                 out.was_member = true;
+                if (auto st = jr.add(c, journal::member_left, group_id,
+                                     journal::members_detail({user_id}, banned_by));
+                    !st) {
+                    return st.error();
+                }
             }
-            auto done = execute(c,
-                                "INSERT INTO group_bans (group_id, user_id, banned_by, created_ms)"
-                                " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id, user_id) DO NOTHING",
-                                group_id, user_id, banned_by, now_ms);
+            auto done =
+                execute(c,
+                        "INSERT INTO group_bans (group_id, user_id, banned_by, created_ms)"
+                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (group_id, user_id) DO NOTHING",
+                        group_id, user_id, banned_by, now_ms);
             if (!done) {
                 return done.error();
             }
@@ -513,14 +598,15 @@ public:
                 if (auto st = require_group(c, group_id); !st) {
                     return st.error();
                 }
-                return query_all(c,
-                                 "SELECT user_id, banned_by, created_ms FROM group_bans"
-                                 " WHERE group_id = ?1 ORDER BY user_id",
-                                 [](const statement& s) {
-                                     return group_ban_record{s.column_uint64(0), s.column_uint64(1),
-                                                             s.column_int64(2)};
-                                 },
-                                 group_id);
+                return query_all(
+                    c,
+                    "SELECT user_id, banned_by, created_ms FROM group_bans"
+                    " WHERE group_id = ?1 ORDER BY user_id",
+                    [](const statement& s) {
+                        return group_ban_record{s.column_uint64(0), s.column_uint64(1),
+                                                s.column_int64(2)};
+                    },
+                    group_id);
             });
     }
 
@@ -528,50 +614,49 @@ public:
 
     task<group_invite_record> create_group_invite(group_invite_record invite, std::int64_t now_ms,
                                                   std::uint64_t max_per_group) override {
-        return db_.write<group_invite_record>(
-            [i = std::move(invite), now_ms,
-             max_per_group](connection& c) -> result<group_invite_record> {
-                if (auto st = require_group(c, i.group_id); !st) {
-                    return st.error();
-                }
-                auto stale = execute(c,
-                                     "DELETE FROM group_invites WHERE group_id = ?1"
-                                     " AND (uses_left = 0 OR expires_ms <= ?2)",
-                                     i.group_id, now_ms);
-                if (!stale) {
-                    return stale.error();
-                }
-                auto count = query_one(
-                    c, "SELECT count(*) FROM group_invites WHERE group_id = ?1",
-                    [](const statement& s) { return s.column_uint64(0); }, i.group_id);
-                if (!count) {
-                    return count.error();
-                }
-                if (count->value_or(0) >= max_per_group) {
-                    return make_error(errc::conflict,
-                                      fmt::format("a group has at most {} invite links; revoke "
-                                                  "one first",
-                                                  max_per_group));
-                }
-                auto exists =
-                    query_one(c, "SELECT 1 FROM group_invites WHERE code = ?1", true_from, i.code);
-                if (!exists) {
-                    return exists.error();
-                }
-                if (*exists) {
-                    return make_error(errc::conflict, "invite code exists");
-                }
-                auto done = execute(c,
-                                    "INSERT INTO group_invites (code, group_id, uses_left,"
-                                    " expires_ms, created_by, created_ms)"
-                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                                    i.code, i.group_id, i.uses_left, i.expires_ms, i.created_by,
-                                    i.created_ms);
-                if (!done) {
-                    return done.error();
-                }
-                return i;
-            });
+        return db_.write<group_invite_record>([i = std::move(invite), now_ms, max_per_group](
+                                                  connection& c) -> result<group_invite_record> {
+            if (auto st = require_group(c, i.group_id); !st) {
+                return st.error();
+            }
+            auto stale = execute(c,
+                                 "DELETE FROM group_invites WHERE group_id = ?1"
+                                 " AND (uses_left = 0 OR expires_ms <= ?2)",
+                                 i.group_id, now_ms);
+            if (!stale) {
+                return stale.error();
+            }
+            auto count = query_one(
+                c, "SELECT count(*) FROM group_invites WHERE group_id = ?1",
+                [](const statement& s) { return s.column_uint64(0); }, i.group_id);
+            if (!count) {
+                return count.error();
+            }
+            if (count->value_or(0) >= max_per_group) {
+                return make_error(errc::conflict,
+                                  fmt::format("a group has at most {} invite links; revoke "
+                                              "one first",
+                                              max_per_group));
+            }
+            auto exists =
+                query_one(c, "SELECT 1 FROM group_invites WHERE code = ?1", true_from, i.code);
+            if (!exists) {
+                return exists.error();
+            }
+            if (*exists) {
+                return make_error(errc::conflict, "invite code exists");
+            }
+            auto done =
+                execute(c,
+                        "INSERT INTO group_invites (code, group_id, uses_left,"
+                        " expires_ms, created_by, created_ms)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        i.code, i.group_id, i.uses_left, i.expires_ms, i.created_by, i.created_ms);
+            if (!done) {
+                return done.error();
+            }
+            return i;
+        });
     }
 
     task<std::vector<group_invite_record>> group_invites(std::uint64_t group_id,
@@ -625,33 +710,35 @@ public:
     task<members_added> join_by_invite(std::uint64_t group_id, std::string code,
                                        std::uint64_t user_id, std::int64_t now_ms,
                                        std::uint64_t max_members) override {
-        return db_.write<members_added>([=, code = std::move(code)](connection& c)
-                                        -> result<members_added> {
-            auto role = role_of(c, group_id, user_id);
-            if (!role) {
-                return role.error();
-            }
-            if (*role) {
-                auto group = social_sql::get_group(c, group_id);
-                if (!group) {
-                    return group.error();
+        return journaled<members_added>(
+            [=, code = std::move(code)](connection& c, journal_sink& jr) -> result<members_added> {
+                auto role = role_of(c, group_id, user_id);
+                if (!role) {
+                    return role.error();
                 }
-                return members_added{std::move(*group), {}};  // a member already: nothing used
-            }
-            // Each write job runs in its own savepoint: a refused join gives the use back.
-            auto used = execute(c,
-                                "UPDATE group_invites SET uses_left = uses_left - 1"
-                                " WHERE code = ?1 AND group_id = ?2 AND uses_left > 0"
-                                " AND expires_ms > ?3",
-                                code, group_id, now_ms);
-            if (!used) {
-                return used.error();
-            }
-            if (*used == 0) {
-                return unusable_group_invite();
-            }
-            return social_sql::add_members(c, group_id, {user_id}, now_ms, max_members);
-        });
+                if (*role) {
+                    auto group = social_sql::get_group(c, group_id);
+                    if (!group) {
+                        return group.error();
+                    }
+                    return members_added{std::move(*group), {}};  // a member already: nothing used
+                }
+                // Each write job runs in its own savepoint: a refused join gives the use back.
+                auto used = execute(c,
+                                    "UPDATE group_invites SET uses_left = uses_left - 1"
+                                    " WHERE code = ?1 AND group_id = ?2 AND uses_left > 0"
+                                    " AND expires_ms > ?3",
+                                    code, group_id, now_ms);
+                if (!used) {
+                    return used.error();
+                }
+                if (*used == 0) {
+                    return unusable_group_invite();
+                }
+                return jr.joined(
+                    c, group_id,
+                    social_sql::add_members(c, group_id, {user_id}, now_ms, max_members));
+            });
     }
 
     // ---- groups ----
@@ -660,15 +747,28 @@ public:
                                     std::uint64_t owner_id, bool is_public,
                                     std::vector<std::uint64_t> member_ids, std::int64_t created_ms,
                                     std::uint64_t max_members) override {
-        return db_.write<group_record>(
-            [=, n = std::move(name), m = std::move(member_ids)](connection& c) {
-                return social_sql::create_group(c, group_id, n, owner_id, is_public, m, created_ms,
-                                             max_members);
+        return journaled<group_record>(
+            [=, n = std::move(name), m = std::move(member_ids)](
+                connection& c, journal_sink& jr) -> result<group_record> {
+                auto group = social_sql::create_group(c, group_id, n, owner_id, is_public, m,
+                                                      created_ms, max_members);
+                if (!group) {
+                    return group;
+                }
+                std::vector<std::uint64_t> everyone = m;
+                everyone.push_back(owner_id);
+                if (auto st = jr.add(c, journal::member_joined, group_id,
+                                     journal::members_detail(sorted_unique(std::move(everyone))));
+                    !st) {
+                    return st.error();
+                }
+                return group;
             });
     }
 
     task<group_record> get_group(std::uint64_t group_id) override {
-        return db_.read<group_record>([=](connection& c) { return social_sql::get_group(c, group_id); });
+        return db_.read<group_record>(
+            [=](connection& c) { return social_sql::get_group(c, group_id); });
     }
 
     task<member_page> list_members(std::uint64_t group_id, std::uint64_t after_user_id,
@@ -691,27 +791,64 @@ public:
 
     task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
                                     std::int64_t joined_ms, std::uint64_t max_members) override {
-        return db_.write<members_added>([=, ids = std::move(user_ids)](connection& c) {
-            return social_sql::add_members(c, group_id, ids, joined_ms, max_members);
-        });
+        return journaled<members_added>(
+            [=, ids = std::move(user_ids)](connection& c, journal_sink& jr) {
+                return jr.joined(c, group_id,
+                                 social_sql::add_members(c, group_id, ids, joined_ms, max_members));
+            });
     }
 
     task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                    std::int64_t joined_ms, std::uint64_t max_members) override {
-        return db_.write<members_added>([=](connection& c) {
-            return social_sql::add_members(c, group_id, {user_id}, joined_ms, max_members);
+        return journaled<members_added>([=](connection& c, journal_sink& jr) {
+            return jr.joined(
+                c, group_id,
+                social_sql::add_members(c, group_id, {user_id}, joined_ms, max_members));
         });
     }
 
     task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
-        return db_.write<group_record>(
-            [=](connection& c) { return social_sql::remove_member(c, group_id, user_id); });
+        return journaled<group_record>([=](connection& c,
+                                           journal_sink& jr) -> result<group_record> {
+            auto group = social_sql::remove_member(c, group_id, user_id);
+            if (!group) {
+                return group;
+            }
+            if (auto st =
+                    jr.add(c, journal::member_left, group_id, journal::members_detail({user_id}));
+                !st) {
+                return st.error();
+            }
+            return group;
+        });
     }
 
     task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
                                        member_role role) override {
         return db_.write<group_record>(
             [=](connection& c) { return social_sql::set_member_role(c, group_id, user_id, role); });
+    }
+
+    task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
+                                     std::int64_t now_ms) override {
+        return db_.write<deleted_group>(
+            [=](connection& c) { return social_sql::delete_group(c, group_id, owner_id, now_ms); });
+    }
+
+    task<std::vector<std::uint64_t>> deleted_groups() override {
+        return db_.read<std::vector<std::uint64_t>>([](connection& c) {
+            return query_all(c, "SELECT group_id FROM deleted_groups ORDER BY group_id", id_from);
+        });
+    }
+
+    task<void> forget_deleted_group(std::uint64_t group_id) override {
+        return db_.write<void>([=](connection& c) -> status {
+            if (auto done = execute(c, "DELETE FROM deleted_groups WHERE group_id = ?1", group_id);
+                !done) {
+                return done.error();
+            }
+            return {};
+        });
     }
 
     task<group_directory_page> public_groups(std::string name_contains,
@@ -740,8 +877,9 @@ public:
 
     task<std::vector<std::uint64_t>> member_ids(std::uint64_t group_id, std::uint64_t after_user_id,
                                                 std::size_t limit) override {
-        return db_.read<std::vector<std::uint64_t>>(
-            [=](connection& c) { return social_sql::member_ids(c, group_id, after_user_id, limit); });
+        return db_.read<std::vector<std::uint64_t>>([=](connection& c) {
+            return social_sql::member_ids(c, group_id, after_user_id, limit);
+        });
     }
 
     task<std::uint64_t> member_count(std::uint64_t group_id) override {
@@ -754,12 +892,108 @@ public:
         });
     }
 
+    // ---- group event journal ----
+
+    task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after_id,
+                                                            std::size_t limit) override {
+        return db_.read<std::vector<group_journal_row>>(
+            [=](connection& c) { return journal::read(c, after_id, limit); });
+    }
+
+    task<std::uint64_t> group_journal_head() override {
+        return db_.read<std::uint64_t>([](connection& c) { return journal::head(c); });
+    }
+
+    task<std::uint64_t> prune_group_journal(std::uint64_t up_to_id) override {
+        return db_.write<std::uint64_t>([=](connection& c) { return journal::prune(c, up_to_id); });
+    }
+
+    void set_group_journal_listener(group_journal_listener listener) override {
+        std::lock_guard lock(listener_mutex_);
+        listener_ = listener ? std::make_shared<const group_journal_listener>(std::move(listener))
+                             : nullptr;
+    }
+
 private:
+    // What a group change appends to the journal, inside its job (on the writer thread); the
+    // rows reach the listener only once the job's batch committed.
+    class journal_sink {
+    public:
+        explicit journal_sink(const sqlite_group_store& store) : store_(store) {}
+
+        status add(connection& c, std::string_view event, std::uint64_t group_id,
+                   std::string detail) {
+            group_journal_row row;
+            row.ts_ms = store_.journal_clock_ != nullptr ? store_.journal_clock_->now_ms()
+                                                         : infra::system_clock{}.now_ms();
+            row.event = std::string(event);
+            row.group_id = group_id;
+            row.after_seq = store_.group_last_seq_ ? store_.group_last_seq_(group_id) : 0;
+            row.detail = std::move(detail);
+            auto stored = journal::append(c, std::move(row));
+            if (!stored) {
+                return stored.error();
+            }
+            rows_.push_back(std::move(*stored));
+            return {};
+        }
+
+        // A member_joined row for those `added` names (none when nobody was added).
+        result<members_added> joined(connection& c, std::uint64_t group_id,
+                                     result<members_added> added) {
+            if (added && !added->user_ids.empty()) {
+                if (auto st = add(c, journal::member_joined, group_id,
+                                  journal::members_detail(added->user_ids));
+                    !st) {
+                    return st.error();
+                }
+            }
+            return added;
+        }
+
+        std::vector<group_journal_row>& rows() { return rows_; }
+
+    private:
+        const sqlite_group_store& store_;
+        std::vector<group_journal_row> rows_;
+    };
+
+    // A write whose job may append journal rows: `fn(connection&, journal_sink&) -> result<T>`.
+    // The listener hears of the rows after the commit, before the caller resumes.
+    template <class T, class F>
+    task<T> journaled(F fn) {
+        auto sink = std::make_shared<journal_sink>(*this);
+        // Named first: GCC 12 mishandles a capturing lambda temporary in a co_await operand.
+        auto job = [fn = std::move(fn), sink](connection& c) -> result<T> { return fn(c, *sink); };
+        auto r = co_await db_.write<T>(std::move(job));
+        if (r.has_value() && !sink->rows().empty()) {
+            std::shared_ptr<const group_journal_listener> l;
+            {
+                std::lock_guard lock(listener_mutex_);
+                l = listener_;
+            }
+            if (l) {
+                for (const auto& row : sink->rows()) {
+                    (*l)(row);
+                }
+            }
+        }
+        co_return r;
+    }
+
     social_db& db_;
+    const infra::clock* const journal_clock_;
+    const std::function<std::uint64_t(std::uint64_t)> group_last_seq_;
+    std::mutex listener_mutex_;
+    std::shared_ptr<const group_journal_listener> listener_;
 };
 
 }  // namespace
 
-std::unique_ptr<group_store> make_sqlite_group_store(social_db& db) { return std::make_unique<sqlite_group_store>(db); }
+std::unique_ptr<group_store> make_sqlite_group_store(
+    social_db& db, const infra::clock* journal_clock,
+    std::function<std::uint64_t(std::uint64_t)> group_last_seq) {
+    return std::make_unique<sqlite_group_store>(db, journal_clock, std::move(group_last_seq));
+}
 
 }  // namespace monochat::storage::social_sql

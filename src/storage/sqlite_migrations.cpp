@@ -265,7 +265,35 @@ ALTER TABLE users ADD COLUMN avatar_file_id INTEGER;
 CREATE INDEX users_avatar ON users (avatar_file_id) WHERE avatar_file_id IS NOT NULL;
 )sql";
 
-constexpr std::array<migration, 12> all_migrations{{
+// Issue 18: deleting a group. A tombstone per deleted group until everything outside this file
+// (message log, search index, files, webhooks) has let go of its conversation, so that a crash
+// in between is finished at the next start; settings are deleted by conversation then.
+constexpr const char* v13_deleted_groups = R"sql(
+CREATE TABLE deleted_groups (
+    group_id   INTEGER PRIMARY KEY,
+    deleted_ms INTEGER NOT NULL
+);
+CREATE INDEX conversation_settings_conversation ON conversation_settings (conversation_id);
+)sql";
+
+// Issue 21, outgoing webhooks: the group event journal, one row per membership or group change,
+// written in the change's own transaction (the durable record that webhooks' member_joined,
+// member_left and group_updated deliveries are re-read from). AUTOINCREMENT: an id is never
+// given twice, even after every row was pruned, because webhook cursors point at ids.
+// after_seq is the group conversation's last_seq at the change; detail the event's own
+// fields as a JSON object.
+constexpr const char* v14_group_journal = R"sql(
+CREATE TABLE group_journal (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ms     INTEGER NOT NULL,
+    event     TEXT    NOT NULL,
+    group_id  INTEGER NOT NULL,
+    after_seq INTEGER NOT NULL CHECK (after_seq >= 0),
+    detail    TEXT    NOT NULL
+);
+)sql";
+
+constexpr std::array<migration, 14> all_migrations{{
     {1, "accounts, friends and groups", v1_accounts_and_groups},
     {2, "read state, direct conversations, group member count", v2_conversation_state},
     {3, "unread mentions", v3_mentions},
@@ -278,6 +306,8 @@ constexpr std::array<migration, 12> all_migrations{{
     {10, "group moderation", v10_group_moderation},
     {11, "web push subscriptions", v11_push_subscriptions},
     {12, "avatars", v12_avatars},
+    {13, "deleted groups", v13_deleted_groups},
+    {14, "group event journal", v14_group_journal},
 }};
 
 result<bool> table_exists(connection& conn, std::string_view name) {

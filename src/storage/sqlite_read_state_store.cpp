@@ -4,8 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <monochat/storage/read_state_store.hpp>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "storage/sqlite_social.hpp"
@@ -13,6 +16,21 @@
 namespace monochat::storage::social_sql {
 
 namespace {
+
+// The group a conversation id names ("group:<id>"), or nullopt for any other conversation.
+std::optional<std::uint64_t> group_of_conversation(std::string_view cid) {
+    constexpr std::string_view prefix = "group:";
+    if (cid.substr(0, prefix.size()) != prefix) {
+        return std::nullopt;
+    }
+    std::uint64_t id = 0;
+    const auto digits = cid.substr(prefix.size());
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (ec != std::errc() || end != digits.data() + digits.size()) {
+        return std::nullopt;
+    }
+    return id;
+}
 
 // ---- direct conversations and read state ----
 
@@ -92,19 +110,20 @@ result<std::uint64_t> add_mentions(connection& c, const std::string& cid, std::u
         }
         // One statement checks existence, membership and the read position, so that a
         // mention never names a stranger and a read message adds no unread mention.
-        auto done = group ? execute(c,
-                                    "INSERT OR IGNORE INTO mentions (user_id, conversation_id, seq)"
-                                    " SELECT ?1, ?2, ?3 WHERE EXISTS"
-                                    " (SELECT 1 FROM group_members WHERE group_id = ?4 AND user_id = ?1)"
-                                    " AND NOT EXISTS (SELECT 1 FROM read_state"
-                                    "  WHERE user_id = ?1 AND conversation_id = ?2 AND read_seq >= ?3)",
-                                    user, cid, seq, *group)
-                          : execute(c,
-                                    "INSERT OR IGNORE INTO mentions (user_id, conversation_id, seq)"
-                                    " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)"
-                                    " AND NOT EXISTS (SELECT 1 FROM read_state"
-                                    "  WHERE user_id = ?1 AND conversation_id = ?2 AND read_seq >= ?3)",
-                                    user, cid, seq);
+        auto done =
+            group ? execute(c,
+                            "INSERT OR IGNORE INTO mentions (user_id, conversation_id, seq)"
+                            " SELECT ?1, ?2, ?3 WHERE EXISTS"
+                            " (SELECT 1 FROM group_members WHERE group_id = ?4 AND user_id = ?1)"
+                            " AND NOT EXISTS (SELECT 1 FROM read_state"
+                            "  WHERE user_id = ?1 AND conversation_id = ?2 AND read_seq >= ?3)",
+                            user, cid, seq, *group)
+                  : execute(c,
+                            "INSERT OR IGNORE INTO mentions (user_id, conversation_id, seq)"
+                            " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)"
+                            " AND NOT EXISTS (SELECT 1 FROM read_state"
+                            "  WHERE user_id = ?1 AND conversation_id = ?2 AND read_seq >= ?3)",
+                            user, cid, seq);
         if (!done) {
             return done.error();
         }
@@ -197,8 +216,20 @@ public:
     task<void> record_sent(std::vector<sent_record> records) override {
         return db_.write<void>([records = std::move(records)](connection& c) -> status {
             for (const auto& r : records) {
-                auto moved = social_sql::set_read_position(c, r.user_id, r.conversation_id, r.seq,
-                                                        r.ts_ms);
+                // A send that committed just before its group was deleted: the group's read
+                // state is gone and stays gone.
+                if (const auto group = group_of_conversation(r.conversation_id)) {
+                    auto exists =
+                        query_one(c, "SELECT 1 FROM chat_groups WHERE id = ?1", true_from, *group);
+                    if (!exists) {
+                        return exists.error();
+                    }
+                    if (!*exists) {
+                        continue;
+                    }
+                }
+                auto moved =
+                    social_sql::set_read_position(c, r.user_id, r.conversation_id, r.seq, r.ts_ms);
                 if (!moved && moved.error().code != errc::not_found) {
                     return moved.error();
                 }
@@ -217,7 +248,7 @@ public:
     task<std::uint64_t> get_read_position(std::uint64_t user_id,
                                           std::string conversation_id) override {
         return db_.read<std::uint64_t>([=, cid = std::move(conversation_id)](
-                                       connection& c) -> result<std::uint64_t> {
+                                           connection& c) -> result<std::uint64_t> {
             auto row = query_one(
                 c, "SELECT read_seq FROM read_state WHERE user_id = ?1 AND conversation_id = ?2",
                 [](const statement& s) { return s.column_uint64(0); }, user_id, cid);
@@ -308,8 +339,8 @@ public:
                 if (seq > max_id) {
                     return std::uint64_t{0};
                 }
-                auto done = execute(c, "DELETE FROM mentions WHERE conversation_id = ?1 AND seq = ?2",
-                                    cid, seq);
+                auto done = execute(
+                    c, "DELETE FROM mentions WHERE conversation_id = ?1 AND seq = ?2", cid, seq);
                 if (!done) {
                     return done.error();
                 }
@@ -340,20 +371,21 @@ public:
     task<void> put_push_subscription(push_subscription_record sub,
                                      std::size_t max_per_user) override {
         return db_.write<void>([sub = std::move(sub), max_per_user](connection& c) -> status {
-            auto token = query_one(c, "SELECT user_id FROM tokens WHERE token_hash = ?1",
-                                   [](const statement& s) { return s.column_uint64(0); },
-                                   sqlite::blob{sub.token_hash});
+            auto token = query_one(
+                c, "SELECT user_id FROM tokens WHERE token_hash = ?1",
+                [](const statement& s) { return s.column_uint64(0); },
+                sqlite::blob{sub.token_hash});
             if (!token) {
                 return token.error();
             }
             if (!*token || **token != sub.user_id) {
                 return make_error(errc::not_found, "the session is gone");
             }
-            auto others = query_one(c,
-                                    "SELECT COUNT(*) FROM push_subscriptions"
-                                    " WHERE user_id = ?1 AND endpoint != ?2",
-                                    [](const statement& s) { return s.column_uint64(0); },
-                                    sub.user_id, sub.endpoint);
+            auto others = query_one(
+                c,
+                "SELECT COUNT(*) FROM push_subscriptions"
+                " WHERE user_id = ?1 AND endpoint != ?2",
+                [](const statement& s) { return s.column_uint64(0); }, sub.user_id, sub.endpoint);
             if (!others) {
                 return others.error();
             }
@@ -376,8 +408,9 @@ public:
 
     task<void> delete_push_subscription(std::uint64_t user_id, std::string endpoint) override {
         return db_.write<void>([user_id, e = std::move(endpoint)](connection& c) -> status {
-            auto deleted = execute(
-                c, "DELETE FROM push_subscriptions WHERE user_id = ?1 AND endpoint = ?2", user_id, e);
+            auto deleted =
+                execute(c, "DELETE FROM push_subscriptions WHERE user_id = ?1 AND endpoint = ?2",
+                        user_id, e);
             if (!deleted) {
                 return deleted.error();
             }
@@ -425,6 +458,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<read_state_store> make_sqlite_read_state_store(social_db& db) { return std::make_unique<sqlite_read_state_store>(db); }
+std::unique_ptr<read_state_store> make_sqlite_read_state_store(social_db& db) {
+    return std::make_unique<sqlite_read_state_store>(db);
+}
 
 }  // namespace monochat::storage::social_sql

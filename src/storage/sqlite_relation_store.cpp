@@ -1,4 +1,5 @@
-// The relations role of the SQLite social store (relation_store.hpp) on the shared core (sqlite_social.hpp).
+// The relations role of the SQLite social store (relation_store.hpp) on the shared core
+// (sqlite_social.hpp).
 
 #include <fmt/format.h>
 
@@ -210,10 +211,11 @@ public:
             if (!inserted) {
                 return inserted.error();
             }
-            auto unfriended = execute(c,
-                                      "DELETE FROM friendships WHERE (user_id = ?1 AND friend_id = ?2)"
-                                      " OR (user_id = ?2 AND friend_id = ?1)",
-                                      user_id, blocked_id);
+            auto unfriended =
+                execute(c,
+                        "DELETE FROM friendships WHERE (user_id = ?1 AND friend_id = ?2)"
+                        " OR (user_id = ?2 AND friend_id = ?1)",
+                        user_id, blocked_id);
             if (!unfriended) {
                 return unfriended.error();
             }
@@ -245,20 +247,21 @@ public:
 
     task<std::vector<user_record>> blocked_users(std::uint64_t user_id) override {
         return db_.read<std::vector<user_record>>([=](connection& c) {
-            return query_all(c,
-                             "SELECT u.id, u.username, u.display_name, u.password_hash,"
-                             " u.guest, u.created_ms, u.suspended, u.bot, u.avatar_file_id"
-                             " FROM blocks b JOIN users u ON u.id = b.blocked_id"
-                             " WHERE b.user_id = ?1 ORDER BY b.created_ms DESC, u.id",
-                             [](const statement& s) { return user_from(s); }, user_id);
+            return query_all(
+                c,
+                "SELECT u.id, u.username, u.display_name, u.password_hash,"
+                " u.guest, u.created_ms, u.suspended, u.bot, u.avatar_file_id"
+                " FROM blocks b JOIN users u ON u.id = b.blocked_id"
+                " WHERE b.user_id = ?1 ORDER BY b.created_ms DESC, u.id",
+                [](const statement& s) { return user_from(s); }, user_id);
         });
     }
 
     task<std::vector<std::uint64_t>> blocked_by(std::uint64_t user_id,
                                                 std::vector<std::uint64_t> user_ids) override {
         return db_.read<std::vector<std::uint64_t>>(
-            [user_id, ids = std::move(user_ids)](
-                connection& c) -> result<std::vector<std::uint64_t>> {
+            [user_id,
+             ids = std::move(user_ids)](connection& c) -> result<std::vector<std::uint64_t>> {
                 // Through blocks_blocked: the rows that block this user, usually none.
                 auto blockers = query_all(c, "SELECT user_id FROM blocks WHERE blocked_id = ?1",
                                           id_from, user_id);
@@ -291,7 +294,8 @@ public:
                                                          std::uint64_t to_user_id, std::string note,
                                                          std::int64_t now_ms) override {
         return db_.write<send_friend_request_result>([=, n = std::move(note)](connection& c) {
-            return social_sql::send_friend_request(c, request_id, from_user_id, to_user_id, n, now_ms);
+            return social_sql::send_friend_request(c, request_id, from_user_id, to_user_id, n,
+                                                   now_ms);
         });
     }
 
@@ -380,6 +384,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<relation_store> make_sqlite_relation_store(social_db& db) { return std::make_unique<sqlite_relation_store>(db); }
+std::unique_ptr<relation_store> make_sqlite_relation_store(social_db& db) {
+    return std::make_unique<sqlite_relation_store>(db);
+}
 
 }  // namespace monochat::storage::social_sql

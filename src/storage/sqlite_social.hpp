@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <monochat/infra/metrics.hpp>
@@ -81,7 +82,10 @@ private:
 // The roles, each on the shared database, which must outlive them.
 std::unique_ptr<user_store> make_sqlite_user_store(social_db& db);
 std::unique_ptr<relation_store> make_sqlite_relation_store(social_db& db);
-std::unique_ptr<group_store> make_sqlite_group_store(social_db& db);
+// `journal_clock` and `group_last_seq`: sqlite_social_store_options' clock and group_last_seq.
+std::unique_ptr<group_store> make_sqlite_group_store(
+    social_db& db, const infra::clock* journal_clock,
+    std::function<std::uint64_t(std::uint64_t)> group_last_seq);
 std::unique_ptr<read_state_store> make_sqlite_read_state_store(social_db& db);
 std::unique_ptr<admin_store> make_sqlite_admin_store(social_db& db);
 

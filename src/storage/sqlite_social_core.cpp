@@ -2,13 +2,12 @@
 // the row mappings and checks the roles share, and open_sqlite_social_stores, which puts the
 // five roles on one database.
 
-#include "storage/sqlite_social.hpp"
-
 #include <fmt/format.h>
 
 #include <utility>
 
 #include "storage/sqlite_migrations.hpp"
+#include "storage/sqlite_social.hpp"
 
 namespace monochat::storage::social_sql {
 
@@ -78,9 +77,8 @@ result<std::unique_ptr<social_db>> open_social_db(const sqlite_social_store_opti
 // ---- row mappings and checks shared by the roles ----
 
 user_record user_from(const statement& s, int first) {
-    user_record u{s.column_uint64(first),   s.column_text(first + 1),
-                  s.column_text(first + 2), s.column_text(first + 3),
-                  s.column_bool(first + 4), s.column_int64(first + 5)};
+    user_record u{s.column_uint64(first),   s.column_text(first + 1), s.column_text(first + 2),
+                  s.column_text(first + 3), s.column_bool(first + 4), s.column_int64(first + 5)};
     u.suspended = s.column_bool(first + 6);
     u.bot = s.column_bool(first + 7);
     if (!s.column_is_null(first + 8)) {
@@ -133,7 +131,7 @@ result<social_stores> open_sqlite_social_stores(const sqlite_social_store_option
     out.changes = &db->changes();
     out.users = social_sql::make_sqlite_user_store(*db);
     out.relations = social_sql::make_sqlite_relation_store(*db);
-    out.groups = social_sql::make_sqlite_group_store(*db);
+    out.groups = social_sql::make_sqlite_group_store(*db, options.clock, options.group_last_seq);
     out.read_state = social_sql::make_sqlite_read_state_store(*db);
     out.admin = social_sql::make_sqlite_admin_store(*db);
     out.shared = std::move(db);

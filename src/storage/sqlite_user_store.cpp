@@ -1,4 +1,5 @@
-// The users role of the SQLite social store (user_store.hpp) on the shared core (sqlite_social.hpp).
+// The users role of the SQLite social store (user_store.hpp) on the shared core
+// (sqlite_social.hpp).
 
 #include <fmt/format.h>
 
@@ -34,8 +35,8 @@ result<std::vector<std::string>> delete_tokens_but(connection& c, std::uint64_t 
     if (!hashes) {
         return hashes.error();
     }
-    auto deleted = execute(c, "DELETE FROM tokens WHERE user_id = ?1 AND token_hash != ?2",
-                           user_id, sqlite::blob{keep});
+    auto deleted = execute(c, "DELETE FROM tokens WHERE user_id = ?1 AND token_hash != ?2", user_id,
+                           sqlite::blob{keep});
     if (!deleted) {
         return deleted.error();
     }
@@ -78,8 +79,8 @@ result<user_record> create_user(connection& c, const user_record& u) {
             return make_error(errc::conflict, fmt::format("username '{}' is taken", u.username));
         }
         // A self-deleted user's name is never given out again (DELETE /me).
-        auto reserved = query_one(c, "SELECT 1 FROM deleted_users WHERE username = ?1", true_from,
-                                  u.username);
+        auto reserved =
+            query_one(c, "SELECT 1 FROM deleted_users WHERE username = ?1", true_from, u.username);
         if (!reserved) {
             return reserved.error();
         }
@@ -101,8 +102,8 @@ result<user_record> create_user(connection& c, const user_record& u) {
 // The user's row and, by ON DELETE CASCADE, its tokens, friendships, requests, memberships and
 // read state; refused (conflict) while the user owns a group.
 status delete_user_row(connection& c, std::uint64_t user_id) {
-    auto owns = query_one(c, "SELECT 1 FROM chat_groups WHERE owner_id = ?1 LIMIT 1", true_from,
-                          user_id);
+    auto owns =
+        query_one(c, "SELECT 1 FROM chat_groups WHERE owner_id = ?1 LIMIT 1", true_from, user_id);
     if (!owns) {
         return owns.error();
     }
@@ -162,12 +163,13 @@ public:
     }
 
     task<user_record> get_user(std::uint64_t user_id) override {
-        return db_.read<user_record>([=](connection& c) { return social_sql::get_user(c, user_id); });
+        return db_.read<user_record>(
+            [=](connection& c) { return social_sql::get_user(c, user_id); });
     }
 
     task<user_record> get_user_by_username(std::string username) override {
-        return db_.read<user_record>([name =
-                                      std::move(username)](connection& c) -> result<user_record> {
+        return db_.read<user_record>([name = std::move(username)](
+                                         connection& c) -> result<user_record> {
             auto row = query_one(
                 c, "SELECT " MONOCHAT_USER_COLUMNS " FROM users WHERE guest = 0 AND username = ?1",
                 [](const statement& s) { return user_from(s); }, name);
@@ -234,36 +236,37 @@ public:
 
     task<user_record> update_profile(std::uint64_t user_id, profile_update change) override {
         // The writer runs each job in a savepoint of its own: both fields or neither.
-        return db_.write<user_record>([=, change = std::move(change)](connection& c) -> result<user_record> {
-            auto exists = query_one(c, "SELECT 1 FROM users WHERE id = ?1", true_from, user_id);
-            if (!exists) {
-                return exists.error();
-            }
-            if (!*exists) {
-                return user_not_found(user_id);
-            }
-            if (change.display_name) {
-                auto st = execute(c, "UPDATE users SET display_name = ?2 WHERE id = ?1", user_id,
-                                  *change.display_name);
-                if (!st) {
-                    return st.error();
+        return db_.write<user_record>(
+            [=, change = std::move(change)](connection& c) -> result<user_record> {
+                auto exists = query_one(c, "SELECT 1 FROM users WHERE id = ?1", true_from, user_id);
+                if (!exists) {
+                    return exists.error();
                 }
-            }
-            if (change.avatar_file_id) {
-                auto st = execute(c, "UPDATE users SET avatar_file_id = ?2 WHERE id = ?1", user_id,
-                                  *change.avatar_file_id);
-                if (!st) {
-                    return st.error();
+                if (!*exists) {
+                    return user_not_found(user_id);
                 }
-            }
-            return social_sql::get_user(c, user_id);
-        });
+                if (change.display_name) {
+                    auto st = execute(c, "UPDATE users SET display_name = ?2 WHERE id = ?1",
+                                      user_id, *change.display_name);
+                    if (!st) {
+                        return st.error();
+                    }
+                }
+                if (change.avatar_file_id) {
+                    auto st = execute(c, "UPDATE users SET avatar_file_id = ?2 WHERE id = ?1",
+                                      user_id, *change.avatar_file_id);
+                    if (!st) {
+                        return st.error();
+                    }
+                }
+                return social_sql::get_user(c, user_id);
+            });
     }
 
     task<bool> is_avatar(std::uint64_t file_id) override {
         return db_.read<bool>([=](connection& c) -> result<bool> {
-            auto row = query_one(c, "SELECT 1 FROM users WHERE avatar_file_id = ?1", true_from,
-                                 file_id);
+            auto row =
+                query_one(c, "SELECT 1 FROM users WHERE avatar_file_id = ?1", true_from, file_id);
             if (!row) {
                 return row.error();
             }
@@ -348,8 +351,8 @@ public:
                     return deleted.error();
                 }
                 auto remembered = execute(
-                    c, "INSERT OR REPLACE INTO deleted_users (id, deleted_ms) VALUES (?1, ?2)",
-                    id, now_ms);
+                    c, "INSERT OR REPLACE INTO deleted_users (id, deleted_ms) VALUES (?1, ?2)", id,
+                    now_ms);
                 if (!remembered) {
                     return remembered.error();
                 }
@@ -379,10 +382,11 @@ public:
             if (!user->guest) {
                 name = user->username;
             }
-            auto remembered = execute(c,
-                                      "INSERT OR REPLACE INTO deleted_users (id, deleted_ms, username)"
-                                      " VALUES (?1, ?2, ?3)",
-                                      user_id, now_ms, name);
+            auto remembered =
+                execute(c,
+                        "INSERT OR REPLACE INTO deleted_users (id, deleted_ms, username)"
+                        " VALUES (?1, ?2, ?3)",
+                        user_id, now_ms, name);
             if (!remembered) {
                 return remembered.error();
             }
@@ -397,7 +401,8 @@ public:
 
     task<bool> is_deleted_user(std::uint64_t user_id) override {
         return db_.read<bool>([=](connection& c) -> result<bool> {
-            auto row = query_one(c, "SELECT 1 FROM deleted_users WHERE id = ?1", true_from, user_id);
+            auto row =
+                query_one(c, "SELECT 1 FROM deleted_users WHERE id = ?1", true_from, user_id);
             if (!row) {
                 return row.error();
             }
@@ -561,8 +566,8 @@ public:
                                                      std::string password_hash,
                                                      std::string keep_token_hash) override {
         return db_.write<std::vector<std::string>>(
-            [user_id, hash = std::move(password_hash), keep = std::move(keep_token_hash)](
-                connection& c) -> result<std::vector<std::string>> {
+            [user_id, hash = std::move(password_hash),
+             keep = std::move(keep_token_hash)](connection& c) -> result<std::vector<std::string>> {
                 auto changed = execute(c,
                                        "UPDATE users SET password_hash = ?2"
                                        " WHERE id = ?1 AND guest = 0",
@@ -582,7 +587,8 @@ public:
     // ---- registration invites ----
 
     task<invite_record> create_invite(invite_record invite) override {
-        return db_.write<invite_record>([i = std::move(invite)](connection& c) -> result<invite_record> {
+        return db_.write<invite_record>([i = std::move(invite)](
+                                            connection& c) -> result<invite_record> {
             auto exists = query_one(c, "SELECT 1 FROM invites WHERE code = ?1", true_from, i.code);
             if (!exists) {
                 return exists.error();
@@ -630,7 +636,7 @@ public:
     task<user_record> create_invited_user(user_record user, std::string code,
                                           std::int64_t now_ms) override {
         return db_.write<user_record>([u = std::move(user), code = std::move(code),
-                                   now_ms](connection& c) -> result<user_record> {
+                                       now_ms](connection& c) -> result<user_record> {
             // Each write job runs in its own savepoint: a refused user gives the use back.
             auto used = execute(c,
                                 "UPDATE invites SET uses_left = uses_left - 1 WHERE code = ?1"
@@ -640,7 +646,8 @@ public:
                 return used.error();
             }
             if (*used == 0) {
-                return make_error(errc::forbidden, "the invite code is unknown, used up or expired");
+                return make_error(errc::forbidden,
+                                  "the invite code is unknown, used up or expired");
             }
             return social_sql::create_user(c, u);
         });
@@ -650,9 +657,10 @@ public:
 
     task<void> create_password_reset(std::string reset_hash, std::uint64_t user_id,
                                      std::int64_t expires_ms) override {
-        return db_.write<void>([h = std::move(reset_hash), user_id, expires_ms](connection& c) -> status {
-            auto registered = query_one(c, "SELECT 1 FROM users WHERE id = ?1 AND guest = 0",
-                                        true_from, user_id);
+        return db_.write<void>([h = std::move(reset_hash), user_id,
+                                expires_ms](connection& c) -> status {
+            auto registered =
+                query_one(c, "SELECT 1 FROM users WHERE id = ?1 AND guest = 0", true_from, user_id);
             if (!registered) {
                 return registered.error();
             }
@@ -672,9 +680,9 @@ public:
 
     task<user_record> consume_password_reset(std::string reset_hash, std::int64_t now_ms,
                                              std::string password_hash) override {
-        return db_.write<user_record>([h = std::move(reset_hash), now_ms, hash = std::move(
-                                                                            password_hash)](
-                                      connection& c) -> result<user_record> {
+        return db_.write<user_record>([h = std::move(reset_hash), now_ms,
+                                       hash = std::move(password_hash)](
+                                          connection& c) -> result<user_record> {
             const auto refused = [] {
                 return make_error(errc::forbidden, "the reset token is unknown, used or expired");
             };
@@ -699,8 +707,8 @@ public:
             if (!used) {
                 return used.error();
             }
-            auto changed = execute(c, "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-                                   user_id, hash);
+            auto changed =
+                execute(c, "UPDATE users SET password_hash = ?2 WHERE id = ?1", user_id, hash);
             if (!changed) {
                 return changed.error();
             }
@@ -718,6 +726,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<user_store> make_sqlite_user_store(social_db& db) { return std::make_unique<sqlite_user_store>(db); }
+std::unique_ptr<user_store> make_sqlite_user_store(social_db& db) {
+    return std::make_unique<sqlite_user_store>(db);
+}
 
 }  // namespace monochat::storage::social_sql

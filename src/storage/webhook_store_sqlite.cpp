@@ -38,8 +38,15 @@ CREATE TABLE webhook_cursors (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<sqlite::migration, 1> webhook_migrations{{
+// Issue 21, membership events: each webhook's cursor in the social store's group event
+// journal (the id of the last row it is done with).
+constexpr const char* v2_journal_cursor = R"sql(
+ALTER TABLE webhooks ADD COLUMN journal_cursor INTEGER NOT NULL DEFAULT 0 CHECK (journal_cursor >= 0);
+)sql";
+
+constexpr std::array<sqlite::migration, 2> webhook_migrations{{
     {1, "webhooks and their delivery cursors", v1_webhooks},
+    {2, "group event journal cursor", v2_journal_cursor},
 }};
 
 constexpr std::uint64_t max_id =
@@ -144,8 +151,9 @@ public:
                 }
                 if (auto st = run(c,
                                   "INSERT INTO webhooks (id, url, secret, events, conversation_ids,"
-                                  " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                                  w.id, w.url, w.secret, join_lines(w.events), cids, w.created_ms);
+                                  " created_ms, journal_cursor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                  w.id, w.url, w.secret, join_lines(w.events), cids, w.created_ms,
+                                  w.journal_cursor);
                     !st) {
                     return st;
                 }
@@ -166,8 +174,8 @@ public:
         return writer_.write<std::vector<webhook_record>>(
             [](connection& c) -> result<std::vector<webhook_record>> {
                 auto stmt = bound(c,
-                                  "SELECT id, url, secret, events, conversation_ids, created_ms"
-                                  " FROM webhooks ORDER BY id");
+                                  "SELECT id, url, secret, events, conversation_ids, created_ms,"
+                                  " journal_cursor FROM webhooks ORDER BY id");
                 if (!stmt) {
                     return stmt.error();
                 }
@@ -189,6 +197,7 @@ public:
                         w.conversation_ids = split_lines(stmt->column_text(4));
                     }
                     w.created_ms = stmt->column_int64(5);
+                    w.journal_cursor = stmt->column_uint64(6);
                     out.push_back(std::move(w));
                 }
             });
@@ -241,6 +250,19 @@ public:
                        " ON CONFLICT (webhook_id, conversation_id)"
                        " DO UPDATE SET seq = MAX(seq, excluded.seq)",
                        id, cid, seq);
+        });
+    }
+
+    task<void> forget_conversation(std::string conversation_id) override {
+        return writer_.write<void>([cid = std::move(conversation_id)](connection& c) {
+            return run(c, "DELETE FROM webhook_cursors WHERE conversation_id = ?1", cid);
+        });
+    }
+
+    task<void> advance_journal(std::uint64_t id, std::uint64_t journal_id) override {
+        return writer_.write<void>([id, journal_id](connection& c) {
+            return run(c, "UPDATE webhooks SET journal_cursor = MAX(journal_cursor, ?2) WHERE id = ?1",
+                       id, journal_id);
         });
     }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace monochat::task {
 
@@ -235,6 +236,10 @@ struct search_indexer::impl {
     std::optional<std::chrono::steady_clock::time_point> behind_since;
     bool stopping = false;
     bool idle = false;  // the thread waits with nothing queued, behind or to catch up
+    // Conversations dropped from the log (forget()): skipped from then on; those whose
+    // entries are still to leave the index are in `to_forget`.
+    std::unordered_set<std::string> dropped;
+    std::vector<std::string> to_forget;
 
     // Indexer thread only (and start(), before the thread exists).
     std::unordered_map<std::string, std::uint64_t> positions;
@@ -270,6 +275,9 @@ struct search_indexer::impl {
     }
 
     void mark_behind_locked(const std::string& cid, std::uint64_t seq) {
+        if (dropped.contains(cid)) {
+            return;
+        }
         if (!behind_since) {
             behind_since = clock.steady_now();
         }
@@ -374,9 +382,22 @@ struct search_indexer::impl {
         relay.reset();
     }
 
+    void forget(const std::string& cid) {
+        {
+            std::lock_guard lock(mutex);
+            if (!dropped.insert(cid).second) {
+                return;
+            }
+            behind.erase(cid);
+            to_forget.push_back(cid);
+            idle = false;
+        }
+        wake.notify_one();
+    }
+
     bool caught_up() const {
         std::lock_guard lock(mutex);
-        if (!idle || !queue.empty() || !behind.empty()) {
+        if (!idle || !queue.empty() || !behind.empty() || !to_forget.empty()) {
             return false;
         }
         // Idle, the thread is inside wait() and cannot touch `positions` while this holds the
@@ -406,18 +427,35 @@ struct search_indexer::impl {
             std::vector<storage::stored_message> events;
             std::vector<batch_queue::slice> taken;
             std::vector<std::pair<std::string, std::uint64_t>> lagging;
+            std::vector<std::string> forgetting;
             {
                 std::unique_lock lock(mutex);
                 if (behind.empty()) {
                     behind_since.reset();  // each catch-up step gives back what it left
                 }
-                if (queue.empty() && behind.empty()) {
+                if (queue.empty() && behind.empty() && to_forget.empty()) {
                     idle = true;
                 }
-                wake.wait(lock, [&] { return stopping || !queue.empty() || !behind.empty(); });
+                wake.wait(lock, [&] {
+                    return stopping || !queue.empty() || !behind.empty() || !to_forget.empty();
+                });
                 idle = false;
+                if (!to_forget.empty()) {
+                    // Before anything else: what an earlier turn took is written already.
+                    forgetting.swap(to_forget);
+                }
+            }
+            if (!forgetting.empty()) {
+                drop_conversations(std::move(forgetting));
+                continue;
+            }
+            {
+                std::unique_lock lock(mutex);
                 if (stopping && queue.empty()) {
                     return;  // what is behind is read from the log by the next start
+                }
+                if (queue.empty() && behind.empty()) {
+                    continue;
                 }
                 const bool take_live = !queue.empty() && (live_turn || behind.empty() || stopping);
                 if (take_live) {
@@ -452,6 +490,31 @@ struct search_indexer::impl {
         }
     }
 
+    // Conversations dropped from the log: their entries and positions go. A failure puts
+    // them back for the next turn, after a pause.
+    void drop_conversations(std::vector<std::string> cids) {
+        storage::search_batch batch;
+        batch.forget = cids;
+        if (auto st = index.apply(batch); !st) {
+            errors.inc();
+            infra::log::error("task", "search index cannot forget a deleted conversation",
+                              {{"conversations", cids.size()}, {"error", st.error().message}});
+            {
+                std::lock_guard lock(mutex);
+                if (stopping) {
+                    // The next start forgets them: their positions are past the log's last_seq.
+                    return;
+                }
+                to_forget.insert(to_forget.end(), cids.begin(), cids.end());
+            }
+            pause();
+            return;
+        }
+        for (const auto& cid : cids) {
+            positions.erase(cid);
+        }
+    }
+
     void forget_conversations(const std::vector<std::string>& cids) {
         batch_builder b;
         b.batch.forget = cids;
@@ -465,6 +528,14 @@ struct search_indexer::impl {
 
     // Live messages, in commit order (per conversation: seq order).
     void index_events(std::vector<storage::stored_message> events) {
+        {
+            std::lock_guard lock(mutex);
+            if (!dropped.empty()) {
+                std::erase_if(events, [&](const storage::stored_message& m) {
+                    return dropped.contains(m.conversation_id);
+                });
+            }
+        }
         batch_builder b;
         for (auto& e : events) {
             const std::uint64_t pos = position_in(b, e.conversation_id);
@@ -608,6 +679,8 @@ search_indexer::~search_indexer() { stop(); }
 status search_indexer::start() { return impl_->start(); }
 
 void search_indexer::stop() { impl_->stop(); }
+
+void search_indexer::forget(const std::string& conversation_id) { impl_->forget(conversation_id); }
 
 bool search_indexer::caught_up() const { return impl_->caught_up(); }
 

@@ -56,7 +56,7 @@ function png(w, h, [r, g, b]) {
 }
 
 async function openSettings(page) {
-  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
   await page.locator('#settings-dialog').waitFor({ state: 'visible' });
 }
 

@@ -198,7 +198,7 @@ browserTest('a group of three: create, chat, replies, reactions, edits, read by 
   await pe.locator('#messages li.msg').first().locator('.edited').waitFor();
 
   // Managing the group: the owner sees three members and their roles.
-  await pd.getByRole('button', { name: 'Members' }).click();
+  await pd.getByRole('button', { name: 'Group settings' }).click();
   await pd.locator('#gd-members li.person').nth(2).waitFor();
   assert.equal(await pd.locator('#gd-members li.person').count(), 3);
   await pd.locator('#gd-members .role', { hasText: 'owner' }).waitFor();
@@ -353,7 +353,9 @@ browserTest('the server restarts mid-conversation and the page recovers without 
 //   - the browser: the client subscribes (PushManager.subscribe stubbed to answer a
 //     subscription on the fake service, with keys made here), the page closes, a DM arrives,
 //     and the decrypted push handed to the service worker (CDP ServiceWorker.deliverPushMessage)
-//     shows as a notification.
+//     shows as a notification; a click on it (the worker's notificationclick handler, driven
+//     with a NotificationEvent) opens the conversation in a new window when no tab is open, and
+//     switches an open tab to it.
 describe('Web Push', () => {
   const api = (...args) => suite.server.api(...args);
   let seq = 0;
@@ -717,5 +719,56 @@ describe('Web Push', () => {
     }));
     assert.deepEqual(shown, [{ title: 'Wendy', body: 'are you there?', tag: payload.conversation_id,
       data: { conversation_id: payload.conversation_id } }]);
+
+    // The click, through the service worker's own notificationclick handler: the OS notification
+    // cannot be clicked here, so the test dispatches a NotificationEvent for the notification in
+    // the worker and waits for what the handler does. Chromium lets only a click it dispatched
+    // itself open or focus a window (a synthetic event gets "Not allowed to ..."), so the
+    // worker's openWindow and focus are wrapped to record their calls; the opening is then done
+    // by the test, as the browser would, at the address the handler asked for.
+    const click = (cidToShow) => sw.evaluate(async (again) => {
+      const seen = { opened: [], focused: [] };
+      const open = self.clients.openWindow;
+      const focus = WindowClient.prototype.focus;
+      self.clients.openWindow = (url) => { seen.opened.push(url); return open.call(self.clients, url).catch(() => null); };
+      WindowClient.prototype.focus = function f() { seen.focused.push(new URL(this.url).pathname); return focus.call(this); };
+      try {
+        if (again) {
+          await self.registration.showNotification('Wendy', { body: 'again', tag: again, data: { conversation_id: again } });
+        }
+        const [notification] = await self.registration.getNotifications();
+        const event = new NotificationEvent('notificationclick', { notification });
+        let handled = Promise.resolve();
+        event.waitUntil = (p) => { handled = p; };
+        self.dispatchEvent(event);
+        await handled;
+        seen.left = (await self.registration.getNotifications()).length;
+        return seen;
+      } finally {
+        delete self.clients.openWindow;
+        WindowClient.prototype.focus = focus;
+      }
+    }, cidToShow);
+    await probe.close();  // no window of the origin is left
+    const sw = context.serviceWorkers().find((w) => w.url() === `${base}/sw.js`)
+      || await context.waitForEvent('serviceworker', (w) => w.url() === `${base}/sw.js`);
+    // With no tab open: a new window at the conversation, where the client opens the DM.
+    const closed = await click(null);
+    assert.deepEqual(closed, { opened: [`/#c=${encodeURIComponent(payload.conversation_id)}`], focused: [], left: 0 });
+    const opened = await context.newPage();
+    opened.setDefaultTimeout(WAIT);
+    opened.on('pageerror', (e) => { opened.errors = [...(opened.errors || []), e]; });
+    await opened.goto(`${base}${closed.opened[0]}`);
+    await opened.locator('#chat-title', { hasText: 'Wendy' }).waitFor();
+    await expectTexts(opened, ['are you there?']);
+    assert.equal(new URL(opened.url()).hash, '', 'the address no longer names the conversation');
+    // With a tab open on another conversation: that tab is focused and switches to the DM.
+    await opened.locator('#conv-list button.conv').filter({ hasNotText: 'Wendy' }).first().click();
+    await opened.waitForFunction(() => document.getElementById('chat-title').textContent !== 'Wendy');
+    const inTab = await click(payload.conversation_id);
+    assert.deepEqual(inTab, { opened: [], focused: ['/'], left: 0 });
+    await opened.locator('#chat-title', { hasText: 'Wendy' }).waitFor();
+    await expectTexts(opened, ['are you there?']);
+    assert.deepEqual(opened.errors || [], []);
   });
 });

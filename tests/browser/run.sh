@@ -4,7 +4,7 @@
 # MONOCHAT_TEST_SERVER, when set, names the server binary instead (scripts/test.sh uses it to run
 # the tests against the Release build).
 # Installs playwright-core and http_ece into the output dir with `npm ci` (package-lock.json pins it), then
-# runs client.test.mjs, web19.test.mjs, files.test.mjs and account.test.mjs (one after the other) with node's test runner against
+# runs client.test.mjs, web19.test.mjs, files.test.mjs, account.test.mjs, groups.test.mjs and admin.test.mjs (one after the other) with node's test runner against
 # Debian's chromium. Screenshots of failed tests, and client.png and client-phone.png (the
 # documentation's pictures), land in <output dir>.
 # MONOCHAT_DOC_SCREENSHOTS=docs/img also copies the documentation's pictures there.
@@ -30,4 +30,4 @@ if [[ -n "${MONOCHAT_DOC_SCREENSHOTS:-}" ]]; then
     export MONOCHAT_DOC_SCREENSHOTS=$(realpath -m "$MONOCHAT_DOC_SCREENSHOTS")
 fi
 cd "$out"
-exec node --test --test-reporter=spec --test-concurrency=1 "$@" client.test.mjs web19.test.mjs files.test.mjs account.test.mjs
+exec node --test --test-reporter=spec --test-concurrency=1 "$@" client.test.mjs web19.test.mjs files.test.mjs account.test.mjs groups.test.mjs admin.test.mjs

@@ -197,7 +197,7 @@ browserTest('bug 6: the members dialog: own presence, "1 member", no Leave for t
   const p = await newPage(suite.server.url);
   await login(p, a.username);
   await conv(p, g.name).click();
-  await p.getByRole('button', { name: 'Members' }).click();
+  await p.getByRole('button', { name: 'Group settings' }).click();
   await p.locator('#gd-members li.person').first().waitFor();
   assert.match(await p.locator('#gd-info').textContent(), /^1 member ·/);
   await p.locator('#gd-members li.person', { hasText: '(you)' }).locator('.dot.on').waitFor();
@@ -424,7 +424,7 @@ browserTest('notifications, the favicon count and a per-conversation mute every 
   const p = await newPage(suite.server.url, { init: fakeNotifications });
   await login(p, a.username);
   // Opt in from the settings.
-  await p.getByRole('button', { name: 'Settings' }).click();
+  await p.getByRole('button', { name: 'Settings', exact: true }).click();
   await p.getByLabel(/Desktop notifications/).check();
   await p.waitForFunction(() => JSON.parse(localStorage.getItem('monochat.settings')).notify === true);
   await p.keyboard.press('Escape');
@@ -530,10 +530,10 @@ browserTest('axe-core: no serious or critical violations, every text at 4.5:1', 
   await conv(p, g.name).click();
   await p.locator('#messages .text', { hasText: 'a mention' }).waitFor();
   await axe(p, 'chat view');
-  await p.getByRole('button', { name: 'Settings' }).click();
+  await p.getByRole('button', { name: 'Settings', exact: true }).click();
   await axe(p, 'settings');
   await p.keyboard.press('Escape');
-  await p.getByRole('button', { name: 'Members' }).click();
+  await p.getByRole('button', { name: 'Group settings' }).click();
   await p.locator('#gd-members li.person').nth(1).waitFor();
   await axe(p, 'members dialog');
   await p.keyboard.press('Escape');
@@ -547,7 +547,7 @@ browserTest('axe-core: no serious or critical violations, every text at 4.5:1', 
   await p.emulateMedia({ colorScheme: 'dark' });
   assert.equal(await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(21, 23, 27)');
   await axe(p, 'chat view, dark');
-  await p.getByRole('button', { name: 'Members' }).click();
+  await p.getByRole('button', { name: 'Group settings' }).click();
   await p.locator('#gd-members li.person').nth(1).waitFor();
   await axe(p, 'members dialog, dark');
 });

@@ -3,8 +3,13 @@
 // and strangers 403, and members already in the group are skipped whoever they are. Owners and
 // admins mute and ban members and invite by link.
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "integration/rest_test_support.hpp"
@@ -370,4 +375,172 @@ TEST_CASE("owners and admins mute, ban and invite by link",
         // Others are not slowed down by it.
         check_error(http->post(join, {{"code", revoked}}, second.token), 403, "forbidden");
     }
+}
+
+// ---- deleting a group (contract v1.1, "Groups"): one durable server, restarted once ----
+
+namespace {
+
+// Whether a file under `dir` holds `marker`.
+bool files_hold(const std::filesystem::path& dir, const std::string& marker) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
+        if (!entry.is_regular_file()) {
+            continue;
+        }
+        std::ifstream in(entry.path(), std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+        if (bytes.find(marker) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+json message(const std::string& cmid, json body) {
+    return {{"client_msg_id", cmid}, {"body", std::move(body)}};
+}
+
+}  // namespace
+
+TEST_CASE("the owner deletes a group: gone for everyone, and from disk",
+          "[integration][groups][v11][delete]") {
+    server_process server(fast_test_config());  // durable: the deletion outlives a restart
+    server.start();
+    auto http = std::make_unique<http_client>(server.host(), server.port());
+    const account owner = register_user(*http, unique_name("owner"));
+    const account helper = register_user(*http, unique_name("helper"));
+    const account member = register_user(*http, unique_name("member"));
+    const account outsider = register_user(*http, unique_name("outsider"));
+    const account visitor = guest(*http, "visitor");
+    const std::string gid = create_group(*http, owner, {helper, member});
+    const std::string g = api("/groups/" + gid);
+    const std::string cid = "group:" + gid;
+    const std::string messages = api("/conversations/" + cid + "/messages");
+    REQUIRE(http->patch(g + "/members/" + helper.user_id, {{"role", "admin"}}, owner.token).status ==
+            200);
+    // A word no other test writes, to look for in search and in the log's files.
+    std::string marker = "quokka";
+    for (const char c : std::to_string(::getpid())) {
+        marker += static_cast<char>('a' + (c - '0'));
+    }
+
+    // The group gets history, a reaction, read state, files, an invite link, a mute and a ban.
+    REQUIRE(send_text(*http, cid, "t1", owner.token, "first " + marker).status == 201);
+    REQUIRE(send_text(*http, cid, "t2", member.token, "second " + marker).status == 201);
+    REQUIRE(http->post(messages,
+                       message("r1", {{"type", "reaction"}, {"target_seq", 1}, {"emoji", "🔥"},
+                                      {"op", "add"}}),
+                       member.token)
+                .status == 201);
+    REQUIRE(http->post(api("/conversations/" + cid + "/read"), {{"seq", 3}}, member.token).status ==
+            204);
+    const auto upload = [&](const std::string& name, const std::string& bytes) {
+        auto r = http->request("POST", api("/files?name=" + name), bytes, owner.token,
+                               {{"Content-Type", "application/octet-stream"}});
+        REQUIRE(r.status == 201);
+        return r.json()["file"]["file_id"].get<std::string>();
+    };
+    const std::string only_here = upload("only-here.bin", "only in the group");
+    const std::string also_dm = upload("also-dm.bin", "in the group and a dm");
+    REQUIRE(http->post(messages, message("f1", {{"type", "file"}, {"file_id", only_here}}),
+                       owner.token)
+                .status == 201);
+    REQUIRE(http->post(messages, message("f2", {{"type", "file"}, {"file_id", also_dm}}),
+                       owner.token)
+                .status == 201);
+    const std::string dm = dm_id(owner, member);
+    REQUIRE(http->post(api("/conversations/" + dm + "/messages"),
+                       message("f3", {{"type", "file"}, {"file_id", also_dm}}), owner.token)
+                .status == 201);
+    auto invite = http->post(g + "/invites", json::object(), owner.token);
+    REQUIRE(invite.status == 201);
+    const std::string code = invite.json()["invite"]["code"];
+    REQUIRE(http->post(g + "/members/" + member.user_id + "/mute", {{"duration_s", 0}},
+                       helper.token)
+                .status == 204);
+    REQUIRE(http->post(g + "/bans", {{"user_id", outsider.user_id}}, owner.token).status == 204);
+    const auto search_hits = [&](const account& who) {
+        auto r = http->get(api("/search/messages?q=" + marker), who.token);
+        REQUIRE(r.status == 200);
+        return r.json()["messages"].size();
+    };
+    REQUIRE(wait_until([&] { return search_hits(member) == 2; }, std::chrono::milliseconds(10000)));
+
+    // Refusals: only the owner deletes; nothing changes.
+    check_error(http->del(g), 401, "unauthenticated");
+    check_error(http->del(g, visitor.token), 403, "forbidden");
+    check_error(http->del(g, member.token), 403, "forbidden");
+    check_error(http->del(g, helper.token), 403, "forbidden");
+    check_error(http->del(g, outsider.token), 403, "forbidden");
+    check_error(http->del(api("/groups/424242"), owner.token), 404, "not_found");
+    check_error(http->del(api("/groups/x"), owner.token), 400, "invalid_argument");
+    CHECK(http->get(g, member.token).status == 200);
+
+    // Every live connection of every member is told.
+    ws_client member_ws(server.host(), server.port(), member.token);
+    ws_client member_ws2(server.host(), server.port(), member.token);
+    ws_client helper_ws(server.host(), server.port(), helper.token);
+    REQUIRE(http->del(g, owner.token).status == 204);
+    for (ws_client* ws : {&member_ws, &member_ws2, &helper_ws}) {
+        auto deleted = expect_event(*ws, "group_deleted");
+        CHECK(deleted["group_id"] == gid);
+        CHECK(deleted["conversation_id"] == cid);
+    }
+
+    // Gone for everyone, whatever they ask.
+    const auto gone_for = [&](const account& who) {
+        INFO(who.username);
+        check_error(http->get(g, who.token), 404, "not_found");
+        check_error(http->get(messages + "?after_seq=0", who.token), 404, "not_found");
+        check_error(http->get(messages + "?before_seq=10", who.token), 404, "not_found");
+        check_error(http->get(messages + "/1/readers", who.token), 404, "not_found");
+        check_error(http->get(messages + "/1/reactions?emoji=%F0%9F%94%A5", who.token), 404,
+                    "not_found");
+        check_error(send_text(*http, cid, "after-" + who.username, who.token), 404, "not_found");
+        check_error(http->post(api("/conversations/" + cid + "/read"), {{"seq", 1}}, who.token),
+                    404, "not_found");
+        // Named: a range-for over a member of a temporary reads freed memory (before C++23).
+        const auto list = http->get(api("/conversations"), who.token).json();
+        for (const auto& c : list["conversations"]) {
+            CHECK(c["conversation_id"] != cid);
+        }
+        CHECK(search_hits(who) == 0);
+    };
+    gone_for(owner);
+    gone_for(helper);
+    gone_for(member);
+    member_ws.send({{"type", "sync"}, {"id", "s"}, {"conversation_id", cid}, {"after_seq", 0}});
+    auto refused = member_ws.expect("error", std::chrono::seconds(5));
+    CHECK(refused["id"] == "s");
+    CHECK(refused["code"] == "not_found");
+    check_error(http->del(g, owner.token), 404, "not_found");
+    check_error(http->patch(g, {{"name", "back"}}, helper.token), 404, "not_found");
+    check_error(http->get(g + "/members", owner.token), 404, "not_found");
+    // Its invite link is dead (the answer of an unknown code).
+    const account newcomer = register_user(*http, unique_name("newcomer"));
+    check_error(http->post(api("/groups/join"), {{"code", code}}, newcomer.token), 403,
+                "forbidden");
+    // A file shared only there went with it; one also shared in a direct chat stays.
+    check_error(http->get(api("/files/" + only_here), owner.token), 404, "not_found");
+    check_error(http->get(api("/files/" + only_here), member.token), 404, "not_found");
+    CHECK(http->get(api("/files/" + also_dm), member.token).status == 200);
+    check_error(http->get(api("/files/" + also_dm), helper.token), 403, "forbidden");
+
+    // A restart changes nothing, and the log's files hold nothing of the group.
+    server.stop();
+    CHECK_FALSE(files_hold(std::filesystem::path(server.data_dir()) / "messages", marker));
+    server.start();
+    http = std::make_unique<http_client>(server.host(), server.port());
+    check_error(http->get(g, owner.token), 404, "not_found");
+    check_error(http->get(messages + "?after_seq=0", member.token), 404, "not_found");
+    check_error(http->get(api("/files/" + only_here), owner.token), 404, "not_found");
+    CHECK(http->get(api("/files/" + also_dm), member.token).status == 200);
+    CHECK(search_hits(member) == 0);
+    CHECK_FALSE(files_hold(std::filesystem::path(server.data_dir()) / "messages", marker));
+    // The other conversations are untouched.
+    auto dm_history = http->get(api("/conversations/" + dm + "/messages?after_seq=0"), member.token);
+    REQUIRE(dm_history.status == 200);
+    CHECK(dm_history.json()["messages"].size() == 1);
 }

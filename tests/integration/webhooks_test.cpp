@@ -1,10 +1,14 @@
 // Outgoing webhooks (issue 21; docs/integrations.md) against the real binary and a loopback
 // receiver the test runs: every message of a followed conversation arrives in seq order with a
 // valid signature; a 500 is retried until a 200; a receiver failing past webhooks.max_retry_s
-// gets the message dropped (and counted); a receiver down across a server restart gets what
+// gets the message dropped (and counted); a receiver down for 30 s gets what was sent meanwhile,
+// in order, once it is back; a receiver down across a server restart gets what
 // was pending after the restart, and nothing already delivered again; refused addresses are
-// 400 at registration and refused again at delivery. One server for the whole story (the
-// suite's time budget), with short retry settings.
+// 400 at registration and refused again at delivery. Membership events: a receiver for them
+// gets a group's messages and its joins, renames and leaves interleaved in the order they
+// happened, a receiver for messages only gets none of them, other groups' changes are
+// filtered out, and events pending while the receiver is down arrive in order after a restart.
+// One server for the whole story (the suite's time budget), with short retry settings.
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -83,6 +87,64 @@ json webhook_status(http_client& http, const account& ops, const std::string& id
     return r.json()["webhook"];
 }
 
+// A receiver's requests, in arrival order, as parsed bodies: each signature checked, each
+// X-Monochat-Delivery as the body names it.
+std::vector<json> signed_bodies(const http_receiver& r, const std::string& secret,
+                                const std::string& webhook_id) {
+    std::vector<json> out;
+    for (const auto& req : r.requests()) {
+        INFO(req.body);
+        CHECK(req.headers.at("x-monochat-webhook") == webhook_id);
+        const auto& sig = req.headers.at("x-monochat-signature");
+        const auto comma = sig.find(",v1=");
+        REQUIRE(comma != std::string::npos);
+        CHECK(sig.substr(comma + 4) ==
+              hmac_sha256_hex(secret, sig.substr(2, comma - 2) + "." + req.body));
+        auto j = json::parse(req.body);
+        CHECK(j["webhook_id"] == webhook_id);
+        CHECK(req.headers.at("x-monochat-delivery") == j["delivery_id"]);
+        j["answered"] = req.answered;
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+// One delivery in a few words: "message <text>", "member_joined <user ids>",
+// "member_left <user ids>", "group_updated <changed>=<name>"; the receiver's 2xx answers only.
+std::vector<std::string> story(const std::vector<json>& bodies, const std::string& group) {
+    std::vector<std::string> out;
+    for (const auto& j : bodies) {
+        if (j["answered"].get<int>() / 100 != 2) {
+            continue;
+        }
+        const std::string event = j["event"];
+        if (event == "message") {
+            out.push_back("message " + j["message"]["body"]["text"].get<std::string>());
+            continue;
+        }
+        INFO(j.dump());
+        CHECK(j["conversation_id"] == group);
+        CHECK(j["group_id"] == group.substr(6));
+        CHECK(j["journal_id"].is_number_unsigned());
+        CHECK(j["ts"].get<std::int64_t>() > 1'700'000'000'000);
+        CHECK(j["delivery_id"] == j["webhook_id"].get<std::string>() + ":journal:" +
+                                      std::to_string(j["journal_id"].get<std::uint64_t>()));
+        std::string line = event;
+        if (event == "group_updated") {
+            line += " " + j["changed"].dump() + "=" + j["group"]["name"].get<std::string>();
+        } else {
+            for (const auto& u : j["user_ids"]) {
+                line += " " + u.get<std::string>();
+            }
+            if (j.contains("banned_by")) {
+                line += " by " + j["banned_by"].get<std::string>();
+            }
+        }
+        out.push_back(line);
+    }
+    return out;
+}
+
 // Polls the webhook's status until `done` holds (a deadline of seconds, never a fixed sleep).
 bool status_until(http_client& http, const account& ops, const std::string& id,
                   const std::function<bool(const json&)>& done) {
@@ -137,7 +199,7 @@ TEST_CASE("webhooks are signed, ordered, retried, dropped, resumed after a resta
     }
     for (const json& bad :
          {json{{"url", "http://127.0.0.1/"}}, json{{"url", "http://127.0.0.1/"}, {"events", json::array()}},
-          json{{"url", "http://127.0.0.1/"}, {"events", {"member_joined"}}},
+          json{{"url", "http://127.0.0.1/"}, {"events", {"member_joined", "typing"}}},
           json{{"url", "http://127.0.0.1/"}, {"events", "message"}},
           json{{"url", "http://127.0.0.1/"},
                {"events", {"message"}},
@@ -261,6 +323,36 @@ TEST_CASE("webhooks are signed, ordered, retried, dropped, resumed after a resta
     CHECK(metrics.has("monochat_webhook_backlog"));
     CHECK(metrics.value("monochat_webhook_backlog") == 0);
 
+    // ---- the receiver down for 30 s (connection refused), then back: what was sent during
+    // the outage arrives in order, nothing dropped (webhooks.max_retry_s raised live past it) ----
+    const auto raised =
+        http->patch(api("/admin/settings"), {{"webhooks.max_retry_s", 120}}, ops.token);
+    REQUIRE(raised.status == 200);
+    receiver.reset();
+    const auto o1 = send_text(*http, alice, group, "o1 during the outage");
+    const auto o2 = send_text(*http, bob, group, "o2 during the outage");
+    std::this_thread::sleep_for(30s);
+    {
+        const auto during = webhook_status(*http, ops, id);
+        CHECK(during["backlog"] == 2);
+        CHECK(during["dropped"] == 1);  // only m11, above
+        CHECK_FALSE(during["last_error"].is_null());
+    }
+    receiver = std::make_unique<http_receiver>(receiver_port);
+    REQUIRE(receiver->wait_for([](const auto& rs) {
+        return !rs.empty() && rs.back().answered == 200 &&
+               rs.back().body.find("o2 during the outage") != std::string::npos;
+    }));
+    {
+        const auto got = checked_deliveries(*receiver, secret, id);
+        std::vector<std::uint64_t> seqs;
+        for (const auto& d : got) {
+            seqs.push_back(d.seq);
+        }
+        CHECK(seqs == std::vector<std::uint64_t>{o1, o2});
+    }
+    CHECK(status_until(*http, ops, id, [](const json& w) { return w["backlog"] == 0; }));
+
     // ---- receiver down, server restarted, receiver up again: what was pending arrives ----
     receiver.reset();
     const auto s14 = send_text(*http, alice, group, "m13 while down");
@@ -301,4 +393,114 @@ TEST_CASE("webhooks are signed, ordered, retried, dropped, resumed after a resta
     send_text(*http, alice, group, "after the delete");
     std::this_thread::sleep_for(300ms);  // a negative: nothing may arrive within a while
     CHECK(receiver->requests().size() == before);
+
+    // ---- membership events, interleaved with the messages in the order they happened ----
+    {
+        auto r = http->post(api("/admin/webhooks"),
+                            {{"url", "http://127.0.0.1/"}, {"events", {"message", "member_kicked"}}},
+                            ops.token);
+        check_error(r, 400, "invalid_argument");
+        CHECK(r.json()["error"]["message"].get<std::string>().find(
+                  "message, member_joined, member_left, group_updated") != std::string::npos);
+    }
+    auto carol = register_user(*http, unique_name("carol"));
+    befriend(*http, alice, carol);
+    const std::string g2 = create_group(*http, alice, {bob});
+    const std::string g3 = create_group(*http, alice, {bob});
+    const std::string group2 = "group:" + g2;
+    auto events_rx = std::make_unique<http_receiver>();
+    const int events_port = events_rx->port();
+    http_receiver messages_rx;
+    auto made_events = http->post(
+        api("/admin/webhooks"),
+        {{"url", events_rx->url("/hook")},
+         {"events", {"message", "member_joined", "member_left", "group_updated"}},
+         {"conversation_ids", {group2}}},
+        ops.token);
+    INFO(made_events.body);
+    REQUIRE(made_events.status == 201);
+    const std::string ev_id = made_events.json()["webhook"]["webhook_id"];
+    const std::string ev_secret = made_events.json()["secret"];
+    CHECK(made_events.json()["webhook"]["events"] ==
+          json({"group_updated", "member_joined", "member_left", "message"}));
+    auto made_messages = http->post(api("/admin/webhooks"),
+                                    {{"url", messages_rx.url("/hook")},
+                                     {"events", {"message"}},
+                                     {"conversation_ids", {group2}}},
+                                    ops.token);
+    REQUIRE(made_messages.status == 201);
+    const std::string msg_id = made_messages.json()["webhook"]["webhook_id"];
+    const std::string msg_secret = made_messages.json()["secret"];
+
+    auto add = [&](const std::string& g, const account& who) {
+        auto r = http->post(api("/groups/" + g + "/members"), {{"user_ids", {who.user_id}}},
+                            alice.token);
+        INFO(r.body);
+        REQUIRE(r.status == 200);
+    };
+    auto rename = [&](const std::string& g, const std::string& name) {
+        auto r = http->patch(api("/groups/" + g), {{"name", name}}, alice.token);
+        INFO(r.body);
+        REQUIRE(r.status == 200);
+    };
+    auto leave = [&](const std::string& g, const account& who) {
+        auto r = http->del(api("/groups/" + g + "/members/" + who.user_id), who.token);
+        INFO(r.body);
+        REQUIRE(r.status == 204);
+    };
+    send_text(*http, alice, group2, "e1");
+    add(g3, carol);  // another group: filtered out
+    add(g2, carol);
+    send_text(*http, carol, group2, "e2");
+    rename(g3, "elsewhere");
+    rename(g2, "renamed");
+    leave(g2, carol);
+    leave(g3, carol);
+    send_text(*http, bob, group2, "e3");
+    const std::vector<std::string> want_live{
+        "message e1",       "member_joined " + carol.user_id,      "message e2",
+        "group_updated [\"name\"]=renamed", "member_left " + carol.user_id, "message e3"};
+    REQUIRE(events_rx->wait_for([](const auto& rs) { return rs.size() >= 6; }));
+    REQUIRE(messages_rx.wait_for([](const auto& rs) { return rs.size() >= 3; }));
+    CHECK(story(signed_bodies(*events_rx, ev_secret, ev_id), group2) == want_live);
+    CHECK(story(signed_bodies(messages_rx, msg_secret, msg_id), group2) ==
+          std::vector<std::string>{"message e1", "message e2", "message e3"});
+    CHECK(status_until(*http, ops, ev_id, [](const json& w) {
+        return w["delivered"] == 6 && w["backlog"] == 0;
+    }));
+
+    // ---- receiver down, server restarted: the pending events arrive after both are back ----
+    events_rx.reset();
+    send_text(*http, alice, group2, "e4");
+    add(g2, carol);
+    send_text(*http, carol, group2, "e5");
+    {
+        auto r = http->post(api("/groups/" + g2 + "/bans"), {{"user_id", carol.user_id}},
+                            alice.token);
+        INFO(r.body);
+        REQUIRE(r.status / 100 == 2);
+    }
+    // Two messages and two events wait (the first of them retried meanwhile).
+    CHECK(status_until(*http, ops, ev_id, [](const json& w) { return w["backlog"] == 4; }));
+    http.reset();
+    const auto stopped_again = server.stop();
+    REQUIRE(stopped_again.exited);
+    CHECK(stopped_again.code == 0);
+    events_rx = std::make_unique<http_receiver>(events_port);
+    server.start();
+    http = std::make_unique<http_client>(server.host(), server.port());
+    REQUIRE(events_rx->wait_for([](const auto& rs) {
+        return !rs.empty() && rs.back().answered == 200 &&
+               rs.back().body.find("member_left") != std::string::npos;
+    }));
+    CHECK(story(signed_bodies(*events_rx, ev_secret, ev_id), group2) ==
+          std::vector<std::string>{"message e4", "member_joined " + carol.user_id, "message e5",
+                                   "member_left " + carol.user_id + " by " + alice.user_id});
+    CHECK(status_until(*http, ops, ev_id, [](const json& w) {
+        return w["backlog"] == 0 && w["delivered"] == 4;
+    }));
+    REQUIRE(messages_rx.wait_for([](const auto& rs) { return rs.size() >= 5; }));
+    CHECK(story(signed_bodies(messages_rx, msg_secret, msg_id), group2) ==
+          std::vector<std::string>{"message e1", "message e2", "message e3", "message e4",
+                                   "message e5"});
 }

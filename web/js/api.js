@@ -54,11 +54,15 @@ export class Api {
   patch(path, body) { return this.call('PATCH', path, body); }
   del(path) { return this.call('DELETE', path); }
 
-  register(username, password, display_name) {
+  // `invite_code` is needed while the server's auth.registration is `invite` (ignored when open).
+  register(username, password, display_name, invite_code) {
     const body = { username, password };
     if (display_name) body.display_name = display_name;
+    if (invite_code) body.invite_code = invite_code;
     return this.post('/auth/register', body);
   }
+  // POST /auth/reset with a token an admin issued: a new password, and a new session.
+  resetPassword(reset_token, new_password) { return this.post('/auth/reset', { reset_token, new_password }); }
   login(username, password) { return this.post('/auth/login', { username, password }); }
   guest(display_name) {
     return this.call('POST', '/auth/guest', display_name ? { display_name } : undefined);
@@ -106,6 +110,30 @@ export class Api {
     return this.patch(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}`, { role });
   }
   joinGroup(id) { return this.post(`/groups/${encodeURIComponent(id)}/join`); }
+  // Group settings and moderation (docs/protocol.md, "Groups"): `fields` of PATCH are
+  // `{name?, description?, public?}`; a mute's `duration_s` 0 lasts until lifted.
+  updateGroup(id, fields) { return this.patch(`/groups/${encodeURIComponent(id)}`, fields); }
+  deleteGroup(id) { return this.del(`/groups/${encodeURIComponent(id)}`); }
+  groupInvites(id) { return this.get(`/groups/${encodeURIComponent(id)}/invites`); }
+  createGroupInvite(id, uses, expires_in_s) {
+    return this.post(`/groups/${encodeURIComponent(id)}/invites`, { uses, expires_in_s });
+  }
+  revokeGroupInvite(id, code) {
+    return this.del(`/groups/${encodeURIComponent(id)}/invites/${encodeURIComponent(code)}`);
+  }
+  joinByInvite(code) { return this.post('/groups/join', { code }); }
+  groupMutes(id) { return this.get(`/groups/${encodeURIComponent(id)}/mutes`); }
+  muteMember(id, uid, duration_s) {
+    return this.post(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}/mute`, { duration_s });
+  }
+  unmuteMember(id, uid) {
+    return this.del(`/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}/mute`);
+  }
+  groupBans(id) { return this.get(`/groups/${encodeURIComponent(id)}/bans`); }
+  ban(id, user_id) { return this.post(`/groups/${encodeURIComponent(id)}/bans`, { user_id }); }
+  unban(id, uid) {
+    return this.del(`/groups/${encodeURIComponent(id)}/bans/${encodeURIComponent(uid)}`);
+  }
   publicGroups(q, after) {
     const a = after ? `&after=${encodeURIComponent(after)}` : '';
     return this.get(`/groups?public=true&q=${encodeURIComponent(q || '')}&limit=50${a}`);

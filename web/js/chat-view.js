@@ -240,10 +240,7 @@ export function noteIncoming(c, m) {
 
 export function renderChat() {
   const c = app.ui.active;
-  $('composer-text').disabled = !c;
-  $('send').disabled = !c;
-  $('emoji-button').disabled = !c;
-  $('attach-button').disabled = !c;
+  renderSendState();
   renderUploadTray();
   renderChatHead();
   if (!c) {
@@ -253,6 +250,28 @@ export function renderChat() {
   }
   renderMessages();
   renderTyping();
+}
+
+// The message box: off without a conversation, and in a group where a moderator muted this
+// user (with the reason). A mute learnt only from a refused send leaves the box on: it may have
+// run out since, and no event says so.
+export function renderSendState() {
+  const c = app.ui.active;
+  const mute = c && app.store ? c.sendMute : null;
+  const off = !c || !!(mute && mute.known);
+  for (const id of ['composer-text', 'send', 'emoji-button', 'attach-button']) $(id).disabled = off;
+  $('composer-text').placeholder = mute && mute.known ? 'You are muted in this group' : 'Write a message…';
+  const note = $('send-note');
+  note.hidden = !mute;
+  if (!mute) {
+    note.textContent = '';
+  } else if (!mute.known) {
+    note.textContent = 'You are muted in this group: a moderator muted you, so your messages are refused. You can still read.';
+  } else {
+    note.textContent = mute.until === null
+      ? 'A moderator muted you in this group until they lift it. You can still read.'
+      : `A moderator muted you in this group until ${new Date(mute.until).toLocaleString()}. You can still read.`;
+  }
 }
 
 export function renderChatHead() {
@@ -270,7 +289,7 @@ export function renderChatHead() {
   let sub = '';
   if (c.kind === 'direct') sub = store.online(c.peer_id) ? 'online' : 'offline';
   else if (c.kind === 'world') sub = 'everyone, guests included';
-  else sub = 'group';
+  else sub = c.description || 'group';
   if (store.isMuted(c)) sub += ' · muted';
   $('chat-sub').textContent = sub;
   const av = c.kind === 'direct'
@@ -393,11 +412,16 @@ export async function openConversation(cid, { focus = true, seq = null } = {}) {
     toast(explain(e));
   }
   if (ui.active !== c) return;
-  if (c.kind === 'group' && c.myRole === undefined) {
-    // Owners may recall anyone's message; the members dialog tells admins apart.
+  if (c.kind === 'group' && (c.myRole === undefined || c.description === undefined)) {
+    // Owners may recall anyone's message; the group settings tell admins apart. The header
+    // shows the description.
     app.api.group(c.group_id || c.id.slice(6)).then((r) => {
       if (c.myRole === undefined) c.myRole = r.group.owner_id === store.me.user_id ? 'owner' : null;
-      if (ui.active === c) renderMessages();
+      if (c.description === undefined) c.description = r.group.description || '';
+      if (ui.active === c) {
+        renderChatHead();
+        renderMessages();
+      }
     }).catch(() => {});
   }
   if (seq !== null) await revealSeq(c, seq);

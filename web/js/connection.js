@@ -117,6 +117,9 @@ export class Connection {
       this.handlers.onAuthLost();
       return;
     }
+    // 4003: an admin disconnected or suspended the user. A suspension revoked the token, which
+    // the next check finds at once (the session ends); after a disconnect the retry reconnects.
+    if (code === 4003 && this.handlers.onRepeatedFailure) this.handlers.onRepeatedFailure();
     this.scheduleRetry();
   }
 

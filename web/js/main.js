@@ -2,11 +2,13 @@
 // store's changes to the views. Plain modules, no framework; every control is a native button,
 // input or link, so it works with the keyboard and a screen reader. The views:
 //   list-view.js      the conversation list          chat-view.js    the open conversation
-//   composer.js       the message box, @mentions     people-view.js  friends, groups, members
+//   composer.js       the message box, @mentions     people-view.js  friends, new groups, directory
 //   search-view.js    message search                 settings-view.js  the settings page
+//   group-settings-view.js  a group's settings       join-view.js    the join-by-link page
 //   account-view.js   profile, password, sessions, blocked people, deleting the account
 //   emoji-picker.js   the emoji picker               message-list.js the windowed message list
 //   push.js           the Web Push opt-in (its service worker is /sw.js)
+//   admin/            the admin page (#/admin): admin-page.js and one module per section
 
 import { ApiError } from './api.js';
 import { app, explain, isPhone, toast } from './app.js';
@@ -17,18 +19,22 @@ import { closePicker, setupPicker } from './emoji-picker.js';
 import { renderList, convTitle, resetList } from './list-view.js';
 import {
   maybeMarkRead, noteIncoming, openConversation, renderChat, renderChatHead, renderMessages,
-  renderTyping, resetChat, setupChat,
+  renderSendState, renderTyping, resetChat, setupChat,
 } from './chat-view.js';
 import { resetComposer, setupComposer } from './composer.js';
 import { setupFiles } from './files.js';
-import { loadGroupDialog, openDirectory, renderFriends, setupPeople } from './people-view.js';
+import { openDirectory, renderFriends, setupPeople } from './people-view.js';
+import { loadGroupDialog, setupGroupSettings } from './group-settings-view.js';
+import { routeJoin, setupJoin } from './join-view.js';
 import { setupSearch } from './search-view.js';
 import { setupSettings } from './settings-view.js';
 import { loadBlocked, setupAccount } from './account-view.js';
 import { setupPush, syncPush } from './push.js';
 import { notifyIncoming, setFaviconBadge } from './notify.js';
+import { isAdminRoute, openAdmin, resetAdmin, showAdminLink } from './admin/admin-page.js';
 
 const TOKEN_KEY = 'monochat.token';
+let selectAuth = () => {};
 const api = app.api;
 const ui = app.ui;
 app.openConversation = openConversation;
@@ -124,6 +130,7 @@ async function startSession(token, user) {
   document.body.classList.toggle('guest', !!user.guest);
   for (const id of ['side-friends', 'side-groups']) $(id).hidden = !!user.guest;
   renderConnState();
+  api.me().then((r) => { if (app.store === store) showAdminLink(!!r.admin); }).catch(() => {});
 
   await store.loadConversations();
   if (!user.guest) {
@@ -134,7 +141,21 @@ async function startSession(token, user) {
   if (first && !isPhone()) openConversation(first.id, { focus: false });
   else renderChat();
   syncPush();
+  routeJoin();
+  route();
 }
+
+// Pages named by the address's hash: #/admin (admin/admin-page.js) for a signed-in user;
+// #/register/<invite code> (the admin page's invite links) opens Register with the code in.
+function route() {
+  if (app.store && isAdminRoute()) openAdmin();
+  const invite = /^#\/register\/([^/]+)$/.exec(location.hash);
+  if (!app.store && invite) {
+    selectAuth('tab-register');
+    $('form-register').elements.invite_code.value = decodeURIComponent(invite[1]);
+  }
+}
+window.addEventListener('hashchange', route);
 
 // After every hello, the first one included: whatever happened between loading the page and
 // this connection (messages, presence, requests) is fetched, so nothing waits for the next push.
@@ -172,6 +193,7 @@ async function endSession(message) {
   resetComposer();
   closePicker();
   resetList();
+  resetAdmin();
   for (const id of ['search-results', 'find-results', 'friend-list', 'incoming', 'outgoing', 'directory-results']) {
     $(id).replaceChildren();
   }
@@ -231,6 +253,7 @@ function onStoreChange(what, cid, extra) {
     case 'presence':
       if (ui.active && !store.conv(ui.active.id)) {
         // Removed from the group (or it is gone): close it.
+        if ($('group-dialog').open) $('group-dialog').close();
         ui.active = null;
         resetChat();
         renderChat();
@@ -269,6 +292,9 @@ function onStoreChange(what, cid, extra) {
     case 'group':
       if (ui.active && ui.active.id === cid && $('group-dialog').open) loadGroupDialog();
       break;
+    case 'sendmute':
+      if (ui.active && ui.active.id === cid) renderSendState();
+      break;
     case 'notice':
       toast(cid);
       break;
@@ -280,14 +306,19 @@ function onStoreChange(what, cid, extra) {
 // ---------------------------------------------------------------------------------------
 // Global wiring
 function wire() {
-  const selectAuth = setupTabs(['tab-login', 'tab-register', 'tab-guest']);
+  selectAuth = setupTabs(['tab-login', 'tab-register', 'tab-guest']);
   selectAuth('tab-login');
   app.selectSide = setupTabs(['side-chats', 'side-friends', 'side-groups'], (id) => {
     if (id === 'side-friends' && app.store) app.store.loadRequests().catch(() => {});
     if (id === 'side-groups' && app.store) openDirectory();
   });
   $('form-login').addEventListener('submit', (ev) => authSubmit(ev, (d) => api.login(d.username, d.password)));
-  $('form-register').addEventListener('submit', (ev) => authSubmit(ev, (d) => api.register(d.username, d.password, d.display_name)));
+  $('form-register').addEventListener('submit', (ev) => authSubmit(ev, async (d) => {
+    const r = await api.register(d.username, d.password, d.display_name, d.invite_code.trim());
+    if (location.hash.startsWith('#/register/')) history.replaceState(null, '', location.pathname + location.search);
+    return r;
+  }));
+  $('form-reset').addEventListener('submit', (ev) => authSubmit(ev, (d) => api.resetPassword(d.reset_token.trim(), d.new_password)));
   $('form-guest').addEventListener('submit', (ev) => authSubmit(ev, (d) => api.guest(d.display_name)));
   $('logout').addEventListener('click', logout);
   $('offline-retry').addEventListener('click', () => { if (app.conn) app.conn.now(); });
@@ -326,6 +357,8 @@ function wire() {
   setupComposer();
   setupFiles();
   setupPeople();
+  setupGroupSettings();
+  setupJoin();
   setupSearch();
   setupSettings();
   setupAccount({
@@ -339,6 +372,7 @@ async function boot() {
   wire();
   const token = localStorage.getItem(TOKEN_KEY);
   if (!token) {
+    route();
     showAuth();
     return;
   }

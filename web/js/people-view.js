@@ -1,12 +1,11 @@
-// Friends (find, requests, remove, chat) and groups (create, the public directory, the members
-// dialog with roles, adding, removing and leaving).
+// Friends (find, requests, remove, chat) and groups (create, the public directory). A group's
+// own settings and members are group-settings-view.js.
 
 import { app, explain, toast } from './app.js';
 import { $, avatar, h, icon, plural } from './dom.js';
-import { renderChat } from './chat-view.js';
 import { blockButton } from './account-view.js';
 
-function personRow(u, online, ...buttons) {
+export function personRow(u, online, ...buttons) {
   const name = u.display_name || u.username || '';
   return h('li', { class: 'person' },
     h('span', { class: 'avatar-wrap' }, avatar(u.user_id, name),
@@ -170,102 +169,10 @@ async function joinGroup(g) {
   }
 }
 
-export async function loadGroupDialog() {
-  const store = app.store;
-  const c = app.ui.active;
-  if (!c || c.kind !== 'group') return;
-  const gid = c.group_id || c.id.slice('group:'.length);
-  $('gd-error').textContent = '';
-  try {
-    const g = (await app.api.group(gid)).group;
-    const members = [];
-    let after = null;
-    for (let i = 0; i < 50; i++) {
-      const r = await app.api.members(gid, after);
-      members.push(...r.members);
-      if (!r.next) break;
-      after = r.next;
-    }
-    const mine = members.find((m) => m.user_id === store.me.user_id);
-    c.myRole = mine ? mine.role : null;
-    const manager = c.myRole === 'owner' || c.myRole === 'admin';
-    $('gd-title').textContent = g.name;
-    $('gd-info').textContent = `${plural(g.member_count, 'member')} · ${g.public ? 'public' : 'private'}`;
-    await Promise.all(members.filter((m) => !store.users.has(m.user_id)).slice(0, 100)
-      .map((m) => app.api.user(m.user_id).then((r) => store.rememberUser(r.user)).catch(() => {})));
-    $('gd-members').replaceChildren(...members.map((m) => {
-      const me = m.user_id === store.me.user_id;
-      const name = me ? `${store.name(m.user_id)} (you)` : store.name(m.user_id);
-      const u = { ...(store.users.get(m.user_id) || { user_id: m.user_id }), display_name: name };
-      const buttons = [];
-      if (c.myRole !== 'owner' || me) {
-        buttons.push(h('span', { class: 'role', text: m.role }));
-      } else {
-        const sel = h('select', { 'aria-label': `Role of ${name}` },
-          ['member', 'admin', 'owner'].map((r) => h('option', { value: r, selected: r === m.role, text: r })));
-        sel.addEventListener('change', async () => {
-          try { await app.api.setRole(gid, m.user_id, sel.value); loadGroupDialog(); } catch (e) { $('gd-error').textContent = explain(e); }
-        });
-        buttons.push(sel);
-      }
-      if (manager && m.role !== 'owner' && !me) {
-        buttons.push(h('button', {
-          type: 'button', class: 'ghost', 'aria-label': `Remove ${name}`, text: 'Remove',
-          onclick: async () => {
-            try { await app.api.removeMember(gid, m.user_id); loadGroupDialog(); } catch (e) { $('gd-error').textContent = explain(e); }
-          },
-        }));
-      }
-      // One's own presence is this connection's.
-      const online = me ? !!(app.conn && app.conn.isOpen) : store.online(m.user_id);
-      return personRow(u, online, ...buttons);
-    }));
-    const inGroup = new Set(members.map((m) => m.user_id));
-    const candidates = [...store.friends.values()].filter((u) => !inGroup.has(u.user_id));
-    $('gd-add').hidden = !manager;
-    $('gd-add-select').replaceChildren(...candidates.map((u) => h('option', { value: u.user_id, text: u.display_name || u.username })));
-    $('gd-add').querySelector('button').disabled = candidates.length === 0;
-    // The owner cannot leave (the server refuses until ownership passes): say so instead.
-    $('gd-leave').hidden = c.myRole === 'owner';
-    $('gd-owner-note').hidden = c.myRole !== 'owner';
-  } catch (e) {
-    $('gd-error').textContent = explain(e);
-  }
-}
-
 export function setupPeople() {
   $('find-form').addEventListener('submit', findPeople);
   $('group-form').addEventListener('submit', createGroup);
   $('directory-form').addEventListener('submit', searchDirectory);
-  $('manage').addEventListener('click', () => {
-    $('group-dialog').showModal();
-    loadGroupDialog();
-  });
-  $('gd-add').addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const c = app.ui.active;
-    const uid = $('gd-add-select').value;
-    if (!uid) return;
-    try {
-      await app.api.addMembers(c.group_id || c.id.slice(6), [uid]);
-      loadGroupDialog();
-    } catch (e) {
-      $('gd-error').textContent = explain(e);
-    }
-  });
-  $('gd-leave').addEventListener('click', async () => {
-    const c = app.ui.active;
-    if (!c || !window.confirm('Leave this group?')) return;
-    try {
-      await app.api.removeMember(c.group_id || c.id.slice(6), app.store.me.user_id);
-      $('group-dialog').close();
-      app.ui.active = null;
-      await app.store.loadConversations();
-      renderChat();
-    } catch (e) {
-      $('gd-error').textContent = explain(e);
-    }
-  });
 }
 
 export function openDirectory() { searchDirectory(); }

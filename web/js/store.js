@@ -25,6 +25,7 @@ export class Store {
     this.requests = { incoming: [], outgoing: [] };
     this.listeners = new Set();
     this.syncing = new Set();
+    this.deleted = new Set(); // conversations of groups deleted while this page was open
   }
 
   on(fn) { this.listeners.add(fn); }
@@ -148,6 +149,8 @@ export class Store {
     const seen = new Set();
     const order = [];
     for (const e of r.conversations) {
+      // A list read before a deletion may still hold the group.
+      if (this.deleted.has(e.conversation_id)) continue;
       this.applyEntry(e);
       seen.add(e.conversation_id);
       order.push(e.conversation_id);
@@ -404,9 +407,15 @@ export class Store {
       this.emit('messages', c.id);
     } catch (err) {
       if (!c.pending.has(p.cmid)) return;
+      if (c.kind === 'group' && err.code === 'forbidden' && /muted/.test(err.message || '')) {
+        // Muted before this page could hear of it: say so (until when is not known here).
+        if (!c.sendMute) this.setSendMute(c, { until: null, known: false });
+      }
       p.status = 'failed';
       p.transport = !!err.transport;
       p.error = err.transport ? 'Not sent: no connection.' : (err.message || err.code || 'Not sent.');
+      // Slow mode and the send rate say when the next message may go.
+      if (err.code === 'rate_limited' && err.retry_after_s) p.error += `; wait ${err.retry_after_s} s`;
       this.emit('messages', c.id);
     }
   }
@@ -562,16 +571,70 @@ export class Store {
         this.loadFriends().catch(() => {});
         this.loadRequests().catch(() => {});
         break;
+      case 'group_updated': {
+        // Name and description show at once, before the list is read again.
+        const c = f.group && this.convs.get(f.group.conversation_id);
+        if (c) {
+          c.title = f.group.name;
+          c.description = f.group.description || '';
+          c.public = !!f.group.public;
+          if (this.me && f.user_id === this.me.user_id && f.role) c.myRole = f.role;
+          this.emit('list');
+        }
+        this.loadConversations().catch(() => {});
+        this.emit('group', f.group && f.group.conversation_id);
+        break;
+      }
       case 'member_joined':
       case 'member_left':
-      case 'group_updated':
         this.loadConversations().catch(() => {});
-        this.emit('group', f.conversation_id || (f.group && f.group.conversation_id));
+        this.emit('group', f.conversation_id);
         break;
+      case 'group_deleted':
+        this.dropGroup(f.conversation_id, true);
+        break;
+      case 'member_muted':
+      case 'member_unmuted': {
+        const c = this.convs.get(f.conversation_id);
+        if (!c || !this.me || f.user_id !== this.me.user_id) break;
+        this.setSendMute(c, f.event === 'member_muted'
+          ? { until: f.until === null || f.until === undefined ? null : Number(f.until), known: true } : null);
+        break;
+      }
       default:
         break;
     }
   }
+
+  // The group's owner deleted it (or this user did): it leaves the list, and a notice says so
+  // when someone else did.
+  dropGroup(cid, notify) {
+    const c = this.convs.get(cid);
+    this.deleted.add(cid);
+    if (!c) return;
+    this.setSendMute(c, null);
+    this.convs.delete(cid);
+    this.order = this.order.filter((id) => id !== cid);
+    this.emit('list');
+    if (notify) this.emit('notice', `The group “${c.title}” was deleted.`);
+  }
+
+  // Whether this user may not send in a group (a moderator's mute): `{until, known}` with
+  // `until` in Unix ms or null (until lifted, or not known), or null when not muted. A mute
+  // with an end is lifted here when it runs out (the server sends no event then).
+  setSendMute(c, mute) {
+    clearTimeout(c.sendMuteTimer);
+    c.sendMute = mute;
+    if (mute && mute.until !== null) {
+      const left = mute.until - Date.now();
+      if (left <= 0) c.sendMute = null;
+      // Timers hold at most 2^31-1 ms; a longer mute waits for an unmute or a reload.
+      else if (left < 2 ** 31 - 1) c.sendMuteTimer = setTimeout(() => this.setSendMute(c, null), left + 500);
+    }
+    this.emit('sendmute', c.id);
+  }
+
+  sendMuted(c) { return !!(c && c.sendMute); }
 
   async loadFriends() {
     if (this.me.guest) return;

@@ -32,7 +32,7 @@ using string_pairs = std::vector<std::pair<std::string, std::string>>;
 class body_stream {
 public:
     virtual ~body_stream() = default;
-    // Up to `buf.size()` bytes of the body; 0 at its end. Errors: unavailable (the client went
+    // `buf.size()` bytes of the body, fewer only at its end (0 once it is over). Errors: unavailable (the client went
     // away or stalled; nothing more can be read), invalid_argument (malformed chunked coding).
     virtual boost::asio::awaitable<result<std::size_t>> read_some(std::span<char> buf) = 0;
     // The declared Content-Length; none for a chunked body.

@@ -91,6 +91,11 @@ public:
     // are logged; the sweep finds what they left.
     virtual boost::asio::awaitable<void> unshare(std::uint64_t file_id, std::uint64_t message_id,
                                                  bool delete_if_last) = 0;
+    // A conversation gone for good (a deleted group): its shares go, and each file that no
+    // other conversation shares (and that is no one's avatar) is deleted, as a recall of its
+    // last sharing would delete it. Errors: unavailable (what is left unshared, the sweep
+    // deletes).
+    virtual boost::asio::awaitable<status> forget_conversation(std::string conversation_id) = 0;
 };
 
 // The part accounts uses: a user's avatar is an image file of their own (issue 20). The user

@@ -11,6 +11,7 @@
 //   group_updated  {group, user_id, role}                 to every member (role change, transfer)
 //   member_muted   {group_id, conversation_id, user_id, until}  to the muted member
 //   member_unmuted {group_id, conversation_id, user_id}         to the member whose mute was lifted
+//   group_deleted  {group_id, conversation_id}           to every member as they were just before
 //
 // Events are best effort: a full downstream queue drops them (counted in
 // monochat_events_dropped_total); clients read the current state over HTTP.
@@ -145,6 +146,21 @@ public:
     // not a member).
     virtual task<void> remove_member(identity who, std::uint64_t group_id,
                                      std::uint64_t user_id) = 0;
+    // Owner only (contract v1.1). In order: the social store's side in ONE transaction (the
+    // group, members, mutes, bans, invite links, the conversation's read state, mentions and
+    // settings, plus a tombstone), the in-memory mutes, `group_deleted` to the members as they
+    // were, then the message log drops the conversation (ordered with sends: a send queued
+    // before commits and is dropped with it, one after is not_found), then the cleanup (search
+    // index, files, webhooks), then the tombstone goes. A failure after the transaction is
+    // logged, not answered: the group is gone, and finish_deleted_groups completes the rest at
+    // the next start. Not rate limited: owner only and once per group. Errors: forbidden
+    // (guest, not a member, not the owner), not_found (no such group).
+    virtual task<void> delete_group(identity who, std::uint64_t group_id) = 0;
+    // Start-up: finishes every deletion that a crash or a failure left half done (its
+    // tombstone is still there): the log drop, the cleanup, the tombstone. Answers how many it
+    // finished. Errors: those of the store, the log or the cleanup (the rest waits for the next
+    // start).
+    virtual task<std::size_t> finish_deleted_groups() = 0;
     // Owner or admin. Changes what is given (name: the group name rule; description: 0 to 1024
     // bytes; public); members get `group_updated` {group}. Errors: forbidden (guest, not owner
     // or admin), not_found, invalid_argument.
@@ -217,6 +233,20 @@ public:
     virtual task<group_info> join_by_invite(identity who, std::string code) = 0;
 };
 
-[[nodiscard]] std::unique_ptr<social> make_social(const dependencies& deps);
+// What else holds a deleted group's conversation, outside the social store and the message log
+// (the search index, the files, the webhooks): the composition root wires it.
+class conversation_cleanup {
+public:
+    virtual ~conversation_cleanup() = default;
+    // Called once the message log has dropped the conversation; repeated calls for one
+    // conversation must be harmless. Errors: unavailable (the tombstone stays; called again at
+    // the next start).
+    virtual boost::asio::awaitable<status> conversation_dropped(std::string conversation_id) = 0;
+};
+
+// `cleanup` (borrowed; null: nothing beyond the store and the log) is told of every deleted
+// group's conversation.
+[[nodiscard]] std::unique_ptr<social> make_social(const dependencies& deps,
+                                                  conversation_cleanup* cleanup = nullptr);
 
 }  // namespace monochat::logic

@@ -1,7 +1,8 @@
 #pragma once
 // Outgoing webhooks (issue 21; docs/integrations.md, docs/protocol.md "Outgoing webhooks"):
-// admins register a URL, the server POSTs every message of the conversations it follows, as
-// JSON signed with HMAC-SHA256, at least once and in seq order per conversation.
+// admins register a URL, the server POSTs every message of the conversations it follows, and
+// the membership events of its groups, as JSON signed with HMAC-SHA256, at least once and in
+// order per conversation.
 //
 // Durability without a second copy: the only state is a cursor per webhook and conversation
 // (storage/webhook_store.hpp), the seq of the last message the webhook is done with. Pending
@@ -10,6 +11,15 @@
 // message whose delivery succeeded but whose cursor write did not reach the disk is delivered
 // again (at least once; `X-Monochat-Delivery` names each delivery so receivers can drop
 // repeats).
+//
+// Membership events (member_joined, member_left, group_updated) are rows of the social store's
+// group event journal, written in the change's own transaction; each webhook has one more
+// cursor, a journal id, and reads the rows past it in pages. A row records the group
+// conversation's last_seq at the change (after_seq): the worker delivers the event after that
+// conversation's messages up to after_seq and before its later ones, and takes events in
+// journal order (so a webhook's events wait for the messages before them). The journal is
+// pruned up to the lowest journal cursor of the webhooks that want events (all of it when none
+// does).
 //
 // Off the send path: the log's commit listener only marks (webhook, conversation) pairs as
 // behind, under one mutex, and wakes the webhook's worker; the worker, a coroutine on the
@@ -28,6 +38,7 @@
 // Thread-safety: every member may be called from any thread; awaitables resume on the
 // caller's executor.
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -50,15 +61,19 @@ class metrics_registry;
 }  // namespace monochat::infra
 namespace monochat::storage {
 class message_log;
+class social_store;
 class webhook_store;
 }  // namespace monochat::storage
 
 namespace monochat::logic {
 
-// The event names a webhook may ask for. Only committed messages have a durable log to be
-// re-read from, so "message" (every message of a followed conversation: text, file, edit,
-// recall, reaction) is the one event of this version.
+// The event names a webhook may ask for: "message" (every message of a followed conversation:
+// text, file, edit, recall, reaction, read from the message log) and the group changes the
+// social store journals (storage/social_store.hpp, "group event journal"). A journaled event
+// kind is delivered once its name is listed here.
 inline constexpr std::string_view webhook_event_message = "message";
+inline constexpr std::array<std::string_view, 4> webhook_events{
+    webhook_event_message, "member_joined", "member_left", "group_updated"};
 
 // A webhook URL taken apart. `port` is explicit or the scheme's default.
 struct webhook_url {
@@ -118,10 +133,11 @@ struct webhook_info {
     std::vector<std::string> events;
     std::optional<std::vector<std::string>> conversation_ids;
     std::int64_t created_ms = 0;
-    std::uint64_t delivered = 0;  // messages delivered (2xx)
+    std::uint64_t delivered = 0;  // messages and events delivered (2xx)
     std::uint64_t failed = 0;     // attempts that failed
-    std::uint64_t dropped = 0;    // messages given up after webhooks.max_retry_s
-    std::uint64_t backlog = 0;    // messages committed and not yet delivered or dropped
+    std::uint64_t dropped = 0;    // messages and events given up after webhooks.max_retry_s
+    // Messages committed and membership events journaled, not yet delivered or dropped.
+    std::uint64_t backlog = 0;
     std::int64_t last_delivery_ms = 0;  // 0: none yet
     std::int64_t last_error_ms = 0;     // 0: none yet
     std::string last_error;
@@ -152,6 +168,12 @@ public:
     virtual task<webhook_info> get(std::uint64_t webhook_id) = 0;
     // Its deliveries stop (one in flight completes). Errors: not_found.
     virtual task<void> remove(std::uint64_t webhook_id) = 0;
+    // A conversation gone for good (a deleted group; call once the log has dropped it): no
+    // webhook delivers from it any more (a delivery being retried ends there), and every
+    // webhook's cursor in it goes, in memory and in the store. The webhooks themselves stay
+    // registered, their conversation filters as given. Works before start() too. Errors:
+    // unavailable (the store; the cursors then stay until the next call).
+    virtual task<void> forget_conversation(std::string conversation_id) = 0;
 
     // Listens to the log's commits and spawns, on the I/O context, the loading of the
     // webhooks and their cursors, which then starts the workers. Until it is done (or when it
@@ -166,6 +188,7 @@ public:
 struct webhook_dependencies {
     storage::webhook_store& store;
     storage::message_log& log;
+    storage::social_store& social;  // the group event journal
     webhook_transport& transport;
     const infra::live_config& config;
     const infra::clock& clock;
@@ -175,7 +198,7 @@ struct webhook_dependencies {
 };
 
 // Metrics: monochat_webhook_deliveries_total{result="delivered"|"failed"|"dropped"} and
-// monochat_webhook_backlog (messages not yet delivered or dropped, all webhooks).
+// monochat_webhook_backlog (messages and events not yet delivered or dropped, all webhooks).
 [[nodiscard]] std::unique_ptr<webhooks> make_webhooks(webhook_dependencies deps);
 
 }  // namespace monochat::logic

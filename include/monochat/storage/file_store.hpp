@@ -135,6 +135,12 @@ public:
     [[nodiscard]] result<std::optional<removed_file>> remove_share(std::uint64_t file_id,
                                                                    std::uint64_t message_id,
                                                                    bool delete_if_last);
+    // A conversation gone for good (a deleted group): every share in it goes (one
+    // transaction), then each of those files that no other conversation shares and no avatar
+    // pin holds goes as well (and its blob when unused): returned. What a failure leaves
+    // unshared, the sweep deletes. Errors: unavailable.
+    [[nodiscard]] result<std::vector<removed_file>> remove_conversation(
+        const std::string& conversation_id);
     // Records that no message shares and no avatar pin holds, created before `before_ms`: up
     // to `limit` of them go.
     [[nodiscard]] result<std::vector<removed_file>> remove_unshared(std::int64_t before_ms,

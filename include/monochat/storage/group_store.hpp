@@ -51,7 +51,6 @@ public:
                                                std::uint64_t user_id, std::int64_t now_ms,
                                                std::uint64_t max_members) = 0;
 
-
     // Creates the group with `owner_id` as owner and `member_ids` (duplicates and the owner
     // ignored) as members, all joined at created_ms. Errors: invalid_argument (id out of
     // range), conflict (the group id exists, or more than max_members members in all),
@@ -78,8 +77,8 @@ public:
                                             std::vector<std::uint64_t> user_ids,
                                             std::int64_t joined_ms, std::uint64_t max_members) = 0;
     // A user joining by themself; a no-op (empty user_ids) when already a member. Errors:
-    // not_found (group or user), forbidden (guest, banned), conflict (group full). Whether the group
-    // is public is logic's check.
+    // not_found (group or user), forbidden (guest, banned), conflict (group full). Whether the
+    // group is public is logic's check.
     virtual task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                            std::int64_t joined_ms, std::uint64_t max_members) = 0;
     // Errors: not_found (group, or not a member), conflict (the user is the owner: ownership
@@ -111,6 +110,21 @@ public:
     // Errors: not_found (no such group).
     virtual task<std::uint64_t> member_count(std::uint64_t group_id) = 0;
 
+    // Deleting a group (contract v1.1), in ONE transaction: the group, its members, mutes,
+    // bans and invite links, and the read state, mentions and per-user settings of its
+    // conversation go, and a tombstone is written (table deleted_groups). Answers the group
+    // and its members as they were. What the message log, the search index, the file store and
+    // the webhooks hold of the conversation is logic's to remove afterwards, which then drops
+    // the tombstone (forget_deleted_group); a tombstone a crash left is found at the next start
+    // (deleted_groups). Errors: not_found (no such group), forbidden (`owner_id` is not its
+    // owner: ownership passed meanwhile).
+    virtual task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
+                                             std::int64_t now_ms) = 0;
+    // The tombstones not dropped yet, ascending group id.
+    virtual task<std::vector<std::uint64_t>> deleted_groups() = 0;
+    // Drops a tombstone; none is not an error.
+    virtual task<void> forget_deleted_group(std::uint64_t group_id) = 0;
+
     // ---- group moderation (contract v1.1, "Groups") ----
 
     // Mutes a member of the group until `until_ms` (0: until lifted), replacing an earlier
@@ -133,6 +147,26 @@ public:
     virtual task<void> unban_member(std::uint64_t group_id, std::uint64_t user_id) = 0;
     // The group's bans, ascending by user id. Errors: not_found (no such group).
     virtual task<std::vector<group_ban_record>> group_bans(std::uint64_t group_id) = 0;
+
+    // ---- group event journal (issue 21, outgoing webhooks) ----
+    // Each of these changes appends a row in its own transaction: create_group (member_joined:
+    // the owner and the members), add_members, join_group, join_by_invite (member_joined: those
+    // added; nothing when none was), remove_member (member_left), ban_member of a member
+    // (member_left with banned_by), update_group (group_updated). A failed change writes no
+    // row. Adding an event kind is one more append in the transaction that makes the change.
+
+    // Rows with id > after_id, ascending, at most `limit`.
+    virtual task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after_id,
+                                                                    std::size_t limit) = 0;
+    // The highest id ever given (0: none yet); pruning does not lower it.
+    virtual task<std::uint64_t> group_journal_head() = 0;
+    // Deletes the rows with id <= up_to_id; answers how many went.
+    virtual task<std::uint64_t> prune_group_journal(std::uint64_t up_to_id) = 0;
+    // `listener` is called with each row after its transaction committed and before the
+    // change's own call completes, on the thread that completes it; rows of concurrent
+    // changes may arrive in any order. Replaces the previous listener (an empty one: none).
+    // Set it before the changes it must see; it must not block.
+    virtual void set_group_journal_listener(group_journal_listener listener) = 0;
 };
 
 }  // namespace monochat::storage

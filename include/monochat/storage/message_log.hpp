@@ -223,6 +223,22 @@ public:
         std::string conversation_id, std::uint64_t user_id,
         std::vector<std::pair<std::uint64_t, std::string>> keys) = 0;
 
+    // Drops a conversation for good (a deleted group): its messages, their reaction index, its
+    // last_seq and its queued sent records. Afterwards it reads as a conversation without
+    // messages (last_seq 0, empty pages, get not_found) and is not in conversations().
+    // Ordered with appends like one, on the writer: appends queued before it commit and are
+    // dropped with it; appends queued after it fail with not_found for the rest of the run
+    // (callers never reuse a conversation id: a new group gets a new id, so there is no seq to
+    // reuse). Idempotency entries of dropped messages hold no content; they expire with the
+    // window, and a retry that finds one is taken as a new append (so, into the dropped
+    // conversation, not_found). Completes once the data has left the engine's files (RocksDB:
+    // a range delete in one synced write, then a compaction of the range and a flush of the
+    // memtables on the log's purge thread, never on the writer). Dropping a conversation that
+    // has no messages succeeds. Errors: invalid_argument (an empty or malformed id),
+    // unavailable (log closed, write failed: call again; a failed compaction leaves the data
+    // unreadable but in the files until a later one).
+    virtual boost::asio::awaitable<status> drop_conversation(std::string conversation_id) = 0;
+
     // Every conversation with at least one message and its last_seq (start-up, indexer
     // catch-up, conversation lists). Answered from memory.
     virtual std::vector<std::pair<std::string, std::uint64_t>> conversations() const = 0;

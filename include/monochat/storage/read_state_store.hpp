@@ -10,8 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <monochat/infra/result.hpp>
-#include <monochat/storage/social_records.hpp>
 #include <monochat/storage/sent_record.hpp>
+#include <monochat/storage/social_records.hpp>
 #include <optional>
 #include <string>
 #include <vector>

@@ -28,9 +28,10 @@ public:
     // ---- friends ----
 
     // One transaction: from == to: invalid_argument; unknown sender or target: not_found;
-    // a guest target, or a block between the two (either way): forbidden; already friends: conflict; a pending request from->to exists:
-    // conflict; a pending request to->from exists: it is accepted (both become friends) and
-    // returned with accepted_existing = true; otherwise a new pending request `request_id`.
+    // a guest target, or a block between the two (either way): forbidden; already friends:
+    // conflict; a pending request from->to exists: conflict; a pending request to->from exists: it
+    // is accepted (both become friends) and returned with accepted_existing = true; otherwise a new
+    // pending request `request_id`.
     virtual task<send_friend_request_result> send_friend_request(std::uint64_t request_id,
                                                                  std::uint64_t from_user_id,
                                                                  std::uint64_t to_user_id,

@@ -31,6 +31,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <functional>
 #include <monochat/infra/result.hpp>
 #include <optional>
 #include <string>
@@ -151,6 +152,12 @@ struct members_added {
     std::vector<std::uint64_t> user_ids;  // who was actually added (ascending); may be empty
 };
 
+// A group as it was when it was deleted (group_store::delete_group).
+struct deleted_group {
+    group_record group;
+    std::vector<std::uint64_t> member_ids;  // ascending, the owner included
+};
+
 // One group a user belongs to.
 struct user_group {
     group_record group;
@@ -199,9 +206,9 @@ struct readers_result {
 // A browser's Web Push subscription (its PushSubscription: the endpoint and the keys of
 // RFC 8291), held by one session.
 struct push_subscription_record {
-    std::string endpoint;    // the push service's URL for this browser
-    std::string p256dh;      // bytes: the browser's P-256 public key (65, uncompressed)
-    std::string auth;        // bytes: the 16-byte authentication secret
+    std::string endpoint;  // the push service's URL for this browser
+    std::string p256dh;    // bytes: the browser's P-256 public key (65, uncompressed)
+    std::string auth;      // bytes: the 16-byte authentication secret
     std::uint64_t user_id = 0;
     std::string token_hash;  // bytes: the session's token hash
     std::int64_t created_ms = 0;
@@ -247,6 +254,26 @@ struct block_pair {
     std::uint64_t user_id = 0;
     std::uint64_t blocked_id = 0;
 };
+
+// One change of a group, as the group event journal keeps it (issue 21: the durable record that
+// outgoing webhooks' membership events are read from, written in the change's own
+// transaction).
+struct group_journal_row {
+    std::uint64_t id = 0;    // ascending in commit order, never given twice (pruning included)
+    std::int64_t ts_ms = 0;  // when the change was written (the options' clock)
+    std::string event;       // the webhook event name: "member_joined", "member_left", ...
+    std::uint64_t group_id = 0;
+    // The group conversation's last_seq when the change was written: the messages up to it
+    // came before the change.
+    std::uint64_t after_seq = 0;
+    // The event's own fields, a JSON object: {"user_ids": ["<id>", ...]} for member_joined;
+    // the same and, for a ban, "banned_by" for member_left; {"changed": [field names],
+    // "group": {"name", "description", "public"}} for group_updated.
+    std::string detail;
+};
+
+// Called with each committed journal row; see group_store::set_group_journal_listener.
+using group_journal_listener = std::function<void(const group_journal_row&)>;
 
 // "dm:<low>:<high>" for two user ids, in either order.
 std::string direct_conversation_id(std::uint64_t a, std::uint64_t b);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <monochat/infra/result.hpp>
 #include <monochat/storage/admin_store.hpp>
@@ -25,8 +26,9 @@
 #include <vector>
 
 namespace monochat::infra {
+class clock;
 class metrics_registry;
-}
+}  // namespace monochat::infra
 namespace monochat::storage {
 class message_log;
 }
@@ -86,6 +88,12 @@ struct sqlite_social_store_options {
     std::int64_t busy_timeout_ms = 5000;
     // Most write operations committed in one transaction. Default: 256.
     std::size_t max_write_batch = 256;
+    // The group event journal's clock (the one time the store reads itself: remove_member and
+    // update_group are given none). Default: none, the system clock.
+    const infra::clock* clock = nullptr;
+    // The group conversation's last_seq for a group id (a journal row's after_seq), read inside
+    // the change's transaction. Must not block. Default: none, after_seq 0.
+    std::function<std::uint64_t(std::uint64_t group_id)> group_last_seq;
 };
 
 // Opens (creating and migrating as needed) the SQLite store: one database, its five roles.

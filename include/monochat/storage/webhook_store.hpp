@@ -1,8 +1,10 @@
 #pragma once
-// Outgoing webhooks' durable state (issue 21, docs/integrations.md): the registrations and one
+// Outgoing webhooks' durable state (issue 21, docs/integrations.md): the registrations, one
 // delivery cursor per webhook and conversation, the seq of the last message the webhook is done
-// with (delivered or dropped). Nothing else: pending deliveries are the messages past a cursor,
-// read again from the message log by seq, so the log stays the only copy of a message.
+// with (delivered or dropped), and one cursor per webhook in the social store's group event
+// journal. Nothing else: pending deliveries are the messages past a cursor, read again from the
+// message log by seq, and the journal rows past the journal cursor, so the log and the journal
+// stay the only copies.
 //
 // A SQLite file of its own (`<data_dir>/webhooks.db`, like the search index's), so that cursor
 // writes never queue behind the social store's writer. Writes are group-committed on the
@@ -35,6 +37,9 @@ struct webhook_record {
     // The conversations it follows; nullopt: every conversation.
     std::optional<std::vector<std::string>> conversation_ids;
     std::int64_t created_ms = 0;
+    // The id of the last group event journal row (group_store::read_group_journal) the
+    // webhook is done with: its membership events resume past it.
+    std::uint64_t journal_cursor = 0;
 };
 
 // (conversation id, seq): a webhook's cursor in one conversation.
@@ -63,6 +68,11 @@ public:
     // nothing is written.
     virtual task<void> advance(std::uint64_t id, std::string conversation_id,
                                std::uint64_t seq) = 0;
+    // A conversation gone for good (a deleted group): every webhook's cursor in it goes.
+    virtual task<void> forget_conversation(std::string conversation_id) = 0;
+    // Moves the webhook's journal cursor forward to `journal_id` (never back). A webhook that
+    // is gone is not an error: nothing is written.
+    virtual task<void> advance_journal(std::uint64_t id, std::uint64_t journal_id) = 0;
     // A consistent copy of the store into the file `path` (which must not exist), taken on the
     // writer thread between two write batches (SQLite's online backup). Errors: unavailable.
     virtual task<void> backup_to(std::string path) = 0;

@@ -77,6 +77,12 @@ public:
     // it), and joins the thread. Idempotent.
     void stop();
 
+    // A conversation gone for good (a deleted group), to be called once the log has dropped
+    // it: its entries and position leave the index in a transaction of their own on the
+    // indexer thread, after every batch taken before, and whatever of it is still queued or
+    // behind is skipped from now on. Returns at once; a failed transaction is retried.
+    void forget(const std::string& conversation_id);
+
     // True when nothing is queued or behind and every conversation of the log is indexed up to
     // its last_seq (tests, tools).
     bool caught_up() const;

@@ -1,6 +1,8 @@
 #include <monochat/logic/social.hpp>
 
 #include <catch2/catch.hpp>
+#include <monochat/storage/message_log.hpp>
+#include <mutex>
 
 #include "unit/logic/logic_test_support.hpp"
 
@@ -277,6 +279,106 @@ TEST_CASE("joining needs a public group and respects the member limit", "[logic]
     CHECK(error_of(run(w.make_group(owner, "Big", {a.user_id, b.user_id}, false))) ==
           errc::conflict);
     CHECK(error_of(run(w.make_group(owner, "", {}, false))) == errc::invalid_argument);
+}
+
+
+// Records what a deleted group's conversation cleanup was told.
+class recording_cleanup final : public conversation_cleanup {
+public:
+    boost::asio::awaitable<status> conversation_dropped(std::string conversation_id) override {
+        std::lock_guard lock(mutex_);
+        dropped_.push_back(std::move(conversation_id));
+        co_return status{};
+    }
+    std::vector<std::string> dropped() {
+        std::lock_guard lock(mutex_);
+        return dropped_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::string> dropped_;
+};
+
+TEST_CASE("deleting a group: owner only, members told, the log dropped, the rest cleaned up",
+          "[logic][social]") {
+    test::world w;
+    recording_cleanup cleanup;
+    const dependencies deps{*w.store, *w.log, *w.bus, w.live, w.clock, w.ids, w.presence, w.metrics};
+    auto social = make_social(deps, &cleanup);
+    const auto owner = w.user("owner");
+    const auto admin = w.user("admin");
+    const auto member = w.user("member");
+    const auto stranger = w.user("stranger");
+    auto g = value_of(run(w.make_group(owner, "Doomed", {admin.user_id, member.user_id}, false)));
+    const std::string cid = "group:" + id_str(g.group_id);
+    value_of(run(social->set_member_role(owner, g.group_id, admin.user_id, "admin")));
+    w.say(cid, member.user_id, "one");
+    w.say(cid, owner.user_id, "two");
+    REQUIRE(w.log->last_seq(cid) == 2);
+
+    CHECK(error_of(run(social->delete_group(admin, g.group_id))) == errc::forbidden);
+    CHECK(error_of(run(social->delete_group(member, g.group_id))) == errc::forbidden);
+    CHECK(error_of(run(social->delete_group(stranger, g.group_id))) == errc::forbidden);
+    CHECK(error_of(run(social->delete_group(w.guest(), g.group_id))) == errc::forbidden);
+    CHECK(error_of(run(social->delete_group(owner, 424242))) == errc::not_found);
+    CHECK(w.log->last_seq(cid) == 2);
+
+    w.deliveries.clear();
+    value_of(run(social->delete_group(owner, g.group_id)));
+    auto all = w.deliveries.wait_for(
+        [](const auto& v) { return !frames_named(v, "group_deleted").empty(); });
+    auto deleted = frames_named(all, "group_deleted");
+    REQUIRE(deleted.size() == 1);
+    CHECK(deleted[0].second["group_id"] == id_str(g.group_id));
+    CHECK(deleted[0].second["conversation_id"] == cid);
+    auto to = deleted[0].first;
+    std::sort(to.begin(), to.end());
+    std::vector<std::uint64_t> expected{owner.user_id, admin.user_id, member.user_id};
+    std::sort(expected.begin(), expected.end());
+    CHECK(to == expected);
+
+    CHECK(w.log->last_seq(cid) == 0);
+    CHECK(cleanup.dropped() == std::vector<std::string>{cid});
+    CHECK(value_of(run(w.store->deleted_groups())).empty());
+    CHECK(error_of(run(social->get_group(owner, g.group_id))) == errc::not_found);
+    CHECK(error_of(run(social->delete_group(owner, g.group_id))) == errc::not_found);
+    CHECK(value_of(run(w.store->groups_of_user(member.user_id))).empty());
+    // Nothing is left to finish at the next start.
+    CHECK(value_of(run(social->finish_deleted_groups())) == 0);
+}
+
+TEST_CASE("a group deletion that a crash cut short is finished at the next start",
+          "[logic][social]") {
+    test::world w;
+    const auto owner = w.user("owner");
+    const auto member = w.user("member");
+    auto g = value_of(run(w.make_group(owner, "Halfway", {member.user_id}, false)));
+    const std::string cid = "group:" + id_str(g.group_id);
+    w.say(cid, member.user_id, "still in the log");
+    value_of(run(w.store->set_read_position(member.user_id, cid, 1, w.clock.now_ms())));
+
+    // The store's transaction committed; the process died before the log dropped anything.
+    auto gone = value_of(run(w.store->delete_group(g.group_id, owner.user_id, w.clock.now_ms())));
+    CHECK(gone.member_ids.size() == 2);
+    CHECK(value_of(run(w.store->get_read_position(member.user_id, cid))) == 0);
+    CHECK(value_of(run(w.store->deleted_groups())) == std::vector<std::uint64_t>{g.group_id});
+    REQUIRE(w.log->last_seq(cid) == 1);
+
+    // The next start.
+    recording_cleanup cleanup;
+    const dependencies deps{*w.store, *w.log, *w.bus, w.live, w.clock, w.ids, w.presence, w.metrics};
+    auto social = make_social(deps, &cleanup);
+    CHECK(value_of(run(social->finish_deleted_groups())) == 1);
+    CHECK(w.log->last_seq(cid) == 0);
+    CHECK(cleanup.dropped() == std::vector<std::string>{cid});
+    CHECK(value_of(run(w.store->deleted_groups())).empty());
+    CHECK(value_of(run(social->finish_deleted_groups())) == 0);
+    // A late sent record of the group's (its send committed before the drop) writes no read
+    // state for it.
+    value_of(run(w.store->record_sent({storage::sent_record{w.ids.next(), member.user_id, cid, 1,
+                                                            w.clock.now_ms(), 0}})));
+    CHECK(value_of(run(w.store->get_read_position(member.user_id, cid))) == 0);
 }
 
 }  // namespace

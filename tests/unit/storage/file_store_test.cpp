@@ -176,6 +176,33 @@ TEST_CASE("an avatar pin keeps a file from the sweep and a recall until it is dr
     CHECK_FALSE(store->get(1).value().has_value());
 }
 
+TEST_CASE("a deleted conversation takes the files shared only there", "[storage][files]") {
+    temp_dir dir;
+    auto store = open_store(dir.path);
+    REQUIRE(static_cast<bool>(put(*store, 1, 10, "only in the group")));
+    REQUIRE(static_cast<bool>(put(*store, 2, 10, "also in a dm")));
+    REQUIRE(static_cast<bool>(put(*store, 3, 10, "an avatar")));
+    REQUIRE(static_cast<bool>(store->add_share(1, "group:5", 100)));
+    REQUIRE(static_cast<bool>(store->add_share(1, "group:5", 101)));
+    REQUIRE(static_cast<bool>(store->add_share(2, "group:5", 102)));
+    REQUIRE(static_cast<bool>(store->add_share(2, "dm:10:11", 103)));
+    REQUIRE(static_cast<bool>(store->add_share(3, "group:5", 104)));
+    REQUIRE(static_cast<bool>(store->pin_avatar(10, 3, 1000)));
+
+    auto removed = store->remove_conversation("group:5");
+    REQUIRE(static_cast<bool>(removed));
+    REQUIRE(removed->size() == 1);
+    CHECK((*removed)[0].record.file_id == 1);
+    CHECK((*removed)[0].blob_removed);
+    CHECK_FALSE(store->get(1)->has_value());
+    CHECK(read_all(*store, 2) == "also in a dm");
+    CHECK(*store->shared_in(2) == std::vector<std::string>{"dm:10:11"});
+    CHECK(read_all(*store, 3) == "an avatar");
+    CHECK(store->shared_in(3)->empty());
+    // Again: nothing left to remove.
+    CHECK(store->remove_conversation("group:5")->empty());
+}
+
 TEST_CASE("a commit past the quota stores nothing", "[storage][files]") {
     temp_dir dir;
     auto store = open_store(dir.path);

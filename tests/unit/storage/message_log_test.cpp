@@ -13,7 +13,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
 #include <monochat/infra/clock.hpp>
 #include <monochat/infra/metrics.hpp>
@@ -880,6 +882,128 @@ TEMPLATE_TEST_CASE("the log exposes its metrics", "[message_log]", ENGINES) {
     REQUIRE_THAT(text, Catch::Contains("monochat_storage_group_commit_size_count"));
     REQUIRE_THAT(text, Catch::Contains("monochat_storage_append_latency_seconds_count 5"));
     REQUIRE_THAT(text, Catch::Contains("monochat_queue_depth{queue=\"storage_append\"} 0"));
+}
+
+// ---- dropping a conversation (a deleted group) ----
+
+namespace {
+
+// Whether any file under `dir` holds `marker` (SST files, WAL files, anything).
+bool files_hold(const fs::path& dir, const std::string& marker) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        if (!entry.is_regular_file()) {
+            continue;
+        }
+        std::ifstream in(entry.path(), std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (bytes.find(marker) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+append_request reaction_on(append_request r, std::uint64_t target, std::string emoji) {
+    r.target_seq = target;
+    r.body = fmt::format(R"({{"type":"reaction","target_seq":{},"emoji":"{}"}})", target, emoji);
+    r.reaction = reaction_change{std::move(emoji), true, 20};
+    return r;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a dropped conversation is gone and the others are intact", "[message_log]",
+                   ENGINES) {
+    log_fixture<TestType> f;
+    for (int i = 0; i < 5; ++i) {
+        f.must_append(f.text("group:7", 1, fmt::format("d{}", i),
+                             fmt::format(R"({{"type":"text","text":"dropme-{}"}})", i)));
+        f.must_append(f.text("group:70", 2, fmt::format("k{}", i),
+                             fmt::format(R"({{"type":"text","text":"keepme-{}"}})", i)));
+    }
+    f.must_append(reaction_on(f.text("group:7", 2, "r1"), 1, "x"));
+    f.must_append(reaction_on(f.text("group:70", 1, "r2"), 1, "y"));
+    REQUIRE(f.log->last_seq("group:7") == 6);
+
+    REQUIRE(run(f.log->drop_conversation("group:7")).has_value());
+
+    CHECK(f.log->last_seq("group:7") == 0);
+    CHECK(f.page_after("group:7", 0, 10).messages.empty());
+    CHECK(f.page_latest("group:7", 10).messages.empty());
+    auto gone = run(f.log->get("group:7", 1));
+    REQUIRE_FALSE(gone.has_value());
+    CHECK(gone.error().code == errc::not_found);
+    auto reactors = run(f.log->reaction_users("group:7", 1, "x", 0, 10));
+    REQUIRE(reactors.has_value());
+    CHECK(reactors->user_ids.empty());
+    for (const auto& [cid, last] : f.log->conversations()) {
+        CHECK(cid != "group:7");
+    }
+    // Appends to it are refused from now on; a retry of a dropped message is no retry.
+    auto late = f.append(f.text("group:7", 1, "late"));
+    REQUIRE_FALSE(late.has_value());
+    CHECK(late.error().code == errc::not_found);
+    auto again = f.append(f.text("group:7", 1, "d0"));
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().code == errc::not_found);
+    auto elsewhere = f.must_append(f.text("group:70", 1, "d1"));
+    CHECK_FALSE(elsewhere.duplicate);
+    CHECK(elsewhere.message.seq == 7);
+    // A drop again (and of a conversation without messages) succeeds.
+    CHECK(run(f.log->drop_conversation("group:7")).has_value());
+    CHECK(run(f.log->drop_conversation("group:71")).has_value());
+    CHECK(run(f.log->drop_conversation("")).error().code == errc::invalid_argument);
+
+    // The neighbour is whole: its messages and reactions.
+    auto kept = read_all(f, "group:70");
+    REQUIRE(kept.size() == 7);
+    CHECK(kept[0].body.find("keepme-0") != std::string::npos);
+    auto kept_reactors = run(f.log->reaction_users("group:70", 1, "y", 0, 10));
+    REQUIRE(kept_reactors.has_value());
+    CHECK(kept_reactors->user_ids == std::vector<std::uint64_t>{1});
+
+    if constexpr (TestType::durable) {
+        // Gone from the files too (compacted and flushed when the drop completed), and after
+        // a reopen.
+        CHECK_FALSE(files_hold(f.options.path, "dropme-"));
+        CHECK(files_hold(f.options.path, "keepme-"));
+        f.reopen();
+        CHECK(f.log->last_seq("group:7") == 0);
+        CHECK(f.page_after("group:7", 0, 10).messages.empty());
+        CHECK(read_all(f, "group:70").size() == 7);
+        CHECK_FALSE(files_hold(f.options.path, "dropme-"));
+    }
+}
+
+TEMPLATE_TEST_CASE("a drop is ordered with appends: before it dropped, after it not_found",
+                   "[message_log]", ENGINES) {
+    log_fixture<TestType> f;
+    f.must_append(f.text("group:8", 1, "first"));
+    auto& depth = f.metrics.get_gauge("monochat_queue_depth", "", {{"queue", "storage_append"}});
+    const auto wait_depth = [&](double n) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (depth.value() < n && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        REQUIRE(depth.value() >= n);
+    };
+    f.hold_writer();  // one in the queue: the held append
+    auto before = f.append_later(f.text("group:8", 1, "before"));
+    wait_depth(2);
+    auto dropped = std::async(std::launch::async,
+                              [&] { return run(f.log->drop_conversation("group:8")); });
+    wait_depth(3);
+    auto after = f.append_later(f.text("group:8", 2, "after"));
+    f.gate.release();
+    auto b = before.get();
+    REQUIRE(b.has_value());
+    CHECK(b->message.seq == 2);  // committed, then dropped with the rest
+    REQUIRE(dropped.get().has_value());
+    auto a = after.get();
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::not_found);
+    CHECK(f.log->last_seq("group:8") == 0);
+    CHECK(f.page_after("group:8", 0, 10).messages.empty());
 }
 
 TEST_CASE("the RocksDB log keeps last_seq and messages across a reopen", "[message_log]") {

@@ -69,6 +69,23 @@ TEST_CASE("webhooks are stored with their cursors, which only move forward", "[w
     CHECK(value_of(test::run(f.store->cursors(7))) == want);
     CHECK(value_of(test::run(f.store->cursors(99))).empty());
 
+    // The journal cursor starts where creation put it and only moves forward.
+    CHECK(all[1].journal_cursor == 0);
+    auto evented = hook(11);
+    evented.events = {"member_joined", "message"};
+    evented.journal_cursor = 40;
+    value_of(test::run(f.store->create(evented, {})));
+    value_of(test::run(f.store->advance_journal(11, 45)));
+    value_of(test::run(f.store->advance_journal(11, 42)));  // never back
+    value_of(test::run(f.store->advance_journal(99, 50)));  // a webhook that is gone: nothing
+    f.reopen();
+    all = value_of(test::run(f.store->list()));
+    REQUIRE(all.size() == 3);
+    CHECK(all[2].id == 11);
+    CHECK(all[2].journal_cursor == 45);
+    CHECK(all[2].events == std::vector<std::string>{"member_joined", "message"});
+    value_of(test::run(f.store->remove(11)));
+
     value_of(test::run(f.store->remove(7)));
     CHECK(error_of(test::run(f.store->remove(7))) == errc::not_found);
     CHECK(value_of(test::run(f.store->cursors(7))).empty());
