@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <monochat/logic/access.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 
 #include "unit/logic/logic_test_support.hpp"
 
@@ -36,7 +36,7 @@ TEST_CASE("the send check answers from the caches once they hold the users and t
     w.stores.relations = std::move(directory.relations);
     users = directory.snapshots;
     auto cached = storage::make_social_store(w.stores);
-    access_control access(*cached, w.live, users, members);
+    access_control access(*cached, *cached, *cached, w.live, users, members);
 
     const auto ab = ref_of(dm(ann.user_id, bob.user_id));
     const auto ac = ref_of(dm(ann.user_id, cy.user_id));
@@ -81,7 +81,7 @@ TEST_CASE("the send check answers a cached group's membership", "[logic][access]
     w.stores.groups = storage::make_membership_cache(std::move(w.stores.groups),
                                                      *w.stores.changes, {}, w.metrics, &members);
     auto cached = storage::make_social_store(w.stores);
-    access_control access(*cached, w.live, nullptr, members);
+    access_control access(*cached, *cached, *cached, w.live, nullptr, members);
     const auto gref = ref_of("group:" + std::to_string(g.group_id));
     CHECK_FALSE(access.try_can_send(bob, gref).has_value());
     REQUIRE(static_cast<bool>(run(access.can_send(bob, gref))));

@@ -28,7 +28,7 @@
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/social.hpp>
 #include <monochat/storage/message_log_factory.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -222,7 +222,7 @@ struct world {
                 deliveries.add(std::move(*d));
             }
         }));
-        const dependencies deps{*store, *log, *bus, live, clock, ids, presence, metrics};
+        const dependencies deps{*store, *store, *store, *store, *store, *log, *bus, live, clock, ids, presence, metrics};
         accounts_options ao;
         ao.hashing_threads = 1;
         ao.login_delay_base = std::chrono::milliseconds(1);

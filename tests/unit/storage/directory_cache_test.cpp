@@ -1,5 +1,5 @@
 #include <catch2/catch.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 
 #include "unit/storage/social_test_support.hpp"
 

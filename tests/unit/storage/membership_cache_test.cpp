@@ -5,7 +5,7 @@
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <thread>
 
 #include "storage/forwarding_stores.hpp"

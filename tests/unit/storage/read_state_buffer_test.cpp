@@ -5,7 +5,7 @@
 #include <chrono>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/message_log_factory.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <thread>
 
 #include "unit/storage/social_test_support.hpp"

@@ -16,7 +16,7 @@
 #include <memory>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/infra/result.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <optional>
 #include <string>
 #include <thread>

@@ -1,46 +1,38 @@
-#include <algorithm>
-#include <monochat/storage/social_store.hpp>
+#pragma once
+// Tests only: the social store's five roles (storage/social_stores.hpp) seen as one object, so
+// that a test can drive the whole SQLite store, or a role behind its cache together with the
+// others, through one pointer. The server takes the roles one by one; nothing in src/ sees
+// this.
+
+#include <memory>
+#include <monochat/infra/result.hpp>
+#include <monochat/storage/admin_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/read_state_store.hpp>
+#include <monochat/storage/relation_store.hpp>
+#include <monochat/storage/social_records.hpp>
+#include <monochat/storage/social_stores.hpp>
+#include <monochat/storage/user_store.hpp>
+#include <utility>
 
 namespace monochat::storage {
 
-std::string_view to_string(friend_request_status s) noexcept {
-    switch (s) {
-        case friend_request_status::pending:
-            return "pending";
-        case friend_request_status::accepted:
-            return "accepted";
-        case friend_request_status::rejected:
-            return "rejected";
-    }
-    return "pending";
-}
+class social_store : public user_store,
+                     public relation_store,
+                     public group_store,
+                     public read_state_store,
+                     public admin_store {
+public:
+    template <class T>
+    using task = store_task<T>;
+};
 
-std::string_view to_string(member_role r) noexcept {
-    switch (r) {
-        case member_role::owner:
-            return "owner";
-        case member_role::admin:
-            return "admin";
-        case member_role::member:
-            return "member";
-    }
-    return "member";
-}
+// make_social_store(set): each call goes to the role that answers it, the one the set held when
+// this was made; those roles must outlive the result. make_social_store(roles...): the same, of
+// five roles given one by one. open_sqlite_social_store: open_sqlite_social_stores, as one
+// store that owns the set (no caches).
 
-std::optional<member_role> parse_member_role(std::string_view s) noexcept {
-    for (const member_role r : {member_role::owner, member_role::admin, member_role::member}) {
-        if (s == to_string(r)) {
-            return r;
-        }
-    }
-    return std::nullopt;
-}
-
-std::string direct_conversation_id(std::uint64_t a, std::uint64_t b) {
-    return "dm:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
-}
-
-namespace {
+namespace detail {
 
 // The set seen as one social_store: every call goes to the role that answers it.
 class social_store_view : public social_store {
@@ -53,7 +45,9 @@ public:
           read_state_(read_state),
           admin_(admin) {}
 
-    task<user_record> create_user(user_record u) override { return users_.create_user(std::move(u)); }
+    task<user_record> create_user(user_record u) override {
+        return users_.create_user(std::move(u));
+    }
     task<user_record> get_user(std::uint64_t id) override { return users_.get_user(id); }
     task<user_record> get_user_by_username(std::string u) override {
         return users_.get_user_by_username(std::move(u));
@@ -73,7 +67,9 @@ public:
     task<bool> is_avatar(std::uint64_t file_id) override { return users_.is_avatar(file_id); }
 
     task<void> create_token(token_record t) override { return users_.create_token(std::move(t)); }
-    task<token_record> lookup_token(std::string h) override { return users_.lookup_token(std::move(h)); }
+    task<token_record> lookup_token(std::string h) override {
+        return users_.lookup_token(std::move(h));
+    }
     task<void> delete_token(std::string h) override { return users_.delete_token(std::move(h)); }
     task<std::uint64_t> delete_user_tokens(std::uint64_t id) override {
         return users_.delete_user_tokens(id);
@@ -90,7 +86,8 @@ public:
     task<std::string> delete_session(std::uint64_t id, std::uint64_t session) override {
         return users_.delete_session(id, session);
     }
-    task<std::vector<std::string>> delete_other_tokens(std::uint64_t id, std::string keep) override {
+    task<std::vector<std::string>> delete_other_tokens(std::uint64_t id,
+                                                       std::string keep) override {
         return users_.delete_other_tokens(id, std::move(keep));
     }
     task<std::vector<std::string>> set_password_hash(std::uint64_t id, std::string hash,
@@ -176,7 +173,8 @@ public:
                                           std::int64_t now) override {
         return users_.create_invited_user(std::move(u), std::move(code), now);
     }
-    task<void> create_password_reset(std::string h, std::uint64_t id, std::int64_t expires) override {
+    task<void> create_password_reset(std::string h, std::uint64_t id,
+                                     std::int64_t expires) override {
         return users_.create_password_reset(std::move(h), id, expires);
     }
     task<user_record> consume_password_reset(std::string h, std::int64_t now,
@@ -206,19 +204,23 @@ public:
     task<std::vector<user_record>> list_friends(std::uint64_t id) override {
         return relations_.list_friends(id);
     }
-    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override { return relations_.are_friends(a, b); }
+    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override {
+        return relations_.are_friends(a, b);
+    }
     task<void> remove_friend(std::uint64_t a, std::uint64_t b) override {
         return relations_.remove_friend(a, b);
     }
 
-    task<group_record> create_group(std::uint64_t group_id, std::string name, std::uint64_t owner_id,
-                                    bool is_public, std::vector<std::uint64_t> member_ids,
-                                    std::int64_t created_ms, std::uint64_t max_members) override {
+    task<group_record> create_group(std::uint64_t group_id, std::string name,
+                                    std::uint64_t owner_id, bool is_public,
+                                    std::vector<std::uint64_t> member_ids, std::int64_t created_ms,
+                                    std::uint64_t max_members) override {
         return groups_.create_group(group_id, std::move(name), owner_id, is_public,
                                     std::move(member_ids), created_ms, max_members);
     }
     task<group_record> get_group(std::uint64_t id) override { return groups_.get_group(id); }
-    task<member_page> list_members(std::uint64_t id, std::uint64_t after, std::size_t limit) override {
+    task<member_page> list_members(std::uint64_t id, std::uint64_t after,
+                                   std::size_t limit) override {
         return groups_.list_members(id, after, limit);
     }
     task<std::optional<member_role>> member_role_of(std::uint64_t group_id,
@@ -325,9 +327,7 @@ public:
     task<void> set_suspended(std::uint64_t id, bool suspended) override {
         return admin_.set_suspended(id, suspended);
     }
-    task<void> delete_user(std::uint64_t id) override {
-        return users_.delete_user(id);
-    }
+    task<void> delete_user(std::uint64_t id) override { return users_.delete_user(id); }
 
     task<void> touch_user(std::uint64_t id, std::int64_t now_ms) override {
         return users_.touch_user(id, now_ms);
@@ -384,26 +384,28 @@ public:
                             *set_holder::set.admin) {}
 };
 
-}  // namespace
+}  // namespace detail
 
-std::unique_ptr<social_store> make_social_store(const social_stores& stores) {
+inline std::unique_ptr<social_store> make_social_store(const social_stores& stores) {
     return make_social_store(*stores.users, *stores.relations, *stores.groups, *stores.read_state,
                              *stores.admin);
 }
 
-std::unique_ptr<social_store> make_social_store(user_store& users, relation_store& relations,
-                                                group_store& groups, read_state_store& read_state,
-                                                admin_store& admin) {
-    return std::make_unique<social_store_view>(users, relations, groups, read_state, admin);
+inline std::unique_ptr<social_store> make_social_store(user_store& users, relation_store& relations,
+                                                       group_store& groups,
+                                                       read_state_store& read_state,
+                                                       admin_store& admin) {
+    return std::make_unique<detail::social_store_view>(users, relations, groups, read_state, admin);
 }
 
-result<std::unique_ptr<social_store>> open_sqlite_social_store(
+inline result<std::unique_ptr<social_store>> open_sqlite_social_store(
     const sqlite_social_store_options& options, infra::metrics_registry& metrics) {
     auto set = open_sqlite_social_stores(options, metrics);
     if (!set) {
         return set.error();
     }
-    return std::unique_ptr<social_store>(std::make_unique<owning_social_store>(std::move(*set)));
+    return std::unique_ptr<social_store>(
+        std::make_unique<detail::owning_social_store>(std::move(*set)));
 }
 
 }  // namespace monochat::storage
