@@ -13,7 +13,8 @@
 #include <monochat/logic/messaging.hpp>
 #include <monochat/logic/social.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/admin_store.hpp>
+#include <monochat/storage/read_state_store.hpp>
 #include <monochat/storage/webhook_store.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -348,7 +349,7 @@ net::awaitable<result<std::string>> admin_service::backup(gateway::admin_caller 
     if (!cp) {
         co_return audited(who, "backup", dir.string(), cp.error());
     }
-    auto social = co_await d_.social.backup_to((dir / "monochat.db").string());
+    auto social = co_await d_.admin_store.backup_to((dir / "monochat.db").string());
     if (!social) {
         co_return audited(who, "backup", dir.string(), social.error());
     }
@@ -442,7 +443,7 @@ net::awaitable<result<std::string>> admin_service::trace(gateway::admin_caller w
                 group.reset();
             }
         }
-        auto readers = co_await d_.social.conversation_readers(t->conversation_id, seq,
+        auto readers = co_await d_.read_state.conversation_readers(t->conversation_id, seq,
                                                                trace_readers_listed, group);
         if (readers) {
             json ids = json::array();

@@ -26,7 +26,8 @@ class social;
 }  // namespace monochat::logic
 namespace monochat::storage {
 class message_log;
-class social_store;
+class admin_store;
+class read_state_store;
 class webhook_store;
 }  // namespace monochat::storage
 
@@ -40,7 +41,8 @@ struct admin_dependencies {
     logic::social& social_service;
     logic::messaging_service& messaging;
     storage::message_log& log;
-    storage::social_store& social;
+    storage::admin_store& admin_store;   // the social store's backup
+    storage::read_state_store& read_state;
     gateway::connection_registry& registry;
     const infra::message_traces& traces;
     // Server counters that live in other objects: a JSON object text.

@@ -58,7 +58,7 @@
 #include <monochat/storage/file_store.hpp>
 #include <monochat/storage/message_log_factory.hpp>
 #include <monochat/storage/search_index.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <thread>
 #include <unistd.h>
 
@@ -77,12 +77,13 @@ namespace {
 
 struct stores {
     std::unique_ptr<storage::message_log> log;
-    std::unique_ptr<storage::social_store> social;
+    // The social store's roles, behind their caches.
+    storage::social_stores social;
     std::unique_ptr<storage::search_index> search;
     std::unique_ptr<storage::file_store> files;
     std::unique_ptr<storage::webhook_store> webhooks;
-    storage::sent_recorder* sent = nullptr;        // owned by `social`
-    storage::member_snapshots* members = nullptr;  // owned by `social`
+    storage::sent_recorder* sent = nullptr;         // owned by `social`
+    storage::member_snapshots* members = nullptr;   // owned by `social`
     storage::directory_snapshots* users = nullptr;  // owned by `social`
 };
 
@@ -143,27 +144,37 @@ result<stores> open_stores(const infra::config& cfg, const infra::clock& clock,
     sopts.group_last_seq = [log = s.log.get()](std::uint64_t group_id) {
         return log->last_seq(logic::group_conversation_id(group_id));
     };
-    auto social = storage::open_sqlite_social_store(sopts, metrics);
+    auto social = storage::open_sqlite_social_stores(sopts, metrics);
     if (!social) {
         return social.error();
     }
+    auto& set = *social;
     // A send's own read position and a new direct chat's listing reach SQLite in batches, off
-    // the send path; reads of read state wait for them (read_state_buffer.cpp).
+    // the send path; reads of read state, and backups, wait for them (read_state_buffer.cpp).
     storage::read_state_buffer_options ropts;
     ropts.flush_delay = std::chrono::milliseconds(cfg.storage.read_state_flush_ms);
-    auto buffered = storage::make_read_state_buffer(std::move(*social), *s.log, ropts, metrics);
+    auto buffered = storage::make_read_state_buffer(std::move(set.read_state), std::move(set.admin),
+                                                    *s.log, ropts, metrics);
     if (!buffered) {
         return buffered.error();
     }
+    set.read_state = std::move(buffered->read_state);
+    set.admin = std::move(buffered->admin);
     s.sent = buffered->recorder;
     // Sends check membership and route by it on every group message: hot groups' members
     // are served from a bounded cache that membership changes evict.
-    s.social = storage::make_membership_cache(std::move(buffered->store), {}, metrics, &s.members);
+    set.groups = storage::make_membership_cache(std::move(set.groups), *set.changes, {}, metrics,
+                                                &s.members);
     // A direct chat's send checks both users and their friendship: from memory as well.
     storage::directory_cache_options dopts;
     dopts.max_users = static_cast<std::size_t>(cfg.storage.cache_users);
     dopts.max_friendships = static_cast<std::size_t>(cfg.storage.cache_friendships);
-    s.social = storage::make_directory_cache(std::move(s.social), dopts, metrics, &s.users);
+    auto directory = storage::make_directory_cache(std::move(set.users), std::move(set.relations),
+                                                   *set.changes, dopts, metrics);
+    set.users = std::move(directory.users);
+    set.relations = std::move(directory.relations);
+    s.users = directory.snapshots;
+    s.social = std::move(set);
     storage::sqlite_search_index_options xopts;
     xopts.path = search_path(cfg).string();
     if (cfg.storage.engine == "memory") {
@@ -271,7 +282,7 @@ public:
         {
             net::io_context loading;
             status loaded = make_error(errc::internal, "moderation state not loaded");
-            net::co_spawn(loading, moderation_.load(*stores_.social),
+            net::co_spawn(loading, moderation_.load(*stores_.social.admin, *stores_.social.groups, *stores_.social.relations),
                           [&loaded](std::exception_ptr e, status r) {
                               loaded = e ? status(make_error(errc::internal, "load threw")) : r;
                           });
@@ -284,11 +295,14 @@ public:
         }
 
         // Logic. Issue 4's accounts service replaces authenticate_ when it is wired.
-        access_ = std::make_unique<logic::access_control>(*stores_.social, live_, stores_.users,
+        access_ = std::make_unique<logic::access_control>(
+            *stores_.social.users, *stores_.social.relations, *stores_.social.groups, live_, stores_.users,
                                                           stores_.members, &moderation_, &clock_);
         files_ = logic::make_file_service(
-            {*stores_.files, *access_, live_, clock_, ids_, metrics_, stores_.social.get()});
-        messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social, *bus_, *access_,
+            {*stores_.files, *access_, live_, clock_, ids_, metrics_, stores_.social.users.get()});
+        messaging_ = logic::make_messaging_service({*stores_.log, *stores_.social.groups,
+                                                    *stores_.social.read_state,
+                                                    *stores_.social.relations, *bus_, *access_,
                                                     registry_, live_, clock_, ids_, metrics_,
                                                     &delivery_guard_, stores_.sent,
                                                     &downstream_consumer_, stores_.members,
@@ -296,7 +310,9 @@ public:
         messaging_->start();
 
         // Accounts, friends, groups and conversations (issue 4); the registry answers `online`.
-        const logic::dependencies social_deps{*stores_.social, *stores_.log, *bus_, live_, clock_,
+        const auto& roles = stores_.social;
+        const logic::dependencies social_deps{*roles.users, *roles.relations, *roles.groups,
+                                              *roles.read_state, *roles.admin, *stores_.log, *bus_, live_, clock_,
                                               ids_, registry_, metrics_, &moderation_,
                                               &downstream_consumer_, stores_.members,
                                               files_.get()};
@@ -323,7 +339,7 @@ public:
         };
 
         // Task.
-        fanout_ = std::make_unique<task::fanout_worker>(*bus_, *stores_.social, live_, metrics_,
+        fanout_ = std::make_unique<task::fanout_worker>(*bus_, *stores_.social.groups, live_, metrics_,
                                                         &delivery_guard_, &downstream_consumer_,
                                                         stores_.members);
         if (auto st = fanout_->start(); !st) {
@@ -342,7 +358,8 @@ public:
             return 1;
         }
         search_ = std::make_unique<logic::search_service>(*stores_.search, *stores_.log,
-                                                          *stores_.social, *access_);
+                                                          *stores_.social.groups,
+                                                          *stores_.social.read_state, *access_);
 
         // Gateway.
         http_limits_.apply(cfg_);
@@ -360,14 +377,14 @@ public:
             return 1;
         }
         admin_ = std::make_unique<admin_service>(admin_dependencies{
-            live_, *reloader_, *audit_, *accounts_, *social_, *messaging_, *stores_.log, *stores_.social,
-            registry_, infra::traces(), [this] { return server_stats(); }, files_.get(),
+            live_, *reloader_, *audit_, *accounts_, *social_, *messaging_, *stores_.log,
+            *stores_.social.admin, *stores_.social.read_state, registry_, infra::traces(), [this] { return server_stats(); }, files_.get(),
             stores_.webhooks.get()});
         gateway::add_admin_routes(routes_, *admin_);
         // Outgoing webhooks (issue 21): they follow the log's commits like the indexer, and
         // deliver from the I/O threads through gateway's Beast client.
         webhook_client_ = gateway::make_webhook_client(ioc_);
-        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *stores_.social, *webhook_client_, live_,
+        webhooks_ = logic::make_webhooks({*stores_.webhooks, *stores_.log, *stores_.social.groups, *webhook_client_, live_,
                                           clock_, ids_, metrics_, ioc_});
         if (auto st = webhooks_->start(); !st) {
             infra::log::error("app", "cannot start webhooks", {{"error", st.error().message}});
@@ -375,7 +392,8 @@ public:
         }
         // Web Push (issue 21): follows the log's commits too, and sends through the same client.
         {
-            auto push = logic::make_web_push({*stores_.social, *stores_.log, *webhook_client_,
+            auto push = logic::make_web_push({*stores_.social.users, *stores_.social.groups,
+                                              *stores_.social.read_state, *stores_.log, *webhook_client_,
                                               registry_, live_, clock_, metrics_, ioc_,
                                               vapid_key_path(cfg_).string()});
             if (!push) {
@@ -484,7 +502,8 @@ public:
         webhooks_.reset();
         push_.reset();
         stores_.webhooks.reset();
-        stores_.social.reset();
+        // The read-state buffer's last flush needs the log: the roles go first.
+        stores_.social = storage::social_stores{};
         stores_.log.reset();
         infra::log::info("app", "stopped");
         return 0;
@@ -775,7 +794,7 @@ int backup(const infra::config& cfg, const std::string& dir) {
         return 1;
     }
     status social_status;
-    net::co_spawn(ioc, st->social->backup_to((fs::path(dir) / "monochat.db").string()),
+    net::co_spawn(ioc, st->social.admin->backup_to((fs::path(dir) / "monochat.db").string()),
                   [&](std::exception_ptr e, status r) {
                       social_status = e ? status(make_error(errc::internal, "backup failed")) : r;
                   });

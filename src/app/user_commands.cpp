@@ -11,7 +11,7 @@
 #include <monochat/logic/accounts.hpp>
 #include <monochat/logic/tokens.hpp>
 #include <monochat/logic/validation.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_stores.hpp>
 
 namespace monochat::app {
 
@@ -42,7 +42,7 @@ int fail(const std::string& what) {
     return 1;
 }
 
-int add_user(const infra::config& cfg, storage::social_store& store, net::io_context& ioc,
+int add_user(const infra::config& cfg, storage::user_store& store, net::io_context& ioc,
              const std::string& name) {
     if (auto st = logic::validate_username(name); !st) {
         return fail(st.error().message);
@@ -72,7 +72,7 @@ int add_user(const infra::config& cfg, storage::social_store& store, net::io_con
     return 0;
 }
 
-int reset_password(storage::social_store& store, net::io_context& ioc, const std::string& name) {
+int reset_password(storage::user_store& store, net::io_context& ioc, const std::string& name) {
     auto user = run(ioc, store.get_user_by_username(name));
     if (!user) {
         return fail("reset-password " + name + ": " + user.error().message);
@@ -109,14 +109,14 @@ int user_command(const infra::config& cfg, const std::vector<std::string>& args)
     infra::metrics_registry metrics;
     // Declared before the store, so that it outlives the store's threads that complete calls.
     net::io_context ioc;
-    auto store = storage::open_sqlite_social_store(opts, metrics);
+    auto store = storage::open_sqlite_social_stores(opts, metrics);
     if (!store) {
         return fail("cannot open " + opts.path + ": " + store.error().message);
     }
     if (args[0] == "add") {
-        return add_user(cfg, **store, ioc, args[1]);
+        return add_user(cfg, *store->users, ioc, args[1]);
     }
-    return reset_password(**store, ioc, args[1]);
+    return reset_password(*store->users, ioc, args[1]);
 }
 
 }  // namespace monochat::app

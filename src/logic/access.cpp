@@ -69,7 +69,9 @@ result<conversation_ref> parse_conversation_id(std::string_view id) {
 #include <monochat/infra/live_config.hpp>
 #include <monochat/logic/moderation.hpp>
 #include <monochat/logic/validation.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/relation_store.hpp>
+#include <monochat/storage/user_store.hpp>
 
 namespace monochat::logic {
 
@@ -152,7 +154,7 @@ boost::asio::awaitable<world_slot> access_control::take_world_slot(const identit
         co_return out;
     }
     if (!who.guest && !cfg->auth.admins.empty()) {
-        auto user = co_await social_.get_user(who.user_id);
+        auto user = co_await user_store_.get_user(who.user_id);
         if (user && named_admin(cfg->auth.admins, user->username)) {
             co_return out;  // exempt, and not counted
         }
@@ -221,7 +223,7 @@ boost::asio::awaitable<status> access_control::check(const identity& who, const 
     }
     switch (c.kind) {
         case conversation_kind::group: {
-            auto role = co_await social_.member_role_of(c.group_id, who.user_id);
+            auto role = co_await group_store_.member_role_of(c.group_id, who.user_id);
             if (!role) {
                 co_return role.error();  // not_found: no such group
             }
@@ -231,7 +233,7 @@ boost::asio::awaitable<status> access_control::check(const identity& who, const 
             // The conversation exists when both users do; outsiders learn only that much.
             // (A braced list as a coroutine call argument trips GCC 12: name the vector.)
             std::vector<std::uint64_t> pair{c.low, c.high};
-            auto users = co_await social_.get_users(std::move(pair));
+            auto users = co_await user_store_.get_users(std::move(pair));
             if (!users) {
                 co_return users.error();
             }
@@ -244,7 +246,7 @@ boost::asio::awaitable<status> access_control::check(const identity& who, const 
             if (!send || !live_.get()->policy.dm_requires_friendship) {
                 co_return status{};
             }
-            auto friends = co_await social_.are_friends(c.low, c.high);
+            auto friends = co_await relation_store_.are_friends(c.low, c.high);
             if (!friends) {
                 co_return friends.error();
             }

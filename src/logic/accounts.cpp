@@ -20,7 +20,8 @@
 #include <monochat/logic/rate_limit.hpp>
 #include <monochat/logic/tokens.hpp>
 #include <monochat/logic/validation.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/admin_store.hpp>
+#include <monochat/storage/user_store.hpp>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -111,7 +112,7 @@ public:
           rate_(deps.clock),
           guard_(deps.clock),
           cache_(options.token_cache_entries),
-          events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members),
+          events_(deps.bus, deps.groups, deps.config, deps.metrics, deps.group_sink, deps.members),
           hash_seconds_(deps.metrics.get_histogram(
               "monochat_password_hash_seconds",
               "Time to hash or verify one password (Argon2id), on the hashing pool.",
@@ -171,7 +172,7 @@ public:
             }
         }
         // A taken name is answered before the costly hash; create_user still decides races.
-        auto existing = co_await deps_.store.get_user_by_username(username);
+        auto existing = co_await deps_.users.get_user_by_username(username);
         if (existing) {
             co_return username_taken();
         }
@@ -191,10 +192,10 @@ public:
         const std::int64_t now = rec.created_ms;
         result<storage::user_record> created = make_error(errc::internal, "not created");
         if (by_invite) {
-            created = co_await deps_.store.create_invited_user(std::move(rec),
+            created = co_await deps_.users.create_invited_user(std::move(rec),
                                                                std::move(*invite_code), now);
         } else {
-            created = co_await deps_.store.create_user(std::move(rec));
+            created = co_await deps_.users.create_user(std::move(rec));
         }
         if (!created) {
             if (created.error().code == errc::conflict) {
@@ -241,7 +242,7 @@ public:
         }
         std::optional<storage::user_record> user;
         if (plausible) {
-            auto found = co_await deps_.store.get_user_by_username(username);
+            auto found = co_await deps_.users.get_user_by_username(username);
             if (found) {
                 // A bot has no password: it is answered as an unknown name, after the same work.
                 if (!found->bot) {
@@ -302,7 +303,7 @@ public:
         rec.display_name = display_name.value_or(rec.username);
         rec.guest = true;
         rec.created_ms = deps_.clock.now_ms();
-        auto created = co_await deps_.store.create_user(std::move(rec));
+        auto created = co_await deps_.users.create_user(std::move(rec));
         if (!created) {
             co_return created.error();
         }
@@ -311,7 +312,7 @@ public:
     }
 
     task<void> logout(identity who) override {
-        auto st = co_await deps_.store.delete_token(who.token_hash);
+        auto st = co_await deps_.users.delete_token(who.token_hash);
         if (!st && st.error().code != errc::not_found) {
             co_return st.error();
         }
@@ -345,7 +346,7 @@ public:
         }
         cache_misses_.inc();
         const std::uint64_t epoch = cache_.epoch();
-        auto token = co_await deps_.store.lookup_token(token_hash);
+        auto token = co_await deps_.users.lookup_token(token_hash);
         if (!token) {
             if (token.error().code == errc::not_found) {
                 co_return bad_token();
@@ -354,11 +355,11 @@ public:
         }
         if (token->expires_ms <= now) {
             // Dropping it is housekeeping; the answer is the same either way.
-            auto dropped = co_await deps_.store.delete_token(token_hash);
+            auto dropped = co_await deps_.users.delete_token(token_hash);
             (void)dropped;
             co_return bad_token();
         }
-        auto user = co_await deps_.store.get_user(token->user_id);
+        auto user = co_await deps_.users.get_user(token->user_id);
         if (!user) {
             if (user.error().code == errc::not_found) {
                 co_return bad_token();
@@ -378,7 +379,7 @@ public:
     }
 
     task<user_info> me(identity who) override {
-        auto user = co_await deps_.store.get_user(who.user_id);
+        auto user = co_await deps_.users.get_user(who.user_id);
         if (!user) {
             if (user.error().code == errc::not_found) {
                 co_return make_error(errc::unauthenticated, "the user no longer exists");
@@ -389,12 +390,12 @@ public:
     }
 
     task<user_info> get_user(identity /*who*/, std::uint64_t user_id) override {
-        auto user = co_await deps_.store.get_user(user_id);
+        auto user = co_await deps_.users.get_user(user_id);
         if (!user) {
             if (user.error().code != errc::not_found) {
                 co_return user.error();
             }
-            auto deleted = co_await deps_.store.is_deleted_user(user_id);
+            auto deleted = co_await deps_.users.is_deleted_user(user_id);
             if (!deleted) {
                 co_return deleted.error();
             }
@@ -428,7 +429,7 @@ public:
         if (prefix.size() > max_username_bytes) {
             co_return out;  // no username is that long
         }
-        auto found = co_await deps_.store.search_users(std::move(prefix), limit);
+        auto found = co_await deps_.users.search_users(std::move(prefix), limit);
         if (!found) {
             co_return found.error();
         }
@@ -443,7 +444,7 @@ public:
         if (auto st = validate_display_name(display_name); !st) {
             co_return st.error();
         }
-        auto user = co_await deps_.store.update_display_name(who.user_id, std::move(display_name));
+        auto user = co_await deps_.users.update_display_name(who.user_id, std::move(display_name));
         if (!user) {
             if (user.error().code == errc::not_found) {
                 co_return make_error(errc::unauthenticated, "the user no longer exists");
@@ -479,7 +480,7 @@ public:
             pinned_before = *pinned;
         }
         storage::profile_update update{std::move(change.display_name), change.avatar_file_id};
-        auto user = co_await deps_.store.update_profile(who.user_id, std::move(update));
+        auto user = co_await deps_.users.update_profile(who.user_id, std::move(update));
         if (!user) {
             if (avatar && !pinned_before) {
                 // The row does not name the new file: its pin goes again.
@@ -512,7 +513,7 @@ public:
             co_return hashed.error();
         }
         auto revoked =
-            co_await deps_.store.set_password_hash(who.user_id, std::move(*hashed), who.token_hash);
+            co_await deps_.users.set_password_hash(who.user_id, std::move(*hashed), who.token_hash);
         if (!revoked) {
             co_return revoked.error();
         }
@@ -523,7 +524,7 @@ public:
     }
 
     task<std::vector<session_info>> sessions(identity who) override {
-        auto tokens = co_await deps_.store.list_user_tokens(who.user_id);
+        auto tokens = co_await deps_.users.list_user_tokens(who.user_id);
         if (!tokens) {
             co_return tokens.error();
         }
@@ -546,7 +547,7 @@ public:
     }
 
     task<void> revoke_session(identity who, std::uint64_t session_id) override {
-        auto hash = co_await deps_.store.delete_session(who.user_id, session_id);
+        auto hash = co_await deps_.users.delete_session(who.user_id, session_id);
         if (!hash) {
             co_return hash.error();
         }
@@ -555,7 +556,7 @@ public:
     }
 
     task<void> logout_all(identity who) override {
-        auto revoked = co_await deps_.store.delete_other_tokens(who.user_id, std::string());
+        auto revoked = co_await deps_.users.delete_other_tokens(who.user_id, std::string());
         if (!revoked) {
             co_return revoked.error();
         }
@@ -571,7 +572,7 @@ public:
         if (auto st = co_await check_password(who.user_id, std::move(password)); !st) {
             co_return st.error();
         }
-        if (auto st = co_await deps_.store.delete_account(who.user_id, deps_.clock.now_ms());
+        if (auto st = co_await deps_.users.delete_account(who.user_id, deps_.clock.now_ms());
             !st) {
             co_return st.error();
         }
@@ -602,7 +603,7 @@ public:
         if (!hashed) {
             co_return hashed.error();
         }
-        auto user = co_await deps_.store.consume_password_reset(
+        auto user = co_await deps_.users.consume_password_reset(
             hash_token(reset_token), deps_.clock.now_ms(), std::move(*hashed));
         if (!user) {
             co_return user.error();
@@ -639,7 +640,7 @@ public:
         rec.username = std::move(username);
         rec.password_hash = std::move(*hashed);
         rec.created_ms = deps_.clock.now_ms();
-        auto created = co_await deps_.store.create_user(std::move(rec));
+        auto created = co_await deps_.users.create_user(std::move(rec));
         if (!created) {
             if (created.error().code == errc::conflict) {
                 co_return username_taken();
@@ -668,7 +669,7 @@ public:
         rec.created_by = created_by;
         rec.created_ms = deps_.clock.now_ms();
         rec.expires_ms = expires_in_s ? expiry_of(rec.created_ms, *expires_in_s) : 0;
-        auto made = co_await deps_.store.create_invite(std::move(rec));
+        auto made = co_await deps_.users.create_invite(std::move(rec));
         if (!made) {
             co_return made.error();
         }
@@ -676,7 +677,7 @@ public:
     }
 
     task<std::vector<invite_info>> list_invites() override {
-        auto all = co_await deps_.store.list_invites();
+        auto all = co_await deps_.users.list_invites();
         if (!all) {
             co_return all.error();
         }
@@ -689,11 +690,11 @@ public:
     }
 
     task<void> delete_invite(std::string code) override {
-        co_return co_await deps_.store.delete_invite(std::move(code));
+        co_return co_await deps_.users.delete_invite(std::move(code));
     }
 
     task<password_reset> issue_password_reset(std::uint64_t user_id) override {
-        auto user = co_await deps_.store.get_user(user_id);
+        auto user = co_await deps_.users.get_user(user_id);
         if (!user) {
             co_return user.error();
         }
@@ -704,7 +705,7 @@ public:
         password_reset out;
         out.reset_token = new_token();
         out.expires_ms = deps_.clock.now_ms() + reset_ttl_ms;
-        if (auto st = co_await deps_.store.create_password_reset(hash_token(out.reset_token),
+        if (auto st = co_await deps_.users.create_password_reset(hash_token(out.reset_token),
                                                                  user_id, out.expires_ms);
             !st) {
             co_return st.error();
@@ -731,7 +732,7 @@ public:
         rec.created_ms = deps_.clock.now_ms();
         std::string token = new_token();
         auto tok = bot_token_record(rec.id, token);
-        auto created = co_await deps_.store.create_user_with_token(std::move(rec), std::move(tok));
+        auto created = co_await deps_.users.create_user_with_token(std::move(rec), std::move(tok));
         if (!created) {
             if (created.error().code == errc::conflict) {
                 co_return username_taken();
@@ -750,7 +751,7 @@ public:
         std::string token = new_token();
         // Named first: GCC 12 mishandles some temporaries built inside co_await.
         std::optional<storage::token_record> fresh = bot_token_record(user_id, token);
-        auto revoked = co_await deps_.store.replace_user_tokens(user_id, std::move(fresh));
+        auto revoked = co_await deps_.users.replace_user_tokens(user_id, std::move(fresh));
         if (!revoked) {
             co_return revoked.error();
         }
@@ -764,7 +765,7 @@ public:
         if (!bot) {
             co_return bot.error();
         }
-        auto revoked = co_await deps_.store.replace_user_tokens(user_id, std::nullopt);
+        auto revoked = co_await deps_.users.replace_user_tokens(user_id, std::nullopt);
         if (!revoked) {
             co_return revoked.error();
         }
@@ -780,7 +781,7 @@ public:
         if (cfg->auth.admins.empty()) {
             co_return false;
         }
-        auto user = co_await deps_.store.get_user(user_id);
+        auto user = co_await deps_.users.get_user(user_id);
         if (!user) {
             if (user.error().code == errc::not_found) {
                 co_return false;
@@ -792,7 +793,7 @@ public:
 
     task<std::vector<admin_user_info>> list_users(std::uint64_t after,
                                                   std::size_t limit) override {
-        auto users = co_await deps_.store.list_users(after, limit);
+        auto users = co_await deps_.admin.list_users(after, limit);
         if (!users) {
             co_return users.error();
         }
@@ -811,7 +812,7 @@ public:
     }
 
     task<void> set_suspended(std::uint64_t user_id, bool suspended) override {
-        if (auto st = co_await deps_.store.set_suspended(user_id, suspended); !st) {
+        if (auto st = co_await deps_.admin.set_suspended(user_id, suspended); !st) {
             co_return st.error();
         }
         if (suspended) {
@@ -827,7 +828,7 @@ public:
     task<void> delete_user(std::uint64_t user_id) override {
         // The store refuses first (unknown user, group owner) before anything is revoked; its
         // tokens go with the row, and then the cache and the sessions follow.
-        if (auto st = co_await deps_.store.delete_user(user_id); !st) {
+        if (auto st = co_await deps_.users.delete_user(user_id); !st) {
             co_return st.error();
         }
         forget_sessions(user_id);
@@ -842,7 +843,7 @@ public:
         sweep_result done;
         // Tokens: each batch is one short write, so sends and logins queue behind at most one.
         for (;;) {
-            auto n = co_await deps_.store.delete_expired_tokens(now, batch);
+            auto n = co_await deps_.users.delete_expired_tokens(now, batch);
             if (!n) {
                 co_return n.error();
             }
@@ -858,7 +859,7 @@ public:
         const std::int64_t ttl_s = cfg->auth.guest_ttl_s;
         const std::int64_t seen_before = ttl_s > now / 1000 ? 0 : now - ttl_s * 1000;
         for (;;) {
-            auto listed = co_await deps_.store.idle_guests(seen_before, batch);
+            auto listed = co_await deps_.users.idle_guests(seen_before, batch);
             if (!listed) {
                 co_return listed.error();
             }
@@ -867,7 +868,7 @@ public:
             for (const auto id : *listed) {
                 if (deps_.presence.is_online(id)) {
                     ++online;
-                    if (auto st = co_await deps_.store.touch_user(id, now); !st) {
+                    if (auto st = co_await deps_.users.touch_user(id, now); !st) {
                         co_return st.error();
                     }
                 } else {
@@ -876,7 +877,7 @@ public:
             }
             std::size_t purged_now = 0;
             if (!idle.empty()) {
-                auto purged = co_await deps_.store.purge_guests(std::move(idle), seen_before, now);
+                auto purged = co_await deps_.users.purge_guests(std::move(idle), seen_before, now);
                 if (!purged) {
                     co_return purged.error();
                 }
@@ -922,7 +923,7 @@ private:
                 it->second = now;
             }
         }
-        if (auto st = co_await deps_.store.touch_user(user_id, now); !st) {
+        if (auto st = co_await deps_.users.touch_user(user_id, now); !st) {
             infra::log::warn("logic", "guest activity not recorded",
                              {{"user_id", user_id}, {"error", st.error().message}});
         }
@@ -947,11 +948,11 @@ private:
     // Every token of the user stops working now: the store forgets them, the cache too, and
     // the user's sessions are closed (4003) wherever they are.
     net::awaitable<status> revoke_all(std::uint64_t user_id) {
-        auto user = co_await deps_.store.get_user(user_id);
+        auto user = co_await deps_.users.get_user(user_id);
         if (!user) {
             co_return user.error();
         }
-        auto dropped = co_await deps_.store.delete_user_tokens(user_id);
+        auto dropped = co_await deps_.users.delete_user_tokens(user_id);
         if (!dropped) {
             co_return dropped.error();
         }
@@ -974,7 +975,7 @@ private:
             e.retry_after_s = verdict.retry_after_s;
             co_return e;
         }
-        auto user = co_await deps_.store.get_user(user_id);
+        auto user = co_await deps_.users.get_user(user_id);
         if (!user) {
             if (user.error().code == errc::not_found) {
                 co_return make_error(errc::unauthenticated, "the user no longer exists");
@@ -995,7 +996,7 @@ private:
 
     // The bot `user_id`; not_found for anyone else.
     task<storage::user_record> bot_user(std::uint64_t user_id) {
-        auto user = co_await deps_.store.get_user(user_id);
+        auto user = co_await deps_.users.get_user(user_id);
         if (!user) {
             co_return user.error();
         }
@@ -1055,7 +1056,7 @@ private:
                 it->second = now;
             }
         }
-        if (auto st = co_await deps_.store.touch_token(token_hash, now); !st) {
+        if (auto st = co_await deps_.users.touch_token(token_hash, now); !st) {
             infra::log::warn("logic", "session use not recorded", {{"error", st.error().message}});
         }
     }
@@ -1101,7 +1102,7 @@ private:
         rec.session_id = deps_.ids.next();
         rec.last_used_ms = rec.created_ms;
         rec.user_agent = session_label(std::move(user_agent));
-        auto st = co_await deps_.store.create_token(std::move(rec));
+        auto st = co_await deps_.users.create_token(std::move(rec));
         if (!st) {
             co_return st.error();
         }

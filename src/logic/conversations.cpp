@@ -6,7 +6,9 @@
 #include <monochat/logic/message_format.hpp>
 #include <monochat/logic/presence.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/read_state_store.hpp>
+#include <monochat/storage/user_store.hpp>
 #include <unordered_map>
 
 #include "logic/events.hpp"
@@ -22,30 +24,30 @@ class conversations_impl final : public conversations {
 public:
     explicit conversations_impl(const dependencies& deps)
         : deps_(deps),
-          access_(deps.store, deps.config),
-          events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members) {}
+          access_(deps.users, deps.relations, deps.groups, deps.config),
+          events_(deps.bus, deps.groups, deps.config, deps.metrics, deps.group_sink, deps.members) {}
 
     task<std::vector<conversation_info>> list(identity who) override {
         // The contract's guest rules: besides /auth/*, /me and users, only `world`.
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto me = co_await deps_.store.get_user(who.user_id);
+        auto me = co_await deps_.users.get_user(who.user_id);
         if (!me) {
             if (me.error().code == errc::not_found) {
                 co_return make_error(errc::unauthenticated, "the user no longer exists");
             }
             co_return me.error();
         }
-        auto positions = co_await deps_.store.read_positions(who.user_id);
+        auto positions = co_await deps_.read_state.read_positions(who.user_id);
         if (!positions) {
             co_return positions.error();
         }
-        auto mentions = co_await deps_.store.unread_mentions(who.user_id);
+        auto mentions = co_await deps_.read_state.unread_mentions(who.user_id);
         if (!mentions) {
             co_return mentions.error();
         }
-        auto settings = co_await deps_.store.conversation_settings(who.user_id);
+        auto settings = co_await deps_.read_state.conversation_settings(who.user_id);
         if (!settings) {
             co_return settings.error();
         }
@@ -59,7 +61,7 @@ public:
         out.push_back(std::move(world));
 
         if (!who.guest) {
-            auto groups = co_await deps_.store.groups_of_user(who.user_id);
+            auto groups = co_await deps_.groups.groups_of_user(who.user_id);
             if (!groups) {
                 co_return groups.error();
             }
@@ -72,7 +74,7 @@ public:
                 c.activity_ms = g.joined_ms;
                 out.push_back(std::move(c));
             }
-            auto directs = co_await deps_.store.direct_conversations(who.user_id);
+            auto directs = co_await deps_.read_state.direct_conversations(who.user_id);
             if (!directs) {
                 co_return directs.error();
             }
@@ -80,7 +82,7 @@ public:
             for (const auto& d : *directs) {
                 peer_ids.push_back(d.peer_id);
             }
-            auto peers = co_await deps_.store.get_users(peer_ids);
+            auto peers = co_await deps_.users.get_users(peer_ids);
             if (!peers) {
                 co_return peers.error();
             }
@@ -162,7 +164,7 @@ public:
             co_return make_error(errc::invalid_argument,
                                  "a direct conversation needs two different users");
         }
-        auto peer = co_await deps_.store.get_user(user_id);
+        auto peer = co_await deps_.users.get_user(user_id);
         if (!peer) {
             if (peer.error().code == errc::not_found) {
                 co_return make_error(errc::not_found, "no such user");
@@ -188,7 +190,7 @@ public:
         if (target == 0) {
             co_return false;
         }
-        auto moved = co_await deps_.store.set_read_position(who.user_id, conversation.id, target,
+        auto moved = co_await deps_.read_state.set_read_position(who.user_id, conversation.id, target,
                                                             deps_.clock.now_ms());
         if (!moved) {
             co_return moved.error();
@@ -218,7 +220,7 @@ public:
             co_return st.error();
         }
         const std::int64_t stored = muted_until_ms > deps_.clock.now_ms() ? muted_until_ms : 0;
-        if (auto st = co_await deps_.store.set_muted_until(who.user_id, conversation.id, stored);
+        if (auto st = co_await deps_.read_state.set_muted_until(who.user_id, conversation.id, stored);
             !st) {
             co_return st.error();
         }
@@ -249,7 +251,7 @@ private:
                 co_return;
             case conversation_kind::group: {
                 const auto threshold = deps_.config.get()->fanout.large_group_threshold;
-                auto count = co_await deps_.store.member_count(c.group_id);
+                auto count = co_await deps_.groups.member_count(c.group_id);
                 if (count && *count <= static_cast<std::uint64_t>(threshold)) {
                     co_await events_.to_group(c.group_id, frame, std::nullopt, exclude_session);
                     co_return;

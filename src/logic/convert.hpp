@@ -3,7 +3,7 @@
 
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/wire.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_records.hpp>
 #include <string>
 
 namespace monochat::logic {

@@ -10,7 +10,7 @@
 #include <monochat/logic/delivery_router.hpp>
 #include <monochat/logic/message_format.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_records.hpp>
 
 namespace monochat::logic {
 

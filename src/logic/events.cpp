@@ -7,12 +7,12 @@
 
 namespace monochat::logic {
 
-event_publisher::event_publisher(bus::message_bus& bus, storage::social_store& store,
+event_publisher::event_publisher(bus::message_bus& bus, storage::group_store& groups,
                                  const infra::live_config& config,
                                  infra::metrics_registry& metrics, bus::delivery_sink* group_sink,
                                  storage::member_snapshots* members)
     : bus_(bus),
-      store_(store),
+      groups_(groups),
       group_sink_(group_sink),
       members_(members),
       config_(config),
@@ -55,7 +55,7 @@ boost::asio::awaitable<void> event_publisher::to_group(std::uint64_t group_id, s
         1, config_.get()->fanout.shard_size));
     std::uint64_t after = 0;
     for (;;) {
-        auto ids = co_await store_.member_ids(group_id, after, shard);
+        auto ids = co_await groups_.member_ids(group_id, after, shard);
         if (!ids) {
             infra::log::warn("logic", "group event fan-out stopped",
                              {{"group_id", group_id}, {"error", ids.error().message}});
@@ -118,7 +118,7 @@ boost::asio::awaitable<void> event_publisher::to_group_sink(std::uint64_t group_
         std::vector<std::uint64_t> all;
         std::uint64_t after = 0;
         for (;;) {
-            auto ids = co_await store_.member_ids(group_id, after, shard);
+            auto ids = co_await groups_.member_ids(group_id, after, shard);
             if (!ids) {
                 infra::log::warn("logic", "group event fan-out stopped",
                                  {{"group_id", group_id}, {"error", ids.error().message}});

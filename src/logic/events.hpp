@@ -19,7 +19,7 @@
 #include <monochat/infra/live_config.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/delivery.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,7 +29,7 @@ namespace monochat::logic {
 
 class event_publisher {
 public:
-    event_publisher(bus::message_bus& bus, storage::social_store& store,
+    event_publisher(bus::message_bus& bus, storage::group_store& groups,
                     const infra::live_config& config, infra::metrics_registry& metrics,
                     bus::delivery_sink* group_sink = nullptr,
                     storage::member_snapshots* members = nullptr);
@@ -54,7 +54,7 @@ private:
                                                std::uint64_t exclude_session);
 
     bus::message_bus& bus_;
-    storage::social_store& store_;
+    storage::group_store& groups_;
     bus::delivery_sink* group_sink_;
     storage::member_snapshots* members_;
     const infra::live_config& config_;

@@ -8,7 +8,7 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/file_store.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/user_store.hpp>
 #include <nlohmann/json.hpp>
 #include <cstdio>
 #include <limits>

@@ -21,7 +21,9 @@
 #include <monochat/logic/files.hpp>
 #include <monochat/logic/message_format.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/read_state_store.hpp>
+#include <monochat/storage/relation_store.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -418,7 +420,7 @@ public:
                                     false,
                                     req.body.text.value_or("")};
             if (req.body.type == "recall" && conv->kind == conversation_kind::group) {
-                auto role = co_await d_.social.member_role_of(conv->group_id, req.who.user_id);
+                auto role = co_await d_.groups.member_role_of(conv->group_id, req.who.user_id);
                 rules->actor_moderates = role && *role && **role != storage::member_role::member;
             }
             if (req.as_admin) {
@@ -660,7 +662,7 @@ public:
                 // Typing in a group above the fan-out threshold would cost a shard walk per
                 // keystroke for a hint nobody reads among thousands: it is not pushed.
                 const auto threshold = static_cast<std::size_t>(cfg->fanout.large_group_threshold);
-                auto ids = co_await d_.social.member_ids(conv->group_id, 0, threshold + 1);
+                auto ids = co_await d_.groups.member_ids(conv->group_id, 0, threshold + 1);
                 if (!ids) {
                     co_return ids.error();
                 }
@@ -695,7 +697,7 @@ public:
                 std::uint64_t n = 0;
                 std::uint64_t after = 0;
                 for (;;) {
-                    auto ids = co_await d_.social.member_ids(conv->group_id, after, 1000);
+                    auto ids = co_await d_.groups.member_ids(conv->group_id, after, 1000);
                     if (!ids) {
                         co_return ids.error();
                     }
@@ -734,7 +736,7 @@ public:
         if (conv->kind == conversation_kind::group) {
             group = conv->group_id;
         }
-        auto r = co_await d_.social.conversation_readers(conv->id, seq, limit, group);
+        auto r = co_await d_.read_state.conversation_readers(conv->id, seq, limit, group);
         if (!r) {
             co_return r.error();
         }
@@ -742,7 +744,7 @@ public:
         out.read_by = std::move(r->user_ids);
         out.read_count = r->count;
         if (conv->kind == conversation_kind::group) {
-            auto n = co_await d_.social.member_count(conv->group_id);
+            auto n = co_await d_.groups.member_count(conv->group_id);
             if (!n) {
                 co_return n.error();
             }
@@ -757,7 +759,7 @@ public:
         net::co_spawn(
             pool_,
             [this, user_id, online]() -> net::awaitable<void> {
-                auto friends = co_await d_.social.list_friends(user_id);
+                auto friends = co_await d_.relations.list_friends(user_id);
                 if (!friends || friends->empty()) {
                     co_return;
                 }
@@ -853,7 +855,7 @@ private:
     net::awaitable<void> record_own_send(storage::sent_record r) {
         const auto message_id = r.message_id;
         std::vector<storage::sent_record> one{r};
-        if (auto st = co_await d_.social.record_sent(std::move(one)); !st) {
+        if (auto st = co_await d_.read_state.record_sent(std::move(one)); !st) {
             // The message is stored and must be acked; the log keeps the record queued.
             infra::log::warn("logic", "sender's read position not recorded",
                              {{"conversation", r.conversation_id}, {"seq", r.seq},
@@ -901,7 +903,7 @@ private:
                     if (conv.kind == conversation_kind::group) {
                         group = conv.group_id;
                     }
-                    auto added = co_await d_.social.add_mentions(conv.id, seq, mentioned, group);
+                    auto added = co_await d_.read_state.add_mentions(conv.id, seq, mentioned, group);
                     if (!added) {
                         infra::log::warn("logic", "mentions not recorded",
                                          {{"conversation", conv.id}, {"seq", seq},
@@ -909,7 +911,7 @@ private:
                     }
                 }
                 if (recalled != 0) {
-                    (void)co_await d_.social.remove_mentions(conv.id, recalled);
+                    (void)co_await d_.read_state.remove_mentions(conv.id, recalled);
                 }
             },
             net::detached);

@@ -1,7 +1,9 @@
 #include <monochat/logic/moderation.hpp>
 
 #include <algorithm>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/admin_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/relation_store.hpp>
 
 namespace monochat::logic {
 
@@ -12,16 +14,18 @@ constexpr std::int64_t prune_every_ms = 60'000;
 
 }  // namespace
 
-boost::asio::awaitable<status> moderation_state::load(storage::social_store& store) {
-    auto mutes = co_await store.world_mutes();
+boost::asio::awaitable<status> moderation_state::load(storage::admin_store& admin,
+                                                      storage::group_store& groups,
+                                                      storage::relation_store& relations) {
+    auto mutes = co_await admin.world_mutes();
     if (!mutes) {
         co_return mutes.error();
     }
-    auto blocked = co_await store.all_blocks();
+    auto blocked = co_await relations.all_blocks();
     if (!blocked) {
         co_return blocked.error();
     }
-    auto in_groups = co_await store.group_mutes();
+    auto in_groups = co_await groups.group_mutes();
     if (!in_groups) {
         co_return in_groups.error();
     }

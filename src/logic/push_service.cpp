@@ -24,7 +24,9 @@
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/webhooks.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/read_state_store.hpp>
+#include <monochat/storage/user_store.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -213,7 +215,7 @@ public:
         rec.token_hash = who.token_hash;
         rec.created_ms = d_.clock.now_ms();
         const auto created = rec.created_ms;
-        auto put = co_await d_.store.put_push_subscription(
+        auto put = co_await d_.read_state.put_push_subscription(
             std::move(rec), static_cast<std::size_t>(cfg->push.max_subscriptions_per_user));
         if (!put) {
             if (put.error().code == errc::not_found) {
@@ -225,7 +227,7 @@ public:
     }
 
     task<void> unsubscribe(identity who, std::string endpoint) override {
-        co_return co_await d_.store.delete_push_subscription(who.user_id, std::move(endpoint));
+        co_return co_await d_.read_state.delete_push_subscription(who.user_id, std::move(endpoint));
     }
 
     status start() override {
@@ -393,7 +395,7 @@ private:
                 continue;
             }
             if (conv->kind == conversation_kind::group) {
-                auto role = co_await d_.store.member_role_of(conv->group_id, u);
+                auto role = co_await d_.groups.member_role_of(conv->group_id, u);
                 if (!role || !role->has_value()) {
                     continue;
                 }
@@ -406,7 +408,7 @@ private:
                 continue;  // the live connection has the message already
             }
             auto targets =
-                co_await d_.store.push_targets(user, m.conversation_id, d_.clock.now_ms());
+                co_await d_.read_state.push_targets(user, m.conversation_id, d_.clock.now_ms());
             if (!targets || targets->empty()) {
                 continue;
             }
@@ -425,7 +427,7 @@ private:
 
     net::awaitable<std::string> payload_of(const storage::stored_message& m, const json& body) {
         std::string sender_name;
-        if (auto u = co_await d_.store.get_user(m.sender_id)) {
+        if (auto u = co_await d_.users.get_user(m.sender_id)) {
             sender_name = u->display_name;
         }
         json p = {{"type", "message"},
@@ -593,7 +595,7 @@ private:
         }
         if (*code == 404 || *code == 410) {
             // RFC 8030 section 7.3: the subscription has expired or was withdrawn.
-            auto removed = co_await d_.store.remove_push_endpoint(it.to.endpoint);
+            auto removed = co_await d_.read_state.remove_push_endpoint(it.to.endpoint);
             if (removed && *removed) {
                 removed_.inc();
             }

@@ -3,7 +3,8 @@
 #include <monochat/logic/message_format.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/search_index.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/read_state_store.hpp>
 #include <nlohmann/json.hpp>
 
 namespace monochat::logic {
@@ -88,14 +89,14 @@ boost::asio::awaitable<result<std::vector<std::string>>> search_service::readabl
         co_return out;
     }
     // Membership is read now, not remembered: leaving a group ends finding its messages.
-    auto groups = co_await social_.groups_of_user(who.user_id);
+    auto groups = co_await groups_.groups_of_user(who.user_id);
     if (!groups) {
         co_return groups.error();
     }
     for (const auto& g : *groups) {
         out.push_back("group:" + std::to_string(g.group.id));
     }
-    auto direct = co_await social_.direct_conversations(who.user_id);
+    auto direct = co_await read_state_.direct_conversations(who.user_id);
     if (!direct) {
         co_return direct.error();
     }

@@ -8,7 +8,10 @@
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/validation.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/admin_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/relation_store.hpp>
+#include <monochat/storage/user_store.hpp>
 
 #include <cmath>
 #include <monochat/logic/tokens.hpp>
@@ -57,7 +60,7 @@ public:
     social_impl(const dependencies& deps, conversation_cleanup* cleanup)
         : deps_(deps),
           cleanup_(cleanup),
-          events_(deps.bus, deps.store, deps.config, deps.metrics, deps.group_sink, deps.members),
+          events_(deps.bus, deps.groups, deps.config, deps.metrics, deps.group_sink, deps.members),
           join_attempts_(deps.clock) {}
 
     // ---- friends ----
@@ -73,7 +76,7 @@ public:
         if (to_user_id == who.user_id) {
             co_return make_error(errc::invalid_argument, "cannot send a friend request to oneself");
         }
-        auto sent = co_await deps_.store.send_friend_request(
+        auto sent = co_await deps_.relations.send_friend_request(
             deps_.ids.next(), who.user_id, to_user_id, std::move(note), deps_.clock.now_ms());
         if (!sent) {
             co_return sent.error();
@@ -92,7 +95,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto lists = co_await deps_.store.list_friend_requests(who.user_id);
+        auto lists = co_await deps_.relations.list_friend_requests(who.user_id);
         if (!lists) {
             co_return lists.error();
         }
@@ -111,7 +114,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto r = co_await deps_.store.accept_friend_request(request_id, who.user_id,
+        auto r = co_await deps_.relations.accept_friend_request(request_id, who.user_id,
                                                             deps_.clock.now_ms());
         if (!r) {
             co_return r.error();
@@ -125,7 +128,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto r = co_await deps_.store.reject_friend_request(request_id, who.user_id,
+        auto r = co_await deps_.relations.reject_friend_request(request_id, who.user_id,
                                                             deps_.clock.now_ms());
         if (!r) {
             co_return r.error();
@@ -137,7 +140,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto friends = co_await deps_.store.list_friends(who.user_id);
+        auto friends = co_await deps_.relations.list_friends(who.user_id);
         if (!friends) {
             co_return friends.error();
         }
@@ -153,7 +156,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto st = co_await deps_.store.remove_friend(who.user_id, user_id);
+        auto st = co_await deps_.relations.remove_friend(who.user_id, user_id);
         if (!st) {
             if (st.error().code == errc::not_found) {
                 co_return make_error(errc::not_found, "not friends with that user");
@@ -169,7 +172,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto st = co_await deps_.store.block_user(who.user_id, user_id, deps_.clock.now_ms());
+        auto st = co_await deps_.relations.block_user(who.user_id, user_id, deps_.clock.now_ms());
         if (st && deps_.moderation != nullptr) {
             deps_.moderation->block(who.user_id, user_id);
         }
@@ -180,7 +183,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto st = co_await deps_.store.unblock_user(who.user_id, user_id);
+        auto st = co_await deps_.relations.unblock_user(who.user_id, user_id);
         if (st && deps_.moderation != nullptr) {
             deps_.moderation->unblock(who.user_id, user_id);
         }
@@ -191,7 +194,7 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto users = co_await deps_.store.blocked_users(who.user_id);
+        auto users = co_await deps_.relations.blocked_users(who.user_id);
         if (!users) {
             co_return users.error();
         }
@@ -210,7 +213,7 @@ public:
         if (!until) {
             co_return until.error();
         }
-        auto st = co_await deps_.store.set_world_mute(user_id, *until, deps_.clock.now_ms());
+        auto st = co_await deps_.admin.set_world_mute(user_id, *until, deps_.clock.now_ms());
         if (!st) {
             co_return st.error();
         }
@@ -222,7 +225,7 @@ public:
     }
 
     task<void> unmute_in_world(std::uint64_t user_id) override {
-        auto st = co_await deps_.store.lift_world_mute(user_id);
+        auto st = co_await deps_.admin.lift_world_mute(user_id);
         if (!st) {
             co_return st.error();
         }
@@ -236,7 +239,7 @@ public:
         if (deps_.moderation != nullptr) {
             co_return deps_.moderation->world_mutes(deps_.clock.now_ms());
         }
-        auto rows = co_await deps_.store.world_mutes();
+        auto rows = co_await deps_.admin.world_mutes();
         if (!rows) {
             co_return rows.error();
         }
@@ -270,7 +273,7 @@ public:
         if (auto st = co_await not_blocked_by(who.user_id, member_ids); !st) {
             co_return st.error();
         }
-        auto g = co_await deps_.store.create_group(
+        auto g = co_await deps_.groups.create_group(
             deps_.ids.next(), std::move(name), who.user_id, is_public, member_ids,
             deps_.clock.now_ms(), static_cast<std::uint64_t>(cfg->limits.max_group_members));
         if (!g) {
@@ -302,7 +305,7 @@ public:
         if (auto g = co_await visible_group(who, group_id); !g) {
             co_return g.error();
         }
-        auto page = co_await deps_.store.list_members(group_id, after_user_id, limit);
+        auto page = co_await deps_.groups.list_members(group_id, after_user_id, limit);
         if (!page) {
             co_return no_such_group(page.error());
         }
@@ -333,7 +336,7 @@ public:
             // Members already in the group are skipped, friends or not (the caller is one).
             std::vector<std::uint64_t> newcomers;
             for (const auto id : user_ids) {
-                auto r = co_await deps_.store.member_role_of(group_id, id);
+                auto r = co_await deps_.groups.member_role_of(group_id, id);
                 if (!r) {
                     co_return no_such_group(r.error());
                 }
@@ -349,7 +352,7 @@ public:
             co_return st.error();
         }
         const auto cfg = deps_.config.get();
-        auto added = co_await deps_.store.add_members(
+        auto added = co_await deps_.groups.add_members(
             group_id, std::move(user_ids), deps_.clock.now_ms(),
             static_cast<std::uint64_t>(cfg->limits.max_group_members));
         if (!added) {
@@ -391,7 +394,7 @@ public:
                 co_return make_error(errc::forbidden, "the owner cannot be removed");
             }
         }
-        auto g = co_await deps_.store.remove_member(group_id, user_id);
+        auto g = co_await deps_.groups.remove_member(group_id, user_id);
         if (!g) {
             if (g.error().code == errc::conflict) {
                 co_return owner_cannot_leave();
@@ -426,7 +429,7 @@ public:
         if (*role != member_role::owner && *role != member_role::admin) {
             co_return make_error(errc::forbidden, "only the owner or an admin may change the group");
         }
-        auto g = co_await deps_.store.update_group(group_id, std::move(name), std::move(description),
+        auto g = co_await deps_.groups.update_group(group_id, std::move(name), std::move(description),
                                                    is_public);
         if (!g) {
             co_return no_such_group(g.error());
@@ -449,7 +452,7 @@ public:
         if (*role != member_role::owner) {
             co_return make_error(errc::forbidden, "only the owner may delete the group");
         }
-        auto gone = co_await deps_.store.delete_group(group_id, who.user_id, deps_.clock.now_ms());
+        auto gone = co_await deps_.groups.delete_group(group_id, who.user_id, deps_.clock.now_ms());
         if (!gone) {
             co_return no_such_group(gone.error());
         }
@@ -470,7 +473,7 @@ public:
     }
 
     task<std::size_t> finish_deleted_groups() override {
-        auto ids = co_await deps_.store.deleted_groups();
+        auto ids = co_await deps_.groups.deleted_groups();
         if (!ids) {
             co_return ids.error();
         }
@@ -512,13 +515,13 @@ public:
                                  "the owner cannot step down; give ownership to another member");
         }
         if (*current == *wanted) {
-            auto g = co_await deps_.store.get_group(group_id);
+            auto g = co_await deps_.groups.get_group(group_id);
             if (!g) {
                 co_return g.error();
             }
             co_return to_info(*g);  // nothing changes, nothing to announce
         }
-        auto g = co_await deps_.store.set_member_role(group_id, user_id, *wanted);
+        auto g = co_await deps_.groups.set_member_role(group_id, user_id, *wanted);
         if (!g) {
             co_return g.error();
         }
@@ -538,7 +541,7 @@ public:
             co_return make_error(errc::invalid_argument,
                                  "q is longer than " + std::to_string(max_bytes) + " bytes");
         }
-        auto page = co_await deps_.store.public_groups(std::move(query), after_group_id, limit);
+        auto page = co_await deps_.groups.public_groups(std::move(query), after_group_id, limit);
         if (!page) {
             co_return page.error();
         }
@@ -555,11 +558,11 @@ public:
         if (who.guest) {
             co_return guests_only_world();
         }
-        auto g = co_await deps_.store.get_group(group_id);
+        auto g = co_await deps_.groups.get_group(group_id);
         if (!g) {
             co_return no_such_group(g.error());
         }
-        auto role = co_await deps_.store.member_role_of(group_id, who.user_id);
+        auto role = co_await deps_.groups.member_role_of(group_id, who.user_id);
         if (!role) {
             co_return no_such_group(role.error());
         }
@@ -570,7 +573,7 @@ public:
             co_return make_error(errc::forbidden, "the group is private");
         }
         const auto cfg = deps_.config.get();
-        auto joined = co_await deps_.store.join_group(
+        auto joined = co_await deps_.groups.join_group(
             group_id, who.user_id, deps_.clock.now_ms(),
             static_cast<std::uint64_t>(cfg->limits.max_group_members));
         if (!joined) {
@@ -606,7 +609,7 @@ public:
         if (*target == member_role::owner) {
             co_return make_error(errc::forbidden, "the owner cannot be muted");
         }
-        auto st = co_await deps_.store.set_group_mute(group_id, user_id, *until,
+        auto st = co_await deps_.groups.set_group_mute(group_id, user_id, *until,
                                                       deps_.clock.now_ms());
         if (!st) {
             co_return no_such_group(st.error());
@@ -630,7 +633,7 @@ public:
         if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
             co_return st.error();
         }
-        auto st = co_await deps_.store.lift_group_mute(group_id, user_id);
+        auto st = co_await deps_.groups.lift_group_mute(group_id, user_id);
         if (!st) {
             co_return st.error();
         }
@@ -656,7 +659,7 @@ public:
         if (deps_.moderation != nullptr) {
             co_return deps_.moderation->group_mutes(group_id, now);
         }
-        auto rows = co_await deps_.store.group_mutes();
+        auto rows = co_await deps_.groups.group_mutes();
         if (!rows) {
             co_return rows.error();
         }
@@ -680,7 +683,7 @@ public:
             co_return st.error();
         }
         auto banned =
-            co_await deps_.store.ban_member(group_id, user_id, who.user_id, deps_.clock.now_ms());
+            co_await deps_.groups.ban_member(group_id, user_id, who.user_id, deps_.clock.now_ms());
         if (!banned) {
             if (banned.error().code == errc::conflict) {
                 co_return make_error(errc::forbidden, "the owner cannot be banned");
@@ -702,7 +705,7 @@ public:
         if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
             co_return st.error();
         }
-        co_return co_await deps_.store.unban_member(group_id, user_id);
+        co_return co_await deps_.groups.unban_member(group_id, user_id);
     }
 
     task<std::vector<group_ban_info>> group_bans(identity who, std::uint64_t group_id) override {
@@ -712,7 +715,7 @@ public:
         if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
             co_return st.error();
         }
-        auto rows = co_await deps_.store.group_bans(group_id);
+        auto rows = co_await deps_.groups.group_bans(group_id);
         if (!rows) {
             co_return no_such_group(rows.error());
         }
@@ -756,7 +759,7 @@ public:
         rec.expires_ms = now + ttl * 1000;
         rec.created_by = who.user_id;
         rec.created_ms = now;
-        auto made = co_await deps_.store.create_group_invite(
+        auto made = co_await deps_.groups.create_group_invite(
             std::move(rec), now, static_cast<std::uint64_t>(cfg->limits.max_group_invites));
         if (!made) {
             co_return no_such_group(made.error());
@@ -772,7 +775,7 @@ public:
         if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
             co_return st.error();
         }
-        auto rows = co_await deps_.store.group_invites(group_id, deps_.clock.now_ms());
+        auto rows = co_await deps_.groups.group_invites(group_id, deps_.clock.now_ms());
         if (!rows) {
             co_return no_such_group(rows.error());
         }
@@ -792,7 +795,7 @@ public:
         if (auto st = co_await require_moderator(group_id, who.user_id); !st) {
             co_return st.error();
         }
-        co_return co_await deps_.store.delete_group_invite(group_id, std::move(code));
+        co_return co_await deps_.groups.delete_group_invite(group_id, std::move(code));
     }
 
     task<group_info> join_by_invite(identity who, std::string code) override {
@@ -809,12 +812,12 @@ public:
             co_return e;
         }
         const auto now = deps_.clock.now_ms();
-        auto invite = co_await deps_.store.find_group_invite(code, now);
+        auto invite = co_await deps_.groups.find_group_invite(code, now);
         if (!invite) {
             co_return invite.error();
         }
         const std::uint64_t group_id = invite->group_id;
-        auto joined = co_await deps_.store.join_by_invite(
+        auto joined = co_await deps_.groups.join_by_invite(
             group_id, std::move(code), who.user_id, now,
             static_cast<std::uint64_t>(cfg->limits.max_group_members));
         if (!joined) {
@@ -839,7 +842,7 @@ private:
                 co_return st.error();
             }
         }
-        co_return co_await deps_.store.forget_deleted_group(group_id);
+        co_return co_await deps_.groups.forget_deleted_group(group_id);
     }
 
     // The caller is the group's owner or an admin: forbidden otherwise (not_found: no group).
@@ -866,7 +869,7 @@ private:
     task<void> only_friends(std::uint64_t actor, std::vector<std::uint64_t> user_ids) {
         std::vector<std::uint64_t> strangers;
         for (const auto id : user_ids) {
-            auto f = co_await deps_.store.are_friends(actor, id);
+            auto f = co_await deps_.relations.are_friends(actor, id);
             if (!f) {
                 co_return f.error();
             }
@@ -877,7 +880,7 @@ private:
         if (strangers.empty()) {
             co_return status{};
         }
-        auto known = co_await deps_.store.get_users(strangers);
+        auto known = co_await deps_.users.get_users(strangers);
         if (!known) {
             co_return known.error();
         }
@@ -921,7 +924,7 @@ private:
     // The caller's role; forbidden (or not_found with `not_member` given) when not a member.
     task<member_role> role_of(std::uint64_t group_id, std::uint64_t user_id,
                                   const char* not_member = nullptr) {
-        auto role = co_await deps_.store.member_role_of(group_id, user_id);
+        auto role = co_await deps_.groups.member_role_of(group_id, user_id);
         if (!role) {
             co_return no_such_group(role.error());
         }
@@ -939,7 +942,7 @@ private:
         if (user_ids.empty()) {
             co_return status{};
         }
-        auto blockers = co_await deps_.store.blocked_by(actor, std::move(user_ids));
+        auto blockers = co_await deps_.relations.blocked_by(actor, std::move(user_ids));
         if (!blockers) {
             co_return blockers.error();
         }
@@ -951,14 +954,14 @@ private:
 
     // Members see their group; others see it only when it is public.
     task<storage::group_record> visible_group(const identity& who, std::uint64_t group_id) {
-        auto g = co_await deps_.store.get_group(group_id);
+        auto g = co_await deps_.groups.get_group(group_id);
         if (!g) {
             co_return no_such_group(g.error());
         }
         if (g->is_public) {
             co_return std::move(*g);
         }
-        auto role = co_await deps_.store.member_role_of(group_id, who.user_id);
+        auto role = co_await deps_.groups.member_role_of(group_id, who.user_id);
         if (!role) {
             co_return no_such_group(role.error());
         }
@@ -991,7 +994,7 @@ private:
     // friend_added to both users, each told about the other.
     boost::asio::awaitable<void> announce_friends(std::uint64_t a, std::uint64_t b) {
         std::vector<std::uint64_t> ids{a, b};
-        auto users = co_await deps_.store.get_users(std::move(ids));
+        auto users = co_await deps_.users.get_users(std::move(ids));
         if (!users || users->size() != 2) {
             infra::log::warn("logic", "friend_added not sent: users unreadable",
                              {{"a", a}, {"b", b}});

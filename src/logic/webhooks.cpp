@@ -22,7 +22,7 @@
 #include <monochat/logic/tokens.hpp>
 #include <monochat/logic/wire.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
 #include <monochat/storage/webhook_store.hpp>
 #include <mutex>
 #include <set>
@@ -358,7 +358,7 @@ public:
                 r->target->on_commit(e);
             }
         });
-        d_.social.set_group_journal_listener([r = relay_](const storage::group_journal_row& row) {
+        d_.groups.set_group_journal_listener([r = relay_](const storage::group_journal_row& row) {
             std::lock_guard lock(r->mutex);
             if (r->target != nullptr) {
                 r->target->on_journal(row);
@@ -470,7 +470,7 @@ public:
                 std::lock_guard lock(mutex_);
                 ++creating_;
             }
-            auto head = co_await d_.social.group_journal_head();
+            auto head = co_await d_.groups.group_journal_head();
             if (!head) {
                 std::lock_guard lock(mutex_);
                 --creating_;
@@ -678,7 +678,7 @@ private:
             }
             loaded.push_back(std::move(h));
         }
-        auto head = co_await d_.social.group_journal_head();
+        auto head = co_await d_.groups.group_journal_head();
         if (!head) {
             infra::log::error("logic", "webhooks not loaded", {{"error", head.error().message}});
             co_return;
@@ -971,7 +971,7 @@ private:
             }
             from = h.scanned_to;
         }
-        auto rows = co_await d_.social.read_group_journal(from, page_journal_rows);
+        auto rows = co_await d_.groups.read_group_journal(from, page_journal_rows);
         if (!rows) {
             note_failure(h, "reading the group event journal: " + rows.error().message);
             {
@@ -1228,7 +1228,7 @@ private:
             }
             pruned_to_ = target;
         }
-        if (auto n = co_await d_.social.prune_group_journal(target); !n) {
+        if (auto n = co_await d_.groups.prune_group_journal(target); !n) {
             infra::log::warn("logic", "group event journal not pruned",
                              {{"error", n.error().message}});
             std::lock_guard lock(mutex_);

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 #include <monochat/infra/result.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_records.hpp>
 #include <optional>
 #include <string>
 #include <string_view>

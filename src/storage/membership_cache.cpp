@@ -1,4 +1,4 @@
-// A membership cache in front of the social store. Entries are the sorted (user id, role)
+// A membership cache in front of the social store's groups role (group_store). Entries are the sorted (user id, role)
 // pairs of a group. One fill per group runs at a time; lookups meanwhile ask the store their
 // own question (a point query), instead of each reading the whole group again. Consistency: a
 // fill during which its group was evicted (or everything was, by a global epoch) answers its
@@ -19,14 +19,15 @@
 #include <algorithm>
 #include <list>
 #include <monochat/infra/metrics.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_changes.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "storage/forwarding_social_store.hpp"
+#include "storage/forwarding_stores.hpp"
 
 namespace monochat::storage {
 namespace {
@@ -36,11 +37,14 @@ struct group_members {
     std::vector<member_role> roles;  // parallel to ids
 };
 
-class membership_cache final : public detail::forwarding_social_store, public member_snapshots {
+class membership_cache final : public detail::forwarding_group_store,
+                               public member_snapshots,
+                               public social_change_listener {
 public:
-    membership_cache(std::unique_ptr<social_store> inner, membership_cache_options options,
-                     infra::metrics_registry& metrics)
-        : forwarding_social_store(std::move(inner)),
+    membership_cache(std::unique_ptr<group_store> inner, social_change_hub& changes,
+                     membership_cache_options options, infra::metrics_registry& metrics)
+        : forwarding_group_store(std::move(inner)),
+          hub_(changes),
           options_(options),
           hits_(metrics.get_counter("monochat_membership_cache_hits_total",
                                     "Membership lookups answered from the cache.")),
@@ -54,8 +58,12 @@ public:
                                },
                                this);
         metrics_ = &metrics;
+        hub_.subscribe(*this);
     }
-    ~membership_cache() override { metrics_->remove_callbacks(this); }
+    ~membership_cache() override {
+        hub_.unsubscribe(*this);
+        metrics_->remove_callbacks(this);
+    }
 
     // ---- cached ----
 
@@ -66,7 +74,7 @@ public:
             co_return m.error();
         }
         if (!*m) {
-            co_return co_await inner().member_role_of(group_id, user_id);
+            co_return co_await inner_groups().member_role_of(group_id, user_id);
         }
         const auto& ids = (*m)->ids;
         const auto it = std::lower_bound(ids.begin(), ids.end(), user_id);
@@ -83,7 +91,7 @@ public:
             co_return m.error();
         }
         if (!*m) {
-            co_return co_await inner().member_ids(group_id, after_user_id, limit);
+            co_return co_await inner_groups().member_ids(group_id, after_user_id, limit);
         }
         const auto& ids = (*m)->ids;
         const auto from = std::upper_bound(ids.begin(), ids.end(), after_user_id);
@@ -97,7 +105,7 @@ public:
             co_return m.error();
         }
         if (!*m) {
-            co_return co_await inner().member_count(group_id);
+            co_return co_await inner_groups().member_count(group_id);
         }
         co_return static_cast<std::uint64_t>((*m)->ids.size());
     }
@@ -121,7 +129,7 @@ public:
     task<members_added> add_members(std::uint64_t group_id, std::vector<std::uint64_t> user_ids,
                                     std::int64_t joined_ms, std::uint64_t max_members) override {
         change_scope scope(*this, group_id, user_ids);
-        auto r = co_await inner().add_members(group_id, std::move(user_ids), joined_ms, max_members);
+        auto r = co_await inner_groups().add_members(group_id, std::move(user_ids), joined_ms, max_members);
         if (r) {
             apply(scope, r->user_ids, std::nullopt);
         } else {
@@ -132,7 +140,7 @@ public:
     task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                    std::int64_t joined_ms, std::uint64_t max_members) override {
         change_scope scope(*this, group_id, {&user_id, 1});
-        auto r = co_await inner().join_group(group_id, user_id, joined_ms, max_members);
+        auto r = co_await inner_groups().join_group(group_id, user_id, joined_ms, max_members);
         if (r) {
             apply(scope, r->user_ids, std::nullopt);
         } else {
@@ -142,7 +150,7 @@ public:
     }
     task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
         change_scope scope(*this, group_id, {&user_id, 1});
-        auto r = co_await inner().remove_member(group_id, user_id);
+        auto r = co_await inner_groups().remove_member(group_id, user_id);
         if (r) {
             apply(scope, {}, user_id);
         } else {
@@ -153,7 +161,7 @@ public:
     task<group_ban_result> ban_member(std::uint64_t group_id, std::uint64_t user_id,
                                       std::uint64_t banned_by, std::int64_t now_ms) override {
         change_scope scope(*this, group_id, {&user_id, 1});
-        auto r = co_await inner().ban_member(group_id, user_id, banned_by, now_ms);
+        auto r = co_await inner_groups().ban_member(group_id, user_id, banned_by, now_ms);
         if (r) {
             apply(scope, {}, r->was_member ? std::optional<std::uint64_t>(user_id) : std::nullopt);
         } else {
@@ -165,7 +173,7 @@ public:
                                        std::uint64_t user_id, std::int64_t now_ms,
                                        std::uint64_t max_members) override {
         change_scope scope(*this, group_id, {&user_id, 1});
-        auto r = co_await inner().join_by_invite(group_id, std::move(code), user_id, now_ms,
+        auto r = co_await inner_groups().join_by_invite(group_id, std::move(code), user_id, now_ms,
                                                  max_members);
         if (r) {
             apply(scope, r->user_ids, std::nullopt);
@@ -176,14 +184,14 @@ public:
     }
     task<group_record> set_member_role(std::uint64_t group_id, std::uint64_t user_id,
                                        member_role role) override {
-        auto r = co_await inner().set_member_role(group_id, user_id, role);
+        auto r = co_await inner_groups().set_member_role(group_id, user_id, role);
         evict(group_id);
         co_return r;
     }
     task<group_record> create_group(std::uint64_t group_id, std::string name, std::uint64_t owner_id,
                                     bool is_public, std::vector<std::uint64_t> member_ids,
                                     std::int64_t created_ms, std::uint64_t max_members) override {
-        auto r = co_await inner().create_group(group_id, std::move(name), owner_id, is_public,
+        auto r = co_await inner_groups().create_group(group_id, std::move(name), owner_id, is_public,
                                                std::move(member_ids), created_ms, max_members);
         evict(group_id);  // a failed lookup of this id may have raced the creation
         co_return r;
@@ -197,9 +205,13 @@ public:
     }
 
 private:
+    // ---- changes made through the users role (social_changes.hpp) ----
+
     // Deleting a user removes its memberships in every group: everything cached may be stale.
     // (Guests, whom purge_guests removes, are members of no group; evicted anyway.)
-    void users_removed() override { evict_all(); }
+    void users_removed() noexcept override { evict_all(); }
+    // Member lists hold no user records.
+    void user_changed(std::uint64_t) noexcept override {}
 
     using entry_ptr = std::shared_ptr<const group_members>;
 
@@ -226,7 +238,7 @@ private:
         std::uint64_t after = 0;
         constexpr std::size_t page = 1000;
         for (;;) {
-            auto p = co_await inner().list_members(group_id, after, page);
+            auto p = co_await inner_groups().list_members(group_id, after, page);
             if (!p) {
                 std::lock_guard lock(mutex_);
                 filling_.erase(group_id);
@@ -437,6 +449,7 @@ private:
         std::list<std::uint64_t>::iterator lru;
     };
 
+    social_change_hub& hub_;
     membership_cache_options options_;
     infra::metrics_registry* metrics_ = nullptr;
     infra::counter& hits_;
@@ -467,11 +480,12 @@ private:
 
 }  // namespace
 
-std::unique_ptr<social_store> make_membership_cache(std::unique_ptr<social_store> inner,
-                                                    membership_cache_options options,
-                                                    infra::metrics_registry& metrics,
-                                                    member_snapshots** snapshots) {
-    auto cache = std::make_unique<membership_cache>(std::move(inner), options, metrics);
+std::unique_ptr<group_store> make_membership_cache(std::unique_ptr<group_store> inner,
+                                                   social_change_hub& changes,
+                                                   membership_cache_options options,
+                                                   infra::metrics_registry& metrics,
+                                                   member_snapshots** snapshots) {
+    auto cache = std::make_unique<membership_cache>(std::move(inner), changes, options, metrics);
     if (snapshots != nullptr) {
         *snapshots = cache.get();
     }

@@ -8,7 +8,7 @@
 // carries many sends of each (user, conversation) as one row.
 //
 // Read your writes (shared/protocol.md v1.1): every call that reads or depends on read state
-// or the direct-chat list settles first: it waits until every record made before it is in the
+// or the direct-chat list, and the administration role's backup, settles first: it waits until every record made before it is in the
 // store, starting a flush at once if none is running. A call made when nothing is pending
 // costs one lock. At start-up, the records a crash kept in the log's queue are written before
 // the buffer serves anything.
@@ -26,14 +26,14 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/storage/message_log.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "storage/forwarding_social_store.hpp"
+#include "storage/forwarding_stores.hpp"
 
 namespace monochat::storage {
 namespace {
@@ -55,11 +55,11 @@ struct pending_key_hash {
 // repeated, idempotent listing).
 constexpr std::size_t max_listed = 100'000;
 
-class read_state_buffer final : public detail::forwarding_social_store, public sent_recorder {
+class read_state_buffer final : public detail::forwarding_read_state_store, public sent_recorder {
 public:
-    read_state_buffer(std::unique_ptr<social_store> inner, message_log& log,
+    read_state_buffer(std::unique_ptr<read_state_store> inner, message_log& log,
                       read_state_buffer_options options, infra::metrics_registry& metrics)
-        : forwarding_social_store(std::move(inner)),
+        : forwarding_read_state_store(std::move(inner)),
           log_(log),
           options_(options),
           timer_(pool_),
@@ -113,7 +113,7 @@ public:
             ids.push_back(r.message_id);
         }
         const auto n = records->size();
-        auto written = net::co_spawn(pool_, inner().record_sent(std::move(*records)), net::use_future).get();
+        auto written = net::co_spawn(pool_, inner_read_state().record_sent(std::move(*records)), net::use_future).get();
         if (!written) {
             return written.error();
         }
@@ -153,39 +153,38 @@ public:
     task<bool> set_read_position(std::uint64_t user, std::string cid, std::uint64_t seq,
                                  std::int64_t now) override {
         co_await settle();
-        co_return co_await inner().set_read_position(user, std::move(cid), seq, now);
+        co_return co_await inner_read_state().set_read_position(user, std::move(cid), seq, now);
     }
     task<std::uint64_t> get_read_position(std::uint64_t user, std::string cid) override {
         co_await settle();
-        co_return co_await inner().get_read_position(user, std::move(cid));
+        co_return co_await inner_read_state().get_read_position(user, std::move(cid));
     }
     task<std::vector<read_position>> read_positions(std::uint64_t user) override {
         co_await settle();
-        co_return co_await inner().read_positions(user);
+        co_return co_await inner_read_state().read_positions(user);
     }
     task<readers_result> conversation_readers(std::string cid, std::uint64_t seq, std::size_t limit,
                                               std::optional<std::uint64_t> group) override {
         co_await settle();
-        co_return co_await inner().conversation_readers(std::move(cid), seq, limit, group);
+        co_return co_await inner_read_state().conversation_readers(std::move(cid), seq, limit, group);
     }
     task<std::uint64_t> add_mentions(std::string cid, std::uint64_t seq,
                                      std::vector<std::uint64_t> users,
                                      std::optional<std::uint64_t> group) override {
         co_await settle();
-        co_return co_await inner().add_mentions(std::move(cid), seq, std::move(users), group);
+        co_return co_await inner_read_state().add_mentions(std::move(cid), seq, std::move(users), group);
     }
     task<std::vector<mention_count>> unread_mentions(std::uint64_t user) override {
         co_await settle();
-        co_return co_await inner().unread_mentions(user);
+        co_return co_await inner_read_state().unread_mentions(user);
     }
     task<std::vector<direct_conversation>> direct_conversations(std::uint64_t user) override {
         co_await settle();
-        co_return co_await inner().direct_conversations(user);
+        co_return co_await inner_read_state().direct_conversations(user);
     }
-    task<void> backup_to(std::string path) override {
-        co_await settle();
-        co_return co_await inner().backup_to(std::move(path));
-    }
+
+    // Completes once every record made before the call is in the store.
+    boost::asio::awaitable<void> settled() { co_await settle(); }
 
 private:
     static void merge(sent_record& into, const sent_record& r) {
@@ -289,7 +288,7 @@ private:
         if (!batch.empty()) {
             flushes_.inc();
             flushed_rows_.inc(batch.size());
-            auto written = co_await inner().record_sent(batch);
+            auto written = co_await inner_read_state().record_sent(batch);
             ok = static_cast<bool>(written);
             if (ok) {
                 if (auto st = log_.settle_sent(ids); !st) {
@@ -355,7 +354,7 @@ private:
         if (batch.empty()) {
             co_return;
         }
-        if (auto written = co_await inner().record_sent(std::move(batch)); written) {
+        if (auto written = co_await inner_read_state().record_sent(std::move(batch)); written) {
             (void)log_.settle_sent(ids);
         }
     }
@@ -388,19 +387,37 @@ private:
     infra::metrics_registry& metrics_;
 };
 
+// The administration role, whose backup holds every send recorded before it (the records wait
+// in the buffer, not in SQLite). The buffer must outlive it.
+class settling_admin_store final : public detail::forwarding_admin_store {
+public:
+    settling_admin_store(std::unique_ptr<admin_store> inner, read_state_buffer& buffer)
+        : forwarding_admin_store(std::move(inner)), buffer_(buffer) {}
+
+    task<void> backup_to(std::string path) override {
+        co_await buffer_.settled();
+        co_return co_await inner_admin().backup_to(std::move(path));
+    }
+
+private:
+    read_state_buffer& buffer_;
+};
+
 }  // namespace
 
-result<buffered_social_store> make_read_state_buffer(std::unique_ptr<social_store> inner,
-                                                     message_log& log,
-                                                     read_state_buffer_options options,
-                                                     infra::metrics_registry& metrics) {
+result<buffered_read_state> make_read_state_buffer(std::unique_ptr<read_state_store> inner,
+                                                   std::unique_ptr<admin_store> admin,
+                                                   message_log& log,
+                                                   read_state_buffer_options options,
+                                                   infra::metrics_registry& metrics) {
     auto buffer = std::make_unique<read_state_buffer>(std::move(inner), log, options, metrics);
     if (auto st = buffer->recover(); !st) {
         return st.error();
     }
-    buffered_social_store out;
+    buffered_read_state out;
     out.recorder = buffer.get();
-    out.store = std::move(buffer);
+    out.admin = std::make_unique<settling_admin_store>(std::move(admin), *buffer);
+    out.read_state = std::move(buffer);
     return out;
 }
 

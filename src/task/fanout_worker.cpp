@@ -12,14 +12,14 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/message_traces.hpp>
 #include <monochat/infra/metrics.hpp>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/group_store.hpp>
 
 namespace monochat::task {
 
 namespace net = boost::asio;
 
 struct fanout_worker::impl {
-    impl(bus::message_bus& b, storage::social_store& s, const infra::live_config& l,
+    impl(bus::message_bus& b, storage::group_store& g, const infra::live_config& l,
          infra::metrics_registry& m, bus::delivery_guard* g, bus::delivery_sink* k,
          storage::member_snapshots* ms)
         : bus(b),
@@ -30,7 +30,7 @@ struct fanout_worker::impl {
                                   })),
           sink(k != nullptr ? *k : *own_sink),
           members(ms),
-          social(s),
+          groups(g),
           live(l),
           pool(1),
           jobs(m.get_counter("monochat_fanout_jobs_total", "Large-group messages fanned out by task.")),
@@ -43,7 +43,7 @@ struct fanout_worker::impl {
     std::unique_ptr<bus::delivery_sink> own_sink;
     bus::delivery_sink& sink;
     storage::member_snapshots* members;
-    storage::social_store& social;
+    storage::group_store& groups;
     const infra::live_config& live;
     net::thread_pool pool;
     infra::counter& jobs;
@@ -153,7 +153,7 @@ struct fanout_worker::impl {
         for (;;) {
             result<std::vector<std::uint64_t>> ids = make_error(errc::internal, "not run");
             try {
-                ids = net::co_spawn(pool, social.member_ids(group_id, after, page), net::use_future)
+                ids = net::co_spawn(pool, groups.member_ids(group_id, after, page), net::use_future)
                           .get();
             } catch (const std::exception& e) {
                 ids = make_error(errc::internal, e.what());
@@ -170,11 +170,11 @@ struct fanout_worker::impl {
     }
 };
 
-fanout_worker::fanout_worker(bus::message_bus& bus, storage::social_store& social,
+fanout_worker::fanout_worker(bus::message_bus& bus, storage::group_store& groups,
                              const infra::live_config& live, infra::metrics_registry& metrics,
                              bus::delivery_guard* guard, bus::delivery_sink* sink,
                              storage::member_snapshots* members)
-    : impl_(std::make_unique<impl>(bus, social, live, metrics, guard, sink, members)) {}
+    : impl_(std::make_unique<impl>(bus, groups, live, metrics, guard, sink, members)) {}
 
 fanout_worker::~fanout_worker() { stop(); }
 

@@ -40,7 +40,7 @@
 #include <monochat/logic/social.hpp>
 #include <monochat/storage/message_log_factory.hpp>
 #include <monochat/storage/search_index.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <string>
 #include <thread>
 #include <utility>
@@ -159,11 +159,11 @@ struct world {
         // Deliveries go nowhere, as when no session is connected.
         sink = must(bus->subscribe(logic::downstream_topic, "fuzz", [](const bus::envelope&) {}),
                     "subscribe");
-        access = std::make_unique<logic::access_control>(*store, live);
+        access = std::make_unique<logic::access_control>(*store, *store, *store, live);
         messaging = logic::make_messaging_service(
-            {*log, *store, *bus, *access, presence, live, clock, ids, metrics});
+            {*log, *store, *store, *store, *bus, *access, presence, live, clock, ids, metrics});
         messaging->start();
-        const logic::dependencies deps{*store, *log, *bus, live, clock, ids, presence, metrics};
+        const logic::dependencies deps{*store, *store, *store, *store, *store, *log, *bus, live, clock, ids, presence, metrics};
         logic::accounts_options ao;
         ao.hashing_threads = 1;
         ao.login_delay_base = std::chrono::milliseconds(0);
@@ -171,7 +171,7 @@ struct world {
         accounts = logic::make_accounts(deps, ao);
         social = logic::make_social(deps);
         conversations = logic::make_conversations(deps);
-        search = std::make_unique<logic::search_service>(*search_index, *log, *store, *access);
+        search = std::make_unique<logic::search_service>(*search_index, *log, *store, *store, *access);
 
         const gateway::authenticator authenticate = [this](std::string token) {
             return accounts->authenticate(std::move(token));

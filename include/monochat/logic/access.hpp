@@ -11,8 +11,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
-#include <optional>
 #include <monochat/infra/result.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,7 +22,7 @@ namespace monochat::logic {
 struct identity {
     std::uint64_t user_id = 0;
     bool guest = false;
-    std::string token_hash;  // of the token that authenticated this caller
+    std::string token_hash;       // of the token that authenticated this caller
     std::int64_t expires_ms = 0;  // when that token expires (Unix ms); 0: not known
 };
 
@@ -30,9 +30,9 @@ enum class conversation_kind { world, direct, group };
 
 struct conversation_ref {
     conversation_kind kind = conversation_kind::world;
-    std::string id;             // canonical spelling
-    std::uint64_t group_id = 0; // group
-    std::uint64_t low = 0;      // direct: the two users, low < high
+    std::string id;              // canonical spelling
+    std::uint64_t group_id = 0;  // group
+    std::uint64_t low = 0;       // direct: the two users, low < high
     std::uint64_t high = 0;
 };
 
@@ -51,11 +51,13 @@ inline constexpr std::string_view world_conversation_id = "world";
 namespace monochat::infra {
 class clock;
 class live_config;
-}
+}  // namespace monochat::infra
 namespace monochat::storage {
 class directory_snapshots;
+class group_store;
 class member_snapshots;
-class social_store;
+class relation_store;
+class user_store;
 }  // namespace monochat::storage
 
 namespace monochat::logic {
@@ -79,11 +81,14 @@ public:
     // `users` and `members`: the caches' snapshots, for try_can_send; null: it always answers
     // nullopt.
     // `moderation` and `clock` (both or neither): the mutes and blocks sends obey.
-    access_control(storage::social_store& social, const infra::live_config& live,
+    access_control(storage::user_store& user_store, storage::relation_store& relation_store,
+                   storage::group_store& group_store, const infra::live_config& live,
                    storage::directory_snapshots* users = nullptr,
                    storage::member_snapshots* members = nullptr,
                    moderation_state* moderation = nullptr, const infra::clock* clock = nullptr)
-        : social_(social),
+        : user_store_(user_store),
+          relation_store_(relation_store),
+          group_store_(group_store),
           live_(live),
           users_(users),
           members_(members),
@@ -111,7 +116,9 @@ private:
     // The moderation rules of a send that the membership rules allowed.
     status moderation_rule(const identity& who, const conversation_ref& c) const;
 
-    storage::social_store& social_;
+    storage::user_store& user_store_;
+    storage::relation_store& relation_store_;
+    storage::group_store& group_store_;
     const infra::live_config& live_;
     storage::directory_snapshots* users_;
     storage::member_snapshots* members_;

@@ -10,14 +10,18 @@ class id_generator;
 class metrics_registry;
 }  // namespace monochat::infra
 namespace monochat::storage {
-class social_store;
+class admin_store;
+class group_store;
 class message_log;
+class read_state_store;
+class relation_store;
+class user_store;
 class member_snapshots;
 }  // namespace monochat::storage
 namespace monochat::bus {
 class delivery_sink;
 class message_bus;
-}
+}  // namespace monochat::bus
 
 namespace monochat::logic {
 
@@ -26,7 +30,12 @@ class moderation_state;
 class presence_view;
 
 struct dependencies {
-    storage::social_store& store;
+    // The social store's roles (storage/social_stores.hpp), each possibly behind its caches.
+    storage::user_store& users;
+    storage::relation_store& relations;
+    storage::group_store& groups;
+    storage::read_state_store& read_state;
+    storage::admin_store& admin;
     storage::message_log& log;
     // Deliveries (events, receipts, closes) go to logic::downstream_topic, which must be
     // declared.
@@ -43,7 +52,7 @@ struct dependencies {
     // Where a group's events go when set: gateway's downstream consumer, which spreads them
     // over the I/O threads like a large group's messages (events.hpp). Null: the bus.
     bus::delivery_sink* group_sink = nullptr;
-    // The membership cache's lists, for group_sink; null: members are read from `store`.
+    // The membership cache's lists, for group_sink; null: members are read from `groups`.
     storage::member_snapshots* members = nullptr;
     // The file service's avatar checks and pins (issue 20). Null: setting an avatar is
     // unavailable.

@@ -27,7 +27,7 @@ class metrics_registry;
 namespace monochat::storage {
 class file_store;
 class blob_reader;
-class social_store;
+class user_store;
 }  // namespace monochat::storage
 
 namespace monochat::logic {
@@ -158,7 +158,7 @@ struct file_service_dependencies {
     infra::metrics_registry& metrics;
     // The user rows, which say whose avatar a file is. Null: no file is anyone's avatar to
     // others, and the sweep keeps every pinned file.
-    storage::social_store* users = nullptr;
+    storage::user_store* users = nullptr;
 };
 
 std::unique_ptr<file_service> make_file_service(file_service_dependencies deps);

@@ -32,7 +32,9 @@ class metrics_registry;
 }  // namespace monochat::infra
 namespace monochat::storage {
 class message_log;
-class social_store;
+class group_store;
+class read_state_store;
+class relation_store;
 class sent_recorder;
 class member_snapshots;
 }  // namespace monochat::storage
@@ -162,7 +164,9 @@ public:
 
 struct messaging_dependencies {
     storage::message_log& log;
-    storage::social_store& social;
+    storage::group_store& groups;
+    storage::read_state_store& read_state;
+    storage::relation_store& relations;
     bus::message_bus& bus;
     access_control& access;
     presence_view& presence;

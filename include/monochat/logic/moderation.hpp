@@ -23,7 +23,9 @@
 #include <vector>
 
 namespace monochat::storage {
-class social_store;
+class admin_store;
+class group_store;
+class relation_store;
 }
 
 namespace monochat::logic {
@@ -36,7 +38,8 @@ public:
 
     // Reads every world mute, group mute and block from the store (start-up). Errors: the
     // store's.
-    boost::asio::awaitable<status> load(storage::social_store& store);
+    boost::asio::awaitable<status> load(storage::admin_store& admin, storage::group_store& groups,
+                                        storage::relation_store& relations);
 
     // ---- world mutes ----
 

@@ -5,7 +5,7 @@
 // VAPID key (RFC 8292) and encrypted for the browser alone (RFC 8291, aes128gcm).
 //
 // Subscriptions live in the social store and belong to the session (token) that registered
-// them: they go with it (storage/social_store.hpp, put_push_subscription).
+// them: they go with it (storage/read_state_store.hpp, put_push_subscription).
 //
 // Off the send path: the log's commit listener only picks the messages that may need a push (a
 // direct chat's, or one whose body names `mentions`) into a bounded queue and wakes the
@@ -40,7 +40,9 @@ class metrics_registry;
 }  // namespace monochat::infra
 namespace monochat::storage {
 class message_log;
-class social_store;
+class group_store;
+class read_state_store;
+class user_store;
 }  // namespace monochat::storage
 
 namespace monochat::logic {
@@ -86,7 +88,9 @@ public:
 };
 
 struct web_push_dependencies {
-    storage::social_store& store;
+    storage::user_store& users;
+    storage::group_store& groups;
+    storage::read_state_store& read_state;  // the push subscriptions and targets
     storage::message_log& log;
     webhook_transport& transport;  // the outbound HTTP client, shared with webhooks
     const presence_view& presence;  // who has a live connection

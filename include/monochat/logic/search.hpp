@@ -26,7 +26,8 @@
 namespace monochat::storage {
 class message_log;
 class search_index;
-class social_store;
+class group_store;
+class read_state_store;
 }  // namespace monochat::storage
 
 namespace monochat::logic {
@@ -40,8 +41,9 @@ struct search_request {
 class search_service {
 public:
     search_service(storage::search_index& index, storage::message_log& log,
-                   storage::social_store& social, access_control& access)
-        : index_(index), log_(log), social_(social), access_(access) {}
+                   storage::group_store& groups, storage::read_state_store& read_state,
+                   access_control& access)
+        : index_(index), log_(log), groups_(groups), read_state_(read_state), access_(access) {}
 
     // Matching messages as JSON objects (message_json), newest first, at most `limit`.
     // Errors: invalid_argument (an empty, oversized or non-UTF-8 q; a malformed
@@ -56,7 +58,8 @@ private:
 
     storage::search_index& index_;
     storage::message_log& log_;
-    storage::social_store& social_;
+    storage::group_store& groups_;
+    storage::read_state_store& read_state_;
     access_control& access_;
 };
 

@@ -61,7 +61,7 @@ class metrics_registry;
 }  // namespace monochat::infra
 namespace monochat::storage {
 class message_log;
-class social_store;
+class group_store;
 class webhook_store;
 }  // namespace monochat::storage
 
@@ -69,7 +69,7 @@ namespace monochat::logic {
 
 // The event names a webhook may ask for: "message" (every message of a followed conversation:
 // text, file, edit, recall, reaction, read from the message log) and the group changes the
-// social store journals (storage/social_store.hpp, "group event journal"). A journaled event
+// social store journals (storage/group_store.hpp, "group event journal"). A journaled event
 // kind is delivered once its name is listed here.
 inline constexpr std::string_view webhook_event_message = "message";
 inline constexpr std::array<std::string_view, 4> webhook_events{
@@ -188,7 +188,7 @@ public:
 struct webhook_dependencies {
     storage::webhook_store& store;
     storage::message_log& log;
-    storage::social_store& social;  // the group event journal
+    storage::group_store& groups;  // the group event journal
     webhook_transport& transport;
     const infra::live_config& config;
     const infra::clock& clock;

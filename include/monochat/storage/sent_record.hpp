@@ -10,7 +10,7 @@ namespace monochat::storage {
 // message, in the same write (append_request::record_sent), until the read state has it for
 // good (settle_sent): so a crash between the ack and the read state's write loses nothing,
 // and the send path never waits for the relational store (shared/protocol.md v1.1, "Read your
-// writes"; storage/social_store.hpp, record_sent).
+// writes"; storage/read_state_store.hpp, record_sent).
 struct sent_record {
     std::uint64_t message_id = 0;
     std::uint64_t user_id = 0;  // the sender

@@ -37,7 +37,7 @@ struct webhook_record {
     // The conversations it follows; nullopt: every conversation.
     std::optional<std::vector<std::string>> conversation_ids;
     std::int64_t created_ms = 0;
-    // The id of the last group event journal row (social_store::read_group_journal) the
+    // The id of the last group event journal row (group_store::read_group_journal) the
     // webhook is done with: its membership events resume past it.
     std::uint64_t journal_cursor = 0;
 };

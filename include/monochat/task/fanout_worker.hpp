@@ -23,7 +23,7 @@ class subscription;
 }  // namespace monochat::bus
 namespace monochat::storage {
 class member_snapshots;
-class social_store;
+class group_store;
 }  // namespace monochat::storage
 namespace monochat::infra {
 class live_config;
@@ -35,8 +35,8 @@ namespace monochat::task {
 class fanout_worker {
 public:
     // `sink`: where shards go; null: a topic sink on the bus's `downstream` topic (tests).
-    // `members`: the membership cache's lists; null: members are read from `social`.
-    fanout_worker(bus::message_bus& bus, storage::social_store& social,
+    // `members`: the membership cache's lists; null: members are read from `groups`.
+    fanout_worker(bus::message_bus& bus, storage::group_store& groups,
                   const infra::live_config& live, infra::metrics_registry& metrics,
                   bus::delivery_guard* guard = nullptr, bus::delivery_sink* sink = nullptr,
                   storage::member_snapshots* members = nullptr);

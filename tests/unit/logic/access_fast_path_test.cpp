@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <monochat/logic/access.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 
 #include "unit/logic/logic_test_support.hpp"
 
@@ -27,9 +27,16 @@ TEST_CASE("the send check answers from the caches once they hold the users and t
 
     storage::member_snapshots* members = nullptr;
     storage::directory_snapshots* users = nullptr;
-    auto cached = storage::make_membership_cache(std::move(w.store), {}, w.metrics, &members);
-    cached = storage::make_directory_cache(std::move(cached), {}, w.metrics, &users);
-    access_control access(*cached, w.live, users, members);
+    w.stores.groups = storage::make_membership_cache(std::move(w.stores.groups),
+                                                     *w.stores.changes, {}, w.metrics, &members);
+    auto directory = storage::make_directory_cache(std::move(w.stores.users),
+                                                   std::move(w.stores.relations),
+                                                   *w.stores.changes, {}, w.metrics);
+    w.stores.users = std::move(directory.users);
+    w.stores.relations = std::move(directory.relations);
+    users = directory.snapshots;
+    auto cached = storage::make_social_store(w.stores);
+    access_control access(*cached, *cached, *cached, w.live, users, members);
 
     const auto ab = ref_of(dm(ann.user_id, bob.user_id));
     const auto ac = ref_of(dm(ann.user_id, cy.user_id));
@@ -71,8 +78,10 @@ TEST_CASE("the send check answers a cached group's membership", "[logic][access]
     w.befriend(ann, bob);
     const auto g = value_of(run(w.make_group(ann, "g", {bob.user_id}, false)));
     storage::member_snapshots* members = nullptr;
-    auto cached = storage::make_membership_cache(std::move(w.store), {}, w.metrics, &members);
-    access_control access(*cached, w.live, nullptr, members);
+    w.stores.groups = storage::make_membership_cache(std::move(w.stores.groups),
+                                                     *w.stores.changes, {}, w.metrics, &members);
+    auto cached = storage::make_social_store(w.stores);
+    access_control access(*cached, *cached, *cached, w.live, nullptr, members);
     const auto gref = ref_of("group:" + std::to_string(g.group_id));
     CHECK_FALSE(access.try_can_send(bob, gref).has_value());
     REQUIRE(static_cast<bool>(run(access.can_send(bob, gref))));

@@ -121,9 +121,9 @@ TEST_CASE("a message that cannot be queued for gateway closes its recipients' se
     bus::delivery_guard guard;
     lost_recorder lost;
     guard.set_lost_handler([&](const bus::lost_push& p) { lost.add(p); });
-    access_control access(*w.store, w.live);
+    access_control access(*w.store, *w.store, *w.store, w.live);
     auto messaging = make_messaging_service(
-        {*w.log, *w.store, *bus, access, w.presence, w.live, w.clock, w.ids, w.metrics, &guard});
+        {*w.log, *w.store, *w.store, *w.store, *bus, access, w.presence, w.live, w.clock, w.ids, w.metrics, &guard});
     messaging->start();
 
     for (int i = 0; i < 3; ++i) {
@@ -162,11 +162,13 @@ TEST_CASE("a group that drops to the fan-out threshold keeps its pushes in seq o
     // The router takes a small group's members from the membership cache (never from the
     // store, on the writer thread): the cache is filled first, as a send's access check does.
     storage::member_snapshots* snapshots = nullptr;
-    auto cached = storage::make_membership_cache(std::move(w.store), {}, w.metrics, &snapshots);
+    w.stores.groups = storage::make_membership_cache(std::move(w.stores.groups),
+                                                     *w.stores.changes, {}, w.metrics, &snapshots);
+    auto cached = storage::make_social_store(w.stores);
     REQUIRE(value_of(run(cached->member_count(g.group_id))) == 3);
     bus::delivery_guard guard;
-    access_control access(*cached, w.live);
-    auto messaging = make_messaging_service({*w.log, *cached, *w.bus, access, w.presence, w.live,
+    access_control access(*cached, *cached, *cached, w.live);
+    auto messaging = make_messaging_service({*w.log, *cached, *cached, *cached, *w.bus, access, w.presence, w.live,
                                              w.clock, w.ids, w.metrics, &guard, nullptr, nullptr,
                                              snapshots});
     messaging->start();

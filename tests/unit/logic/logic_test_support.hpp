@@ -28,7 +28,7 @@
 #include <monochat/logic/presence.hpp>
 #include <monochat/logic/social.hpp>
 #include <monochat/storage/message_log_factory.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -195,6 +195,8 @@ struct world {
     infra::id_generator ids{id_clock, 7};
     infra::live_config live;
     test_presence presence;
+    // The roles; `store` sees them as one store (as they were when opened).
+    storage::social_stores stores;
     std::unique_ptr<storage::social_store> store;
     std::unique_ptr<storage::message_log> log;
     std::unique_ptr<bus::message_bus> bus;
@@ -209,7 +211,8 @@ struct world {
         o.path = dir.file("social.db");
         o.readers = 2;
         o.synchronous_full = false;
-        store = value_of(storage::open_sqlite_social_store(o, metrics));
+        stores = value_of(storage::open_sqlite_social_stores(o, metrics));
+        store = storage::make_social_store(stores);
         log = storage::make_memory_message_log();
         bus = bus::make_memory_bus(metrics);
         bus->declare(downstream_topic, {2, 4096});
@@ -219,7 +222,7 @@ struct world {
                 deliveries.add(std::move(*d));
             }
         }));
-        const dependencies deps{*store, *log, *bus, live, clock, ids, presence, metrics};
+        const dependencies deps{*store, *store, *store, *store, *store, *log, *bus, live, clock, ids, presence, metrics};
         accounts_options ao;
         ao.hashing_threads = 1;
         ao.login_delay_base = std::chrono::milliseconds(1);

@@ -19,9 +19,9 @@ using test::run;
 using test::value_of;
 
 struct messaging_world : test::world {
-    access_control access{*store, live};
+    access_control access{*store, *store, *store, live};
     std::unique_ptr<messaging_service> messaging = make_messaging_service(
-        {*log, *store, *bus, access, presence, live, clock, ids, metrics});
+        {*log, *store, *store, *store, *bus, access, presence, live, clock, ids, metrics});
     identity alice = user("alice");
     int cmid = 0;
 

@@ -22,8 +22,8 @@ struct search_world : world {
         storage::sqlite_search_index_options o;
         o.path = dir.file("search.db");
         index = value_of(storage::open_sqlite_search_index(o, metrics));
-        access = std::make_unique<access_control>(*store, live);
-        search = std::make_unique<search_service>(*index, *log, *store, *access);
+        access = std::make_unique<access_control>(*store, *store, *store, live);
+        search = std::make_unique<search_service>(*index, *log, *store, *store, *access);
     }
 
     // Appends a text message and indexes it at once (the indexer's job, which is task's).

@@ -304,7 +304,7 @@ TEST_CASE("deleting a group: owner only, members told, the log dropped, the rest
           "[logic][social]") {
     test::world w;
     recording_cleanup cleanup;
-    const dependencies deps{*w.store, *w.log, *w.bus, w.live, w.clock, w.ids, w.presence, w.metrics};
+    const dependencies deps{*w.store, *w.store, *w.store, *w.store, *w.store, *w.log, *w.bus, w.live, w.clock, w.ids, w.presence, w.metrics};
     auto social = make_social(deps, &cleanup);
     const auto owner = w.user("owner");
     const auto admin = w.user("admin");
@@ -367,7 +367,7 @@ TEST_CASE("a group deletion that a crash cut short is finished at the next start
 
     // The next start.
     recording_cleanup cleanup;
-    const dependencies deps{*w.store, *w.log, *w.bus, w.live, w.clock, w.ids, w.presence, w.metrics};
+    const dependencies deps{*w.store, *w.store, *w.store, *w.store, *w.store, *w.log, *w.bus, w.live, w.clock, w.ids, w.presence, w.metrics};
     auto social = make_social(deps, &cleanup);
     CHECK(value_of(run(social->finish_deleted_groups())) == 1);
     CHECK(w.log->last_seq(cid) == 0);

@@ -2,7 +2,7 @@
 // directory of public groups, against SQLite (migration 6), across a reopen.
 
 #include <catch2/catch.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <string>
 #include <vector>
 

@@ -1,5 +1,5 @@
 #include <catch2/catch.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 
 #include "unit/storage/social_test_support.hpp"
 
@@ -15,7 +15,11 @@ struct directory_fixture : social_fixture {
             add_user(id, "user" + std::to_string(id));
         }
         add_user(9, "guest-9", true);
-        cached = make_directory_cache(std::move(store), o, metrics);
+        auto directory = make_directory_cache(std::move(stores.users), std::move(stores.relations),
+                                              *stores.changes, o, metrics);
+        stores.users = std::move(directory.users);
+        stores.relations = std::move(directory.relations);
+        cached = make_social_store(stores);
     }
     double hits() { return metrics.get_counter("monochat_directory_cache_hits_total", "").value(); }
     double misses() {
@@ -102,4 +106,24 @@ TEST_CASE("the directory cache keeps at most its bounds", "[social][cache][direc
     REQUIRE_FALSE(value_of(f.run(f.cached->are_friends(1, 2))));
     REQUIRE_FALSE(value_of(f.run(f.cached->are_friends(1, 2))));
     CHECK(f.hits() == 1);  // friendships not kept at all
+}
+
+TEST_CASE("changes made through the other roles evict the directory cache",
+          "[social][cache][directory]") {
+    // The cache wraps the users and relations roles: a suspension (administration role) and a
+    // deletion reach it through the change hub (social_changes.hpp).
+    directory_fixture f;
+    f.befriend(1, 2, 500);
+    REQUIRE(value_of(f.run(f.cached->are_friends(1, 2))));
+    REQUIRE_FALSE(value_of(f.run(f.cached->get_user(3))).suspended);
+
+    value_of(f.run(f.stores.admin->set_suspended(3, true)));
+    CHECK(value_of(f.run(f.cached->get_user(3))).suspended);
+    CHECK(value_of(f.run(f.cached->get_users({3})))[0].suspended);
+    value_of(f.run(f.stores.admin->set_suspended(3, false)));
+    CHECK_FALSE(value_of(f.run(f.cached->get_user(3))).suspended);
+
+    value_of(f.run(f.stores.users->delete_account(2, 9000)));
+    CHECK_FALSE(value_of(f.run(f.cached->are_friends(1, 2))));
+    CHECK(error_of(f.run(f.cached->get_user(2))) == errc::not_found);
 }

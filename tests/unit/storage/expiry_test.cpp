@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <string>
 #include <vector>
 

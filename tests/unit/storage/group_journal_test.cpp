@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 #include <monochat/infra/clock.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>

@@ -5,10 +5,10 @@
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <thread>
 
-#include "storage/forwarding_social_store.hpp"
+#include "storage/forwarding_stores.hpp"
 #include "unit/storage/social_test_support.hpp"
 
 using namespace monochat;
@@ -23,7 +23,8 @@ struct cache_fixture : social_fixture {
             add_user(id, "user" + std::to_string(id));
         }
         value_of(run(store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
-        cached = make_membership_cache(std::move(store), o, metrics);
+        stores.groups = make_membership_cache(std::move(stores.groups), *stores.changes, o, metrics);
+        cached = make_social_store(stores);
     }
     double hits() { return metrics.get_counter("monochat_membership_cache_hits_total", "").value(); }
     double misses() {
@@ -66,7 +67,9 @@ TEST_CASE("joins, adds and leaves update a cached group without reading it again
     }
     value_of(f.run(f.store->create_group(100, "g", 1, true, {3, 5}, 5000, 1000)));
     member_snapshots* snapshots = nullptr;
-    auto cached = make_membership_cache(std::move(f.store), {}, f.metrics, &snapshots);
+    f.stores.groups = make_membership_cache(std::move(f.stores.groups), *f.stores.changes, {},
+                                            f.metrics, &snapshots);
+    auto cached = make_social_store(f.stores);
     auto misses = [&] {
         return f.metrics.get_counter("monochat_membership_cache_misses_total", "").value();
     };
@@ -125,7 +128,9 @@ TEST_CASE("cached member lists are shared without waiting, and only once filled"
     }
     value_of(f.run(f.store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
     member_snapshots* snapshots = nullptr;
-    auto cached = make_membership_cache(std::move(f.store), {}, f.metrics, &snapshots);
+    f.stores.groups = make_membership_cache(std::move(f.stores.groups), *f.stores.changes, {},
+                                            f.metrics, &snapshots);
+    auto cached = make_social_store(f.stores);
     REQUIRE(snapshots != nullptr);
     CHECK(snapshots->cached_member_ids(100) == nullptr);  // never fills by itself
     REQUIRE(value_of(f.run(cached->member_count(100))) == 3);
@@ -158,15 +163,15 @@ bool wait_for(Pred pred) {
 }
 
 // Reads a page of members, then holds it until released: a fill that is slow to finish.
-class held_pages final : public detail::forwarding_social_store {
+class held_pages final : public detail::forwarding_group_store {
 public:
-    using forwarding_social_store::forwarding_social_store;
+    using forwarding_group_store::forwarding_group_store;
     std::atomic<bool> hold{true};
     std::atomic<int> page_reads{0};
 
     task<member_page> list_members(std::uint64_t group_id, std::uint64_t after,
                                    std::size_t limit) override {
-        auto page = co_await forwarding_social_store::list_members(group_id, after, limit);
+        auto page = co_await forwarding_group_store::list_members(group_id, after, limit);
         ++page_reads;
         boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
         while (hold) {
@@ -186,9 +191,10 @@ TEST_CASE("one fill per group: lookups meanwhile ask the store, and a join meanw
         f.add_user(id, "user" + std::to_string(id));
     }
     value_of(f.run(f.store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
-    auto held = std::make_unique<held_pages>(std::move(f.store));
+    auto held = std::make_unique<held_pages>(std::move(f.stores.groups));
     held_pages& pages = *held;
-    auto cached = make_membership_cache(std::move(held), {}, f.metrics);
+    f.stores.groups = make_membership_cache(std::move(held), *f.stores.changes, {}, f.metrics);
+    auto cached = make_social_store(f.stores);
     // The fill reads its one page (1, 2, 3) and is held.
     auto filled = boost::asio::co_spawn(test::io_runner::instance().executor(),
                                         cached->member_count(100), boost::asio::use_future);
@@ -209,20 +215,20 @@ TEST_CASE("one fill per group: lookups meanwhile ask the store, and a join meanw
 
 namespace {
 // Commits each join and leave, then holds it until released: changes that overlap in time.
-class held_changes final : public detail::forwarding_social_store {
+class held_changes final : public detail::forwarding_group_store {
 public:
-    using forwarding_social_store::forwarding_social_store;
+    using forwarding_group_store::forwarding_group_store;
     std::atomic<bool> hold{true};
     std::atomic<int> held{0};
 
     task<members_added> join_group(std::uint64_t group_id, std::uint64_t user_id,
                                    std::int64_t joined_ms, std::uint64_t max_members) override {
-        auto r = co_await forwarding_social_store::join_group(group_id, user_id, joined_ms, max_members);
+        auto r = co_await forwarding_group_store::join_group(group_id, user_id, joined_ms, max_members);
         co_await wait();
         co_return r;
     }
     task<group_record> remove_member(std::uint64_t group_id, std::uint64_t user_id) override {
-        auto r = co_await forwarding_social_store::remove_member(group_id, user_id);
+        auto r = co_await forwarding_group_store::remove_member(group_id, user_id);
         co_await wait();
         co_return r;
     }
@@ -247,9 +253,10 @@ struct overlap_fixture {
             f.add_user(id, "user" + std::to_string(id));
         }
         value_of(f.run(f.store->create_group(100, "g", 1, true, {2, 3}, 5000, 1000)));
-        auto held = std::make_unique<held_changes>(std::move(f.store));
+        auto held = std::make_unique<held_changes>(std::move(f.stores.groups));
         changes = held.get();
-        cached = make_membership_cache(std::move(held), {}, f.metrics);
+        f.stores.groups = make_membership_cache(std::move(held), *f.stores.changes, {}, f.metrics);
+        cached = make_social_store(f.stores);
     }
     double misses() {
         return f.metrics.get_counter("monochat_membership_cache_misses_total", "").value();
@@ -286,4 +293,42 @@ TEST_CASE("overlapping changes of one user evict the cached group", "[social][ca
     // Committed join then leave; applied in either order the list would be guessed: it is read.
     CHECK(value_of(o.f.run(o.cached->member_ids(100, 0, 10))) == std::vector<std::uint64_t>{1, 2, 3});
     CHECK(o.misses() == 2);
+}
+
+TEST_CASE("deleting a user through the users role evicts the groups the cache holds",
+          "[social][cache]") {
+    // The membership cache wraps the groups role only: a deletion made through another role
+    // reaches it through the change hub (social_changes.hpp), not through a call it sees.
+    cache_fixture f;
+    value_of(f.run(f.stores.groups->create_group(200, "h", 4, true, {5}, 5000, 1000)));
+    REQUIRE(value_of(f.run(f.cached->member_ids(100, 0, 10))) ==
+            std::vector<std::uint64_t>{1, 2, 3});
+    REQUIRE(value_of(f.run(f.cached->member_count(200))) == 2);
+
+    value_of(f.run(f.stores.users->delete_account(2, 9000)));
+    CHECK(value_of(f.run(f.cached->member_ids(100, 0, 10))) == std::vector<std::uint64_t>{1, 3});
+    CHECK_FALSE(value_of(f.run(f.cached->member_role_of(100, 2))).has_value());
+
+    value_of(f.run(f.stores.users->delete_user(5)));
+    CHECK(value_of(f.run(f.cached->member_count(200))) == 1);
+
+    // A failed deletion (the owner of a group) changes nothing and the cache still answers.
+    CHECK(error_of(f.run(f.stores.users->delete_user(1))) == errc::conflict);
+    CHECK(value_of(f.run(f.cached->member_count(100))) == 2);
+}
+
+TEST_CASE("purging guests through the users role evicts the groups the cache holds",
+          "[social][cache]") {
+    cache_fixture f;
+    REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);
+    const double misses = f.misses();
+    // Nothing purged (user 4 is no guest): the cached group stays.
+    CHECK(value_of(f.run(f.stores.users->purge_guests({4}, 1LL << 60, 9000))).empty());
+    REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);
+    CHECK(f.misses() == misses);
+    f.add_user(50, "guest-50", true);
+    REQUIRE(value_of(f.run(f.stores.users->purge_guests({50}, 1LL << 60, 9000))) ==
+            std::vector<std::uint64_t>{50});
+    REQUIRE(value_of(f.run(f.cached->member_count(100))) == 3);
+    CHECK(f.misses() == misses + 1);  // evicted, read again
 }

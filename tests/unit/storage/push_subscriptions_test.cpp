@@ -3,7 +3,7 @@
 // known endpoint moves instead of doubling, and a user holds at most so many.
 
 #include <catch2/catch.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <string>
 #include <vector>
 

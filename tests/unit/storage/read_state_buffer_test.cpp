@@ -5,7 +5,7 @@
 #include <chrono>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/message_log_factory.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <thread>
 
 #include "unit/storage/social_test_support.hpp"
@@ -20,6 +20,8 @@ namespace {
 struct buffer_fixture : social_fixture {
     std::unique_ptr<message_log> log;
     sent_recorder* recorder = nullptr;
+    // The fixture's roles with the buffer in front of read state (and of the backup).
+    buffered_read_state buffer;
     std::unique_ptr<social_store> buffered;
 
     explicit buffer_fixture(std::chrono::milliseconds delay = 60s) {
@@ -40,9 +42,18 @@ struct buffer_fixture : social_fixture {
     void open_buffer(std::chrono::milliseconds delay) {
         read_state_buffer_options o;
         o.flush_delay = delay;
-        auto b = value_of(make_read_state_buffer(std::move(store), *log, o, metrics));
-        recorder = b.recorder;
-        buffered = std::move(b.store);
+        buffer = value_of(make_read_state_buffer(std::move(stores.read_state),
+                                                 std::move(stores.admin), *log, o, metrics));
+        recorder = buffer.recorder;
+        buffered = make_social_store(*stores.users, *stores.relations, *stores.groups,
+                                     *buffer.read_state, *buffer.admin);
+    }
+
+    // Destroys the buffer (its last flush) and the roles it wraps; reopen() opens them again.
+    void close_buffer() {
+        buffered.reset();
+        buffer.admin.reset();
+        buffer.read_state.reset();
     }
 
     // Appends a message with a queued sent record, as a send does; returns its record.
@@ -128,7 +139,7 @@ TEST_CASE("records a crash kept in the log are written at the next start", "[sto
     buffer_fixture f;
     const auto r = f.send(1, 2, "c1");
     // Not recorded into the buffer: as if the process died between the write and the flush.
-    f.buffered.reset();
+    f.close_buffer();
     f.log.reset();
     f.reopen();
     CHECK(value_of(f.run(f.store->get_read_position(1, r.conversation_id))) == 0);
@@ -143,7 +154,7 @@ TEST_CASE("a buffer going away writes what is pending", "[storage][read_state]")
     buffer_fixture f;
     const auto r = f.send(1, 2, "c1");
     f.recorder->record(r);
-    f.buffered.reset();
+    f.close_buffer();
     CHECK(value_of(f.log->unsettled_sent()).empty());
     f.reopen();
     CHECK(value_of(f.run(f.store->get_read_position(1, r.conversation_id))) == 1);
@@ -156,4 +167,24 @@ TEST_CASE("records of users that are gone are skipped", "[storage][read_state]")
     value_of(f.run(f.buffered->delete_user(1)));
     CHECK(value_of(f.run(f.buffered->read_positions(2))).empty());
     CHECK(value_of(f.log->unsettled_sent()).empty());
+}
+
+TEST_CASE("a backup through the buffer holds every send recorded before it",
+          "[storage][read_state]") {
+    // The buffer wraps the administration role's backup_to (another role): the backup waits
+    // for the records, which would otherwise sit in memory for a minute.
+    buffer_fixture f;
+    const auto r = f.send(1, 2, "c1");
+    f.recorder->record(r);
+    REQUIRE(f.flushes() == 0);
+    const std::string copy = f.dir.file("backup.db");
+    value_of(f.run(f.buffered->backup_to(copy)));
+    CHECK(f.flushes() == 1);
+
+    infra::metrics_registry other_metrics;
+    sqlite_social_store_options o = f.options();
+    o.path = copy;
+    auto restored = value_of(open_sqlite_social_stores(o, other_metrics));
+    CHECK(value_of(f.run(restored.read_state->get_read_position(1, r.conversation_id))) == 1);
+    CHECK(value_of(f.run(restored.read_state->direct_conversations(2))).size() == 1);
 }

@@ -2,7 +2,7 @@
 // Issue 18 (schema version 7): sessions, password changes, reset tokens and self-deletion.
 
 #include <catch2/catch.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 
 #include "unit/storage/social_test_support.hpp"
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <latch>
 #include <memory>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <string>
 #include <thread>
 #include <vector>

@@ -16,7 +16,7 @@
 #include <memory>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/infra/result.hpp>
-#include <monochat/storage/social_store.hpp>
+#include "support/social_store.hpp"
 #include <optional>
 #include <string>
 #include <thread>
@@ -124,6 +124,8 @@ errc error_of(const result<T>& r) {
 struct social_fixture {
     scratch_dir dir;
     infra::metrics_registry metrics;
+    // The roles; `store` sees them as one store (as they were when opened).
+    social_stores stores;
     std::unique_ptr<social_store> store;
 
     explicit social_fixture(std::size_t readers = 2) : readers_(readers) { reopen(); }
@@ -142,7 +144,9 @@ struct social_fixture {
     // Closes the store (completing pending writes) and opens the same file again.
     void reopen() {
         store.reset();
-        store = value_of(open_sqlite_social_store(options(), metrics));
+        stores = social_stores{};
+        stores = value_of(open_sqlite_social_stores(options(), metrics));
+        store = make_social_store(stores);
     }
 
     template <class T>

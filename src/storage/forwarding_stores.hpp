@@ -1,18 +1,25 @@
 #pragma once
-// A social_store that hands every call to a wrapped one: the base of the caches that sit in
-// front of the SQLite store (membership_cache.cpp, directory_cache.cpp). A cache overrides the
-// calls it answers or that invalidate it, and inherits the rest.
+// Per-role forwarding bases: a store that hands every call of one role of the social store to a
+// wrapped one. The decorators in front of the SQLite roles (membership_cache.cpp,
+// directory_cache.cpp, read_state_buffer.cpp) derive from the role they wrap, override the calls
+// they answer or that invalidate them, and inherit the rest.
 
 #include <memory>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/admin_store.hpp>
+#include <monochat/storage/group_store.hpp>
+#include <monochat/storage/read_state_store.hpp>
+#include <monochat/storage/relation_store.hpp>
+#include <monochat/storage/user_store.hpp>
 
 namespace monochat::storage::detail {
 
-class forwarding_social_store : public social_store {
+class forwarding_user_store : public user_store {
 public:
-    explicit forwarding_social_store(std::unique_ptr<social_store> inner) : inner_(std::move(inner)) {}
+    explicit forwarding_user_store(std::unique_ptr<user_store> inner) : inner_(std::move(inner)) {}
 
-    task<user_record> create_user(user_record u) override { return inner_->create_user(std::move(u)); }
+    task<user_record> create_user(user_record u) override {
+        return inner_->create_user(std::move(u));
+    }
     task<user_record> get_user(std::uint64_t id) override { return inner_->get_user(id); }
     task<user_record> get_user_by_username(std::string u) override {
         return inner_->get_user_by_username(std::move(u));
@@ -30,9 +37,10 @@ public:
         return inner_->update_profile(id, std::move(change));
     }
     task<bool> is_avatar(std::uint64_t file_id) override { return inner_->is_avatar(file_id); }
-
     task<void> create_token(token_record t) override { return inner_->create_token(std::move(t)); }
-    task<token_record> lookup_token(std::string h) override { return inner_->lookup_token(std::move(h)); }
+    task<token_record> lookup_token(std::string h) override {
+        return inner_->lookup_token(std::move(h));
+    }
     task<void> delete_token(std::string h) override { return inner_->delete_token(std::move(h)); }
     task<std::uint64_t> delete_user_tokens(std::uint64_t id) override {
         return inner_->delete_user_tokens(id);
@@ -49,19 +57,125 @@ public:
     task<std::string> delete_session(std::uint64_t id, std::uint64_t session) override {
         return inner_->delete_session(id, session);
     }
-    task<std::vector<std::string>> delete_other_tokens(std::uint64_t id, std::string keep) override {
+    task<std::vector<std::string>> delete_other_tokens(std::uint64_t id,
+                                                       std::string keep) override {
         return inner_->delete_other_tokens(id, std::move(keep));
     }
     task<std::vector<std::string>> set_password_hash(std::uint64_t id, std::string hash,
                                                      std::string keep) override {
         return inner_->set_password_hash(id, std::move(hash), std::move(keep));
     }
-    task<std::vector<block_pair>> all_blocks() override { return inner_->all_blocks(); }
-    task<void> set_world_mute(std::uint64_t id, std::int64_t until, std::int64_t now) override {
-        return inner_->set_world_mute(id, until, now);
+    task<user_record> create_user_with_token(user_record u, token_record t) override {
+        return inner_->create_user_with_token(std::move(u), std::move(t));
     }
-    task<void> lift_world_mute(std::uint64_t id) override { return inner_->lift_world_mute(id); }
-    task<std::vector<world_mute_record>> world_mutes() override { return inner_->world_mutes(); }
+    task<std::vector<std::string>> replace_user_tokens(std::uint64_t id,
+                                                       std::optional<token_record> t) override {
+        return inner_->replace_user_tokens(id, std::move(t));
+    }
+    task<invite_record> create_invite(invite_record i) override {
+        return inner_->create_invite(std::move(i));
+    }
+    task<std::vector<invite_record>> list_invites() override { return inner_->list_invites(); }
+    task<void> delete_invite(std::string code) override {
+        return inner_->delete_invite(std::move(code));
+    }
+    task<user_record> create_invited_user(user_record u, std::string code,
+                                          std::int64_t now) override {
+        return inner_->create_invited_user(std::move(u), std::move(code), now);
+    }
+    task<void> create_password_reset(std::string h, std::uint64_t id,
+                                     std::int64_t expires) override {
+        return inner_->create_password_reset(std::move(h), id, expires);
+    }
+    task<user_record> consume_password_reset(std::string h, std::int64_t now,
+                                             std::string hash) override {
+        return inner_->consume_password_reset(std::move(h), now, std::move(hash));
+    }
+    task<void> delete_user(std::uint64_t id) override { return inner_->delete_user(id); }
+    task<void> touch_user(std::uint64_t id, std::int64_t now_ms) override {
+        return inner_->touch_user(id, now_ms);
+    }
+    task<std::vector<std::uint64_t>> idle_guests(std::int64_t seen_before_ms,
+                                                 std::size_t limit) override {
+        return inner_->idle_guests(seen_before_ms, limit);
+    }
+    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> ids,
+                                                  std::int64_t seen_before_ms,
+                                                  std::int64_t now_ms) override {
+        return inner_->purge_guests(std::move(ids), seen_before_ms, now_ms);
+    }
+    task<bool> is_deleted_user(std::uint64_t id) override { return inner_->is_deleted_user(id); }
+    task<void> delete_account(std::uint64_t id, std::int64_t now_ms) override {
+        return inner_->delete_account(id, now_ms);
+    }
+
+protected:
+    user_store& inner_users() { return *inner_; }
+
+private:
+    std::unique_ptr<user_store> inner_;
+};
+
+class forwarding_relation_store : public relation_store {
+public:
+    explicit forwarding_relation_store(std::unique_ptr<relation_store> inner)
+        : inner_(std::move(inner)) {}
+
+    task<std::vector<block_pair>> all_blocks() override { return inner_->all_blocks(); }
+    task<void> block_user(std::uint64_t id, std::uint64_t blocked, std::int64_t now) override {
+        return inner_->block_user(id, blocked, now);
+    }
+    task<void> unblock_user(std::uint64_t id, std::uint64_t blocked) override {
+        return inner_->unblock_user(id, blocked);
+    }
+    task<std::vector<user_record>> blocked_users(std::uint64_t id) override {
+        return inner_->blocked_users(id);
+    }
+    task<std::vector<std::uint64_t>> blocked_by(std::uint64_t id,
+                                                std::vector<std::uint64_t> ids) override {
+        return inner_->blocked_by(id, std::move(ids));
+    }
+    task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
+                                                         std::uint64_t to, std::string note,
+                                                         std::int64_t now) override {
+        return inner_->send_friend_request(id, from, to, std::move(note), now);
+    }
+    task<friend_request_record> get_friend_request(std::uint64_t id) override {
+        return inner_->get_friend_request(id);
+    }
+    task<friend_request_record> accept_friend_request(std::uint64_t id, std::uint64_t actor,
+                                                      std::int64_t now) override {
+        return inner_->accept_friend_request(id, actor, now);
+    }
+    task<friend_request_record> reject_friend_request(std::uint64_t id, std::uint64_t actor,
+                                                      std::int64_t now) override {
+        return inner_->reject_friend_request(id, actor, now);
+    }
+    task<friend_requests> list_friend_requests(std::uint64_t id) override {
+        return inner_->list_friend_requests(id);
+    }
+    task<std::vector<user_record>> list_friends(std::uint64_t id) override {
+        return inner_->list_friends(id);
+    }
+    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override {
+        return inner_->are_friends(a, b);
+    }
+    task<void> remove_friend(std::uint64_t a, std::uint64_t b) override {
+        return inner_->remove_friend(a, b);
+    }
+
+protected:
+    relation_store& inner_relations() { return *inner_; }
+
+private:
+    std::unique_ptr<relation_store> inner_;
+};
+
+class forwarding_group_store : public group_store {
+public:
+    explicit forwarding_group_store(std::unique_ptr<group_store> inner)
+        : inner_(std::move(inner)) {}
+
     task<void> set_group_mute(std::uint64_t group_id, std::uint64_t id, std::int64_t until,
                               std::int64_t now) override {
         return inner_->set_group_mute(group_id, id, until, now);
@@ -99,85 +213,21 @@ public:
                                        std::uint64_t max_members) override {
         return inner_->join_by_invite(group_id, std::move(code), user_id, now, max_members);
     }
-    task<user_record> create_user_with_token(user_record u, token_record t) override {
-        return inner_->create_user_with_token(std::move(u), std::move(t));
-    }
-    task<std::vector<std::string>> replace_user_tokens(std::uint64_t id,
-                                                       std::optional<token_record> t) override {
-        return inner_->replace_user_tokens(id, std::move(t));
-    }
     task<group_record> update_group(std::uint64_t id, std::optional<std::string> name,
                                     std::optional<std::string> description,
                                     std::optional<bool> is_public) override {
         return inner_->update_group(id, std::move(name), std::move(description), is_public);
     }
-    task<void> block_user(std::uint64_t id, std::uint64_t blocked, std::int64_t now) override {
-        return inner_->block_user(id, blocked, now);
-    }
-    task<void> unblock_user(std::uint64_t id, std::uint64_t blocked) override {
-        return inner_->unblock_user(id, blocked);
-    }
-    task<std::vector<user_record>> blocked_users(std::uint64_t id) override {
-        return inner_->blocked_users(id);
-    }
-    task<std::vector<std::uint64_t>> blocked_by(std::uint64_t id,
-                                                std::vector<std::uint64_t> ids) override {
-        return inner_->blocked_by(id, std::move(ids));
-    }
-    task<invite_record> create_invite(invite_record i) override {
-        return inner_->create_invite(std::move(i));
-    }
-    task<std::vector<invite_record>> list_invites() override { return inner_->list_invites(); }
-    task<void> delete_invite(std::string code) override {
-        return inner_->delete_invite(std::move(code));
-    }
-    task<user_record> create_invited_user(user_record u, std::string code,
-                                          std::int64_t now) override {
-        return inner_->create_invited_user(std::move(u), std::move(code), now);
-    }
-    task<void> create_password_reset(std::string h, std::uint64_t id, std::int64_t expires) override {
-        return inner_->create_password_reset(std::move(h), id, expires);
-    }
-    task<user_record> consume_password_reset(std::string h, std::int64_t now,
-                                             std::string hash) override {
-        return inner_->consume_password_reset(std::move(h), now, std::move(hash));
-    }
-
-    task<send_friend_request_result> send_friend_request(std::uint64_t id, std::uint64_t from,
-                                                         std::uint64_t to, std::string note,
-                                                         std::int64_t now) override {
-        return inner_->send_friend_request(id, from, to, std::move(note), now);
-    }
-    task<friend_request_record> get_friend_request(std::uint64_t id) override {
-        return inner_->get_friend_request(id);
-    }
-    task<friend_request_record> accept_friend_request(std::uint64_t id, std::uint64_t actor,
-                                                      std::int64_t now) override {
-        return inner_->accept_friend_request(id, actor, now);
-    }
-    task<friend_request_record> reject_friend_request(std::uint64_t id, std::uint64_t actor,
-                                                      std::int64_t now) override {
-        return inner_->reject_friend_request(id, actor, now);
-    }
-    task<friend_requests> list_friend_requests(std::uint64_t id) override {
-        return inner_->list_friend_requests(id);
-    }
-    task<std::vector<user_record>> list_friends(std::uint64_t id) override {
-        return inner_->list_friends(id);
-    }
-    task<bool> are_friends(std::uint64_t a, std::uint64_t b) override { return inner_->are_friends(a, b); }
-    task<void> remove_friend(std::uint64_t a, std::uint64_t b) override {
-        return inner_->remove_friend(a, b);
-    }
-
-    task<group_record> create_group(std::uint64_t group_id, std::string name, std::uint64_t owner_id,
-                                    bool is_public, std::vector<std::uint64_t> member_ids,
-                                    std::int64_t created_ms, std::uint64_t max_members) override {
+    task<group_record> create_group(std::uint64_t group_id, std::string name,
+                                    std::uint64_t owner_id, bool is_public,
+                                    std::vector<std::uint64_t> member_ids, std::int64_t created_ms,
+                                    std::uint64_t max_members) override {
         return inner_->create_group(group_id, std::move(name), owner_id, is_public,
                                     std::move(member_ids), created_ms, max_members);
     }
     task<group_record> get_group(std::uint64_t id) override { return inner_->get_group(id); }
-    task<member_page> list_members(std::uint64_t id, std::uint64_t after, std::size_t limit) override {
+    task<member_page> list_members(std::uint64_t id, std::uint64_t after,
+                                   std::size_t limit) override {
         return inner_->list_members(id, after, limit);
     }
     task<std::optional<member_role>> member_role_of(std::uint64_t group_id,
@@ -223,13 +273,36 @@ public:
         return inner_->public_groups(std::move(q), after, limit);
     }
 
+    task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after,
+                                                            std::size_t limit) override {
+        return inner_->read_group_journal(after, limit);
+    }
+    task<std::uint64_t> group_journal_head() override { return inner_->group_journal_head(); }
+    task<std::uint64_t> prune_group_journal(std::uint64_t up_to) override {
+        return inner_->prune_group_journal(up_to);
+    }
+    void set_group_journal_listener(group_journal_listener l) override {
+        inner_->set_group_journal_listener(std::move(l));
+    }
+
+protected:
+    group_store& inner_groups() { return *inner_; }
+
+private:
+    std::unique_ptr<group_store> inner_;
+};
+
+class forwarding_read_state_store : public read_state_store {
+public:
+    explicit forwarding_read_state_store(std::unique_ptr<read_state_store> inner)
+        : inner_(std::move(inner)) {}
+
     task<void> record_direct_message(std::uint64_t a, std::uint64_t b, std::int64_t ms) override {
         return inner_->record_direct_message(a, b, ms);
     }
     task<std::vector<direct_conversation>> direct_conversations(std::uint64_t id) override {
         return inner_->direct_conversations(id);
     }
-
     task<bool> set_read_position(std::uint64_t user, std::string cid, std::uint64_t seq,
                                  std::int64_t now) override {
         return inner_->set_read_position(user, std::move(cid), seq, now);
@@ -247,14 +320,12 @@ public:
                                               std::optional<std::uint64_t> group) override {
         return inner_->conversation_readers(std::move(cid), seq, limit, group);
     }
-
     task<void> set_muted_until(std::uint64_t user, std::string cid, std::int64_t until) override {
         return inner_->set_muted_until(user, std::move(cid), until);
     }
     task<std::vector<conversation_setting>> conversation_settings(std::uint64_t user) override {
         return inner_->conversation_settings(user);
     }
-
     task<std::uint64_t> add_mentions(std::string cid, std::uint64_t seq,
                                      std::vector<std::uint64_t> users,
                                      std::optional<std::uint64_t> group) override {
@@ -266,44 +337,6 @@ public:
     task<std::vector<mention_count>> unread_mentions(std::uint64_t user) override {
         return inner_->unread_mentions(user);
     }
-
-    task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
-        return inner_->list_users(after, limit);
-    }
-    task<void> set_suspended(std::uint64_t id, bool suspended) override {
-        return inner_->set_suspended(id, suspended);
-    }
-    // Removing users changes what any cache may hold about them (memberships, friendships,
-    // records): both tell users_removed() once the store has committed.
-    task<void> delete_user(std::uint64_t id) override {
-        auto r = co_await inner_->delete_user(id);
-        users_removed();
-        co_return r;
-    }
-
-    task<void> touch_user(std::uint64_t id, std::int64_t now_ms) override {
-        return inner_->touch_user(id, now_ms);
-    }
-    task<std::vector<std::uint64_t>> idle_guests(std::int64_t seen_before_ms,
-                                                 std::size_t limit) override {
-        return inner_->idle_guests(seen_before_ms, limit);
-    }
-    task<std::vector<std::uint64_t>> purge_guests(std::vector<std::uint64_t> ids,
-                                                  std::int64_t seen_before_ms,
-                                                  std::int64_t now_ms) override {
-        auto r = co_await inner_->purge_guests(std::move(ids), seen_before_ms, now_ms);
-        if (r && !r->empty()) {
-            users_removed();
-        }
-        co_return r;
-    }
-    task<bool> is_deleted_user(std::uint64_t id) override { return inner_->is_deleted_user(id); }
-    task<void> delete_account(std::uint64_t id, std::int64_t now_ms) override {
-        auto r = co_await inner_->delete_account(id, now_ms);
-        users_removed();
-        co_return r;
-    }
-
     task<void> put_push_subscription(push_subscription_record s, std::size_t max) override {
         return inner_->put_push_subscription(std::move(s), max);
     }
@@ -318,27 +351,36 @@ public:
         return inner_->push_targets(id, std::move(cid), now_ms);
     }
 
-    task<std::vector<group_journal_row>> read_group_journal(std::uint64_t after,
-                                                            std::size_t limit) override {
-        return inner_->read_group_journal(after, limit);
-    }
-    task<std::uint64_t> group_journal_head() override { return inner_->group_journal_head(); }
-    task<std::uint64_t> prune_group_journal(std::uint64_t up_to) override {
-        return inner_->prune_group_journal(up_to);
-    }
-    void set_group_journal_listener(group_journal_listener l) override {
-        inner_->set_group_journal_listener(std::move(l));
-    }
+protected:
+    read_state_store& inner_read_state() { return *inner_; }
 
+private:
+    std::unique_ptr<read_state_store> inner_;
+};
+
+class forwarding_admin_store : public admin_store {
+public:
+    explicit forwarding_admin_store(std::unique_ptr<admin_store> inner)
+        : inner_(std::move(inner)) {}
+
+    task<void> set_world_mute(std::uint64_t id, std::int64_t until, std::int64_t now) override {
+        return inner_->set_world_mute(id, until, now);
+    }
+    task<void> lift_world_mute(std::uint64_t id) override { return inner_->lift_world_mute(id); }
+    task<std::vector<world_mute_record>> world_mutes() override { return inner_->world_mutes(); }
+    task<std::vector<user_record>> list_users(std::uint64_t after, std::size_t limit) override {
+        return inner_->list_users(after, limit);
+    }
+    task<void> set_suspended(std::uint64_t id, bool suspended) override {
+        return inner_->set_suspended(id, suspended);
+    }
     task<void> backup_to(std::string path) override { return inner_->backup_to(std::move(path)); }
 
 protected:
-    social_store& inner() { return *inner_; }
-    // After delete_user, delete_account, or purge_guests that removed someone. Default: nothing.
-    virtual void users_removed() {}
+    admin_store& inner_admin() { return *inner_; }
 
 private:
-    std::unique_ptr<social_store> inner_;
+    std::unique_ptr<admin_store> inner_;
 };
 
 }  // namespace monochat::storage::detail

@@ -1,5 +1,5 @@
 #include <algorithm>
-#include <monochat/storage/social_store.hpp>
+#include <monochat/storage/social_records.hpp>
 
 namespace monochat::storage {
 
