@@ -69,6 +69,7 @@ result<conversation_ref> parse_conversation_id(std::string_view id) {
 #include <monochat/infra/live_config.hpp>
 #include <monochat/logic/moderation.hpp>
 #include <monochat/logic/validation.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <monochat/storage/group_store.hpp>
 #include <monochat/storage/relation_store.hpp>
 #include <monochat/storage/user_store.hpp>

@@ -9,6 +9,7 @@
 #include <monochat/logic/access.hpp>
 #include <monochat/logic/delivery_router.hpp>
 #include <monochat/logic/message_format.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/social_records.hpp>
 

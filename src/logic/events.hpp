@@ -19,6 +19,7 @@
 #include <monochat/infra/live_config.hpp>
 #include <monochat/infra/metrics.hpp>
 #include <monochat/logic/delivery.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <monochat/storage/group_store.hpp>
 #include <optional>
 #include <string>

@@ -20,6 +20,7 @@
 #include <monochat/logic/delivery_router.hpp>
 #include <monochat/logic/files.hpp>
 #include <monochat/logic/message_format.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/group_store.hpp>
 #include <monochat/storage/read_state_store.hpp>

@@ -199,7 +199,7 @@ public:
 
     task<deleted_group> delete_group(std::uint64_t group_id, std::uint64_t owner_id,
                                      std::int64_t now_ms) override {
-        auto r = co_await inner().delete_group(group_id, owner_id, now_ms);
+        auto r = co_await inner_groups().delete_group(group_id, owner_id, now_ms);
         evict(group_id);  // a fill racing the delete reads no group, or is not kept
         co_return r;
     }

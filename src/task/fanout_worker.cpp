@@ -12,6 +12,7 @@
 #include <monochat/infra/log.hpp>
 #include <monochat/infra/message_traces.hpp>
 #include <monochat/infra/metrics.hpp>
+#include <monochat/storage/social_stores.hpp>
 #include <monochat/storage/group_store.hpp>
 
 namespace monochat::task {
@@ -19,7 +20,7 @@ namespace monochat::task {
 namespace net = boost::asio;
 
 struct fanout_worker::impl {
-    impl(bus::message_bus& b, storage::group_store& g, const infra::live_config& l,
+    impl(bus::message_bus& b, storage::group_store& gs, const infra::live_config& l,
          infra::metrics_registry& m, bus::delivery_guard* g, bus::delivery_sink* k,
          storage::member_snapshots* ms)
         : bus(b),
@@ -30,7 +31,7 @@ struct fanout_worker::impl {
                                   })),
           sink(k != nullptr ? *k : *own_sink),
           members(ms),
-          groups(g),
+          groups(gs),
           live(l),
           pool(1),
           jobs(m.get_counter("monochat_fanout_jobs_total", "Large-group messages fanned out by task.")),

@@ -386,16 +386,16 @@ public:
 
 }  // namespace detail
 
-inline std::unique_ptr<social_store> make_social_store(const social_stores& stores) {
-    return make_social_store(*stores.users, *stores.relations, *stores.groups, *stores.read_state,
-                             *stores.admin);
-}
-
 inline std::unique_ptr<social_store> make_social_store(user_store& users, relation_store& relations,
                                                        group_store& groups,
                                                        read_state_store& read_state,
                                                        admin_store& admin) {
     return std::make_unique<detail::social_store_view>(users, relations, groups, read_state, admin);
+}
+
+inline std::unique_ptr<social_store> make_social_store(const social_stores& stores) {
+    return make_social_store(*stores.users, *stores.relations, *stores.groups, *stores.read_state,
+                             *stores.admin);
 }
 
 inline result<std::unique_ptr<social_store>> open_sqlite_social_store(
