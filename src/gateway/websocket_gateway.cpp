@@ -801,7 +801,21 @@ private:
 
     void reply(std::string frame) {
         enqueue_frame(std::make_shared<const std::string>(std::move(frame)), ws_codec::opcode::text);
-        flush();
+        flush_soon();
+    }
+
+    // On the strand: a flush after the handlers already queued on this strand. A group commit
+    // resumes each of this connection's sends in its own handler, one after the other; their
+    // acks, and the pushes woken with them, then go out in one write instead of one each.
+    void flush_soon() {
+        if (flush_posted_ || writing_ || done_) {
+            return;  // a write in flight flushes the rest when it completes
+        }
+        flush_posted_ = true;
+        net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+            self->flush_posted_ = false;
+            self->flush();
+        });
     }
 
     // The per-connection frame rate (limits.ws_message_rate): a frame past the bucket is
@@ -970,6 +984,7 @@ private:
     bool done_ = false;
     bool finished_ = false;
     bool writing_ = false;
+    bool flush_posted_ = false;  // flush_soon()'s flush is queued on the strand
     bool first_flush_done_ = false;
 };
 
