@@ -355,9 +355,19 @@ public:
 
         rocksdb::ColumnFamilyOptions idempotency_cf = cf;
         idempotency_cf.compaction_filter = &expiry_;
+        // Every append looks its (sender, client_msg_id) up here and almost never finds it: a
+        // bloom filter over the memtable's whole keys answers those misses without walking
+        // the skip list (the lookups were 2.6 % of the server's w2-max profile).
+        idempotency_cf.memtable_prefix_bloom_size_ratio = 0.05;
+        idempotency_cf.memtable_whole_key_filtering = true;
         // Rewrites old files now and then so that expired entries leave even without traffic.
         idempotency_cf.periodic_compaction_seconds = static_cast<std::uint64_t>(
             std::max<std::int64_t>(options().idempotency_window_s, 86400));
+
+        // Not memtable_insert_with_hint_prefix_extractor for `messages`: RocksDB 7.8 shares its
+        // hints between the point and the range-deletion memtables, and a conversation's drop
+        // (a range delete) then trips its key-format assertion (unit test "a dropped
+        // conversation is gone ...").
 
         const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
             {rocksdb::kDefaultColumnFamilyName, cf},
