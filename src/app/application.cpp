@@ -257,6 +257,7 @@ public:
                            {{"version", MONOCHAT_VERSION}, {"commit", MONOCHAT_COMMIT}})
             .set(1);
         infra::traces().set_capacity(static_cast<std::size_t>(cfg_.trace.buffer_messages));
+        infra::traces().set_sample_every(static_cast<std::uint64_t>(cfg_.trace.sample_every));
 
         const auto opened_at = std::chrono::steady_clock::now();
         auto st = open_stores(cfg_, clock_, metrics_);
@@ -530,6 +531,7 @@ private:
         }
         apply_logging(next);
         infra::traces().set_capacity(static_cast<std::size_t>(next.trace.buffer_messages));
+        infra::traces().set_sample_every(static_cast<std::uint64_t>(next.trace.sample_every));
         http_limits_.apply(next);
         ws_limits_.apply(next);
         return {};

@@ -73,7 +73,7 @@ std::size_t connection_registry::push_to_user(std::uint64_t user_id,
         return 0;
     }
     // Checked once per user, not per session: off, tracing costs one relaxed load here.
-    auto* traces = traced_message != 0 && infra::traces().enabled() ? &infra::traces() : nullptr;
+    auto* traces = traced_message != 0 && infra::traces().sampled(traced_message) ? &infra::traces() : nullptr;
     std::size_t n = 0;
     for (const auto& c : it->second) {
         if (c->session_id() != exclude_session && c->push(frame)) {
@@ -109,7 +109,7 @@ std::size_t connection_registry::push_to_members(std::span<const std::uint64_t> 
                                                  std::uint64_t traced_message, std::size_t lane,
                                                  std::size_t lanes,
                                                  std::vector<std::shared_ptr<ws_connection>>* wake_later) {
-    auto* traces = traced_message != 0 && infra::traces().enabled() ? &infra::traces() : nullptr;
+    auto* traces = traced_message != 0 && infra::traces().sampled(traced_message) ? &infra::traces() : nullptr;
     // The trace's `pushed` events of this share, recorded at the end under one lock.
     thread_local std::vector<std::pair<std::uint64_t, std::uint64_t>> reached;
     reached.clear();
@@ -168,7 +168,7 @@ std::size_t connection_registry::push_to_world(const std::shared_ptr<const std::
                                                std::uint64_t exclude_session,
                                                std::uint64_t exclude_user,
                                                std::uint64_t traced_message) {
-    auto* traces = traced_message != 0 && infra::traces().enabled() ? &infra::traces() : nullptr;
+    auto* traces = traced_message != 0 && infra::traces().sampled(traced_message) ? &infra::traces() : nullptr;
     std::size_t n = 0;
     for (auto& shard : world_) {
         std::lock_guard lock(shard.mutex);

@@ -245,6 +245,8 @@ const std::vector<field>& fields() {
              "Directory of online backups; empty means <data_dir>/backups."),
         MC_I("trace.buffer_messages", trace.buffer_messages, 0, 10000000, true,
              "Recent messages whose path is kept for the admin trace; 0 turns tracing off."),
+        MC_I("trace.sample_every", trace.sample_every, 1, 1000000, true,
+             "One message in this many is traced (picked by its id; 1 traces every message)."),
 
         MC_I("webhooks.max_retry_s", webhooks.max_retry_s, 1, max_seconds, true,
              "How long one message's webhook delivery is retried before it is dropped."),

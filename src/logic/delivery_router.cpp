@@ -41,7 +41,8 @@ struct delivery_router::impl {
             return;  // the log stores only what logic validated
         }
         auto& traces = infra::traces();
-        if (traces.enabled()) {
+        const bool traced = traces.sampled(m.message_id);
+        if (traced) {
             // Before the message reaches anyone, so that the trace shows `stored` ahead of
             // `fanout` (the sender's coroutine may resume later than both).
             traces.add(m.message_id, infra::trace_stage::stored, m.seq);
@@ -61,7 +62,7 @@ struct delivery_router::impl {
                 return;
             case conversation_kind::direct: {
                 const std::uint64_t users[] = {conv->low, conv->high};
-                if (traces.enabled()) {
+                if (traced) {
                     traces.add(m.message_id, infra::trace_stage::fanout, 2, 0);
                 }
                 if (!d.sink.push_to_users(frame, users)) {
@@ -79,7 +80,7 @@ struct delivery_router::impl {
         if (!d.guard.fanout_pending(conv->id) && d.members != nullptr) {
             if (auto members = d.members->cached_member_ids(conv->group_id);
                 members && members->size() <= threshold) {
-                if (traces.enabled()) {
+                if (traced) {
                     traces.add(m.message_id, infra::trace_stage::fanout, members->size(), 0);
                 }
                 if (!d.sink.push_to_users(frame, *members)) {
@@ -106,10 +107,11 @@ struct delivery_router::impl {
     void fan_out(const conversation_ref& conv, const storage::stored_message& m,
                  bus::push_frame frame) {
         auto& traces = infra::traces();
-        const std::string trace_id = traces.trace_id_of(m.message_id);
+        const bool traced = traces.sampled(m.message_id);
+        const std::string trace_id = traced ? traces.trace_id_of(m.message_id) : std::string();
         bus::fanout_job job{conv.id, conv.group_id, frame.exclude_session, m.message_id,
                             *frame.text};
-        if (traces.enabled()) {
+        if (traced) {
             traces.add(m.message_id, infra::trace_stage::fanout, 0, 1);
         }
         if (infra::log::enabled(infra::log::level::debug)) {

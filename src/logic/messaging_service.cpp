@@ -518,9 +518,9 @@ public:
         // A recall takes the target's reactions with it (one range delete in the log).
         a.clear_reactions = req.body.type == "recall";
         const auto message_id = a.message_id;
-        // The trace buffer follows the message from here (one relaxed load when it is off).
+        // The trace buffer follows a sampled message from here (no lock for the others).
         auto& traces = infra::traces();
-        if (traces.enabled()) {
+        if (traces.sampled(message_id)) {
             traces.begin(message_id, req.trace_id, conv->id);
             traces.add(message_id, infra::trace_stage::received, req.who.user_id);
         }

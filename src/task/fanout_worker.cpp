@@ -118,7 +118,7 @@ struct fanout_worker::impl {
             }
             list = std::make_shared<const std::vector<std::uint64_t>>(std::move(*read));
         }
-        if (auto& traces = infra::traces(); traces.enabled()) {
+        if (auto& traces = infra::traces(); traces.sampled(job->message_id)) {
             traces.add(job->message_id, infra::trace_stage::fanout, list->size(), 1);
         }
         if (infra::log::enabled(infra::log::level::debug)) {

@@ -286,11 +286,40 @@ TEST_CASE("an admin deletes a message for everyone through the log", "[integrati
           404);
 }
 
+TEST_CASE("only sampled messages are traced", "[integration][admin][trace]") {
+    auto cfg = fast_test_config();
+    cfg["trace"] = {{"sample_every", 1000000}};
+    admin_fixture t(cfg);
+    const auto cid = dm_id(t.alice, t.bob);
+    befriend(*t.http, t.alice, t.bob);
+    for (int i = 0; i < 20; ++i) {
+        auto sent = t.http->post("/api/v1/conversations/" + cid + "/messages",
+                                 {{"client_msg_id", "s" + std::to_string(i)},
+                                  {"body", {{"type", "text"}, {"text", "not traced"}}}},
+                                 t.alice.token);
+        REQUIRE(sent.status == 201);
+        const auto id = sent.json()["message"]["message_id"].get<std::string>();
+        // One in a million: these 20 are not (the odds of a false failure are 1 in 50,000).
+        CHECK(t.http->get("/api/v1/admin/messages/" + id + "/trace", t.admin.token).status == 404);
+    }
+    // Live: every message from the next send on.
+    auto r = t.http->patch("/api/v1/admin/settings", {{"trace", {{"sample_every", 1}}}}, t.admin.token);
+    REQUIRE(r.status == 200);
+    CHECK(r.json()["applied"] == json::array({"trace.sample_every"}));
+    auto sent = t.http->post("/api/v1/conversations/" + cid + "/messages",
+                             {{"client_msg_id", "traced"}, {"body", {{"type", "text"}, {"text", "traced"}}}},
+                             t.alice.token);
+    REQUIRE(sent.status == 201);
+    const auto id = sent.json()["message"]["message_id"].get<std::string>();
+    CHECK(t.http->get("/api/v1/admin/messages/" + id + "/trace", t.admin.token).status == 200);
+}
+
 TEST_CASE("the trace of a message sent to a group shows every stage", "[integration][admin][trace]") {
     // One small group (direct hand-off to gateway) and, with a threshold of 2, a large one
     // (task fan-out workers).
     auto cfg = fast_test_config();
     cfg["fanout"] = {{"large_group_threshold", 3}, {"shard_size", 2}};
+    cfg["trace"] = {{"sample_every", 1}};  // these messages must all be traced
     admin_fixture t(cfg);
     auto carol = register_user(*t.http, unique_name("carol"));
     for (const bool large : {false, true}) {

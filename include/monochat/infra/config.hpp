@@ -242,6 +242,7 @@ struct trace_options {
     // Messages whose path is kept in memory for GET /api/v1/admin/messages/{id}/trace;
     // 0 turns tracing off. Default: 10000.
     std::int64_t buffer_messages = 10000;
+    std::int64_t sample_every = 100;
 };
 
 // Outgoing webhooks (issue 21, docs/integrations.md).

@@ -4,9 +4,11 @@
 // connection. The admin API reads it (GET /api/v1/admin/messages/{id}/trace); the message's
 // trace id travels with it, so every layer's log lines about it carry the same `trace` field.
 //
-// Cost on the hot path: `enabled()` is one relaxed atomic load; a disabled buffer (capacity 0)
-// does nothing else. Enabled, each event takes one shard lock and appends 32 bytes to the
-// message's event vector (at most `max_events` per message; later ones are only counted).
+// Sampled: one message in `sample_every` (config `trace.sample_every`) is traced, picked by a
+// hash of its id, so every layer decides alone and alike with `sampled(id)`: two relaxed atomic
+// loads and a multiply, no lock, for a message that is not traced. A traced message's events
+// each take one shard lock and append 32 bytes to its event vector (at most `max_events` per
+// message; later ones are only counted).
 // Bounds: `capacity` messages in all (config `trace.buffer_messages`), oldest dropped first.
 // Thread-safety: every member may be called from any thread.
 
@@ -60,6 +62,29 @@ public:
     // recording (kept traces stay readable until evicted or the buffer is cleared).
     void set_capacity(std::size_t messages);
     std::size_t capacity() const noexcept { return capacity_.load(std::memory_order_relaxed); }
+    // Live: 1 traces every message, n one message in n.
+    void set_sample_every(std::uint64_t n) noexcept {
+        sample_every_.store(n == 0 ? 1 : n, std::memory_order_relaxed);
+    }
+    std::uint64_t sample_every() const noexcept { return sample_every_.load(std::memory_order_relaxed); }
+    // Whether this message is traced: the same answer in every layer (barring a reload of
+    // `sample_every` while the message is on its way).
+    bool sampled(std::uint64_t message_id) const noexcept {
+        if (!enabled()) {
+            return false;
+        }
+        const std::uint64_t n = sample_every_.load(std::memory_order_relaxed);
+        if (n <= 1) {
+            return true;
+        }
+        // Snowflake ids are sequential in their low bits: mix them (splitmix64's finalizer)
+        // so that the pick does not follow the sender or the time.
+        std::uint64_t z = message_id;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        return z % n == 0;
+    }
 
     // Starts the trace of a message (replacing one with the same id).
     void begin(std::uint64_t message_id, std::string_view trace_id,
@@ -87,6 +112,7 @@ private:
     const shard& shard_of(std::uint64_t id) const { return shards_[id % shard_count]; }
 
     std::atomic<std::size_t> capacity_;
+    std::atomic<std::uint64_t> sample_every_{1};
     const std::size_t max_events_;
     std::array<shard, shard_count> shards_;
 };

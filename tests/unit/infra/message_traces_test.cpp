@@ -89,3 +89,36 @@ TEST_CASE("a share of pushes is recorded at once, within the event bound", "[inf
     CHECK(tr->dropped_events == 2);
     CHECK_FALSE(t.find(43).has_value());
 }
+
+TEST_CASE("one message in sample_every is traced, the same one in every layer", "[infra][trace]") {
+    message_traces t(100);
+    // Every message by default, and none when the buffer is off.
+    CHECK(t.sampled(1));
+    CHECK(t.sampled(2));
+    t.set_capacity(0);
+    CHECK_FALSE(t.sampled(1));
+    t.set_capacity(100);
+
+    t.set_sample_every(8);
+    CHECK(t.sample_every() == 8);
+    // Snowflake-like ids: a millisecond in the high bits, a running sequence in the low ones.
+    std::size_t picked = 0;
+    std::size_t picked_even = 0;
+    constexpr std::size_t n = 64'000;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const std::uint64_t id = ((1'700'000'000'000ULL + i / 64) << 22) | (i % 64);
+        const bool s = t.sampled(id);
+        CHECK(s == t.sampled(id));  // a pure function of the id
+        picked += s ? 1 : 0;
+        picked_even += (s && i % 2 == 0) ? 1 : 0;
+    }
+    // About one in eight, and not tied to the sequence's parity.
+    CHECK(picked > n / 8 * 9 / 10);
+    CHECK(picked < n / 8 * 11 / 10);
+    CHECK(picked_even > picked * 4 / 10);
+    CHECK(picked_even < picked * 6 / 10);
+
+    t.set_sample_every(0);  // read as 1
+    CHECK(t.sample_every() == 1);
+    CHECK(t.sampled(12345));
+}
