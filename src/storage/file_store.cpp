@@ -407,25 +407,9 @@ result<std::shared_ptr<blob_reader>> file_store::open_blob(const file_record& re
 }
 
 result<std::vector<std::string>> file_store::shared_in(std::uint64_t file_id) {
-    auto st = impl_->db->prepare(
-        "SELECT DISTINCT conversation_id FROM file_shares WHERE file_id = ? ORDER BY 1");
-    if (!st) {
-        return st.error();
-    }
-    if (auto b = st->bind(file_id); !b) {
-        return b.error();
-    }
-    std::vector<std::string> out;
-    for (;;) {
-        auto has = st->step();
-        if (!has) {
-            return has.error();
-        }
-        if (!*has) {
-            return out;
-        }
-        out.push_back(st->column_text(0));
-    }
+    return sqlite::query_all(
+        *impl_->db, "SELECT DISTINCT conversation_id FROM file_shares WHERE file_id = ? ORDER BY 1",
+        [](const sqlite::statement& row) { return row.column_text(0); }, file_id);
 }
 
 status file_store::add_share(std::uint64_t file_id, const std::string& conversation_id,
@@ -498,32 +482,16 @@ result<std::vector<removed_file>> file_store::remove_conversation(
         if (!tx) {
             return tx.error();
         }
-        auto st = db.prepare(
-            "SELECT DISTINCT file_id FROM file_shares WHERE conversation_id = ? ORDER BY 1");
-        if (!st) {
-            return st.error();
+        auto shared = sqlite::query_all(
+            db, "SELECT DISTINCT file_id FROM file_shares WHERE conversation_id = ? ORDER BY 1",
+            [](const sqlite::statement& row) { return row.column_uint64(0); }, conversation_id);
+        if (!shared) {
+            return shared.error();
         }
-        if (auto b = st->bind(conversation_id); !b) {
-            return b.error();
-        }
-        for (;;) {
-            auto has = st->step();
-            if (!has) {
-                return has.error();
-            }
-            if (!*has) {
-                break;
-            }
-            ids.push_back(st->column_uint64(0));
-        }
-        auto del = db.prepare("DELETE FROM file_shares WHERE conversation_id = ?");
-        if (!del) {
-            return del.error();
-        }
-        if (auto b = del->bind(conversation_id); !b) {
-            return b.error();
-        }
-        if (auto r = del->run(); !r) {
+        ids = std::move(*shared);
+        if (auto r = sqlite::execute(db, "DELETE FROM file_shares WHERE conversation_id = ?",
+                                     conversation_id);
+            !r) {
             return r.error();
         }
         if (auto c = tx->commit(); !c) {
@@ -567,27 +535,17 @@ result<std::vector<removed_file>> file_store::remove_unshared(std::int64_t befor
                                                               std::size_t limit) {
     std::vector<file_record> victims;
     {
-        auto st = impl_->db->prepare(
+        auto found = sqlite::query_all(
+            *impl_->db,
             "SELECT id, owner_id, sha256, name, size, content_type, width, height, thumbnail, "
             "created_ms FROM files f WHERE created_ms < ? AND NOT EXISTS "
             "(SELECT 1 FROM file_shares s WHERE s.file_id = f.id) AND NOT EXISTS "
-            "(SELECT 1 FROM avatar_pins p WHERE p.file_id = f.id) ORDER BY created_ms LIMIT ?");
-        if (!st) {
-            return st.error();
+            "(SELECT 1 FROM avatar_pins p WHERE p.file_id = f.id) ORDER BY created_ms LIMIT ?",
+            impl::row, before_ms, static_cast<std::int64_t>(limit));
+        if (!found) {
+            return found.error();
         }
-        if (auto b = st->bind(before_ms, static_cast<std::int64_t>(limit)); !b) {
-            return b.error();
-        }
-        for (;;) {
-            auto has = st->step();
-            if (!has) {
-                return has.error();
-            }
-            if (!*has) {
-                break;
-            }
-            victims.push_back(impl::row(*st));
-        }
+        victims = std::move(*found);
     }
     std::vector<removed_file> out;
     for (const auto& v : victims) {
@@ -675,30 +633,17 @@ status file_store::unpin_avatar(std::uint64_t user_id, std::uint64_t file_id,
 result<std::vector<file_store::avatar_pin>> file_store::stale_avatar_pins(
     std::int64_t pinned_before_ms, std::int64_t created_before_ms, avatar_pin after,
     std::size_t limit) {
-    auto st = impl_->db->prepare(
+    return sqlite::query_all(
+        *impl_->db,
         "SELECT p.user_id, p.file_id FROM avatar_pins p JOIN files f ON f.id = p.file_id "
         "WHERE (p.user_id, p.file_id) > (?, ?) AND p.pinned_ms < ? AND f.created_ms < ? "
         "AND NOT EXISTS (SELECT 1 FROM file_shares s WHERE s.file_id = f.id) "
-        "ORDER BY p.user_id, p.file_id LIMIT ?");
-    if (!st) {
-        return st.error();
-    }
-    if (auto b = st->bind(after.user_id, after.file_id, pinned_before_ms, created_before_ms,
-                          static_cast<std::int64_t>(limit));
-        !b) {
-        return b.error();
-    }
-    std::vector<avatar_pin> out;
-    for (;;) {
-        auto has = st->step();
-        if (!has) {
-            return has.error();
-        }
-        if (!*has) {
-            return out;
-        }
-        out.push_back({st->column_uint64(0), st->column_uint64(1)});
-    }
+        "ORDER BY p.user_id, p.file_id LIMIT ?",
+        [](const sqlite::statement& row) {
+            return avatar_pin{row.column_uint64(0), row.column_uint64(1)};
+        },
+        after.user_id, after.file_id, pinned_before_ms, created_before_ms,
+        static_cast<std::int64_t>(limit));
 }
 
 result<file_store::totals> file_store::stats() {

@@ -56,28 +56,12 @@ result<group_journal_row> append(connection& c, group_journal_row row) {
 
 result<std::vector<group_journal_row>> read(connection& c, std::uint64_t after_id,
                                             std::size_t limit) {
-    auto stmt = c.prepare(
-        "SELECT id, ts_ms, event, group_id, after_seq, detail FROM group_journal"
-        " WHERE id > ?1 ORDER BY id LIMIT ?2");
-    if (!stmt) {
-        return stmt.error();
-    }
     const auto lim = static_cast<std::int64_t>(
         std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
-    if (auto st = stmt->bind(after_id, lim); !st) {
-        return st.error();
-    }
-    std::vector<group_journal_row> out;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            return out;
-        }
-        out.push_back(row_from(*stmt));
-    }
+    return sqlite::query_all(c,
+                             "SELECT id, ts_ms, event, group_id, after_seq, detail FROM group_journal"
+                             " WHERE id > ?1 ORDER BY id LIMIT ?2",
+                             row_from, after_id, lim);
 }
 
 result<std::uint64_t> head(connection& c) {

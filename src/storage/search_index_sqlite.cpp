@@ -117,22 +117,11 @@ public:
 
     result<std::vector<std::pair<std::string, std::uint64_t>>> positions() override {
         std::lock_guard lock(write_mutex_);
-        auto stmt = writer_->prepare(
-            "SELECT conversation_id, last_seq FROM search_conversations WHERE last_seq > 0");
-        if (!stmt) {
-            return stmt.error();
-        }
-        std::vector<std::pair<std::string, std::uint64_t>> out;
-        for (;;) {
-            auto row = stmt->step();
-            if (!row) {
-                return row.error();
-            }
-            if (!*row) {
-                return out;
-            }
-            out.emplace_back(stmt->column_text(0), stmt->column_uint64(1));
-        }
+        return sqlite::query_all(
+            *writer_, "SELECT conversation_id, last_seq FROM search_conversations WHERE last_seq > 0",
+            [](const sqlite::statement& row) {
+                return std::pair<std::string, std::uint64_t>(row.column_text(0), row.column_uint64(1));
+            });
     }
 
     // Not a coroutine: the work is handed to a reader thread whole. (GCC 12 mishandles a
@@ -156,27 +145,16 @@ private:
             return std::vector<search_hit>{};
         }
         const auto started = std::chrono::steady_clock::now();
-        auto stmt = conn.prepare(all ? search_all_sql : search_scoped_sql);
-        if (!stmt) {
-            return stmt.error();
-        }
         const auto limit = static_cast<std::int64_t>(request.limit);
-        const status bound =
-            all ? stmt->bind(match, limit)
-                : stmt->bind(match, nlohmann::json(request.scope.conversations).dump(), limit);
-        if (!bound) {
-            return bound.error();
-        }
-        std::vector<search_hit> out;
-        for (;;) {
-            auto row = stmt->step();
-            if (!row) {
-                return row.error();
-            }
-            if (!*row) {
-                break;
-            }
-            out.push_back({stmt->column_text(0), stmt->column_uint64(1), stmt->column_uint64(2)});
+        const auto hit = [](const sqlite::statement& row) {
+            return search_hit{row.column_text(0), row.column_uint64(1), row.column_uint64(2)};
+        };
+        auto out = all ? sqlite::query_all(conn, search_all_sql, hit, match, limit)
+                       : sqlite::query_all(conn, search_scoped_sql, hit, match,
+                                           nlohmann::json(request.scope.conversations).dump(),
+                                           limit);
+        if (!out) {
+            return out.error();
         }
         queries_.inc();
         query_seconds_.observe(
@@ -339,28 +317,16 @@ private:
         if (!key) {
             return key.error();
         }
-        std::vector<std::pair<std::int64_t, std::string>> docs;
-        {
-            auto list = writer_->prepare(
-                "SELECT message_id, text FROM search_docs WHERE conversation = ?1");
-            if (!list) {
-                return list.error();
-            }
-            if (auto st = list->bind(*key); !st) {
-                return st;
-            }
-            for (;;) {
-                auto row = list->step();
-                if (!row) {
-                    return row.error();
-                }
-                if (!*row) {
-                    break;
-                }
-                docs.emplace_back(list->column_int64(0), list->column_text(1));
-            }
+        auto docs = sqlite::query_all(
+            *writer_, "SELECT message_id, text FROM search_docs WHERE conversation = ?1",
+            [](const sqlite::statement& row) {
+                return std::pair<std::int64_t, std::string>(row.column_int64(0), row.column_text(1));
+            },
+            *key);
+        if (!docs) {
+            return docs.error();
         }
-        for (const auto& [id, text] : docs) {
+        for (const auto& [id, text] : *docs) {
             if (auto st = fts_delete(id, text); !st) {
                 return st;
             }

@@ -20,6 +20,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -182,6 +183,70 @@ private:
     explicit transaction(connection& conn) : conn_(&conn) {}
     connection* conn_;
 };
+
+// ---- statement helpers: prepare, bind, step, map rows (every SQLite store's) ----
+
+template <class... Args>
+result<statement> bound(connection& c, std::string_view sql, const Args&... args) {
+    auto stmt = c.prepare(sql);
+    if (!stmt) {
+        return stmt.error();
+    }
+    if (auto st = stmt->bind(args...); !st) {
+        return st.error();
+    }
+    return stmt;
+}
+
+// Runs a statement that returns no rows; answers how many rows it changed.
+template <class... Args>
+result<std::int64_t> execute(connection& c, std::string_view sql, const Args&... args) {
+    auto stmt = bound(c, sql, args...);
+    if (!stmt) {
+        return stmt.error();
+    }
+    if (auto st = stmt->run(); !st) {
+        return st.error();
+    }
+    return c.changes();
+}
+
+template <class Map, class... Args>
+auto query_one(connection& c, std::string_view sql, Map map, const Args&... args)
+    -> result<std::optional<decltype(map(std::declval<const statement&>()))>> {
+    auto stmt = bound(c, sql, args...);
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = stmt->step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return std::nullopt;
+    }
+    return std::optional(map(*stmt));
+}
+
+template <class Map, class... Args>
+auto query_all(connection& c, std::string_view sql, Map map, const Args&... args)
+    -> result<std::vector<decltype(map(std::declval<const statement&>()))>> {
+    std::vector<decltype(map(std::declval<const statement&>()))> rows;
+    auto stmt = bound(c, sql, args...);
+    if (!stmt) {
+        return stmt.error();
+    }
+    for (;;) {
+        auto row = stmt->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            return rows;
+        }
+        rows.push_back(map(*stmt));
+    }
+}
 
 // Copies the database of `source` into a new file `dest_path` with the online backup API, in
 // one step, so the copy is one consistent snapshot (in WAL mode the writer is not blocked).

@@ -3,7 +3,7 @@
 // the reader pool, the migrations done at open) that every role implementation
 // (sqlite_user_store.cpp, sqlite_relation_store.cpp, sqlite_group_store.cpp,
 // sqlite_read_state_store.cpp, sqlite_admin_store.cpp) runs its transactions on, and the
-// statement helpers and row mappings they share.
+// row mappings they share (the statement helpers are sqlite_db.hpp's).
 //
 // Thread-safety: social_db's write() and read() may be called from any thread; each runs its
 // function on the store's own threads (sqlite_threads.hpp) and completes on the awaiting
@@ -89,69 +89,11 @@ std::unique_ptr<group_store> make_sqlite_group_store(
 std::unique_ptr<read_state_store> make_sqlite_read_state_store(social_db& db);
 std::unique_ptr<admin_store> make_sqlite_admin_store(social_db& db);
 
-// ---- statement helpers: prepare, bind, step, map rows ----
-
-template <class... Args>
-result<statement> bound(connection& c, std::string_view sql, const Args&... args) {
-    auto stmt = c.prepare(sql);
-    if (!stmt) {
-        return stmt.error();
-    }
-    if (auto st = stmt->bind(args...); !st) {
-        return st.error();
-    }
-    return stmt;
-}
-
-// Runs a statement that returns no rows; answers how many rows it changed.
-template <class... Args>
-result<std::int64_t> execute(connection& c, std::string_view sql, const Args&... args) {
-    auto stmt = bound(c, sql, args...);
-    if (!stmt) {
-        return stmt.error();
-    }
-    if (auto st = stmt->run(); !st) {
-        return st.error();
-    }
-    return c.changes();
-}
-
-template <class Map, class... Args>
-auto query_one(connection& c, std::string_view sql, Map map, const Args&... args)
-    -> result<std::optional<decltype(map(std::declval<const statement&>()))>> {
-    auto stmt = bound(c, sql, args...);
-    if (!stmt) {
-        return stmt.error();
-    }
-    auto row = stmt->step();
-    if (!row) {
-        return row.error();
-    }
-    if (!*row) {
-        return std::nullopt;
-    }
-    return std::optional(map(*stmt));
-}
-
-template <class Map, class... Args>
-auto query_all(connection& c, std::string_view sql, Map map, const Args&... args)
-    -> result<std::vector<decltype(map(std::declval<const statement&>()))>> {
-    std::vector<decltype(map(std::declval<const statement&>()))> rows;
-    auto stmt = bound(c, sql, args...);
-    if (!stmt) {
-        return stmt.error();
-    }
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            return rows;
-        }
-        rows.push_back(map(*stmt));
-    }
-}
+// The statement helpers (bound, execute, query_one, query_all) are sqlite_db.hpp's.
+using sqlite::bound;
+using sqlite::execute;
+using sqlite::query_all;
+using sqlite::query_one;
 
 // ---- row mappings and checks shared by the roles (sqlite_social_core.cpp) ----
 // The column lists are macros only so that they concatenate with the constant SQL around them.

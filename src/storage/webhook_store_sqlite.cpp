@@ -89,25 +89,14 @@ bool has_line_feed(const std::vector<std::string>& items) {
     return false;
 }
 
-template <class... Args>
-result<statement> bound(connection& c, std::string_view sql, const Args&... args) {
-    auto stmt = c.prepare(sql);
-    if (!stmt) {
-        return stmt.error();
-    }
-    if (auto st = stmt->bind(args...); !st) {
-        return st.error();
-    }
-    return stmt;
-}
-
+// A statement that returns no rows, as a status.
 template <class... Args>
 status run(connection& c, std::string_view sql, const Args&... args) {
-    auto stmt = bound(c, sql, args...);
-    if (!stmt) {
-        return stmt.error();
+    auto changed = sqlite::execute(c, sql, args...);
+    if (!changed) {
+        return changed.error();
     }
-    return stmt->run();
+    return {};
 }
 
 class sqlite_webhook_store final : public webhook_store {
@@ -134,15 +123,12 @@ public:
                     return make_error(errc::invalid_argument,
                                       "events and conversation ids must be non-empty single lines");
                 }
-                auto exists = bound(c, "SELECT 1 FROM webhooks WHERE id = ?1", w.id);
+                auto exists = sqlite::query_one(c, "SELECT 1 FROM webhooks WHERE id = ?1",
+                                                [](const statement&) { return true; }, w.id);
                 if (!exists) {
                     return exists.error();
                 }
-                auto row = exists->step();
-                if (!row) {
-                    return row.error();
-                }
-                if (*row) {
+                if (*exists) {
                     return make_error(errc::conflict, "webhook id exists");
                 }
                 std::optional<std::string> cids;
@@ -173,33 +159,23 @@ public:
     task<std::vector<webhook_record>> list() override {
         return writer_.write<std::vector<webhook_record>>(
             [](connection& c) -> result<std::vector<webhook_record>> {
-                auto stmt = bound(c,
-                                  "SELECT id, url, secret, events, conversation_ids, created_ms,"
-                                  " journal_cursor FROM webhooks ORDER BY id");
-                if (!stmt) {
-                    return stmt.error();
-                }
-                std::vector<webhook_record> out;
-                for (;;) {
-                    auto row = stmt->step();
-                    if (!row) {
-                        return row.error();
-                    }
-                    if (!*row) {
-                        return out;
-                    }
-                    webhook_record w;
-                    w.id = stmt->column_uint64(0);
-                    w.url = stmt->column_text(1);
-                    w.secret = stmt->column_text(2);
-                    w.events = split_lines(stmt->column_text(3));
-                    if (!stmt->column_is_null(4)) {
-                        w.conversation_ids = split_lines(stmt->column_text(4));
-                    }
-                    w.created_ms = stmt->column_int64(5);
-                    w.journal_cursor = stmt->column_uint64(6);
-                    out.push_back(std::move(w));
-                }
+                return sqlite::query_all(
+                    c,
+                    "SELECT id, url, secret, events, conversation_ids, created_ms, journal_cursor"
+                    " FROM webhooks ORDER BY id",
+                    [](const statement& row) {
+                        webhook_record w;
+                        w.id = row.column_uint64(0);
+                        w.url = row.column_text(1);
+                        w.secret = row.column_text(2);
+                        w.events = split_lines(row.column_text(3));
+                        if (!row.column_is_null(4)) {
+                            w.conversation_ids = split_lines(row.column_text(4));
+                        }
+                        w.created_ms = row.column_int64(5);
+                        w.journal_cursor = row.column_uint64(6);
+                        return w;
+                    });
             });
     }
 
@@ -218,24 +194,14 @@ public:
     task<std::vector<webhook_cursor>> cursors(std::uint64_t id) override {
         return writer_.write<std::vector<webhook_cursor>>(
             [id](connection& c) -> result<std::vector<webhook_cursor>> {
-                auto stmt = bound(c,
-                                  "SELECT conversation_id, seq FROM webhook_cursors"
-                                  " WHERE webhook_id = ?1 ORDER BY conversation_id",
-                                  id);
-                if (!stmt) {
-                    return stmt.error();
-                }
-                std::vector<webhook_cursor> out;
-                for (;;) {
-                    auto row = stmt->step();
-                    if (!row) {
-                        return row.error();
-                    }
-                    if (!*row) {
-                        return out;
-                    }
-                    out.emplace_back(stmt->column_text(0), stmt->column_uint64(1));
-                }
+                return sqlite::query_all(
+                    c,
+                    "SELECT conversation_id, seq FROM webhook_cursors WHERE webhook_id = ?1"
+                    " ORDER BY conversation_id",
+                    [](const statement& row) {
+                        return webhook_cursor(row.column_text(0), row.column_uint64(1));
+                    },
+                    id);
             });
     }
 
