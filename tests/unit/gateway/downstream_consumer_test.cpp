@@ -107,16 +107,19 @@ TEST_CASE("a group push in lanes keeps each member's order and ends once", "[gat
 }
 
 namespace {
-// Counts wake-ups: push_held() queues without waking, as the WebSocket session does.
-class waking_connection final : public gateway::ws_connection {
+// A session as the consumer sees it: push() queues into an inbox and wakes on the first frame,
+// push_held() queues without waking (the lane wakes later), as the WebSocket session does. A
+// wake-up moves the whole inbox out as one write: at once, or, given an I/O context, in a
+// handler posted to it, as the session's strand does.
+class fake_connection final : public gateway::ws_connection {
 public:
-    waking_connection(std::uint64_t session, std::uint64_t user) : session_(session), user_(user) {}
+    fake_connection(std::uint64_t session, std::uint64_t user, boost::asio::io_context* io = nullptr)
+        : io_(io), session_(session), user_(user) {}
     std::uint64_t session_id() const override { return session_; }
     std::uint64_t user_id() const override { return user_; }
     const std::string& token_hash() const override { return token_; }
     bool push(const std::shared_ptr<const std::string>& frame) override {
-        bool first = queue(frame);
-        if (first) {
+        if (queue(frame)) {
             wake();
         }
         return true;
@@ -131,15 +134,30 @@ public:
     void wake() override {
         std::lock_guard lock(mutex);
         ++wakes;
-        written.insert(written.end(), inbox.begin(), inbox.end());
-        inbox.clear();
+        if (io_ == nullptr) {
+            write_locked();
+            return;
+        }
+        boost::asio::post(*io_, [this] {
+            std::lock_guard lock(mutex);
+            write_locked();
+        });
     }
     void close(std::uint16_t, std::string) override {}
+    // Every frame written, in order.
+    std::vector<std::string> written() const {
+        std::lock_guard lock(mutex);
+        std::vector<std::string> all;
+        for (const auto& w : writes) {
+            all.insert(all.end(), w.begin(), w.end());
+        }
+        return all;
+    }
 
-    std::weak_ptr<waking_connection> self;
-    std::mutex mutex;
+    std::weak_ptr<fake_connection> self;
+    mutable std::mutex mutex;
     std::vector<std::string> inbox;
-    std::vector<std::string> written;
+    std::vector<std::vector<std::string>> writes;  // one per wake-up
     int wakes = 0;
 
 private:
@@ -148,6 +166,11 @@ private:
         inbox.push_back(*frame);
         return inbox.size() == 1;
     }
+    void write_locked() {
+        writes.push_back(std::move(inbox));  // empty: a wake-up with nothing to write
+        inbox.clear();
+    }
+    boost::asio::io_context* io_;
     std::uint64_t session_;
     std::uint64_t user_;
     std::string token_ = "t";
@@ -164,11 +187,11 @@ TEST_CASE("a lane walks every push queued for it at once and wakes each connecti
     gateway::downstream_consumer consumer(registry, metrics, io.get_executor(), 2, batch);
 
     auto members = std::make_shared<std::vector<std::uint64_t>>();
-    std::vector<std::shared_ptr<waking_connection>> online;
+    std::vector<std::shared_ptr<fake_connection>> online;
     for (std::uint64_t user = 1; user <= 40; ++user) {
         members->push_back(user);
         if (user % 2 == 0) {
-            online.push_back(std::make_shared<waking_connection>(user, user));
+            online.push_back(std::make_shared<fake_connection>(user, user));
             online.back()->self = online.back();
             registry.add(online.back());
         }
@@ -189,64 +212,17 @@ TEST_CASE("a lane walks every push queued for it at once and wakes each connecti
     const auto walks = batch == 64 ? 2U : 6U;
     CHECK(metrics.get_counter("monochat_fanout_lane_walks_total", "").value() == walks);
     for (const auto& c : online) {
+        const auto written = c->written();
         std::lock_guard lock(c->mutex);
         CHECK(c->inbox.empty());
-        REQUIRE(c->written.size() == static_cast<std::size_t>(messages));
+        REQUIRE(written.size() == static_cast<std::size_t>(messages));
         for (int i = 0; i < messages; ++i) {
-            CHECK(c->written[static_cast<std::size_t>(i)] == std::to_string(i));
+            CHECK(written[static_cast<std::size_t>(i)] == std::to_string(i));
         }
         CHECK(c->wakes == (batch == 64 ? 1 : 3));
     }
 }
 
-namespace {
-// A session whose wake-up is a handler posted to the I/O context, as the WebSocket session's
-// is; each handler writes the whole inbox as one write.
-class posting_connection final : public gateway::ws_connection {
-public:
-    posting_connection(boost::asio::io_context& io, std::uint64_t user)
-        : io_(io), session_(user), user_(user) {}
-    std::uint64_t session_id() const override { return session_; }
-    std::uint64_t user_id() const override { return user_; }
-    const std::string& token_hash() const override { return token_; }
-    bool push(const std::shared_ptr<const std::string>& frame) override {
-        if (queue(frame)) {
-            wake();
-        }
-        return true;
-    }
-    bool push_held(const std::shared_ptr<const std::string>& frame,
-                   std::vector<std::shared_ptr<gateway::ws_connection>>& wake_later) override {
-        if (queue(frame)) {
-            wake_later.push_back(self.lock());
-        }
-        return true;
-    }
-    void wake() override {
-        ++wakes;
-        boost::asio::post(io_, [this] {
-            writes.push_back(std::move(inbox));
-            inbox.clear();
-        });
-    }
-    void close(std::uint16_t, std::string) override {}
-
-    std::weak_ptr<posting_connection> self;
-    std::vector<std::string> inbox;
-    std::vector<std::vector<std::string>> writes;
-    int wakes = 0;
-
-private:
-    bool queue(const std::shared_ptr<const std::string>& frame) {
-        inbox.push_back(*frame);
-        return inbox.size() == 1;
-    }
-    boost::asio::io_context& io_;
-    std::uint64_t session_;
-    std::uint64_t user_;
-    std::string token_ = "t";
-};
-}  // namespace
 
 // Issue 22: posting a walk's wake-ups all at once put every socket read behind them (a
 // sender's ack waited 0.5 s in the 100,000-member group); and a push that arrived while they
@@ -261,10 +237,10 @@ TEST_CASE("a lane wakes in chunks, and a push that arrives meanwhile rides the s
     gateway::downstream_consumer consumer(registry, metrics, io.get_executor(), 1, 64, chunk);
 
     auto members = std::make_shared<std::vector<std::uint64_t>>();
-    std::vector<std::shared_ptr<posting_connection>> online;
+    std::vector<std::shared_ptr<fake_connection>> online;
     for (std::uint64_t user = 1; user <= 20; ++user) {
         members->push_back(user);
-        online.push_back(std::make_shared<posting_connection>(io, user));
+        online.push_back(std::make_shared<fake_connection>(user, user, &io));
         online.back()->self = online.back();
         registry.add(online.back());
     }
