@@ -516,17 +516,24 @@ private:
             std::lock_guard lock(inbox_lock_);
             taken.swap(inbox_);
         }
+        // The queue-depth gauge moves once per wake-up, not once per frame: a fan-out wakes
+        // thousands of sessions per message.
+        std::size_t queued = 0;
         for (auto& frame : taken) {
-            enqueue_frame(std::move(frame), ws_codec::opcode::text);
+            queued += enqueue_frame(std::move(frame), ws_codec::opcode::text, false) ? 1 : 0;
         }
+        gw_->metrics.outbox_depth.add(static_cast<double>(queued));
         flush();
     }
 
     // On the strand. The outbox is bounded in frames and bytes: past either bound the client
     // is not keeping up, and protocol guarantee 3 forbids skipping frames, so it is closed.
-    void enqueue_frame(std::shared_ptr<const std::string> frame, ws_codec::opcode op) {
+    // Answers whether the frame was queued; `count`: add it to the queue-depth gauge (false:
+    // the caller adds its frames at once).
+    bool enqueue_frame(std::shared_ptr<const std::string> frame, ws_codec::opcode op,
+                       bool count = true) {
         if (closing_.load(std::memory_order_relaxed)) {
-            return;
+            return false;
         }
         const auto& limits = gw_->limits;
         if (outbox_.size() >= static_cast<std::size_t>(limits.outbox_frames.load()) ||
@@ -536,11 +543,14 @@ private:
                              {{"session", id_}, {"user", who_.user_id},
                               {"queued_frames", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
             begin_close(close_slow_consumer, "slow consumer", false);
-            return;
+            return false;
         }
         outbox_bytes_ += frame->size();
         outbox_.push_back(out_frame{std::move(frame), op});
-        gw_->metrics.outbox_depth.inc();
+        if (count) {
+            gw_->metrics.outbox_depth.inc();
+        }
+        return true;
     }
 
     // A control frame (pong, ping, close) goes out even past the outbox's bounds.
