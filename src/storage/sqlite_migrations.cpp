@@ -331,15 +331,8 @@ status apply(connection& conn, const migration& m) {
             st.error().code,
             fmt::format("migration {} ({}): {}", m.version, m.description, st.error().message));
     }
-    auto stmt = conn.prepare("UPDATE schema_version SET version = ?1");
-    if (!stmt) {
-        return stmt.error();
-    }
-    if (auto st = stmt->bind(m.version); !st) {
-        return st;
-    }
-    if (auto st = stmt->run(); !st) {
-        return st;
+    if (auto st = execute(conn, "UPDATE schema_version SET version = ?1", m.version); !st) {
+        return st.error();
     }
     return tx->commit();
 }
@@ -354,15 +347,12 @@ result<int> schema_version(connection& conn) {
         return exists.error();
     }
     if (!*exists) {
-        auto any = conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'");
+        auto any = query_one(conn, "SELECT 1 FROM sqlite_master WHERE type = 'table'",
+                             [](const statement&) { return true; });
         if (!any) {
             return any.error();
         }
-        auto row = any->step();
-        if (!row) {
-            return row.error();
-        }
-        if (*row) {
+        if (*any) {
             return monochat::make_error(
                 errc::internal,
                 fmt::format("{}: has tables but no schema_version: not a monochat database",
@@ -370,19 +360,17 @@ result<int> schema_version(connection& conn) {
         }
         return 0;
     }
-    auto stmt = conn.prepare("SELECT version FROM schema_version");
-    if (!stmt) {
-        return stmt.error();
+    auto version = query_one(conn, "SELECT version FROM schema_version", [](const statement& row) {
+        return static_cast<int>(row.column_int64(0));
+    });
+    if (!version) {
+        return version.error();
     }
-    auto row = stmt->step();
-    if (!row) {
-        return row.error();
-    }
-    if (!*row) {
+    if (!*version) {
         return monochat::make_error(errc::internal,
                                     fmt::format("{}: schema_version has no row", conn.path()));
     }
-    return static_cast<int>(stmt->column_int64(0));
+    return **version;
 }
 
 result<int> migrate(connection& conn, std::span<const migration> migrations,
