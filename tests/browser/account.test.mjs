@@ -12,9 +12,7 @@ let seq = 0;
 
 async function user(base, displayName) {
   seq += 1;
-  const username = `${base}${seq}_${RUN}`;
-  const r = await suite.server.api('POST', '/auth/register', { username, password: PASSWORD, display_name: displayName });
-  return { ...r.user, token: r.token, username };
+  return suite.server.register(`${base}${seq}_${RUN}`, displayName);
 }
 
 // The status of a request with `token` (no throw): 401 once a session is revoked.

@@ -362,9 +362,7 @@ describe('Web Push', () => {
 
   async function user(base, displayName) {
     seq += 1;
-    const username = `${base}${seq}_${RUN}`;
-    const r = await api('POST', '/auth/register', { username, password: PASSWORD, display_name: displayName });
-    return { ...r.user, token: r.token, username };
+    return suite.server.register(`${base}${seq}_${RUN}`, displayName);
   }
 
   async function login(u) {

@@ -5,16 +5,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { RUN, PASSWORD, WAIT, browserTest, newPage, login, conv, setupSuite } from './harness.mjs';
+import { RUN, WAIT, browserTest, newPage, login, conv, setupSuite } from './harness.mjs';
 
 const suite = setupSuite();
 let seq = 0;
 
 async function user(base, displayName) {
   seq += 1;
-  const username = `${base}${seq}_${RUN}`;
-  const r = await suite.server.api('POST', '/auth/register', { username, password: PASSWORD, display_name: displayName });
-  return { ...r.user, token: r.token, username };
+  return suite.server.register(`${base}${seq}_${RUN}`, displayName);
 }
 
 function crc32(buf) {

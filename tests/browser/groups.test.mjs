@@ -7,7 +7,7 @@
 // panel; and deleting a group, which needs the server route of DELETE /groups/{id}.
 import assert from 'node:assert/strict';
 import {
-  RUN, PASSWORD, browserTest, newPage, online, register, send, conv, setupSuite,
+  RUN, browserTest, newPage, online, register, send, conv, setupSuite,
 } from './harness.mjs';
 
 const suite = setupSuite();
@@ -15,9 +15,7 @@ let seq = 0;
 
 async function user(base, displayName) {
   seq += 1;
-  const username = `${base}${seq}_${RUN}`;
-  const r = await suite.server.api('POST', '/auth/register', { username, password: PASSWORD, display_name: displayName });
-  return { ...r.user, token: r.token, username };
+  return suite.server.register(`${base}${seq}_${RUN}`, displayName);
 }
 
 // `owner`'s group with `members` (befriended first: only friends may be added).

@@ -99,9 +99,12 @@ export class Server {
     return text ? JSON.parse(text) : null;
   }
 
-  async register(username) {
-    const r = await this.api('POST', '/auth/register', { username, password: 'correct horse battery' });
-    return { ...r.user, token: r.token };
+  // A user registered through the API: its user record, token and username. Without a
+  // display name the server takes the username.
+  async register(username, displayName) {
+    const r = await this.api('POST', '/auth/register',
+      { username, password: 'correct horse battery', display_name: displayName });
+    return { ...r.user, token: r.token, username };
   }
 
   async befriend(a, b) {

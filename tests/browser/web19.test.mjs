@@ -19,8 +19,7 @@ function uname(base) { seq += 1; return `${base}${seq}_${RUN}`; }
 
 async function user(base, displayName) {
   const username = uname(base);
-  const r = await suite.server.api('POST', '/auth/register', { username, password: PASSWORD, display_name: displayName || username });
-  return { ...r.user, token: r.token, username };
+  return suite.server.register(username, displayName || username);
 }
 
 function dmOf(a, b) {
