@@ -143,7 +143,7 @@ void downstream_consumer::wake_some(lane& l, std::size_t index) {
     const std::size_t rest = l.wake.size() - l.woken;
     const std::size_t end = rest <= 2 * wake_chunk_ ? l.wake.size() : l.woken + wake_chunk_;
     for (; l.woken < end; ++l.woken) {
-        l.wake[l.woken]->wake();
+        l.wake[l.woken]->wake_here();
     }
     // The woken part goes once it is the larger half: the list stays within twice a rotation.
     if (l.woken >= wake_chunk_ && l.woken * 2 >= l.wake.size()) {

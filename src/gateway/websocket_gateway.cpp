@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -263,6 +264,13 @@ public:
 
     void wake() override {
         net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->take_inbox(); });
+    }
+
+    // A lane's wake-up, on an I/O thread: when the strand is free, dispatch runs take_inbox
+    // (and its write) here, at once, instead of queueing it behind everything else on the
+    // I/O threads' one queue and waking the other thread for it.
+    void wake_here() override {
+        net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->take_inbox(); });
     }
 
     void close(std::uint16_t code, std::string reason) override {

@@ -44,6 +44,9 @@ public:
     }
     // Writes what push_held() queued. Any thread.
     virtual void wake() {}
+    // Like wake(), called on an I/O thread: the write may run right here, before this returns,
+    // when nothing else holds the connection. This default is wake().
+    virtual void wake_here() { wake(); }
     // Starts a close handshake with `code`; idempotent.
     virtual void close(std::uint16_t code, std::string reason) = 0;
 };
