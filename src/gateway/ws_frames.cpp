@@ -1,6 +1,9 @@
 #include "gateway/ws_frames.hpp"
 
+#include <array>
 #include <charconv>
+#include <limits>
+#include <utility>
 #include <monochat/infra/json_depth.hpp>
 #include <monochat/infra/json_text.hpp>
 #include <nlohmann/json.hpp>
@@ -136,10 +139,9 @@ json with_id(json j, const std::optional<std::string>& id) {
 }
 }  // namespace
 
-parse_result parse_client_frame(std::string_view text) {
-    if (infra::json_nesting_exceeds(text)) {
-        return frame_error{std::nullopt, std::string(infra::json_too_deep_message)};
-    }
+namespace detail {
+
+parse_result parse_client_frame_tree(std::string_view text) {
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
         return frame_error{std::nullopt, "a frame must be one JSON object"};
@@ -216,6 +218,302 @@ parse_result parse_client_frame(std::string_view text) {
         return f;
     }
     return fail("unknown frame type: " + type.substr(0, 64));
+}
+
+namespace {
+
+// The fields parse_client_frame_fast reads, each a slot of the event handler below.
+enum class slot : std::uint8_t {
+    none,  // a key nobody reads: its value, whatever its shape, is skipped
+    id,
+    type,
+    conversation_id,
+    client_msg_id,
+    body,
+    after_seq,
+    limit,
+    seq,
+    body_type,
+    body_text,
+    body_reply_to,
+    body_target_seq,
+    body_emoji,
+    body_op,
+    body_file_id,
+    body_caption,
+    body_mentions,
+    count
+};
+
+slot top_slot(std::string_view k) {
+    if (k == "type") return slot::type;
+    if (k == "id") return slot::id;
+    if (k == "conversation_id") return slot::conversation_id;
+    if (k == "client_msg_id") return slot::client_msg_id;
+    if (k == "body") return slot::body;
+    if (k == "after_seq") return slot::after_seq;
+    if (k == "limit") return slot::limit;
+    if (k == "seq") return slot::seq;
+    return slot::none;
+}
+
+slot body_slot(std::string_view k) {
+    if (k == "type") return slot::body_type;
+    if (k == "text") return slot::body_text;
+    if (k == "reply_to") return slot::body_reply_to;
+    if (k == "target_seq") return slot::body_target_seq;
+    if (k == "emoji") return slot::body_emoji;
+    if (k == "op") return slot::body_op;
+    if (k == "file_id") return slot::body_file_id;
+    if (k == "caption") return slot::body_caption;
+    if (k == "mentions") return slot::body_mentions;
+    return slot::none;
+}
+
+// nlohmann's SAX interface, filling plain fields as the lexer goes: no DOM, and no allocation
+// beyond the strings kept. It takes only what the tree reader would take without complaint;
+// anything else (a wrong type, a repeated field, a bad id, a syntax error) stops it, and the
+// tree reader then gives the error with its exact wording.
+struct frame_events {
+    using number_integer_t = json::number_integer_t;
+    using number_unsigned_t = json::number_unsigned_t;
+    using number_float_t = json::number_float_t;
+    using string_t = json::string_t;
+    using binary_t = json::binary_t;
+
+    enum class scope : std::uint8_t { outside, top, body, mentions };
+
+    scope in = scope::outside;
+    slot at = slot::none;           // the field whose value comes next
+    std::size_t skipping = 0;       // depth inside a value nobody reads
+    std::array<bool, static_cast<std::size_t>(slot::count)> seen{};
+
+    std::optional<std::string> id, type, conversation_id, client_msg_id;
+    std::optional<std::uint64_t> after_seq, limit, seq;
+    bool has_body = false;
+    logic::message_body body;
+    bool has_body_type = false;
+
+    // A value was read for `at`: the next one needs its key.
+    bool took() {
+        at = slot::none;
+        return true;
+    }
+    // A scalar that is no field's (true) or that does not fit the field it is for (false).
+    bool unread_scalar() {
+        if (skipping > 0) {
+            return true;
+        }
+        return (in == scope::top || in == scope::body) && at == slot::none && took();
+    }
+
+    bool null() {
+        if (skipping > 0) {
+            return true;
+        }
+        // The tree reader takes a null field as an absent one.
+        return (in == scope::top || in == scope::body) && took();
+    }
+    bool boolean(bool) { return unread_scalar(); }
+    bool number_float(number_float_t, const string_t&) { return unread_scalar(); }
+    // Only negative integers come here: none fits a field.
+    bool number_integer(number_integer_t) { return unread_scalar(); }
+    bool number_unsigned(number_unsigned_t v) {
+        if (skipping > 0) {
+            return true;
+        }
+        switch (at) {
+            case slot::none: return unread_scalar();
+            case slot::after_seq: after_seq = v; return took();
+            case slot::seq: seq = v; return took();
+            case slot::limit:
+                if (v == 0 || v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                    return false;
+                }
+                limit = v;
+                return took();
+            case slot::body_reply_to: body.reply_to = v; return took();
+            case slot::body_target_seq: body.target_seq = v; return took();
+            default: return false;
+        }
+    }
+    bool string(string_t& v) {
+        if (skipping > 0) {
+            return true;
+        }
+        if (in == scope::mentions) {
+            auto user = logic::parse_id(v, "body.mentions[]");
+            if (!user) {
+                return false;
+            }
+            body.mentions->push_back(*user);
+            return true;
+        }
+        switch (at) {
+            case slot::none: return unread_scalar();
+            case slot::id: id = std::move(v); return took();
+            case slot::type: type = std::move(v); return took();
+            case slot::conversation_id: conversation_id = std::move(v); return took();
+            case slot::client_msg_id: client_msg_id = std::move(v); return took();
+            case slot::body_type: body.type = std::move(v); has_body_type = true; return took();
+            case slot::body_text: body.text = std::move(v); return took();
+            case slot::body_emoji: body.emoji = std::move(v); return took();
+            case slot::body_op: body.op = std::move(v); return took();
+            case slot::body_caption: body.caption = std::move(v); return took();
+            case slot::body_file_id: {
+                auto file = logic::parse_id(v, "body.file_id");
+                if (!file) {
+                    return false;
+                }
+                body.file_id = *file;
+                return took();
+            }
+            default: return false;
+        }
+    }
+    bool binary(binary_t&) { return false; }
+    bool start_object(std::size_t) {
+        if (skipping > 0) {
+            ++skipping;
+            return true;
+        }
+        if (in == scope::outside) {
+            in = scope::top;
+            return true;
+        }
+        if (at == slot::none && (in == scope::top || in == scope::body)) {
+            skipping = 1;
+            return true;
+        }
+        if (in == scope::top && at == slot::body) {
+            in = scope::body;
+            has_body = true;
+            at = slot::none;
+            return true;
+        }
+        return false;
+    }
+    bool end_object() {
+        if (skipping > 0) {
+            --skipping;
+            return skipping > 0 || took();
+        }
+        if (in == scope::body) {
+            in = scope::top;
+            return took();
+        }
+        in = scope::outside;  // the frame's end
+        return true;
+    }
+    bool start_array(std::size_t) {
+        if (skipping > 0) {
+            ++skipping;
+            return true;
+        }
+        if (at == slot::none && (in == scope::top || in == scope::body)) {
+            skipping = 1;
+            return true;
+        }
+        if (in == scope::body && at == slot::body_mentions) {
+            in = scope::mentions;
+            body.mentions.emplace();
+            return true;
+        }
+        return false;
+    }
+    bool end_array() {
+        if (skipping > 0) {
+            --skipping;
+            return skipping > 0 || took();
+        }
+        in = scope::body;
+        return took();
+    }
+    bool key(string_t& k) {
+        if (skipping > 0) {
+            return true;
+        }
+        at = in == scope::top ? top_slot(k) : body_slot(k);
+        if (at == slot::none) {
+            return true;
+        }
+        // A repeated field: the tree keeps the last one; leave it to the tree.
+        auto& s = seen[static_cast<std::size_t>(at)];
+        return !std::exchange(s, true);
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+        return false;
+    }
+};
+
+}  // namespace
+
+std::optional<client_frame> parse_client_frame_fast(std::string_view text) {
+    frame_events ev;
+    if (!json::sax_parse(text, &ev, json::input_format_t::json, true, false) || !ev.type) {
+        return std::nullopt;
+    }
+    client_frame f;
+    f.id = std::move(ev.id);
+    const std::string& type = *ev.type;
+    const bool has_conversation = ev.conversation_id.has_value();
+    if (has_conversation) {
+        f.conversation_id = std::move(*ev.conversation_id);
+    }
+    if (type == "ping") {
+        f.type = frame_type::ping;
+        f.conversation_id.clear();
+        return f;
+    }
+    if (type == "send") {
+        if (!has_conversation || !ev.client_msg_id || !ev.has_body || !ev.has_body_type) {
+            return std::nullopt;
+        }
+        f.type = frame_type::send;
+        f.client_msg_id = std::move(*ev.client_msg_id);
+        f.body = std::move(ev.body);
+        return f;
+    }
+    if (!has_conversation) {
+        return std::nullopt;
+    }
+    if (type == "sync") {
+        f.type = frame_type::sync;
+        f.after_seq = ev.after_seq.value_or(0);
+        if (ev.limit) {
+            f.limit = std::min<std::size_t>(static_cast<std::size_t>(*ev.limit), max_limit);
+        }
+        return f;
+    }
+    if (type == "read") {
+        if (!ev.seq) {
+            return std::nullopt;
+        }
+        f.type = frame_type::read;
+        f.seq = *ev.seq;
+        return f;
+    }
+    if (type == "typing" || type == "subscribe" || type == "unsubscribe") {
+        f.type = type == "typing"      ? frame_type::typing
+                 : type == "subscribe" ? frame_type::subscribe
+                                       : frame_type::unsubscribe;
+        return f;
+    }
+    return std::nullopt;
+}
+
+}  // namespace detail
+
+parse_result parse_client_frame(std::string_view text) {
+    if (infra::json_nesting_exceeds(text)) {
+        return frame_error{std::nullopt, std::string(infra::json_too_deep_message)};
+    }
+    // Nearly every frame is one the event parser takes whole; the tree reads the others and
+    // words their errors.
+    if (auto f = detail::parse_client_frame_fast(text)) {
+        return std::move(*f);
+    }
+    return detail::parse_client_frame_tree(text);
 }
 
 result<logic::message_body> parse_body_json(std::string_view text) {

@@ -23,6 +23,8 @@ struct client_frame {
     std::optional<std::uint64_t> after_seq;
     std::size_t limit = 50;
     std::uint64_t seq = 0;
+
+    bool operator==(const client_frame&) const = default;
 };
 
 struct frame_error {
@@ -34,6 +36,16 @@ using parse_result = boost::system::result<client_frame, frame_error>;
 
 // Parses one text frame. Errors carry the frame's `id` when present.
 parse_result parse_client_frame(std::string_view text);
+
+namespace detail {
+// The two readers parse_client_frame chooses between, apart for the tests and the fuzz target.
+// The event reader builds no JSON tree; it answers only a frame it can take whole, exactly as
+// the tree reader would, and nothing for any other (an error, a repeated field, a field of an
+// unexpected type). The tree reader answers everything and words the errors. Neither checks
+// the nesting depth; parse_client_frame does that first.
+std::optional<client_frame> parse_client_frame_fast(std::string_view text);
+parse_result parse_client_frame_tree(std::string_view text);
+}  // namespace detail
 
 // Parses a message body object given as JSON text (the HTTP send route). Errors:
 // invalid_argument naming the field.

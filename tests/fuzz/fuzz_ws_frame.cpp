@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <monochat/infra/json_depth.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -104,6 +105,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     auto& w = fuzz::world::instance();
     const std::string text = w.expand(raw);
+    // The event reader takes a frame only as the tree reader reads it.
+    if (!infra::json_nesting_exceeds(text)) {
+        if (auto fast = frames::detail::parse_client_frame_fast(text)) {
+            auto tree = frames::detail::parse_client_frame_tree(text);
+            if (!tree || !(*tree == *fast)) {
+                fuzz::die("the event reader took a frame the tree reader reads otherwise: " + text);
+            }
+        }
+    }
     auto parsed = frames::parse_client_frame(text);
     if (!parsed) {
         check_reply(frames::error(parsed.error().id, errc::invalid_argument, parsed.error().message));

@@ -60,6 +60,8 @@ struct message_body {
     std::optional<std::string> op;  // add, remove
     std::optional<std::uint64_t> file_id;  // file
     std::optional<std::string> caption;    // file
+
+    bool operator==(const message_body&) const = default;
 };
 
 struct send_request {
