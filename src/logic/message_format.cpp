@@ -14,6 +14,34 @@ using json = nlohmann::json;
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 }  // namespace
 
+std::string text_body_json(std::string_view text, std::optional<std::uint64_t> reply_to,
+                           const std::vector<std::uint64_t>* mentions) {
+    std::string out;
+    out.reserve(text.size() + 40 + (mentions != nullptr ? mentions->size() * 24 : 0));
+    out += '{';
+    if (mentions != nullptr) {
+        out += R"("mentions":[)";
+        for (std::size_t i = 0; i < mentions->size(); ++i) {
+            if (i != 0) {
+                out += ',';
+            }
+            out += '"';
+            out += std::to_string((*mentions)[i]);
+            out += '"';
+        }
+        out += "],";
+    }
+    if (reply_to) {
+        out += R"("reply_to":)";
+        out += std::to_string(*reply_to);
+        out += ',';
+    }
+    out += R"("text":)";
+    infra::append_json_string(out, text);
+    out += R"(,"type":"text"})";
+    return out;
+}
+
 std::string push_message_frame(const storage::stored_message& m) {
     std::string body = message_json(m);
     std::string out;

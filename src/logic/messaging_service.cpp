@@ -20,6 +20,7 @@
 #include <monochat/logic/delivery_router.hpp>
 #include <monochat/logic/files.hpp>
 #include <monochat/logic/message_format.hpp>
+#include <monochat/logic/validation.hpp>
 #include <monochat/storage/social_stores.hpp>
 #include <monochat/storage/message_log.hpp>
 #include <monochat/storage/group_store.hpp>
@@ -60,7 +61,7 @@ struct checked_body {
 };
 
 result<checked_body> check_body(const message_body& b, std::int64_t max_text_bytes) {
-    const auto text_field = [&]() -> result<std::string> {
+    const auto text_field = [&]() -> result<std::string_view> {
         if (!b.text || b.text->empty()) {
             return make_error(errc::invalid_argument, "body.text is required and must not be empty");
         }
@@ -68,7 +69,11 @@ result<checked_body> check_body(const message_body& b, std::int64_t max_text_byt
             return make_error(errc::too_large, "body.text is longer than " +
                                                    std::to_string(max_text_bytes) + " bytes");
         }
-        return *b.text;
+        // Text parsed from JSON always is; the stored body is spliced into frames as it is.
+        if (!is_valid_utf8(*b.text)) {
+            return make_error(errc::invalid_argument, "body.text must be valid UTF-8");
+        }
+        return std::string_view(*b.text);
     };
     const auto target = [&]() -> result<std::uint64_t> {
         if (!b.target_seq || *b.target_seq == 0) {
@@ -81,27 +86,22 @@ result<checked_body> check_body(const message_body& b, std::int64_t max_text_byt
         if (!text) {
             return text.error();
         }
-        json out = {{"type", "text"}, {"text", std::move(*text)}};
-        if (b.reply_to) {
-            if (*b.reply_to == 0) {
-                return make_error(errc::invalid_argument, "body.reply_to must be a seq (1 or more)");
-            }
-            out["reply_to"] = *b.reply_to;
+        if (b.reply_to && *b.reply_to == 0) {
+            return make_error(errc::invalid_argument, "body.reply_to must be a seq (1 or more)");
         }
+        std::vector<std::uint64_t> ids;
         if (b.mentions) {
             if (b.mentions->size() > max_mentions) {
                 return make_error(errc::invalid_argument, "body.mentions has more than 50 users");
             }
-            json ids = json::array();
             std::unordered_set<std::uint64_t> seen;
             for (auto id : *b.mentions) {
                 if (seen.insert(id).second) {
-                    ids.push_back(std::to_string(id));
+                    ids.push_back(id);
                 }
             }
-            out["mentions"] = std::move(ids);
         }
-        return checked_body{dump(out), 0};
+        return checked_body{text_body_json(*text, b.reply_to, b.mentions ? &ids : nullptr), 0};
     }
     if (b.type == "file") {
         // The stored body is completed by send() with the file's metadata once the file is
@@ -124,7 +124,7 @@ result<checked_body> check_body(const message_body& b, std::int64_t max_text_byt
         if (!text) {
             return text.error();
         }
-        return checked_body{dump({{"type", "edit"}, {"target_seq", *t}, {"text", std::move(*text)}}), *t};
+        return checked_body{dump({{"type", "edit"}, {"target_seq", *t}, {"text", std::string(*text)}}), *t};
     }
     if (b.type == "recall") {
         auto t = target();

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <monochat/infra/result.hpp>
 #include <monochat/storage/message_log.hpp>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <tuple>
 #include <string>
 #include <utility>
@@ -34,6 +36,13 @@ struct reaction_viewer {
 // false everywhere.
 std::string message_json(const storage::stored_message& m,
                          const reaction_viewer* viewer = nullptr);
+
+// A `text` body as it is stored, `{"mentions":[...],"reply_to":n,"text":"...","type":"text"}`
+// with the optional fields left out when absent: keys in name order, no spaces, the JSON a
+// tree of those fields would dump, written without building one. `mentions` as given (the
+// caller removes repeats).
+std::string text_body_json(std::string_view text, std::optional<std::uint64_t> reply_to,
+                           const std::vector<std::uint64_t>* mentions);
 
 // The push of a new message, `{"type":"message","message":<message_json>}`: encoded once per
 // message and shared by every connection it reaches.

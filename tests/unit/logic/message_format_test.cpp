@@ -51,3 +51,35 @@ TEST_CASE("a changed message's JSON shows its state", "[logic][format]") {
     CHECK_FALSE(r.at("body").contains("text"));
     CHECK(r.at("recalled") == true);
 }
+
+TEST_CASE("a text body written without a tree is byte for byte the tree's dump",
+          "[logic][format]") {
+    using json = nlohmann::json;
+    const std::vector<std::string> texts = {
+        "hi", "q\"uote\\back\nline\r\t\b\f\x01\x1f\x7f-\xc3\xa9-\xe4\xb8\xad-\xf0\x9f\x98\x80", "/",
+        std::string(3000, 'x')};
+    const std::vector<std::uint64_t> some = {18446744073709551615ULL, 12, 1};
+    const std::vector<std::uint64_t> none;
+    for (const auto& text : texts) {
+        for (const std::optional<std::uint64_t> reply_to : {std::optional<std::uint64_t>(),
+                                                           std::optional<std::uint64_t>(7)}) {
+            for (const auto* mentions : {static_cast<const std::vector<std::uint64_t>*>(nullptr),
+                                         &none, &some}) {
+                json tree = {{"type", "text"}, {"text", text}};
+                if (reply_to) {
+                    tree["reply_to"] = *reply_to;
+                }
+                if (mentions != nullptr) {
+                    json ids = json::array();
+                    for (const auto id : *mentions) {
+                        ids.push_back(std::to_string(id));
+                    }
+                    tree["mentions"] = std::move(ids);
+                }
+                INFO(text.substr(0, 40) << " reply_to " << reply_to.value_or(0) << " mentions "
+                                        << (mentions == nullptr ? -1 : static_cast<int>(mentions->size())));
+                CHECK(logic::text_body_json(text, reply_to, mentions) == tree.dump());
+            }
+        }
+    }
+}

@@ -124,5 +124,33 @@ TEST_CASE("a message takes at most limits.max_edits_per_message edits", "[logic]
     CHECK(json::parse(w.stored(target).state)["text"] == "two");
 }
 
+TEST_CASE("a text's stored body is its fields in name order, and text that is not UTF-8 is refused",
+          "[logic][send]") {
+    messaging_world w;
+    const auto plain = [](std::string t) {
+        message_body b;
+        b.type = "text";
+        b.text = std::move(t);
+        return b;
+    };
+    message_body text;
+    text.type = "text";
+    text.text = "say \"hi\"\n";
+    text.reply_to = 1;
+    text.mentions = std::vector<std::uint64_t>{9, 8, 9};
+    const auto first = value_of(w.send(plain("first")));
+    const auto sent = value_of(w.send(text));
+    CHECK(w.stored(first.seq).body == R"({"text":"first","type":"text"})");
+    CHECK(w.stored(sent.seq).body ==
+          R"({"mentions":["9","8"],"reply_to":1,"text":"say \"hi\"\n","type":"text"})");
+
+    for (const char* bad : {"\xff", "a\xc3", "\xed\xa0\x80"}) {
+        INFO(bad);
+        CHECK(error_of(w.send(plain(bad))) == errc::invalid_argument);
+        CHECK(error_of(w.send(w.edit(sent.seq, bad))) == errc::invalid_argument);
+    }
+    CHECK(w.log->last_seq("world") == sent.seq);
+}
+
 }  // namespace
 }  // namespace monochat::logic
