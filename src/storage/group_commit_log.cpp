@@ -77,13 +77,15 @@ std::optional<error> validate_read(const std::string& conversation_id, std::size
 // The outcome of one append while its group is being staged.
 struct group_commit_log::staged {
     enum class kind {
-        fresh,         // a new message: key `message_key`
-        in_batch_dup,  // same idempotency key as an earlier fresh append of this group
+        fresh,         // a new message: key `message_key`, the batch's new message `position`
+        in_batch_dup,  // same idempotency key as the fresh append `original` of this group
         stored_dup,    // idempotency hit on a committed message: `message`
         failed,        // `failure`
     };
     kind what = kind::failed;
     std::string message_key;
+    std::size_t original = 0;
+    std::size_t position = 0;
     stored_message message;
     error failure;
 };
@@ -359,13 +361,13 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     // Latest version of every message this group writes (new ones and changed targets), by
     // message key.
     std::unordered_map<std::string, stored_message> touched;
-    std::vector<std::string> new_order;
+    std::vector<std::size_t> new_order;      // the fresh appends' indexes in `group`
     std::vector<std::uint64_t> new_origins;  // parallel to new_order
     std::unordered_set<std::string> updated_existing;
     // (conversation, seq) of messages rewritten for good by this group.
     std::vector<std::pair<std::string, std::uint64_t>> purged;
     // Idempotency key -> message key of the fresh append that claimed it in this group.
-    std::unordered_map<std::string, std::string> in_batch;
+    std::unordered_map<std::string, std::size_t> in_batch;
     // Batch-local heads; dropped if the write fails, which is how a failure consumes no seq.
     std::unordered_map<std::string, codec::conversation_head> working;
     std::vector<std::pair<std::string, codec::idempotency_record>> idempotency;
@@ -378,7 +380,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
 
         if (const auto it = in_batch.find(keys[i]); it != in_batch.end()) {
             out.what = staged::kind::in_batch_dup;
-            out.message_key = it->second;
+            out.original = it->second;
             continue;
         }
         // A hit past its conversation's last_seq names a dropped message: no hit.
@@ -524,11 +526,12 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         }
 
         stored_message msg;
-        msg.conversation_id = req.conversation_id;
+        // The request is not read again: its strings move into the message.
+        msg.conversation_id = std::move(req.conversation_id);
         msg.seq = head.last_seq + 1;
         msg.message_id = req.message_id;
         msg.sender_id = req.sender_id;
-        msg.client_msg_id = req.client_msg_id;
+        msg.client_msg_id = std::move(req.client_msg_id);
         msg.ts_ms = req.ts_ms;
         msg.body = std::move(req.body);
         msg.target_seq = req.target_seq;
@@ -548,24 +551,27 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                                        msg.ts_ms, req.direct_peer});
         }
 
-        std::string key = codec::message_key(msg.conversation_id, msg.seq);
-        in_batch.emplace(keys[i], key);
         out.what = staged::kind::fresh;
-        out.message_key = key;
-        new_order.push_back(key);
+        out.message_key = codec::message_key(msg.conversation_id, msg.seq);
+        in_batch.emplace(std::move(keys[i]), i);
+        new_order.push_back(i);
         new_origins.push_back(req.origin);
-        touched.emplace(std::move(key), std::move(msg));
+        touched.emplace(out.message_key, std::move(msg));
     }
 
     commit_batch batch;
     batch.new_messages.reserve(new_order.size());
-    for (const auto& key : new_order) {
+    // Moved out of `touched`, which nothing reads after this: the appends are answered from
+    // the batch (or the commit event that takes its messages).
+    for (const std::size_t i : new_order) {
         // A message created in this group is written once, in its final state.
+        const std::string& key = outcomes[i].message_key;
         updated_existing.erase(key);
-        batch.new_messages.push_back(touched.at(key));
+        outcomes[i].position = batch.new_messages.size();
+        batch.new_messages.push_back(std::move(touched.at(key)));
     }
     for (const auto& key : updated_existing) {
-        batch.updated_targets.push_back(touched.at(key));
+        batch.updated_targets.push_back(std::move(touched.at(key)));
     }
     batch.idempotency = std::move(idempotency);
     batch.purged = std::move(purged);
@@ -578,6 +584,8 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         }
     }
 
+    // Where the new messages are once the listeners had them.
+    std::shared_ptr<const std::vector<stored_message>> committed;
     if (!batch.empty()) {
         const status written = engine_write(batch);
         if (!written) {
@@ -627,6 +635,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
                 event.messages = std::make_shared<const std::vector<stored_message>>(
                     std::move(batch.new_messages));
                 event.origins = std::move(batch.origins);
+                committed = event.messages;
                 for (const auto& listener : *listeners) {
                     try {
                         listener(event);
@@ -640,15 +649,16 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
         }
     }
 
+    const std::vector<stored_message>& created = committed ? *committed : batch.new_messages;
     for (std::size_t i = 0; i < group.size(); ++i) {
         staged& out = outcomes[i];
         switch (out.what) {
             case staged::kind::fresh:
-                finish(group[i], append_result{touched.at(out.message_key), false});
+                finish(group[i], append_result{created[out.position], false});
                 break;
             case staged::kind::in_batch_dup:
                 duplicates_total_.inc();
-                finish(group[i], append_result{touched.at(out.message_key), true});
+                finish(group[i], append_result{created[outcomes[out.original].position], true});
                 break;
             case staged::kind::stored_dup:
                 duplicates_total_.inc();

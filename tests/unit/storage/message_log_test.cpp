@@ -434,6 +434,15 @@ TEMPLATE_TEST_CASE("two appends with one client_msg_id in the same batch store o
     REQUIRE(rb->message.body == R"({"type":"text","text":"one"})");
     REQUIRE(ra->message.seq == 2);
     REQUIRE(rc->message.seq == 3);
+    // Each answer is the whole message, also its strings (the writer moves them out of the
+    // request and out of its staging).
+    for (const auto* r : {&*ra, &*rb}) {
+        REQUIRE(r->message.conversation_id == "room");
+        REQUIRE(r->message.client_msg_id == "same");
+        REQUIRE(r->message.sender_id == 7);
+    }
+    REQUIRE(rc->message.client_msg_id == "other");
+    REQUIRE(rc->message.body == R"({"type":"text","text":"other"})");
     REQUIRE(f.log->last_seq("room") == 3);
     // One group: the listener saw the two new messages once each.
     const auto committed = f.committed_copy();
