@@ -580,13 +580,13 @@ std::string ack(const std::optional<std::string>& id, const logic::send_result& 
     out += R"("client_msg_id":)";
     infra::append_json_string(out, r.client_msg_id);
     out += R"(,"message_id":")";
-    out += std::to_string(r.message_id);
+    infra::append_decimal(out, r.message_id);
     out += R"(","conversation_id":)";
     infra::append_json_string(out, r.conversation_id);
     out += R"(,"seq":)";
-    out += std::to_string(r.seq);
+    infra::append_decimal(out, r.seq);
     out += R"(,"ts":)";
-    out += std::to_string(r.ts);
+    infra::append_decimal(out, r.ts);
     out += '}';
     return out;
 }

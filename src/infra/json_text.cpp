@@ -1,5 +1,7 @@
 #include <monochat/infra/json_text.hpp>
 
+#include <charconv>
+
 namespace monochat::infra {
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -30,5 +32,18 @@ void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + plain, s.size() - plain);
     out += '"';
 }
+
+namespace {
+template <class Int>
+void append_int(std::string& out, Int v) {
+    char digits[24];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+    (void)ec;  // 24 bytes hold any 64-bit integer
+    out.append(digits, static_cast<std::size_t>(end - digits));
+}
+}  // namespace
+
+void append_decimal(std::string& out, std::uint64_t v) { append_int(out, v); }
+void append_decimal(std::string& out, std::int64_t v) { append_int(out, v); }
 
 }  // namespace monochat::infra

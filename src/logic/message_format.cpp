@@ -26,14 +26,14 @@ std::string text_body_json(std::string_view text, std::optional<std::uint64_t> r
                 out += ',';
             }
             out += '"';
-            out += std::to_string((*mentions)[i]);
+            infra::append_decimal(out, (*mentions)[i]);
             out += '"';
         }
         out += "],";
     }
     if (reply_to) {
         out += R"("reply_to":)";
-        out += std::to_string(*reply_to);
+        infra::append_decimal(out, *reply_to);
         out += ',';
     }
     out += R"("text":)";
@@ -66,13 +66,13 @@ std::string message_json(const storage::stored_message& m, const reaction_viewer
         out += R"(,"conversation_id":)";
         infra::append_json_string(out, m.conversation_id);
         out += R"(,"message_id":")";
-        out += std::to_string(m.message_id);
+        infra::append_decimal(out, m.message_id);
         out += R"(","sender_id":")";
-        out += std::to_string(m.sender_id);
+        infra::append_decimal(out, m.sender_id);
         out += R"(","seq":)";
-        out += std::to_string(m.seq);
+        infra::append_decimal(out, m.seq);
         out += R"(,"ts":)";
-        out += std::to_string(m.ts_ms);
+        infra::append_decimal(out, m.ts_ms);
         out += '}';
         return out;
     }
