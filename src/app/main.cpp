@@ -53,16 +53,12 @@ std::string allocator_name() {
 }  // namespace
 
 int main(int argc, char** argv) {
-#ifdef MONOCHAT_MIMALLOC
-    // mimalloc gives a free page back to the system 25 ms after it empties. Under a steady
-    // message load the log's memtable arena and the sessions' buffers empty and refill all the
-    // time, and each give-back cost a madvise now and page faults to refill later (5 % of the
-    // w2-max profile). A second keeps them through a load and still returns what an idle
-    // server stops using. MIMALLOC_DECOMMIT_DELAY in the environment still decides.
-    if (std::getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) {
-        mi_option_set(mi_option_decommit_delay, 1000);
-    }
-#endif
+    // mimalloc's decommit delay stays at its default, 25 ms (MIMALLOC_DECOMMIT_DELAY in the
+    // environment sets it). A 1 s delay cut the madvise calls of a steady load, but mimalloc
+    // purges only when a thread allocates or frees again: after a burst of connections the I/O
+    // threads go idle still holding the pages, and the RSS of an idle connection at 19,000
+    // rose from 2.9 KB to 3.1 KB (docs/benchmarks.md).
+
     // Before any file is made: data, logs and backups are readable by their owner only.
     monochat::app::private_umask();
     std::optional<std::string> config_path;
