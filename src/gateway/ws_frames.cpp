@@ -245,28 +245,28 @@ enum class slot : std::uint8_t {
     count
 };
 
-slot top_slot(std::string_view k) {
-    if (k == "type") return slot::type;
-    if (k == "id") return slot::id;
-    if (k == "conversation_id") return slot::conversation_id;
-    if (k == "client_msg_id") return slot::client_msg_id;
-    if (k == "body") return slot::body;
-    if (k == "after_seq") return slot::after_seq;
-    if (k == "limit") return slot::limit;
-    if (k == "seq") return slot::seq;
-    return slot::none;
-}
+// The fields of a frame, and of its body, by key.
+constexpr std::pair<std::string_view, slot> top_fields[] = {
+    {"type", slot::type},       {"id", slot::id},
+    {"conversation_id", slot::conversation_id}, {"client_msg_id", slot::client_msg_id},
+    {"body", slot::body},       {"after_seq", slot::after_seq},
+    {"limit", slot::limit},     {"seq", slot::seq},
+};
+constexpr std::pair<std::string_view, slot> body_fields[] = {
+    {"type", slot::body_type},        {"text", slot::body_text},
+    {"reply_to", slot::body_reply_to}, {"target_seq", slot::body_target_seq},
+    {"emoji", slot::body_emoji},      {"op", slot::body_op},
+    {"file_id", slot::body_file_id},  {"caption", slot::body_caption},
+    {"mentions", slot::body_mentions},
+};
 
-slot body_slot(std::string_view k) {
-    if (k == "type") return slot::body_type;
-    if (k == "text") return slot::body_text;
-    if (k == "reply_to") return slot::body_reply_to;
-    if (k == "target_seq") return slot::body_target_seq;
-    if (k == "emoji") return slot::body_emoji;
-    if (k == "op") return slot::body_op;
-    if (k == "file_id") return slot::body_file_id;
-    if (k == "caption") return slot::body_caption;
-    if (k == "mentions") return slot::body_mentions;
+template <std::size_t N>
+slot slot_of(const std::pair<std::string_view, slot> (&fields)[N], std::string_view key) {
+    for (const auto& [name, s] : fields) {
+        if (name == key) {
+            return s;
+        }
+    }
     return slot::none;
 }
 
@@ -433,7 +433,7 @@ struct frame_events {
         if (skipping > 0) {
             return true;
         }
-        at = in == scope::top ? top_slot(k) : body_slot(k);
+        at = in == scope::top ? slot_of(top_fields, k) : slot_of(body_fields, k);
         if (at == slot::none) {
             return true;
         }
