@@ -3,10 +3,10 @@
 #include <array>
 #include <charconv>
 #include <limits>
-#include <utility>
 #include <monochat/infra/json_depth.hpp>
 #include <monochat/infra/json_text.hpp>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace monochat::gateway::ws_frames {
 
@@ -270,8 +270,8 @@ slot slot_of(const std::pair<std::string_view, slot> (&fields)[N], std::string_v
     return slot::none;
 }
 
-// nlohmann's SAX interface, filling plain fields as the lexer goes: no DOM, and no allocation
-// beyond the strings kept. It takes only what the tree reader would take without complaint;
+// nlohmann's SAX interface, filling plain fields as the lexer goes: no tree, so no map node
+// or string per key and value; only the strings kept are allocated (and the lexer's buffer). It takes only what the tree reader would take without complaint;
 // anything else (a wrong type, a repeated field, a bad id, a syntax error) stops it, and the
 // tree reader then gives the error with its exact wording.
 struct frame_events {
