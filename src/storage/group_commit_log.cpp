@@ -366,7 +366,7 @@ void group_commit_log::commit_group(std::vector<pending_append*>& group) {
     std::unordered_set<std::string> updated_existing;
     // (conversation, seq) of messages rewritten for good by this group.
     std::vector<std::pair<std::string, std::uint64_t>> purged;
-    // Idempotency key -> message key of the fresh append that claimed it in this group.
+    // Idempotency key -> index in `group` of the fresh append that claimed it in this group.
     std::unordered_map<std::string, std::size_t> in_batch;
     // Batch-local heads; dropped if the write fails, which is how a failure consumes no seq.
     std::unordered_map<std::string, codec::conversation_head> working;
