@@ -697,7 +697,9 @@ describe('Web Push', () => {
     await probe.goto(`${base}/favicon.svg`);
     const cdp = await context.newCDPSession(probe);
     const registrations = [];
+    const versions = [];
     cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+    cdp.on('ServiceWorker.workerVersionUpdated', (e) => versions.push(...e.versions));
     await cdp.send('ServiceWorker.enable');
     await page.close();
     await until('carol offline', async () => !(await api('GET', `/users/${me.user_id}`, undefined, sender.token)).user.online);
@@ -707,6 +709,9 @@ describe('Web Push', () => {
     const payload = open(push, k);
     assert.equal(payload.preview, 'are you there?');
     const reg = await until('the registration', () => registrations.find((r) => r.scopeURL === `${base}/` && !r.isDeleted));
+    // A push delivered while the worker is still installing is dropped: wait until a version
+    // of the registration is active (a busy machine got there after the delivery once).
+    await until('an active worker', () => versions.find((v) => v.registrationId === reg.registrationId && v.status === 'activated'));
     await cdp.send('ServiceWorker.deliverPushMessage', {
       origin: base, registrationId: reg.registrationId, data: JSON.stringify(payload),
     });
