@@ -372,17 +372,32 @@ struct frame_events {
         }
     }
     bool binary(binary_t&) { return false; }
-    bool start_object(std::size_t) {
-        if (skipping > 0) {
+    // An object or array inside a skipped value, or the value of a key nobody reads: skipped
+    // whole.
+    bool skips_container() {
+        if (skipping > 0 || (at == slot::none && (in == scope::top || in == scope::body))) {
             ++skipping;
             return true;
         }
+        return false;
+    }
+    // The end of a skipped object or array; the value is done when the outermost one ends.
+    bool leaves_skipped() {
+        if (skipping == 0) {
+            return false;
+        }
+        if (--skipping == 0) {
+            took();
+        }
+        return true;
+    }
+
+    bool start_object(std::size_t) {
         if (in == scope::outside) {
             in = scope::top;
             return true;
         }
-        if (at == slot::none && (in == scope::top || in == scope::body)) {
-            skipping = 1;
+        if (skips_container()) {
             return true;
         }
         if (in == scope::top && at == slot::body) {
@@ -394,9 +409,8 @@ struct frame_events {
         return false;
     }
     bool end_object() {
-        if (skipping > 0) {
-            --skipping;
-            return skipping > 0 || took();
+        if (leaves_skipped()) {
+            return true;
         }
         if (in == scope::body) {
             in = scope::top;
@@ -406,12 +420,7 @@ struct frame_events {
         return true;
     }
     bool start_array(std::size_t) {
-        if (skipping > 0) {
-            ++skipping;
-            return true;
-        }
-        if (at == slot::none && (in == scope::top || in == scope::body)) {
-            skipping = 1;
+        if (skips_container()) {
             return true;
         }
         if (in == scope::body && at == slot::body_mentions) {
@@ -422,9 +431,8 @@ struct frame_events {
         return false;
     }
     bool end_array() {
-        if (skipping > 0) {
-            --skipping;
-            return skipping > 0 || took();
+        if (leaves_skipped()) {
+            return true;
         }
         in = scope::body;
         return took();
